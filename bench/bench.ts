@@ -1,0 +1,139 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { analyze } from '../src/analysis/analyze';
+import { mergeSettings } from '../src/analysis/analyzeFile';
+import { Objective } from '../src/analysis/objective';
+import { SeededRandom } from '../src/analysis/random';
+import { disposeVector } from '../src/analysis/vectors';
+import type { Dataset } from '../src/data/dataset';
+import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
+import { initBackend } from '../src/model/backend';
+import { NetworkFunction } from '../src/model/network';
+import { metricNames } from '../src/shared/report';
+import { toolVersion } from '../src/shared/version';
+import { benchModels } from './benchModels';
+
+/**
+ * `npm run bench`: forward, gradient and Hessian-vector-product times (median of repeats) and the
+ * default analysis on the benchmark networks. Writes JSON (default bench/results.json).
+ * --save-models DIR also writes each network and its data as TF.js Layers + .npz, so the same work
+ * can be timed in another framework. --skip-analysis times only the primitives.
+ */
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(repeats: number, work: () => void): { medianMs: number; samples: number[] } {
+  work();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    work();
+    samples.push(performance.now() - t0);
+  }
+  return { medianMs: median(samples), samples };
+}
+
+function randomDataset(inputShape: readonly number[], count: number, classes: number, seed: number): Dataset {
+  const random = new SeededRandom(seed);
+  const perSample = inputShape.reduce((a, b) => a * b, 1);
+  const inputs = new Float32Array(count * perSample).map(() => random.uniform());
+  const labels = Int32Array.from({ length: count }, () => Math.floor(random.uniform() * classes));
+  return { source: `${count} uniform random inputs, random labels`, count, sampleShape: inputShape, inputs, targets: { kind: 'classes', classes: labels } };
+}
+
+function npy(shape: number[], data: Float32Array | Int32Array): Uint8Array {
+  const descr = data instanceof Float32Array ? '<f4' : '<i4';
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8], 0);
+  out.set(Buffer.from(header, 'latin1'), 10);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const option = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const out = option('--out') ?? path.join('bench', 'results.json');
+  const saveModels = option('--save-models');
+  const repeats = Number(option('--repeats') ?? 5);
+  const skipAnalysis = args.includes('--skip-analysis');
+  const backend = await initBackend((option('--backend') as 'auto' | 'wasm' | 'cpu' | undefined) ?? 'auto');
+  const results: unknown[] = [];
+  for (const model of benchModels) {
+    const network = new NetworkFunction(model.checkpoint);
+    const dataset = randomDataset(network.inputShape, model.batch, 10, 1);
+    if (saveModels) {
+      const dir = path.join(saveModels, model.name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const f of ['model.json', 'model.weights.bin']) fs.rmSync(path.join(dir, f), { force: true });
+      await tfjsLayersFormat.write({ ...model.checkpoint, format: 'tfjs-layers', source: { modelJson: syntheticModelJson(model.checkpoint) } }, path.join(dir, 'model.json'), {});
+      const { zipSync } = await import('fflate');
+      fs.writeFileSync(path.join(dir, 'data.npz'), zipSync({
+        'x.npy': npy([dataset.count, ...network.inputShape], dataset.inputs),
+        'y.npy': npy([dataset.count], (dataset.targets as { classes: Int32Array }).classes),
+      }));
+    }
+    const objective = new Objective(network, dataset, 'ce', model.batch);
+    const v = objective.parameters.map((p) => tf.randomNormal([...p.shape]));
+    const forward = time(repeats, () => objective.value());
+    const gradient = time(repeats, () => disposeVector(objective.gradient().gradient));
+    const hvp = time(repeats, () => disposeVector(objective.hessianVectorProduct(v)));
+    disposeVector(v);
+    objective.dispose();
+    const entry: Record<string, unknown> = {
+      model: model.name,
+      parameters: network.parameterCount,
+      batch: model.batch,
+      forwardMs: forward.medianMs,
+      gradientMs: gradient.medianMs,
+      hvpMs: hvp.medianMs,
+      hvpPerGradient: hvp.medianMs / gradient.medianMs,
+    };
+    process.stderr.write(`${model.name}: forward ${forward.medianMs.toFixed(1)} ms, gradient ${gradient.medianMs.toFixed(1)} ms, HVP ${hvp.medianMs.toFixed(1)} ms\n`);
+    if (!skipAnalysis) {
+      const t0 = performance.now();
+      const report = await analyze({
+        checkpoint: model.checkpoint, checkpointSha256: '', network, dataset, dataFree: false, loss: 'ce', lossFrom: 'option',
+        metrics: metricNames, seed: 0, settings: mergeSettings(undefined), backend: backend.name, version: toolVersion,
+      });
+      entry.defaultAnalysis = { seconds: (performance.now() - t0) / 1000, hvps: report.hessian.hvps, timings: report.timings, topEigenvalue: report.hessian.topEigenvalues?.[0], trace: report.hessian.trace?.estimate };
+      process.stderr.write(`${model.name}: default analysis ${((performance.now() - t0) / 1000).toFixed(1)} s, ${report.hessian.hvps} HVPs\n`);
+    }
+    network.dispose();
+    results.push(entry);
+  }
+  const summary = { tool: toolVersion, backend: backend.name, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(), results };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+}
+
+/** A Layers-format model.json for an in-memory benchmark network, so it can be saved and re-read. */
+function syntheticModelJson(checkpoint: typeof benchModels[number]['checkpoint']): Record<string, unknown> {
+  const layers = checkpoint.model.layers.map((l, i) => ({
+    class_name: l.className,
+    config: { ...l.config, name: l.name, ...(i === 0 ? { batch_input_shape: [null, ...checkpoint.model.inputs[0].shape] } : {}) },
+    name: l.name,
+    inbound_nodes: i === 0 ? [] : [[[l.inbound[0], 0, 0, {}]]],
+  }));
+  return {
+    format: 'layers-model',
+    generatedBy: `flatness-lens ${toolVersion} benchmark`,
+    modelTopology: { class_name: 'Model', config: { name: 'bench', layers, input_layers: [[layers[0].name, 0, 0]], output_layers: [[layers[layers.length - 1].name, 0, 0]] } },
+    weightsManifest: [],
+  };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

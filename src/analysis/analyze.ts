@@ -1,0 +1,225 @@
+import type { Dataset } from '../data/dataset';
+import { lossDescriptions, type LossKind } from '../model/loss';
+import type { NetworkFunction } from '../model/network';
+import type { Checkpoint } from '../model/spec';
+import { layerScaleStructure } from '../rescale/layerSymmetry';
+import { minimizeTraceOverOrbit } from '../rescale/traceOrbit';
+import { throwIfAborted } from '../shared/errors';
+import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName } from '../shared/report';
+import { spectralDensity } from './density';
+import { hessianTopEigenvalues } from './eigenvalues';
+import { fisherRaoNorm } from './fisherRao';
+import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
+import { Objective } from './objective';
+import { SeededRandom } from './random';
+import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
+import { hessianTrace } from './trace';
+import { disposeVector, norm, type ParameterVector } from './vectors';
+import { volumeFlatness } from './volume';
+
+export interface AnalysisInput {
+  readonly checkpoint: Checkpoint;
+  readonly checkpointSha256: string;
+  readonly network: NetworkFunction;
+  readonly dataset: Dataset;
+  readonly dataFree: boolean;
+  readonly loss: LossKind;
+  readonly lossFrom: FlatnessReport['data']['lossFrom'];
+  readonly metrics: readonly MetricName[];
+  readonly seed: number;
+  readonly settings: AnalysisSettings;
+  readonly backend: string;
+  readonly version: string;
+}
+
+export interface AnalysisCallbacks {
+  readonly onProgress?: (progress: AnalysisProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Runs the requested metrics on one checkpoint and data set and returns the report. All metrics are
+ * of L(θ) = mean loss over the data set, at the checkpoint's weights θ₀. Seeded: the same input
+ * and seed give the same numbers.
+ */
+export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks = {}): Promise<FlatnessReport> {
+  const { settings, metrics, network } = input;
+  const random = new SeededRandom(input.seed);
+  const wants = (m: MetricName) => metrics.includes(m);
+  const objective = new Objective(network, input.dataset, input.loss, settings.batchSize);
+  const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
+  const timings: Record<string, number> = {};
+  const started = performance.now();
+  const plan = costPlan(input, objective);
+  let completed = 0;
+  const progress = (stage: AnalysisProgress['stage'], within: number, message: string) => {
+    const total = plan.total || 1;
+    callbacks.onProgress?.({ stage, fraction: Math.min(1, (completed + within * (plan.cost[stage] ?? 0)) / total), message });
+  };
+  const timed = async <T>(stage: MetricName, label: string, work: (report: (fraction: number) => void) => Promise<T>): Promise<T> => {
+    throwIfAborted(callbacks.signal);
+    progress(stage, 0, label);
+    const t0 = performance.now();
+    const result = await work((fraction) => progress(stage, fraction, label));
+    timings[stage] = (performance.now() - t0) / 1000;
+    completed += plan.cost[stage] ?? 0;
+    return result;
+  };
+
+  let topVector: ParameterVector | undefined;
+  try {
+    const report: Mutable<Partial<FlatnessReport>> = {};
+    const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
+    const { loss, accuracy, gradientNorm } = await timed('loss', 'loss and accuracy', async () => {
+      const evaluation = objective.evaluate();
+      const { gradient } = objective.gradient();
+      const result = { ...evaluation, gradientNorm: norm(gradient) };
+      disposeVector(gradient);
+      return result;
+    });
+
+    if (wants('eigenvalues') || wants('landscape')) {
+      const eigen = await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', (report) =>
+        hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') ? settings.eigenvalues.count : 1, random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
+      topVector = eigen.topVector;
+      hessian.topEigenvalues = eigen.values;
+      hessian.eigenvalueResiduals = eigen.relativeResiduals;
+      hessian.lanczosSteps = eigen.lanczosSteps;
+    }
+    let blockTraces: Map<string, number> | undefined;
+    if (wants('trace') || wants('invariant')) {
+      const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
+        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }));
+      hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
+      hessian.blockTraces = trace.blocks;
+      blockTraces = new Map(trace.blocks.map((b) => [b.name, b.trace]));
+    }
+    if (wants('density')) {
+      hessian.density = await timed('density', 'spectral density (stochastic Lanczos quadrature)', (report) =>
+        spectralDensity(hvp, objective.parameters, { ...settings.density, random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
+    }
+    if (wants('sharpness')) {
+      const s = settings.sharpness;
+      report.sharpness = await timed('sharpness', 'ε-sharpness (projected gradient ascent)', async (report) => {
+        const ascent = { radius: s.epsilon, iterations: s.iterations, restarts: s.restarts, signal: callbacks.signal };
+        const full = await epsilonSharpness(objective, { ...ascent, random: random.fork('sharpness'), onProgress: (f) => report(f / 2) });
+        const sub = await subspaceSharpness(objective, Math.min(s.subspaceDim, network.parameterCount), { ...ascent, random: random.fork('subspace'), onProgress: (f) => report(0.5 + f / 2) });
+        return { epsilon: s.epsilon, fullSpace: full.value, subspace: { dim: Math.min(s.subspaceDim, network.parameterCount), value: sub.value }, iterations: s.iterations, restarts: s.restarts };
+      });
+    }
+    if (wants('volume')) {
+      const v = await timed('volume', 'volume ε-flatness (random directions)', (report) =>
+        volumeFlatness(objective, { ...settings.volume, random: random.fork('volume'), signal: callbacks.signal, onProgress: report }));
+      const { lossEvaluations: _evaluations, ...rest } = v;
+      report.volumeFlatness = rest;
+    }
+    if (wants('landscape')) {
+      report.landscape = await timed('landscape', 'loss landscape slices', async (progressOf) => {
+        const l = settings.landscape;
+        const first = filterNormalizedDirection(objective, random.fork('landscape:1'));
+        const second = filterNormalizedDirection(objective, random.fork('landscape:2'));
+        try {
+          const randomSlice = await lossSlice(objective, first, 'filter-normalized random direction', l.radius, l.points, callbacks.signal);
+          progressOf(0.2);
+          let topEigenvector;
+          const lambda = hessian.topEigenvalues?.[0];
+          if (topVector && lambda !== undefined && lambda > 0) {
+            const reach = 2 * Math.sqrt((2 * (1 + loss)) / lambda);
+            const slice = await lossSlice(objective, topVector, 'top Hessian eigenvector (unit length)', reach, l.points, callbacks.signal);
+            topEigenvector = { ...slice, quadratic: slice.steps.map((t) => loss + 0.5 * lambda * t * t) };
+          }
+          progressOf(0.4);
+          const surface = await lossSurface(objective, first, second, l.radius, l.surfacePoints, callbacks.signal, (f) => progressOf(0.4 + 0.6 * f));
+          return { random: randomSlice, topEigenvector, surface };
+        } finally {
+          disposeVector(first);
+          disposeVector(second);
+        }
+      });
+    }
+    if (wants('invariant')) {
+      report.invariant = await timed('invariant', 'scale-invariant measures', async (progressOf) => {
+        const structure = layerScaleStructure(input.checkpoint);
+        const orbit = minimizeTraceOverOrbit(structure, blockTraces!);
+        const i = settings.invariant;
+        const asam = await adaptiveSharpness(objective, i.asamEta, {
+          radius: i.asamRho, iterations: settings.sharpness.iterations, restarts: settings.sharpness.restarts,
+          random: random.fork('asam'), signal: callbacks.signal, onProgress: (f) => progressOf(0.9 * f),
+        });
+        return {
+          minTraceOverLayerScaling: {
+            value: orbit.unbounded ? null : orbit.minimum,
+            current: orbit.current,
+            factors: orbit.factors,
+            degreesOfFreedom: orbit.degreesOfFreedom,
+            unbounded: orbit.unbounded,
+            barriers: structure.barriers,
+          },
+          adaptiveSharpness: { rho: i.asamRho, eta: i.asamEta, value: asam.value },
+          fisherRaoNorm: fisherRaoNorm(objective),
+        };
+      });
+    }
+    timings.total = (performance.now() - started) / 1000;
+    callbacks.onProgress?.({ stage: 'invariant', fraction: 1, message: 'done' });
+    hessian.hvps = objective.hvpCount;
+    return {
+      schemaVersion: 1,
+      tool: { name: 'flatness-lens', version: input.version, backend: input.backend },
+      checkpoint: {
+        path: input.checkpoint.path,
+        format: input.checkpoint.format,
+        parameters: network.parameterCount,
+        layers: input.checkpoint.model.layers.length,
+        sha256: input.checkpointSha256,
+        notes: input.checkpoint.notes,
+      },
+      data: {
+        source: input.dataset.source,
+        samples: input.dataset.count,
+        loss: input.loss,
+        lossDefinition: lossDescriptions[input.loss],
+        lossFrom: input.lossFrom,
+        dataFree: input.dataFree,
+      },
+      seed: input.seed,
+      metrics: [...metrics],
+      settings,
+      loss,
+      accuracy: accuracy ?? null,
+      gradientNorm,
+      hessian,
+      sharpness: report.sharpness,
+      volumeFlatness: report.volumeFlatness,
+      landscape: report.landscape,
+      invariant: report.invariant,
+      timings,
+    };
+  } finally {
+    disposeVector(topVector);
+    objective.dispose();
+  }
+}
+
+/** Rough cost of each stage in Hessian-vector-product units, so the progress bar moves evenly. */
+function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number } {
+  const s = input.settings;
+  const wants = (m: MetricName) => input.metrics.includes(m);
+  const lossEval = 0.3;
+  const gradient = 0.5;
+  const ascent = (s.sharpness.iterations + 1) * s.sharpness.restarts * gradient;
+  const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
+    loss: lossEval + gradient,
+    eigenvalues: wants('eigenvalues') || wants('landscape') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0,
+    trace: wants('trace') || wants('invariant') ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.samples), 0) : 0,
+    density: wants('density') ? s.density.runs * s.density.steps : 0,
+    sharpness: wants('sharpness') ? 2 * ascent : 0,
+    volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,
+    landscape: wants('landscape') ? (2 * s.landscape.points + s.landscape.surfacePoints ** 2) * lossEval : 0,
+    invariant: wants('invariant') ? ascent + 2 : 0,
+  };
+  return { cost, total: Object.values(cost).reduce((a, b) => a + (b ?? 0), 0) };
+}
+

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
+import { SeededRandom } from './random';
+import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
+import type { ParameterInfo } from '../model/network';
+
+export interface TopEigenvaluesOptions {
+  readonly count: number;
+  /** Upper bound on Lanczos steps (each is one Hessian-vector product). */
+  readonly maxSteps: number;
+  /** Stop when every wanted Ritz pair has ‖Hy − θy‖ ≤ tolerance·|θ| (estimated). */
+  readonly tolerance: number;
+  readonly random: SeededRandom;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (fraction: number) => void;
+}
+
+export interface TopEigenvalues {
+  /** Largest eigenvalues of H, descending. */
+  readonly values: number[];
+  /** ‖Hy − λy‖ / |λ| for each, measured with one extra Hessian-vector product per pair. */
+  readonly relativeResiduals: number[];
+  readonly lanczosSteps: number;
+  /** Unit eigenvector of the largest eigenvalue (the caller disposes it). */
+  readonly topVector: ParameterVector;
+}
+
+/**
+ * The k largest (algebraic) eigenvalues of the Hessian by Lanczos with full reorthogonalization.
+ * Lanczos converges to the extreme eigenvalues first, needs no shift, and unlike power iteration
+ * with deflation does not accumulate the error of each deflated vector into the next value.
+ */
+export async function hessianTopEigenvalues(
+  hvp: HessianVectorProduct,
+  parameters: readonly ParameterInfo[],
+  options: TopEigenvaluesOptions,
+): Promise<TopEigenvalues> {
+  const dimension = parameters.reduce((n, p) => n + p.size, 0);
+  const k = Math.min(options.count, dimension);
+  const steps = Math.min(dimension, Math.max(options.maxSteps, k + 2));
+  const start = randomNormalVector(parameters, options.random);
+  const run = await lanczos(hvp, start, {
+    steps,
+    keepBasis: true,
+    signal: options.signal,
+    onStep: (step, alpha, beta) => {
+      options.onProgress?.(step / steps);
+      if (step < k + 2) return false;
+      const pairs = ritzPairs({ alpha: [...alpha], beta: [...beta], steps: step }).slice(0, k);
+      return pairs.every((p) => p.residualEstimate <= options.tolerance * Math.max(Math.abs(p.value), 1e-12));
+    },
+  });
+  disposeVector(start);
+  const basis = run.basis!;
+  try {
+    const pairs = ritzPairs(run).slice(0, k);
+    const relativeResiduals: number[] = [];
+    let topVector: ParameterVector | undefined;
+    for (const [index, pair] of pairs.entries()) {
+      const y = combineBasis(basis, pair.coefficients);
+      const hy = hvp(y);
+      const r = tf.tidy(() => hy.map((t, i) => tf.sub(t, tf.mul(y[i], pair.value))));
+      relativeResiduals.push(norm(r) / Math.max(Math.abs(pair.value), 1e-30));
+      disposeVector(r);
+      disposeVector(hy);
+      if (index === 0) topVector = y;
+      else disposeVector(y);
+    }
+    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector! };
+  } finally {
+    basis.forEach(disposeVector);
+  }
+}

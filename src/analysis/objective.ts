@@ -1,0 +1,168 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../data/dataset';
+import { batchTargets, correctCount, perSampleLoss, summedLoss, type BatchTargets, type LossKind } from '../model/loss';
+import type { NetworkFunction } from '../model/network';
+import type { ParameterVector } from './vectors';
+
+interface Batch {
+  readonly inputs: tf.Tensor;
+  readonly targets: BatchTargets;
+  readonly count: number;
+}
+
+/**
+ * The training objective L(θ) = mean over the data set of the per-sample loss, with its gradient and
+ * exact Hessian-vector products (double backprop). The data set is cut into batches to bound
+ * memory; every quantity is the exact mean over all samples.
+ */
+export class Objective {
+  /** The checkpoint's trainable weights θ₀. */
+  readonly theta: ParameterVector;
+  private readonly batches: Batch[] = [];
+  private hvpCounter = 0;
+
+  constructor(
+    readonly network: NetworkFunction,
+    readonly dataset: Dataset,
+    readonly loss: LossKind,
+    batchSize = 1024,
+  ) {
+    this.theta = network.initialParameters();
+    const perSample = dataset.inputs.length / dataset.count;
+    const outputUnits = this.outputUnits();
+    for (let start = 0; start < dataset.count; start += batchSize) {
+      const count = Math.min(batchSize, dataset.count - start);
+      const inputs = tf.tensor(dataset.inputs.subarray(start * perSample, (start + count) * perSample), [count, ...network.inputShape], 'float32');
+      this.batches.push({ inputs, count, targets: batchTargets(dataset.targets, start, count, outputUnits, loss) });
+    }
+  }
+
+  get parameters() {
+    return this.network.parameters;
+  }
+
+  /** Hessian-vector products computed so far. */
+  get hvpCount(): number {
+    return this.hvpCounter;
+  }
+
+  outputUnits(): number {
+    return tf.tidy(() => {
+      const probe = tf.zeros([1, ...this.network.inputShape]);
+      const out = this.network.forward(this.theta, probe);
+      return out.size;
+    });
+  }
+
+  private batchLoss(params: readonly tf.Tensor[], batch: Batch): tf.Scalar {
+    const output = this.network.forward(params, batch.inputs, { logits: this.loss !== 'mse' });
+    return tf.div(summedLoss(this.loss, output, batch.targets.matrix), this.dataset.count);
+  }
+
+  /** L(θ) at the given parameters (θ₀ by default). */
+  value(params: readonly tf.Tensor[] = this.theta): number {
+    let total = 0;
+    for (const batch of this.batches) total += tf.tidy(() => this.batchLoss(params, batch).dataSync()[0]);
+    return total;
+  }
+
+  /** Loss and, where targets are classes, accuracy at θ₀. */
+  evaluate(params: readonly tf.Tensor[] = this.theta): { loss: number; accuracy: number | undefined } {
+    let loss = 0;
+    let correct: number | undefined = 0;
+    for (const batch of this.batches) {
+      tf.tidy(() => {
+        const output = this.network.forward(params, batch.inputs, { logits: this.loss !== 'mse' });
+        loss += tf.div(summedLoss(this.loss, output, batch.targets.matrix), this.dataset.count).dataSync()[0];
+        const n = correctCount(this.loss, output, batch.targets);
+        correct = n === undefined || correct === undefined ? undefined : correct + n;
+      });
+    }
+    return { loss, accuracy: correct === undefined ? undefined : correct / this.dataset.count };
+  }
+
+  /** ∇L at the given parameters, and L. */
+  gradient(params: readonly tf.Tensor[] = this.theta): { loss: number; gradient: ParameterVector } {
+    let loss = 0;
+    let sum: ParameterVector | undefined;
+    for (const batch of this.batches) {
+      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(params as tf.Tensor[]);
+      loss += value.dataSync()[0];
+      value.dispose();
+      sum = accumulate(sum, grads);
+    }
+    return { loss, gradient: sum! };
+  }
+
+  /** H v with H = ∇²L(θ₀), exact to float32 rounding. */
+  hessianVectorProduct(v: ParameterVector, params: readonly tf.Tensor[] = this.theta): ParameterVector {
+    this.hvpCounter++;
+    let sum: ParameterVector | undefined;
+    for (const batch of this.batches) {
+      const product = tf.tidy(() => {
+        const gradientDotV = (...ps: tf.Tensor[]) => {
+          const grads = tf.grads((...qs: tf.Tensor[]) => this.batchLoss(qs, batch))(ps);
+          return tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, v[i])))) as tf.Scalar;
+        };
+        return tf.grads(gradientDotV)(params as tf.Tensor[]);
+      });
+      sum = accumulate(sum, product);
+    }
+    return sum!;
+  }
+
+  /**
+   * ⟨v, ∇ℓ_i(θ₀)⟩ for every sample i: the directional derivative of each sample's loss, computed as
+   * a Jacobian-vector product by differentiating a vector-Jacobian product with respect to its
+   * cotangent u (the "double-vjp" trick), so no per-sample gradients are materialized.
+   */
+  perSampleDirectionalDerivatives(v: ParameterVector): Float32Array {
+    const out = new Float32Array(this.dataset.count);
+    let offset = 0;
+    for (const batch of this.batches) {
+      const values = tf.tidy(() => {
+        const cotangent = tf.ones([batch.count]);
+        const vjpDotV = (u: tf.Tensor) => {
+          const grads = tf.grads((...ps: tf.Tensor[]) => {
+            const output = this.network.forward(ps, batch.inputs, { logits: this.loss !== 'mse' });
+            return tf.sum(tf.mul(u, perSampleLoss(this.loss, output, batch.targets.matrix)));
+          })(this.theta);
+          return tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, v[i])))) as tf.Scalar;
+        };
+        return tf.grad(vjpDotV)(cotangent).dataSync() as Float32Array;
+      });
+      out.set(values, offset);
+      offset += batch.count;
+    }
+    return out;
+  }
+
+  /** Network outputs (after the output activation) at θ for every sample, row-major. */
+  outputs(params: readonly tf.Tensor[] = this.theta): Float32Array {
+    const parts = this.batches.map((b) => tf.tidy(() => this.network.forward(params, b.inputs).dataSync() as Float32Array));
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
+
+  dispose(): void {
+    tf.dispose(this.theta);
+    for (const b of this.batches) {
+      b.inputs.dispose();
+      b.targets.matrix.dispose();
+    }
+    this.batches.length = 0;
+  }
+}
+
+function accumulate(sum: ParameterVector | undefined, add: ParameterVector): ParameterVector {
+  if (!sum) return add;
+  const next = sum.map((s, i) => tf.add(s, add[i]));
+  tf.dispose(sum);
+  tf.dispose(add);
+  return next;
+}

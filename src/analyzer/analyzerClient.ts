@@ -1,0 +1,111 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { AnalysisRequest } from '../analysis/analyzeFile';
+import type { FailureKind, FromAnalyzerMessage, ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+
+export class AnalysisFailed extends Error {
+  constructor(readonly kind: FailureKind, message: string) {
+    super(message);
+    this.name = 'AnalysisFailed';
+  }
+}
+
+interface PendingJob {
+  readonly resolve: (report: FlatnessReport) => void;
+  readonly reject: (error: AnalysisFailed) => void;
+  readonly onProgress?: (progress: AnalysisProgress) => void;
+}
+
+export interface AnalyzerClientOptions {
+  /** Path of the bundled analyzer process script. */
+  readonly script: string;
+  readonly log: (line: string) => void;
+  /** --max-old-space-size for the process, in MB. */
+  readonly memoryLimitMb?: number;
+}
+
+/**
+ * The extension host's side of the background analyzer: forks the process on first use, sends jobs,
+ * routes progress, and survives the process dying (the running job fails, the next job forks anew).
+ */
+export class AnalyzerClient {
+  private child: ChildProcess | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingJob>();
+
+  constructor(private readonly options: AnalyzerClientOptions) {}
+
+  analyze(request: AnalysisRequest, onProgress?: (progress: AnalysisProgress) => void): { id: number; done: Promise<FlatnessReport> } {
+    const id = this.nextId++;
+    const done = new Promise<FlatnessReport>((resolve, reject) => this.pending.set(id, { resolve, reject, onProgress }));
+    this.send({ type: 'analyze', id, request });
+    return { id, done };
+  }
+
+  /** Asks the job to stop; if the process does not finish it within `graceMs`, kills the process. */
+  cancel(id: number, graceMs = 1000): void {
+    if (!this.pending.has(id)) return;
+    this.send({ type: 'cancel', id });
+    const child = this.child;
+    setTimeout(() => {
+      if (this.pending.has(id) && this.child === child && child) {
+        this.options.log(`analyzer did not stop job ${id} within ${graceMs} ms; restarting it`);
+        child.kill('SIGKILL');
+      }
+    }, graceMs).unref();
+  }
+
+  dispose(): void {
+    this.child?.kill();
+    this.child = undefined;
+    for (const job of this.pending.values()) job.reject(new AnalysisFailed('cancelled', 'the extension is shutting down'));
+    this.pending.clear();
+  }
+
+  private send(message: ToAnalyzerMessage): void {
+    this.ensureProcess().send(message);
+  }
+
+  private ensureProcess(): ChildProcess {
+    if (this.child && this.child.connected) return this.child;
+    const execArgv = this.options.memoryLimitMb ? [`--max-old-space-size=${this.options.memoryLimitMb}`] : [];
+    const child = fork(this.options.script, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    this.options.log(`analyzer process started (pid ${child.pid})`);
+    child.stdout?.on('data', (d: Buffer) => this.options.log(d.toString().trimEnd()));
+    child.stderr?.on('data', (d: Buffer) => this.options.log(d.toString().trimEnd()));
+    child.on('message', (message: FromAnalyzerMessage) => this.receive(message));
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.options.log(`analyzer process exited (${signal ?? `code ${code}`})`);
+      const reason = signal === 'SIGKILL' ? 'the analysis was stopped' : `the analyzer process ended unexpectedly (${signal ?? `exit code ${code}`}); it may have run out of memory`;
+      for (const job of this.pending.values()) job.reject(new AnalysisFailed(signal === 'SIGKILL' ? 'cancelled' : 'internal', reason));
+      this.pending.clear();
+    });
+    this.child = child;
+    return child;
+  }
+
+  private receive(message: FromAnalyzerMessage): void {
+    if (message.type === 'ready') return;
+    const job = this.pending.get(message.id);
+    if (!job) return;
+    switch (message.type) {
+      case 'progress':
+        job.onProgress?.(message.progress);
+        return;
+      case 'result':
+        this.pending.delete(message.id);
+        job.resolve(message.report);
+        return;
+      case 'failed':
+        this.pending.delete(message.id);
+        job.reject(new AnalysisFailed(message.kind, message.message));
+        return;
+      default: {
+        const unexpected: never = message;
+        this.options.log(`unexpected message from analyzer: ${JSON.stringify(unexpected)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { analyzeFile } from '../analysis/analyzeFile';
+import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
+import { isToAnalyzerMessage, type FailureKind, type FromAnalyzerMessage, type ToAnalyzerMessage } from '../shared/analyzerProtocol';
+
+/**
+ * The background analyzer: a forked Node process that owns all tensor math, so the extension host
+ * never blocks. Jobs run one at a time in arrival order; progress goes out at most every 250 ms.
+ */
+const queue: Extract<ToAnalyzerMessage, { type: 'analyze' }>[] = [];
+const cancelled = new Set<number>();
+let running: { id: number; controller: AbortController } | undefined;
+
+function send(message: FromAnalyzerMessage): void {
+  process.send?.(message);
+}
+
+function failureKind(error: unknown): FailureKind {
+  if (error instanceof Cancelled) return 'cancelled';
+  if (error instanceof FileProblem) return 'file';
+  if (error instanceof ModelProblem) return 'model';
+  return 'internal';
+}
+
+async function runNext(): Promise<void> {
+  if (running) return;
+  const job = queue.shift();
+  if (!job) return;
+  if (cancelled.delete(job.id)) {
+    send({ type: 'failed', id: job.id, kind: 'cancelled', message: 'cancelled' });
+    void runNext();
+    return;
+  }
+  const controller = new AbortController();
+  running = { id: job.id, controller };
+  let lastProgress = 0;
+  try {
+    const report = await analyzeFile(job.request, {
+      signal: controller.signal,
+      onProgress: (progress) => {
+        const now = Date.now();
+        if (now - lastProgress < 250 && progress.fraction < 1) return;
+        lastProgress = now;
+        send({ type: 'progress', id: job.id, progress });
+      },
+    });
+    send({ type: 'result', id: job.id, report });
+  } catch (error) {
+    send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    running = undefined;
+    void runNext();
+  }
+}
+
+process.on('message', (message: unknown) => {
+  if (!isToAnalyzerMessage(message)) return;
+  if (message.type === 'cancel') {
+    if (running?.id === message.id) running.controller.abort();
+    else cancelled.add(message.id);
+    return;
+  }
+  queue.push(message);
+  void runNext();
+});
+
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', pid: process.pid });

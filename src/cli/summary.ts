@@ -1,0 +1,66 @@
+import type { FlatnessReport } from '../shared/report';
+
+const fmt = (v: number | null | undefined, digits = 4): string => {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e5 || a < 1e-3 ? v.toExponential(digits - 1) : v.toPrecision(digits);
+};
+
+/** The human-readable summary that `flatness analyze` prints. */
+export function formatSummary(report: FlatnessReport): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(34)} ${value}`);
+  lines.push(`Flatness Lens ${report.tool.version} — ${report.checkpoint.path}`);
+  row('format / parameters', `${report.checkpoint.format}, ${report.checkpoint.parameters.toLocaleString('en-US')} trainable`);
+  row('data', `${report.data.source} (${report.data.samples} samples)`);
+  row('loss function', `${report.data.loss}: ${report.data.lossDefinition} [from ${report.data.lossFrom}]`);
+  for (const note of report.checkpoint.notes) row('note', note);
+  row('loss', fmt(report.loss, 6));
+  if (report.accuracy !== null) row('accuracy', `${(report.accuracy * 100).toFixed(2)}%`);
+  row('gradient norm', fmt(report.gradientNorm));
+  const h = report.hessian;
+  if (h.topEigenvalues) {
+    row('Hessian top eigenvalues', h.topEigenvalues.map((v) => fmt(v)).join(', '));
+    row('  Lanczos steps / max residual', `${h.lanczosSteps} / ${fmt(Math.max(...(h.eigenvalueResiduals ?? [0])), 2)}`);
+  }
+  if (h.trace) row('Hessian trace (Hutchinson)', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${h.trace.samples} probes per ${h.trace.method === 'blocks' ? 'weight tensor' : 'run'})`);
+  if (h.blockTraces) {
+    for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}`);
+  }
+  if (h.density) {
+    const nodes = h.density.nodes;
+    const scale = Math.max(Math.abs(nodes[0]), Math.abs(nodes[nodes.length - 1]));
+    const mass = (pred: (x: number) => boolean) => nodes.reduce((s, x, i) => s + (pred(x) ? h.density!.weights[i] : 0), 0);
+    const nearZero = mass((x) => Math.abs(x) <= 1e-3 * scale);
+    const negative = mass((x) => x < -1e-3 * scale);
+    row('spectral density', `support [${fmt(nodes[0])}, ${fmt(nodes[nodes.length - 1])}]; mass near 0: ${(nearZero * 100).toFixed(1)}%, negative: ${(negative * 100).toFixed(1)}%`);
+  }
+  const s = report.sharpness;
+  if (s) {
+    row(`ε-sharpness (ε=${s.epsilon})`, `full space ${fmt(s.fullSpace)}, ${s.subspace.dim}-dim subspace ${fmt(s.subspace.value)}`);
+  }
+  const v = report.volumeFlatness;
+  if (v) {
+    row(`volume ε-flatness (ε=${v.epsilon})`, `log-volume ${fmt(v.logVolume)}; radius min/median/max ${fmt(v.radiusMin)}/${fmt(v.radiusMedian)}/${fmt(v.radiusMax)}`);
+    row('  directions never leaving ε-band', `${(v.escapedFraction * 100).toFixed(0)}% of ${v.directions} (cap ${v.cap})`);
+  }
+  if (report.landscape) {
+    const r = report.landscape.random;
+    row('loss slice, random direction', `min ${fmt(Math.min(...r.loss))}, max ${fmt(Math.max(...r.loss))} over t∈[${fmt(r.steps[0])}, ${fmt(r.steps[r.steps.length - 1])}]`);
+  }
+  const inv = report.invariant;
+  if (inv) {
+    const m = inv.minTraceOverLayerScaling;
+    if (m) {
+      const value = m.unbounded ? 'unbounded (a block trace is negative)' : fmt(m.value);
+      row('min trace over α-scale orbit', `${value} (now ${fmt(m.current)}, ${m.degreesOfFreedom} free scale${m.degreesOfFreedom === 1 ? '' : 's'})`);
+      if (m.degreesOfFreedom > 0 && !m.unbounded) row('  reached at α', m.factors.map((f) => `${f.layer}=${fmt(f.alpha, 3)}`).join(', '));
+    }
+    row(`adaptive sharpness (ρ=${inv.adaptiveSharpness.rho})`, fmt(inv.adaptiveSharpness.value));
+    row('Fisher–Rao norm', fmt(inv.fisherRaoNorm));
+  }
+  row('Hessian-vector products', String(h.hvps));
+  row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,73 @@
+import { open } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import type { Checkpoint, WeightTensor } from '../model/spec';
+import { FileProblem } from '../shared/errors';
+import { describeFsError } from './fsErrors';
+import { tfjsLayersFormat } from './tfjsLayers';
+
+export interface WriteOptions {
+  /** Replacement values, with the same names and shapes as the checkpoint's weights. */
+  readonly weights?: readonly WeightTensor[];
+  /** Provenance to store where the format has room for it. */
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** One checkpoint file format: a cheap recognizer, a reader and a writer. */
+export interface CheckpointFormat {
+  readonly id: string;
+  readonly displayName: string;
+  /** Cheap test on the file name and its first bytes (at most HEAD_BYTES); reads nothing else. */
+  match(fileName: string, head: Uint8Array): boolean;
+  read(path: string): Promise<Checkpoint>;
+  /** Writes new files (never overwrites) and returns the paths written. */
+  write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]>;
+}
+
+/** Formats in the order they are tried. Add new formats here. */
+export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat];
+
+/** How much of a file `match` gets to see. */
+export const HEAD_BYTES = 16 * 1024;
+
+export function formatById(id: string): CheckpointFormat | undefined {
+  return checkpointFormats.find((format) => format.id === id);
+}
+
+/** The format that recognizes the file, or undefined. Reads the first HEAD_BYTES once. */
+export async function formatFor(path: string): Promise<CheckpointFormat | undefined> {
+  const head = await readHead(resolve(path));
+  const fileName = basename(path);
+  return checkpointFormats.find((format) => format.match(fileName, head));
+}
+
+export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  const format = await formatFor(path);
+  if (format === undefined) {
+    const known = checkpointFormats.map((f) => f.displayName).join('; ');
+    throw new FileProblem(resolve(path), `not a checkpoint format Flatness Lens reads: expected one of: ${known}`);
+  }
+  return format.read(path);
+}
+
+async function readHead(file: string): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new FileProblem(file, `cannot open it (${describeFsError(error)})`);
+  }
+  try {
+    const head = new Uint8Array(HEAD_BYTES);
+    let filled = 0;
+    while (filled < HEAD_BYTES) {
+      const { bytesRead } = await handle.read(head, filled, HEAD_BYTES - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return head.subarray(0, filled);
+  } catch (error) {
+    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
+  } finally {
+    await handle.close();
+  }
+}

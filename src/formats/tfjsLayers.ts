@@ -1,0 +1,105 @@
+/**
+ * TF.js Layers format: a `model.json` (Keras topology + weights manifest) and binary weight shards.
+ * Read with plain fs; see /work/shared/notes/formats-and-real-data.md for what is checked and why.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Checkpoint, WeightTensor } from '../model/spec';
+import { sizeOf } from '../model/spec';
+import { FileProblem } from '../shared/errors';
+import { describeFsError } from './fsErrors';
+import { isJsonObject } from './jsonValues';
+import type { CheckpointFormat } from './registry';
+import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue } from './tfjsLayersJson';
+import { readGroupBytes } from './tfjsLayersShards';
+import { topologyToModelSpec } from './tfjsLayersTopology';
+import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
+import { writeTfjsLayers } from './tfjsLayersWriter';
+
+const GRAPH_MODEL_MARK = /"format"\s*:\s*"graph-model"/;
+
+export const tfjsLayersFormat: CheckpointFormat = {
+  id: TFJS_LAYERS_FORMAT_ID,
+  displayName: 'TF.js Layers model (model.json + .bin weight shards)',
+  match: matchTfjsLayers,
+  read: readTfjsLayers,
+  write: writeTfjsLayers,
+};
+
+/**
+ * `weightsManifest` usually follows the whole topology, beyond the head, so only `modelTopology`
+ * is required here; a file without a manifest gets a clear error from read().
+ */
+export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
+  if (!fileName.toLowerCase().endsWith('.json')) return false;
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(head);
+  return text.includes('"modelTopology"') && !GRAPH_MODEL_MARK.test(text);
+}
+
+export async function readTfjsLayers(path: string): Promise<Checkpoint> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
+  }
+  const parsed = parseModelJson(text, file);
+  const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig) };
+  const layerConfigs = new Map(model.layers.map((layer) => [layer.name, layer.config]));
+  const layerNames = new Set(layerConfigs.keys());
+  const modelDir = await realpath(dirname(file));
+
+  const weights: WeightTensor[] = [];
+  const ownerOf = new Map<string, string>();
+  const quantizedDtypes = new Set<string>();
+  let optimizerWeights = 0;
+  for (const [g, group] of parsed.manifest.entries()) {
+    const bytes = await readGroupBytes(group, g, modelDir, file);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let offset = 0;
+    for (const entry of group.weights) {
+      const values = decodeWeightValues(entry, view, offset, file);
+      offset += sizeOf(entry.shape) * storedBytesPerValue(entry);
+      if (entry.group === 'optimizer') {
+        optimizerWeights++;
+        continue;
+      }
+      if (entry.quantization !== undefined) quantizedDtypes.add(entry.quantization.dtype);
+      const { layer, role } = ownerOfWeight(entry.name, layerNames, file);
+      const key = `${layer}/${role}`;
+      const previous = ownerOf.get(key);
+      if (previous !== undefined) throw new FileProblem(file, `weights '${previous}' and '${entry.name}' are both the ${role} of layer '${layer}'`);
+      ownerOf.set(key, entry.name);
+      const trainable = isTrainableWeight(role, layerConfigs.get(layer) ?? {});
+      weights.push({ name: entry.name, layer, role, shape: entry.shape, values, trainable });
+    }
+  }
+
+  const notes: string[] = [];
+  if (quantizedDtypes.size > 0) {
+    notes.push(`weights were ${[...quantizedDtypes].join('/')}-quantized; dequantized; a rewritten file will store float32`);
+  }
+  if (optimizerWeights > 0) notes.push(`${optimizerWeights} optimizer weights were skipped; a rewritten file will not include them`);
+  return { path: file, format: TFJS_LAYERS_FORMAT_ID, model, weights, notes, source: { modelJson: parsed.raw } };
+}
+
+/**
+ * The loss name in a Keras training config: a string, a serialized Keras 3 loss object, or a
+ * per-output dict/list with exactly one entry. Anything else (several losses) → undefined.
+ */
+export function trainingLossOf(trainingConfig: unknown): string | undefined {
+  if (!isJsonObject(trainingConfig)) return undefined;
+  return lossName(trainingConfig.loss);
+}
+
+function lossName(loss: unknown): string | undefined {
+  if (typeof loss === 'string') return loss;
+  if (Array.isArray(loss)) return loss.length === 1 ? lossName(loss[0]) : undefined;
+  if (!isJsonObject(loss)) return undefined;
+  if (typeof loss.class_name === 'string' && isJsonObject(loss.config)) {
+    return typeof loss.config.name === 'string' ? loss.config.name : loss.class_name;
+  }
+  const values = Object.values(loss);
+  return values.length === 1 ? lossName(values[0]) : undefined;
+}

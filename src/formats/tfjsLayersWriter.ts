@@ -1,0 +1,102 @@
+/** Writes a checkpoint read from a TF.js Layers model.json back as `<name>.json` + `<name>.weights.bin`. */
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Checkpoint, WeightTensor } from '../model/spec';
+import { sizeOf } from '../model/spec';
+import { FileProblem } from '../shared/errors';
+import { writeNewFilesAtomically } from './atomicWrite';
+import { isJsonObject } from './jsonValues';
+import type { JsonObject } from './jsonValues';
+import type { WriteOptions } from './registry';
+
+/** Top-level key of model.json where we store provenance; tfjs ignores unknown keys. */
+export const PROVENANCE_KEY = 'flatnessLens';
+
+/**
+ * Same topology and other fields as the source file; one float32 shard (quantization is dropped,
+ * because re-quantizing changed weights would change the function); `options.metadata` under
+ * PROVENANCE_KEY. Returns [json, shard].
+ */
+export async function writeTfjsLayers(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]> {
+  const out = resolve(outPath);
+  if (!out.toLowerCase().endsWith('.json') || basename(out).length <= '.json'.length) {
+    throw new FileProblem(out, 'a TF.js Layers model is written as <name>.json (with <name>.weights.bin beside it)');
+  }
+  const sourceJson = checkpoint.source.modelJson;
+  if (!isJsonObject(sourceJson)) {
+    throw new FileProblem(out, `can only write a checkpoint read from a TF.js Layers model.json; ${checkpoint.path} is ${checkpoint.format}`);
+  }
+  const weights = weightsToWrite(checkpoint, options.weights, out);
+  const shardName = `${basename(out).slice(0, -'.json'.length)}.weights.bin`;
+  const shardPath = join(dirname(out), shardName);
+
+  const modelJson: JsonObject = {
+    ...sourceJson,
+    weightsManifest: [{ paths: [encodeURIComponent(shardName)], weights: weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype: 'float32' })) }],
+  };
+  delete modelJson[PROVENANCE_KEY];
+  const droppedQuantization = sourceWasQuantized(sourceJson);
+  if (options.metadata !== undefined || droppedQuantization) {
+    const note = droppedQuantization ? { writerNote: 'the source weights were quantized; they are stored here dequantized, as float32' } : {};
+    modelJson[PROVENANCE_KEY] = { ...options.metadata, ...note };
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(modelJson);
+  } catch (error) {
+    throw new FileProblem(out, `the metadata cannot be stored as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+
+  await writeNewFilesAtomically([
+    { path: shardPath, data: float32Bytes(weights) },
+    { path: out, data: text },
+  ]);
+  return [out, shardPath];
+}
+
+/** The checkpoint's weights in file order, with values replaced from `replacements` when given. */
+function weightsToWrite(checkpoint: Checkpoint, replacements: readonly WeightTensor[] | undefined, out: string): readonly WeightTensor[] {
+  let weights = checkpoint.weights;
+  if (replacements !== undefined) {
+    const byName = new Map(replacements.map((w) => [w.name, w]));
+    if (byName.size !== replacements.length) throw new FileProblem(out, 'the replacement weights have duplicate names');
+    weights = checkpoint.weights.map((original) => {
+      const replacement = byName.get(original.name);
+      if (replacement === undefined) throw new FileProblem(out, `no replacement values given for weight '${original.name}'`);
+      if (replacement.shape.length !== original.shape.length || replacement.shape.some((d, i) => d !== original.shape[i])) {
+        throw new FileProblem(out, `replacement for weight '${original.name}' has shape [${replacement.shape}], expected [${original.shape}]`);
+      }
+      byName.delete(original.name);
+      return { ...original, values: replacement.values };
+    });
+    if (byName.size > 0) throw new FileProblem(out, `replacement weight '${[...byName.keys()][0]}' is not a weight of ${checkpoint.path}`);
+  }
+  for (const w of weights) {
+    if (w.values.length !== sizeOf(w.shape)) {
+      throw new FileProblem(out, `weight '${w.name}' has ${w.values.length} values, its shape [${w.shape}] needs ${sizeOf(w.shape)}`);
+    }
+    const bad = w.values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new FileProblem(out, `weight '${w.name}' has ${w.values[bad]} at index ${bad}; refusing to write it`);
+  }
+  return weights;
+}
+
+function float32Bytes(weights: readonly WeightTensor[]): Uint8Array {
+  const bytes = new Uint8Array(weights.reduce((total, w) => total + 4 * w.values.length, 0));
+  const view = new DataView(bytes.buffer);
+  let offset = 0;
+  for (const w of weights) {
+    for (const v of w.values) {
+      view.setFloat32(offset, v, true);
+      offset += 4;
+    }
+  }
+  return bytes;
+}
+
+function sourceWasQuantized(sourceJson: JsonObject): boolean {
+  const manifest = sourceJson.weightsManifest;
+  if (!Array.isArray(manifest)) return false;
+  return manifest.some(
+    (group: unknown) => isJsonObject(group) && Array.isArray(group.weights) && group.weights.some((w: unknown) => isJsonObject(w) && w.quantization !== undefined),
+  );
+}

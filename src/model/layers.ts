@@ -1,0 +1,251 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelProblem } from '../shared/errors';
+import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
+import type { LayerNode } from './spec';
+import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
+
+/** Looks up a layer's weight by role; undefined when the layer has no such weight. */
+export type WeightLookup = (role: string) => tf.Tensor | undefined;
+
+export interface LayerCall {
+  readonly node: LayerNode;
+  readonly inputs: readonly tf.Tensor[];
+  readonly weight: WeightLookup;
+  /** Skip this layer's own activation: used on the output layer to get logits for the loss. */
+  readonly withoutActivation: boolean;
+}
+
+type LayerImplementation = (call: LayerCall) => tf.Tensor;
+
+function required(call: LayerCall, role: string): tf.Tensor {
+  const w = call.weight(role);
+  if (!w) throw new ModelProblem(call.node.name, `${call.node.className} needs a '${role}' weight, none was found`);
+  return w;
+}
+
+function configValue<T>(node: LayerNode, key: string, fallback: T): T {
+  const value = node.config[key];
+  return value === undefined || value === null ? fallback : (value as T);
+}
+
+function pair(node: LayerNode, key: string, fallback: number | readonly number[]): [number, number] {
+  const value = configValue<number | number[]>(node, key, fallback as number | number[]);
+  const list = Array.isArray(value) ? value : [value, value];
+  if (list.length !== 2 || !list.every((v) => Number.isInteger(v) && v > 0)) {
+    throw new ModelProblem(node.name, `'${key}' must be one or two positive integers, found ${JSON.stringify(value)}`);
+  }
+  return [list[0], list[1]];
+}
+
+function channelsLast(node: LayerNode): void {
+  const format = configValue(node, 'data_format', 'channels_last');
+  if (format !== 'channels_last') throw new ModelProblem(node.name, `data_format '${String(format)}' is not supported (channels_last only)`);
+}
+
+function single(call: LayerCall): tf.Tensor {
+  if (call.inputs.length !== 1) throw new ModelProblem(call.node.name, `expects one input, got ${call.inputs.length}`);
+  return call.inputs[0];
+}
+
+function rank4(call: LayerCall): tf.Tensor4D {
+  const x = single(call);
+  if (x.rank !== 4) throw new ModelProblem(call.node.name, `${call.node.className} expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
+  return x as tf.Tensor4D;
+}
+
+function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: readonly number[] | number): WindowSpec {
+  channelsLast(node);
+  const padding = configValue<string>(node, 'padding', 'valid').toLowerCase();
+  if (padding !== 'valid' && padding !== 'same') throw new ModelProblem(node.name, `padding '${padding}' is not supported`);
+  return {
+    kernel: pair(node, kernelKey, 1),
+    strides: pair(node, 'strides', defaultStrides),
+    dilation: pair(node, 'dilation_rate', 1),
+    padding: padding as Padding,
+  };
+}
+
+function activate(call: LayerCall, x: tf.Tensor): tf.Tensor {
+  return call.withoutActivation ? x : activationFunction(call.node.config.activation, call.node.name)(x);
+}
+
+function withBias(call: LayerCall, x: tf.Tensor): tf.Tensor {
+  const bias = configValue(call.node, 'use_bias', true) ? call.weight('bias') : undefined;
+  return bias ? tf.add(x, bias) : x;
+}
+
+function dense(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  const kernel = required(call, 'kernel');
+  const inUnits = kernel.shape[0];
+  if (x.shape[x.rank - 1] !== inUnits) {
+    throw new ModelProblem(call.node.name, `kernel expects ${inUnits} input features, the layer receives ${x.shape[x.rank - 1]}`);
+  }
+  const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inUnits]);
+  let y = tf.matMul(flat as tf.Tensor2D, kernel as tf.Tensor2D) as tf.Tensor;
+  if (x.rank !== 2) y = tf.reshape(y, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
+  return activate(call, withBias(call, y));
+}
+
+function convolution(call: LayerCall): tf.Tensor {
+  const spec = windowSpec(call.node, 'kernel_size', 1);
+  const kernel = required(call, 'kernel') as tf.Tensor4D;
+  const x = rank4(call);
+  if (kernel.shape[2] !== x.shape[3]) {
+    throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
+  }
+  return activate(call, withBias(call, conv2d(x, kernel, spec)));
+}
+
+function depthwise(call: LayerCall): tf.Tensor {
+  const spec = windowSpec(call.node, 'kernel_size', 1);
+  const kernel = required(call, 'depthwise_kernel') as tf.Tensor4D;
+  const x = rank4(call);
+  if (kernel.shape[2] !== x.shape[3]) {
+    throw new ModelProblem(call.node.name, `depthwise kernel expects ${kernel.shape[2]} channels, the layer receives ${x.shape[3]}`);
+  }
+  return activate(call, withBias(call, depthwiseConv2d(x, kernel, spec)));
+}
+
+function pooling(pool: (x: tf.Tensor4D, spec: WindowSpec) => tf.Tensor4D): LayerImplementation {
+  return (call) => {
+    const size = pair(call.node, 'pool_size', 2);
+    return pool(rank4(call), windowSpec(call.node, 'pool_size', configValue(call.node, 'strides', size)));
+  };
+}
+
+function batchNormalization(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  const axis = configValue<number | number[]>(call.node, 'axis', -1);
+  const axisValue = Array.isArray(axis) ? axis[0] : axis;
+  if (!(axisValue === -1 || axisValue === x.rank - 1) || (Array.isArray(axis) && axis.length !== 1)) {
+    throw new ModelProblem(call.node.name, `BatchNormalization over axis ${JSON.stringify(axis)} is not supported (last axis only)`);
+  }
+  const epsilon = configValue(call.node, 'epsilon', 0.001);
+  const mean = required(call, 'moving_mean');
+  const variance = required(call, 'moving_variance');
+  let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+  const gamma = configValue(call.node, 'scale', true) ? call.weight('gamma') : undefined;
+  const beta = configValue(call.node, 'center', true) ? call.weight('beta') : undefined;
+  if (gamma) y = tf.mul(y, gamma);
+  if (beta) y = tf.add(y, beta);
+  return y;
+}
+
+function reshape(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
+  if (!Array.isArray(target)) throw new ModelProblem(call.node.name, `Reshape has no target_shape`);
+  const perSample = x.size / x.shape[0];
+  const known = target.filter((d) => d !== -1 && d !== null).reduce((a, b) => a * b, 1);
+  const resolved = target.map((d) => (d === -1 || d === null ? perSample / known : d));
+  if (resolved.reduce((a, b) => a * b, 1) !== perSample || !resolved.every(Number.isInteger)) {
+    throw new ModelProblem(call.node.name, `cannot reshape ${perSample} values per sample into [${target.join(', ')}]`);
+  }
+  return tf.reshape(x, [x.shape[0], ...resolved]);
+}
+
+function concatenate(call: LayerCall): tf.Tensor {
+  const rank = call.inputs[0].rank;
+  const axis = configValue(call.node, 'axis', -1);
+  const resolved = axis < 0 ? rank + axis : axis;
+  if (resolved <= 0 || resolved >= rank) throw new ModelProblem(call.node.name, `cannot concatenate along axis ${axis}`);
+  for (const t of call.inputs) {
+    if (t.rank !== rank || t.shape.some((d, i) => i !== resolved && d !== call.inputs[0].shape[i])) {
+      throw new ModelProblem(call.node.name, `inputs of shapes ${call.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')} cannot be concatenated along axis ${axis}`);
+    }
+  }
+  return tf.concat(call.inputs as tf.Tensor[], resolved);
+}
+
+function add(call: LayerCall): tf.Tensor {
+  const shape = call.inputs[0].shape.join(',');
+  if (call.inputs.some((t) => t.shape.join(',') !== shape)) {
+    throw new ModelProblem(call.node.name, `cannot add inputs of shapes ${call.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')}`);
+  }
+  return call.inputs.length === 1 ? call.inputs[0] : tf.addN(call.inputs as tf.Tensor[]);
+}
+
+function reluLayer(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  const threshold = configValue(call.node, 'threshold', 0);
+  if (threshold !== 0) throw new ModelProblem(call.node.name, `ReLU with threshold ${threshold} is not supported`);
+  const slope = configValue(call.node, 'negative_slope', 0);
+  const maxValue = configValue<number | null>(call.node, 'max_value', null);
+  const capped = maxValue === null ? tf.relu(x) : cappedRelu(x, maxValue);
+  return slope === 0 ? capped : tf.sub(capped, tf.mul(slope, tf.relu(tf.neg(x))));
+}
+
+function upSampling(call: LayerCall): tf.Tensor {
+  channelsLast(call.node);
+  const interpolation = configValue(call.node, 'interpolation', 'nearest');
+  if (interpolation !== 'nearest') throw new ModelProblem(call.node.name, `UpSampling2D interpolation '${interpolation}' is not supported`);
+  const [sh, sw] = pair(call.node, 'size', 2);
+  const x = rank4(call);
+  const [n, h, w, c] = x.shape;
+  const expanded = tf.tile(tf.reshape(x, [n, h, 1, w, 1, c]), [1, 1, sh, 1, sw, 1]);
+  return tf.reshape(expanded, [n, h * sh, w * sw, c]);
+}
+
+function zeroPadding(call: LayerCall): tf.Tensor {
+  channelsLast(call.node);
+  const raw = configValue<number | number[] | number[][]>(call.node, 'padding', 1);
+  const rows = typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[0]) ? (raw[0] as number[]) : [raw[0] as number, raw[0] as number];
+  const cols = typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[1]) ? (raw[1] as number[]) : [raw[1] as number, raw[1] as number];
+  return tf.pad(rank4(call), [[0, 0], [rows[0], rows[1]], [cols[0], cols[1]], [0, 0]]);
+}
+
+const identity: LayerImplementation = (call) => single(call);
+
+const implementations: Record<string, LayerImplementation> = {
+  InputLayer: identity,
+  Dropout: identity,
+  SpatialDropout2D: identity,
+  GaussianNoise: identity,
+  GaussianDropout: identity,
+  AlphaDropout: identity,
+  ActivityRegularization: identity,
+  Dense: dense,
+  Conv2D: convolution,
+  DepthwiseConv2D: depthwise,
+  MaxPooling2D: pooling(maxPool),
+  AveragePooling2D: pooling(averagePool),
+  GlobalAveragePooling2D: (call) => {
+    channelsLast(call.node);
+    return tf.mean(rank4(call), [1, 2]);
+  },
+  GlobalMaxPooling2D: (call) => {
+    const x = rank4(call);
+    const [n, h, w, c] = x.shape;
+    return tf.reshape(maxPool(x, { kernel: [h, w], strides: [h, w], dilation: [1, 1], padding: 'valid' }), [n, c]);
+  },
+  Flatten: (call) => {
+    const x = single(call);
+    return tf.reshape(x, [x.shape[0], -1]);
+  },
+  Reshape: reshape,
+  BatchNormalization: batchNormalization,
+  Activation: (call) => activate(call, single(call)),
+  ReLU: reluLayer,
+  LeakyReLU: (call) => leakyRelu(single(call), configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3))),
+  PReLU: (call) => leakyRelu(single(call), required(call, 'alpha')),
+  ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
+  Softmax: (call) => (call.withoutActivation ? single(call) : tf.softmax(single(call), -1)),
+  Add: add,
+  Concatenate: concatenate,
+  UpSampling2D: upSampling,
+  ZeroPadding2D: zeroPadding,
+};
+
+/** Layers that only pass their input on (at analysis time). */
+export const passThroughLayers = new Set(['InputLayer', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization']);
+
+export const supportedLayers: readonly string[] = Object.keys(implementations);
+
+export function layerImplementation(node: LayerNode): LayerImplementation {
+  const impl = implementations[node.className];
+  if (!impl) {
+    throw new ModelProblem(node.name, `layer type '${node.className}' is not supported (supported: ${supportedLayers.join(', ')})`);
+  }
+  return impl;
+}

@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelProblem } from '../shared/errors';
+import { canonicalActivation } from './activations';
+import { layerImplementation, passThroughLayers } from './layers';
+import { sizeOf, type Checkpoint, type LayerNode, type Shape, type WeightTensor } from './spec';
+
+/** A trainable weight tensor's place in the flat parameter vector θ. */
+export interface ParameterInfo {
+  readonly name: string;
+  readonly layer: string;
+  readonly role: string;
+  readonly shape: Shape;
+  readonly size: number;
+  readonly offset: number;
+}
+
+/** What the network's output layer applies last; the loss works on the values before it. */
+export type OutputHead = 'softmax' | 'sigmoid' | 'none';
+
+/**
+ * The function a checkpoint computes, as a pure function of its trainable weights:
+ * forward(θ, x). Non-trainable weights (BatchNorm statistics) are constants owned by this object.
+ */
+export class NetworkFunction {
+  readonly parameters: readonly ParameterInfo[];
+  readonly parameterCount: number;
+  readonly inputShape: Shape;
+  readonly outputHead: OutputHead;
+  private readonly constants = new Map<string, tf.Tensor>();
+  private readonly weightIndex = new Map<string, Map<string, { trainable: boolean; index: number; name: string }>>();
+  private readonly layers: readonly LayerNode[];
+  private readonly outputName: string;
+
+  constructor(private readonly checkpoint: Checkpoint) {
+    const { model } = checkpoint;
+    if (model.inputs.length !== 1) throw new ModelProblem(model.inputs.map((i) => i.name).join(', ') || '(none)', `models with ${model.inputs.length} inputs are not supported (one input only)`);
+    if (model.outputs.length !== 1) throw new ModelProblem(model.outputs.join(', ') || '(none)', `models with ${model.outputs.length} outputs are not supported (one output only)`);
+    this.inputShape = model.inputs[0].shape;
+    this.layers = model.layers;
+    this.outputName = model.outputs[0];
+    for (const node of this.layers) layerImplementation(node);
+    const parameters: ParameterInfo[] = [];
+    let offset = 0;
+    checkpoint.weights.forEach((w) => {
+      let byRole = this.weightIndex.get(w.layer);
+      if (!byRole) this.weightIndex.set(w.layer, (byRole = new Map()));
+      if (w.trainable) {
+        byRole.set(w.role, { trainable: true, index: parameters.length, name: w.name });
+        const size = sizeOf(w.shape);
+        parameters.push({ name: w.name, layer: w.layer, role: w.role, shape: w.shape, size, offset });
+        offset += size;
+      } else {
+        byRole.set(w.role, { trainable: false, index: -1, name: w.name });
+        this.constants.set(w.name, tf.tensor(w.values, [...w.shape], 'float32'));
+      }
+    });
+    this.parameters = parameters;
+    this.parameterCount = offset;
+    this.outputHead = this.findOutputHead();
+  }
+
+  /** The stored values of the trainable weights, as new tensors (the caller disposes them). */
+  initialParameters(): tf.Tensor[] {
+    const byName = new Map<string, WeightTensor>(this.checkpoint.weights.map((w) => [w.name, w]));
+    return this.parameters.map((p) => tf.tensor(byName.get(p.name)!.values, [...p.shape], 'float32'));
+  }
+
+  /**
+   * The network's output for a batch x [N, ...inputShape]. With `logits`, the output layer's final
+   * softmax or sigmoid is left out (the loss applies it in a numerically stable form).
+   */
+  forward(params: readonly tf.Tensor[], x: tf.Tensor, options: { logits?: boolean } = {}): tf.Tensor {
+    const outputs = new Map<string, tf.Tensor>();
+    for (const node of this.layers) {
+      const inputs = node.inbound.length === 0 ? [x] : node.inbound.map((name) => outputs.get(name)!);
+      const weights = this.weightIndex.get(node.name);
+      const call = {
+        node,
+        inputs,
+        withoutActivation: options.logits === true && node.name === this.outputName && this.outputHead !== 'none',
+        weight: (role: string) => {
+          const entry = weights?.get(role);
+          if (!entry) return undefined;
+          return entry.trainable ? params[entry.index] : this.constants.get(entry.name);
+        },
+      };
+      outputs.set(node.name, layerImplementation(node)(call));
+    }
+    return outputs.get(this.outputName)!;
+  }
+
+  dispose(): void {
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
+  }
+
+  private findOutputHead(): OutputHead {
+    const node = this.layers.find((l) => l.name === this.outputName)!;
+    const activation = node.className === 'Softmax' ? 'softmax' : canonicalActivation(node.config.activation);
+    const appliesActivation = ['Dense', 'Conv2D', 'DepthwiseConv2D', 'Activation', 'Softmax'].includes(node.className);
+    if (appliesActivation && (activation === 'softmax' || activation === 'sigmoid')) return activation;
+    return 'none';
+  }
+
+  /** Layers that only pass values on, for describing the model. */
+  static isPassThrough(node: LayerNode): boolean {
+    return passThroughLayers.has(node.className);
+  }
+}

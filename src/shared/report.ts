@@ -1,0 +1,131 @@
+/**
+ * The analysis report: what `flatness analyze --json` writes, what the analyzer process sends to the
+ * extension and what the webview draws. Field names are a public contract (see README "Report").
+ */
+
+export const metricNames = ['loss', 'eigenvalues', 'trace', 'density', 'sharpness', 'volume', 'landscape', 'invariant'] as const;
+export type MetricName = (typeof metricNames)[number];
+
+export type LossKind = 'ce' | 'bce' | 'mse';
+
+export interface AnalysisSettings {
+  readonly eigenvalues: { readonly count: number; readonly maxSteps: number; readonly tolerance: number };
+  readonly trace: { readonly samples: number; readonly maxBlocksForBlockProbes: number };
+  readonly density: { readonly runs: number; readonly steps: number };
+  readonly sharpness: { readonly epsilon: number; readonly subspaceDim: number; readonly iterations: number; readonly restarts: number };
+  readonly volume: { readonly epsilon: number; readonly directions: number; readonly cap: number; readonly bisections: number };
+  readonly landscape: { readonly radius: number; readonly points: number; readonly surfacePoints: number };
+  readonly invariant: { readonly asamRho: number; readonly asamEta: number };
+  /** Samples per batch when evaluating; bounds memory, does not change any number. */
+  readonly batchSize: number;
+}
+
+export const defaultSettings: AnalysisSettings = {
+  eigenvalues: { count: 5, maxSteps: 60, tolerance: 1e-3 },
+  trace: { samples: 30, maxBlocksForBlockProbes: 40 },
+  density: { runs: 3, steps: 40 },
+  sharpness: { epsilon: 0.05, subspaceDim: 20, iterations: 10, restarts: 2 },
+  volume: { epsilon: 0.1, directions: 10, cap: 1000, bisections: 12 },
+  landscape: { radius: 1, points: 25, surfacePoints: 13 },
+  invariant: { asamRho: 0.05, asamEta: 0.01 },
+  batchSize: 1024,
+};
+
+export interface BlockTraceEntry {
+  readonly layer: string;
+  readonly weight: string;
+  readonly name: string;
+  readonly size: number;
+  readonly trace: number;
+  readonly stderr: number;
+  readonly exact: boolean;
+}
+
+export interface SliceEntry {
+  readonly direction: string;
+  readonly steps: number[];
+  readonly loss: number[];
+  readonly quadratic?: number[];
+}
+
+export interface FlatnessReport {
+  readonly schemaVersion: 1;
+  readonly tool: { readonly name: 'flatness-lens'; readonly version: string; readonly backend: string };
+  readonly checkpoint: {
+    readonly path: string;
+    readonly format: string;
+    readonly parameters: number;
+    readonly layers: number;
+    readonly sha256: string;
+    readonly notes: readonly string[];
+  };
+  readonly data: {
+    readonly source: string;
+    readonly samples: number;
+    readonly loss: LossKind;
+    readonly lossDefinition: string;
+    /** Where the loss came from: the --loss option, the file's training config, or the output layer. */
+    readonly lossFrom: 'option' | 'training config' | 'output layer';
+    readonly dataFree: boolean;
+  };
+  readonly seed: number;
+  readonly metrics: readonly MetricName[];
+  readonly settings: AnalysisSettings;
+  readonly loss: number;
+  readonly accuracy: number | null;
+  readonly gradientNorm: number;
+  readonly hessian: {
+    readonly topEigenvalues?: number[];
+    readonly eigenvalueResiduals?: number[];
+    readonly lanczosSteps?: number;
+    readonly trace?: { readonly estimate: number; readonly stderr: number; readonly samples: number; readonly method: 'blocks' | 'joint' };
+    readonly blockTraces?: BlockTraceEntry[];
+    readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number };
+    /** Hessian-vector products used by the whole analysis. */
+    readonly hvps: number;
+  };
+  readonly sharpness?: {
+    readonly epsilon: number;
+    readonly fullSpace: number;
+    readonly subspace: { readonly dim: number; readonly value: number };
+    readonly iterations: number;
+    readonly restarts: number;
+  };
+  readonly volumeFlatness?: {
+    readonly epsilon: number;
+    readonly directions: number;
+    readonly cap: number;
+    readonly radii: number[];
+    readonly radiusMin: number;
+    readonly radiusMedian: number;
+    readonly radiusMax: number;
+    readonly escapedFraction: number;
+    readonly logVolume: number;
+  };
+  readonly landscape?: {
+    readonly random: SliceEntry;
+    readonly topEigenvector?: SliceEntry;
+    readonly surface: { readonly direction: string; readonly steps: number[]; readonly loss: number[][] };
+  };
+  readonly invariant?: {
+    readonly minTraceOverLayerScaling?: {
+      readonly value: number | null;
+      readonly current: number;
+      readonly factors: readonly { readonly layer: string; readonly alpha: number }[];
+      readonly degreesOfFreedom: number;
+      readonly unbounded: boolean;
+      readonly barriers: readonly { readonly layer: string; readonly reason: string }[];
+    };
+    readonly adaptiveSharpness: { readonly rho: number; readonly eta: number; readonly value: number };
+    readonly fisherRaoNorm: number;
+  };
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+export interface AnalysisProgress {
+  /** The metric being computed. */
+  readonly stage: MetricName | 'setup';
+  /** Overall completion in [0, 1]. */
+  readonly fraction: number;
+  readonly message: string;
+}

@@ -1,0 +1,526 @@
+/**
+ * The engine's loss, gradient, network outputs and Hessian-vector products (float32, tfjs double
+ * backprop) against the independent float64 hyper-dual reference (test/reference/exactHessian.ts),
+ * for every tiny model in the catalog and for extra models covering the layer variants the catalog
+ * lacks (strided / dilated / 'same' convolutions, overlapping 'same' max pooling, UpSampling2D,
+ * ZeroPadding2D, Dense on rank-3 input, depthwise with multiplier 1, BatchNormalization on feature
+ * maps, Add of three inputs, Concatenate on a non-last axis, GlobalMaxPooling2D, relu6 above its cap,
+ * the ReLU layer with max_value and negative_slope, selu / softplus).
+ *
+ * Piecewise-linear pieces: the reference takes the branch of the real part, the engine the branch of
+ * its float32 value, so a pre-activation (or a max-pool tie) within float32 noise of a kink could
+ * flip a branch. Every case asserts first that its smallest distance to a kink, over all samples, is
+ * above KINK_MARGIN (seeds chosen so; the margin is printed in the failure message otherwise).
+ *
+ * Tolerances (norm-wise relative): outputs 1e-5, loss 1e-5, gradient 1e-5, Hv 1e-4.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset, Targets } from '../../src/data/dataset';
+import { initBackend } from '../../src/model/backend';
+import { NetworkFunction } from '../../src/model/network';
+import type { Checkpoint, LayerNode, ModelSpec, WeightTensor } from '../../src/model/spec';
+import { Objective } from '../../src/analysis/objective';
+import { disposeVector, fromFlat, toFlat } from '../../src/analysis/vectors';
+import { ModelProblem } from '../../src/shared/errors';
+import { exactGradient, exactHessianVectorProduct, referenceOutputs, type LossKind } from '../reference/exactHessian';
+import { realPart } from '../reference/hyperDual';
+import { evaluateNetwork, type LayerWeightSource } from '../reference/network';
+import type { ReferenceTensor } from '../reference/referenceTensor';
+import { windowAlongAxis } from '../reference/spatialLayers';
+import {
+  TinyModelBuilder,
+  fanInInit,
+  randomClassTargets,
+  randomInputs,
+  randomValueTargets,
+  seededUniform,
+  tinyModelCatalog,
+  type TinyCheckpoint,
+} from '../reference/tinyModels';
+
+const SAMPLES = 4;
+const KINK_MARGIN = 1e-3;
+const TOLERANCE = { outputs: 1e-5, loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
+
+// ---- small numeric helpers ---------------------------------------------------------------------
+
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length, 'lengths differ');
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < actual.length; i++) {
+    diff += (actual[i] - expected[i]) ** 2;
+    ref += expected[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
+}
+
+function seededNormals(n: number, seed: number): Float32Array {
+  const u = seededUniform(seed);
+  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+}
+
+// ---- kink distance, computed with the reference evaluator ----------------------------------------
+
+class PlainWeights implements LayerWeightSource {
+  constructor(private readonly weights: readonly WeightTensor[]) {}
+  find(layer: string, role: string): ReferenceTensor | null {
+    const w = this.weights.find((x) => x.layer === layer && x.role === role);
+    return w ? { shape: w.shape, data: Array.from(w.values) } : null;
+  }
+}
+
+function activationKinks(name: unknown): number[] {
+  const key = String(name ?? 'linear').toLowerCase().replace(/_/g, '');
+  if (key === 'relu' || key === 'leakyrelu' || key === 'elu' || key === 'selu') return [0];
+  if (key === 'relu6') return [0, 6];
+  return [];
+}
+
+/**
+ * The smallest distance, over all samples, of any input of a piecewise-defined operation to one of
+ * its kinks (activation pre-activations, ReLU-family layer inputs, max-pool top-two gaps).
+ */
+function kinkMargin(checkpoint: TinyCheckpoint, inputs: Float32Array, count: number): number {
+  const { model, weights } = checkpoint;
+  const source = new PlainWeights(weights);
+  const input: ReferenceTensor = { shape: [count, ...model.inputs[0].shape], data: Array.from(inputs) };
+  const at = (name: string, before: boolean): ReferenceTensor => {
+    const truncated: ModelSpec = { ...model, outputs: [name] };
+    const result = evaluateNetwork(truncated, source, input);
+    return before ? result.beforeFinalActivation : result.output;
+  };
+  const distance = (t: ReferenceTensor, kinks: readonly number[]) =>
+    t.data.reduce<number>((m, v) => Math.min(m, ...kinks.map((k) => Math.abs(realPart(v) - k))), Infinity);
+  let margin = Infinity;
+  for (const node of model.layers) {
+    const c = node.config;
+    if (['Dense', 'Conv2D', 'DepthwiseConv2D', 'Activation'].includes(node.className)) {
+      const kinks = activationKinks(c.activation);
+      if (kinks.length) margin = Math.min(margin, distance(at(node.name, true), kinks));
+    } else if (node.className === 'ReLU') {
+      const kinks = [typeof c.threshold === 'number' ? c.threshold : 0];
+      if (typeof c.max_value === 'number') kinks.push(c.max_value);
+      margin = Math.min(margin, distance(at(node.inbound[0], false), kinks));
+    } else if (['LeakyReLU', 'PReLU', 'ELU'].includes(node.className)) {
+      margin = Math.min(margin, distance(at(node.inbound[0], false), [0]));
+    } else if (node.className === 'MaxPooling2D' || node.className === 'GlobalMaxPooling2D') {
+      margin = Math.min(margin, maxPoolGap(node, at(node.inbound[0], false)));
+    }
+  }
+  return margin;
+}
+
+function pairOf(value: unknown, fallback: number): [number, number] {
+  if (typeof value === 'number') return [value, value];
+  if (Array.isArray(value)) return [value[0] as number, value[1] as number];
+  return [fallback, fallback];
+}
+
+function maxPoolGap(node: LayerNode, x: ReferenceTensor): number {
+  const [n, h, w, c] = x.shape;
+  const global = node.className === 'GlobalMaxPooling2D';
+  const pool = global ? [h, w] : pairOf(node.config.pool_size, 2);
+  const strides = global ? [h, w] : pairOf(node.config.strides ?? pool, 2);
+  const padding = global ? 'valid' : ((node.config.padding as 'valid' | 'same' | undefined) ?? 'valid');
+  const rows = windowAlongAxis(h, pool[0], strides[0], 1, padding);
+  const cols = windowAlongAxis(w, pool[1], strides[1], 1, padding);
+  let gap = Infinity;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < rows.outputSize; oy++) {
+      for (let ox = 0; ox < cols.outputSize; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          const cells: number[] = [];
+          for (let ky = 0; ky < pool[0]; ky++) {
+            for (let kx = 0; kx < pool[1]; kx++) {
+              const iy = oy * strides[0] - rows.padBefore + ky;
+              const ix = ox * strides[1] - cols.padBefore + kx;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) cells.push(realPart(x.data[((b * h + iy) * w + ix) * c + ch]));
+            }
+          }
+          cells.sort((p, q) => q - p);
+          // A tie of exact zeros is a window of dead ReLU outputs: every branch has derivative 0.
+          if (cells.length > 1 && !(cells[0] === 0 && cells[1] === 0)) gap = Math.min(gap, cells[0] - cells[1]);
+        }
+      }
+    }
+  }
+  return gap;
+}
+
+// ---- the cases ----------------------------------------------------------------------------------
+
+interface Case {
+  readonly name: string;
+  /** The model the engine runs. */
+  readonly engine: TinyCheckpoint;
+  /** The same function written with layers the reference knows (default: `engine`). */
+  readonly reference?: TinyCheckpoint;
+  /** Maps the engine's inputs to the reference model's inputs (default: identity). */
+  readonly referenceInputs?: (x: Float32Array) => Float32Array;
+  readonly inputScale?: number;
+  /** Set when the case fails because of a known engine bug: the test is then reported as TODO. */
+  readonly knownBug?: string;
+  /** Default: every loss the model suits (lossesFor). */
+  readonly losses?: readonly LossKind[];
+  readonly inputSeed: number;
+}
+
+function headOf(checkpoint: TinyCheckpoint): 'softmax' | 'sigmoid' | 'none' {
+  const out = checkpoint.model.layers.find((l) => l.name === checkpoint.model.outputs[0])!;
+  if (out.className === 'Softmax') return 'softmax';
+  const act = String(out.config.activation ?? 'linear').toLowerCase();
+  if (['Dense', 'Conv2D', 'DepthwiseConv2D', 'Activation'].includes(out.className) && (act === 'softmax' || act === 'sigmoid')) return act;
+  return 'none';
+}
+
+/**
+ * The losses a model suits: its head's own (ce on softmax, bce on sigmoid), plus mse on the final
+ * outputs always, plus ce and bce on a linear multi-unit head. (A mismatched pair — bce on a softmax
+ * head — is not tested: the engine strips the softmax and applies bce to the logits there.)
+ */
+function lossesFor(checkpoint: TinyCheckpoint, width: number): LossKind[] {
+  const head = headOf(checkpoint);
+  if (head === 'softmax') return ['ce', 'mse'];
+  if (head === 'sigmoid') return ['bce', 'mse'];
+  return width > 1 ? ['mse', 'ce', 'bce'] : ['mse', 'bce'];
+}
+
+function targetsFor(loss: LossKind, width: number, seed: number): Targets {
+  if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
+  if (loss === 'bce') return randomValueTargets(SAMPLES, width, seed, 0, 1);
+  return randomValueTargets(SAMPLES, width, seed);
+}
+
+/** Extra models for layer variants the catalog does not have. Built twice with the same seed where the reference needs another spelling. */
+const extraCases: Case[] = [
+  {
+    name: 'conv stride 2 valid (relu) → Flatten → Dense softmax',
+    engine: ((b) => {
+      b.conv2d(2, 3, [3, 3], { activation: 'relu', padding: 'valid', strides: [2, 2] });
+      b.layer('Flatten');
+      b.dense(27, 3, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([7, 7, 2], 101)),
+    inputSeed: 102,
+  },
+  {
+    name: "conv 'same' stride 2 on odd size (tanh) → conv dilation 2 'same' (elu) → conv dilation 2 'valid' → GAP → Dense",
+    engine: ((b) => {
+      b.conv2d(1, 2, [3, 3], { activation: 'tanh', padding: 'same', strides: [2, 2] });
+      b.conv2d(2, 2, [2, 2], { activation: 'elu', padding: 'same', dilation_rate: [2, 2] });
+      b.conv2d(2, 2, [2, 1], { activation: 'tanh', padding: 'valid', dilation_rate: [2, 1] });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(2, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([7, 6, 1], 111)),
+    inputSeed: 112,
+  },
+  {
+    name: "MaxPooling2D 3x3 stride 2 'same' (overlapping windows, padded edges)",
+    engine: ((b) => {
+      b.conv2d(2, 2, [1, 1], { activation: 'tanh', padding: 'valid' });
+      b.layer('MaxPooling2D', { pool_size: [3, 3], strides: [2, 2], padding: 'same' });
+      b.layer('Flatten');
+      b.dense(18, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([5, 5, 2], 121)),
+    inputSeed: 123,
+    knownBug: "engine bug: src/model/spatial.ts maxPool pads with -3e38 and takes max(a, b) = b + relu(a - b); with b = -3e38 the sum cancels to 0 in float32, so every window with a padded cell on its right/bottom returns 0 instead of its max",
+  },
+  {
+    name: "MaxPooling2D 2x2 stride 2 'same' on an odd size (a padded column in every last window)",
+    engine: ((b) => {
+      b.conv2d(1, 2, [1, 1], { activation: 'linear', padding: 'valid' });
+      b.layer('MaxPooling2D', { pool_size: [2, 2], strides: [2, 2], padding: 'same' });
+      b.layer('Flatten');
+      b.dense(8, 2, 'linear');
+      return b.build();
+    })(new TinyModelBuilder([3, 3, 1], 126)),
+    inputSeed: 127,
+    knownBug: "engine bug: src/model/spatial.ts maxPool pads with -3e38 and takes max(a, b) = b + relu(a - b); with b = -3e38 the sum cancels to 0 in float32, so every window with a padded cell on its right/bottom returns 0 instead of its max",
+  },
+  {
+    name: 'MaxPooling2D 3x3 stride 1 valid (overlapping) after relu conv',
+    engine: ((b) => {
+      b.conv2d(1, 2, [2, 2], { activation: 'relu', padding: 'valid' });
+      b.layer('MaxPooling2D', { pool_size: [3, 3], strides: [1, 1], padding: 'valid' });
+      b.layer('Flatten');
+      b.dense(8, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([5, 5, 1], 131)),
+    inputSeed: 132,
+  },
+  {
+    name: 'GlobalMaxPooling2D (reference: MaxPooling2D over the whole map + Flatten)',
+    engine: ((b) => {
+      b.conv2d(2, 3, [2, 2], { activation: 'tanh', padding: 'valid' });
+      b.layer('GlobalMaxPooling2D');
+      b.dense(3, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 3, 2], 141)),
+    reference: ((b) => {
+      b.conv2d(2, 3, [2, 2], { activation: 'tanh', padding: 'valid' });
+      b.layer('MaxPooling2D', { pool_size: [3, 2], strides: [3, 2], padding: 'valid' });
+      b.layer('Flatten');
+      b.dense(3, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 3, 2], 141)),
+    inputSeed: 142,
+  },
+  {
+    name: "ZeroPadding2D (int and ((0,1),(0,1)) forms) + 'valid' conv (reference: 'same' conv)",
+    engine: ((b) => {
+      b.conv2d(1, 2, [1, 1], { activation: 'tanh', padding: 'valid' });
+      b.layer('ZeroPadding2D', { padding: 1 });
+      b.conv2d(2, 2, [3, 3], { activation: 'tanh', padding: 'valid' });
+      b.layer('ZeroPadding2D', { padding: [[0, 1], [0, 1]] });
+      b.conv2d(2, 2, [2, 2], { activation: 'tanh', padding: 'valid' });
+      b.layer('Flatten');
+      b.dense(32, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 4, 1], 151)),
+    reference: ((b) => {
+      b.conv2d(1, 2, [1, 1], { activation: 'tanh', padding: 'valid' });
+      b.conv2d(2, 2, [3, 3], { activation: 'tanh', padding: 'same' });
+      b.conv2d(2, 2, [2, 2], { activation: 'tanh', padding: 'same' });
+      b.layer('Flatten');
+      b.dense(32, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 4, 1], 151)),
+    inputSeed: 152,
+  },
+  {
+    // Nearest upsampling commutes with a 1×1 convolution and with pointwise activations, so the
+    // reference upsamples the input instead and runs the same layers without UpSampling2D.
+    name: 'UpSampling2D size [2, 3] between a 1x1 conv and a 2x2 conv (reference: upsampled input)',
+    engine: ((b) => {
+      b.conv2d(2, 3, [1, 1], { activation: 'tanh', padding: 'valid' });
+      b.layer('UpSampling2D', { size: [2, 3], interpolation: 'nearest' });
+      b.conv2d(3, 2, [2, 2], { activation: 'relu', padding: 'valid', strides: [2, 2] });
+      b.layer('Flatten');
+      b.dense(2 * 3 * 2, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([2, 2, 2], 161)),
+    reference: ((b) => {
+      b.conv2d(2, 3, [1, 1], { activation: 'tanh', padding: 'valid' });
+      b.conv2d(3, 2, [2, 2], { activation: 'relu', padding: 'valid', strides: [2, 2] });
+      b.layer('Flatten');
+      b.dense(2 * 3 * 2, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 6, 2], 161)),
+    referenceInputs: (x) => upsample(x, SAMPLES, 2, 2, 2, 2, 3),
+    inputSeed: 162,
+    knownBug: 'engine bug: src/model/layers.ts upSampling tiles a rank-6 tensor; tfjs has no Tile gradient above rank 4, so any gradient through UpSampling2D throws',
+  },
+  {
+    name: 'Dense on rank-3 input, Concatenate on axis 1, Reshape with -1 first, Flatten',
+    engine: ((b) => {
+      const a = b.dense(4, 5, 'tanh', { inbound: ['input_1'] });
+      const c = b.dense(4, 5, 'sigmoid', { inbound: ['input_1'] });
+      b.layer('Concatenate', { axis: 1 }, { inbound: [a, c] });
+      b.layer('Reshape', { target_shape: [-1, 10] });
+      b.dense(10, 3, 'tanh');
+      b.layer('Flatten');
+      b.dense(9, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([3, 4], 171)),
+    inputSeed: 172,
+  },
+  {
+    name: 'Softmax layer over axis 1 of a rank-3 tensor (not the last axis)',
+    engine: ((b) => {
+      b.dense(4, 3, 'linear');
+      b.layer('Softmax', { axis: 1 });
+      b.layer('Flatten');
+      b.dense(9, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([3, 4], 175)),
+    inputSeed: 176,
+  },
+  {
+    name: 'DepthwiseConv2D multiplier 1 stride 2 valid (relu) → BatchNormalization on a feature map → Activation relu',
+    engine: ((b) => {
+      b.layer(
+        'DepthwiseConv2D',
+        { kernel_size: [3, 3], strides: [2, 2], padding: 'valid', depth_multiplier: 1, activation: 'relu', use_bias: true },
+        { weights: [{ role: 'depthwise_kernel', shape: [3, 3, 3, 1], init: fanInInit(9) }, { role: 'bias', shape: [3], init: { center: 0, halfWidth: 0.2 } }] },
+      );
+      b.layer(
+        'BatchNormalization',
+        { axis: -1, epsilon: 0.001, center: true, scale: true },
+        {
+          weights: [
+            { role: 'gamma', shape: [3], init: { center: 1, halfWidth: 0.3 } },
+            { role: 'beta', shape: [3], init: { center: 0, halfWidth: 0.2 } },
+            { role: 'moving_mean', shape: [3], init: { center: 0.2, halfWidth: 0.2 }, trainable: false },
+            { role: 'moving_variance', shape: [3], init: { center: 1, halfWidth: 0.5 }, trainable: false },
+          ],
+        },
+      );
+      b.layer('Activation', { activation: 'relu' });
+      b.layer('Flatten');
+      b.dense(12, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([5, 5, 3], 181)),
+    inputSeed: 182,
+  },
+  {
+    name: 'Add of three inputs (addN) with a linear head',
+    engine: ((b) => {
+      const a = b.dense(3, 3, 'tanh', { inbound: ['input_1'] });
+      const c = b.dense(3, 3, 'elu', { inbound: ['input_1'] });
+      const d = b.dense(3, 3, 'linear', { inbound: ['input_1'] });
+      b.layer('Add', {}, { inbound: [a, c, d] });
+      b.dense(3, 3, 'linear');
+      return b.build();
+    })(new TinyModelBuilder([3], 191)),
+    inputSeed: 192,
+  },
+  {
+    name: 'relu6 above its cap (inputs ×8) and ReLU(max_value 1, negative_slope 0.1)',
+    engine: ((b) => {
+      b.dense(4, 4, 'relu6');
+      b.dense(4, 4, 'linear');
+      b.layer('ReLU', { max_value: 1, negative_slope: 0.1, threshold: 0 });
+      b.dense(4, 2, 'linear');
+      return b.build();
+    })(new TinyModelBuilder([4], 201)),
+    inputScale: 8,
+    inputSeed: 202,
+  },
+  {
+    name: 'selu → softplus → sigmoid head',
+    engine: ((b) => {
+      b.dense(3, 4, 'selu');
+      b.dense(4, 3, 'softplus');
+      b.dense(3, 2, 'sigmoid');
+      return b.build();
+    })(new TinyModelBuilder([3], 211)),
+    inputSeed: 212,
+  },
+];
+
+/** Nearest-neighbour upsampling of NHWC data, in plain JS. */
+function upsample(x: Float32Array, n: number, h: number, w: number, c: number, sh: number, sw: number): Float32Array {
+  const out = new Float32Array(n * h * sh * w * sw * c);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h * sh; y++)
+      for (let xx = 0; xx < w * sw; xx++)
+        for (let ch = 0; ch < c; ch++) {
+          out[((b * h * sh + y) * w * sw + xx) * c + ch] = x[((b * h + Math.floor(y / sh)) * w + Math.floor(xx / sw)) * c + ch];
+        }
+  return out;
+}
+
+// ---- running one case ---------------------------------------------------------------------------
+
+function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
+  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: {} };
+}
+
+interface Comparison {
+  outputs: number;
+  loss: number;
+  gradient: number;
+  hvp: number[];
+}
+
+function compare(c: Case, loss: LossKind): Comparison {
+  const referenceModel = c.reference ?? c.engine;
+  const raw = randomInputs(c.engine.model.inputs[0].shape, SAMPLES, c.inputSeed);
+  const inputs = c.inputScale ? raw.map((v) => v * c.inputScale!) : raw;
+  const refInputs = c.referenceInputs ? c.referenceInputs(inputs) : inputs;
+  const margin = kinkMargin(referenceModel, refInputs, SAMPLES);
+  assert.ok(margin > KINK_MARGIN, `${c.name}: inputs lie ${margin.toExponential(2)} from a kink; choose another seed`);
+
+  const network = new NetworkFunction(toCheckpoint(c.engine, c.name));
+  const expectedOutputs = referenceOutputs(referenceModel.model, referenceModel.weights, refInputs, SAMPLES);
+  const width = expectedOutputs.length / SAMPLES;
+  const targets = targetsFor(loss, width, c.inputSeed + 7);
+  const dataset: Dataset = { source: c.name, count: SAMPLES, sampleShape: c.engine.model.inputs[0].shape, inputs, targets };
+  const objective = new Objective(network, dataset, loss);
+  try {
+    const result: Comparison = { outputs: relativeError(objective.outputs(), expectedOutputs), loss: 0, gradient: 0, hvp: [] };
+    const reference = exactGradient(referenceModel.model, referenceModel.weights, refInputs, SAMPLES, targets, loss);
+    const engine = objective.gradient();
+    result.loss = Math.abs(engine.loss - reference.loss) / Math.abs(reference.loss);
+    result.gradient = relativeError(toFlat(engine.gradient), reference.gradient);
+    disposeVector(engine.gradient);
+    assert.ok(Math.abs(objective.value() - engine.loss) <= 1e-6 * Math.abs(engine.loss), 'value() and gradient().loss agree');
+    for (const seed of [1, 2]) {
+      const v = seededNormals(network.parameterCount, c.inputSeed * 10 + seed);
+      const vector = fromFlat(v, network.parameters);
+      const hv = objective.hessianVectorProduct(vector);
+      const exact = exactHessianVectorProduct(referenceModel.model, referenceModel.weights, refInputs, SAMPLES, targets, loss, Float64Array.from(v));
+      assert.ok(Math.hypot(...exact) > 1e-8, 'the exact Hv is not trivially zero');
+      result.hvp.push(relativeError(toFlat(hv), exact));
+      disposeVector(vector);
+      disposeVector(hv);
+    }
+    return result;
+  } finally {
+    objective.dispose();
+    network.dispose();
+  }
+}
+
+function assertWithin(result: Comparison, label: string): void {
+  const summary = `${label}: outputs ${result.outputs.toExponential(1)}, loss ${result.loss.toExponential(1)}, gradient ${result.gradient.toExponential(1)}, Hv ${result.hvp.map((e) => e.toExponential(1)).join(' ')}`;
+  if (process.env.HVP_VERBOSE) console.log(summary);
+  assert.ok(result.outputs <= TOLERANCE.outputs, summary);
+  assert.ok(result.loss <= TOLERANCE.loss, summary);
+  assert.ok(result.gradient <= TOLERANCE.gradient, summary);
+  for (const e of result.hvp) assert.ok(e <= TOLERANCE.hvp, summary);
+}
+
+function runCase(c: Case): void {
+  const width = referenceOutputs((c.reference ?? c.engine).model, (c.reference ?? c.engine).weights,
+    randomInputs((c.reference ?? c.engine).model.inputs[0].shape, 1, 1), 1).length;
+  for (const loss of c.losses ?? lossesFor(c.engine, width)) {
+    const tensorsBefore = tf.memory().numTensors;
+    assertWithin(compare(c, loss), `${c.name} [${loss}]`);
+    assert.equal(tf.memory().numTensors, tensorsBefore, `${c.name} [${loss}]: tensors leaked`);
+  }
+}
+
+// Seeds per catalog entry, chosen so that every ReLU-like pre-activation and max-pool gap is at least
+// KINK_MARGIN away from its kink (asserted in `compare`).
+const catalogSeeds: Record<string, number> = {};
+
+test('backend', async () => {
+  const info = await initBackend();
+  assert.equal(info.name, 'wasm', `tests expect the wasm backend (${info.note})`);
+});
+
+for (const entry of tinyModelCatalog) {
+  const seed = catalogSeeds[entry.name] ?? 21;
+  const checkpoint = entry.build(seed);
+  if (entry.name === 'relu6Regressor') {
+    // Its ReLU layer has threshold 0.05, which the engine rejects by design; the same model with
+    // threshold 0 is among the extra cases ('relu6 above its cap ...').
+    test(`${entry.name}: the engine rejects ReLU with a threshold, naming the layer`, async () => {
+      await initBackend();
+      const network = new NetworkFunction(toCheckpoint(checkpoint, entry.name));
+      const params = network.initialParameters();
+      assert.throws(() => tf.tidy(() => network.forward(params, tf.zeros([1, 4]))), (e: unknown) =>
+        e instanceof ModelProblem && /re_lu_1/.test(e.message) && /threshold/.test(e.message));
+      tf.dispose(params);
+      network.dispose();
+    });
+    continue;
+  }
+  test(`catalog ${entry.name}: outputs, loss, gradient and Hv match the float64 reference`, async () => {
+    await initBackend();
+    runCase({ name: entry.name, engine: checkpoint, inputSeed: seed + 1 });
+  });
+}
+
+for (const c of extraCases) {
+  test(`extra: ${c.name}`, { todo: c.knownBug }, async () => {
+    await initBackend();
+    runCase(c);
+  });
+}

@@ -1,0 +1,327 @@
+/**
+ * Test reference only: evaluates a ModelSpec layer by layer over `Num` tensors, following Keras
+ * inference semantics. Written independently of src/model: straightforward loops, no tfjs.
+ */
+import type { LayerNode, ModelSpec } from '../../src/model/spec';
+import { applyActivation, elu, leakyRelu, parseActivation, softmaxOverAxis, thresholdedRelu } from './activations';
+import type { ActivationName } from './activations';
+import { SumAccumulator, add, div, mul, sqrt, sub } from './hyperDual';
+import type { Num } from './hyperDual';
+import {
+  booleanOption,
+  integerListOption,
+  nullableNumberOption,
+  numberOption,
+  pairOption,
+  paddingOption,
+  requireChannelsLast,
+} from './layerConfig';
+import { ReferenceModelError, elementCount, mapElements, requireShape, resolveAxis } from './referenceTensor';
+import type { ReferenceTensor } from './referenceTensor';
+import { conv2d, depthwiseConv2d, globalAveragePool2d, pool2d } from './spatialLayers';
+
+/** Where the evaluator finds a layer's weights, by layer name and role. */
+export interface LayerWeightSource {
+  find(layer: string, role: string): ReferenceTensor | null;
+}
+
+export interface NetworkEvaluation {
+  /** The model's output, batch first. */
+  readonly output: ReferenceTensor;
+  /** The output layer's values before its final activation (equal to `output` when it has none). */
+  readonly beforeFinalActivation: ReferenceTensor;
+  /** The activation the output layer ends with, or null if it ends with anything else. */
+  readonly finalActivation: ActivationName | null;
+}
+
+interface LayerOutput {
+  readonly value: ReferenceTensor;
+  readonly beforeActivation: ReferenceTensor;
+  readonly activation: ActivationName | null;
+}
+
+export function evaluateNetwork(model: ModelSpec, weights: LayerWeightSource, input: ReferenceTensor): NetworkEvaluation {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new ReferenceModelError(
+      '(model)',
+      `only single-input single-output models are supported, found ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+    );
+  }
+  const values = new Map<string, ReferenceTensor>([[model.inputs[0].name, input]]);
+  const outputName = model.outputs[0];
+  let outputLayer: LayerOutput | null = null;
+  for (const node of model.layers) {
+    const inbound = node.inbound.map((name) => {
+      const value = values.get(name);
+      if (value === undefined) throw new ReferenceModelError(node.name, `inbound '${name}' has not been computed`);
+      return value;
+    });
+    const result = node.className === 'InputLayer' ? inputLayerOutput(node, values, input) : evaluateLayer(node, inbound, weights);
+    values.set(node.name, result.value);
+    if (node.name === outputName) outputLayer = result;
+  }
+  if (outputLayer === null) throw new ReferenceModelError(outputName, 'the output layer is not among the model layers');
+  return {
+    output: outputLayer.value,
+    beforeFinalActivation: outputLayer.beforeActivation,
+    finalActivation: outputLayer.activation,
+  };
+}
+
+function inputLayerOutput(node: LayerNode, values: ReadonlyMap<string, ReferenceTensor>, input: ReferenceTensor): LayerOutput {
+  return withoutActivation(values.get(node.name) ?? input);
+}
+
+function withoutActivation(value: ReferenceTensor): LayerOutput {
+  return { value, beforeActivation: value, activation: null };
+}
+
+function withActivation(beforeActivation: ReferenceTensor, activation: ActivationName, layer: string): LayerOutput {
+  return { value: applyActivation(beforeActivation, activation, layer), beforeActivation, activation };
+}
+
+function singleInput(node: LayerNode, inbound: readonly ReferenceTensor[]): ReferenceTensor {
+  if (inbound.length !== 1) throw new ReferenceModelError(node.name, `expected one inbound layer, found ${inbound.length}`);
+  return inbound[0];
+}
+
+function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], weights: LayerWeightSource): LayerOutput {
+  const requireWeight = (role: string): ReferenceTensor => {
+    const weight = weights.find(node.name, role);
+    if (weight === null) throw new ReferenceModelError(node.name, `missing weight with role '${role}'`);
+    return weight;
+  };
+  const optionalWeight = (role: string, present: boolean): ReferenceTensor | null => (present ? requireWeight(role) : null);
+
+  switch (node.className) {
+    case 'Dense': {
+      const x = singleInput(node, inbound);
+      const linear = dense(x, requireWeight('kernel'), optionalWeight('bias', booleanOption(node, 'use_bias', true)), node.name);
+      return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
+    }
+    case 'Conv2D': {
+      requireChannelsLast(node);
+      if (numberOption(node, 'groups', 1) !== 1) throw new ReferenceModelError(node.name, 'grouped convolution is not supported');
+      const linear = conv2d(
+        singleInput(node, inbound),
+        requireWeight('kernel'),
+        optionalWeight('bias', booleanOption(node, 'use_bias', true)),
+        convolutionGeometry(node),
+        node.name,
+      );
+      return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
+    }
+    case 'DepthwiseConv2D': {
+      requireChannelsLast(node);
+      const kernel = requireWeight('depthwise_kernel');
+      const multiplier = numberOption(node, 'depth_multiplier', 1);
+      if (kernel.shape[3] !== multiplier) {
+        throw new ReferenceModelError(node.name, `depth_multiplier is ${multiplier} but the kernel has ${kernel.shape[3]}`);
+      }
+      const linear = depthwiseConv2d(
+        singleInput(node, inbound),
+        kernel,
+        optionalWeight('bias', booleanOption(node, 'use_bias', true)),
+        convolutionGeometry(node),
+        node.name,
+      );
+      return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
+    }
+    case 'MaxPooling2D':
+    case 'AveragePooling2D': {
+      requireChannelsLast(node);
+      const poolSize = pairOption(node, 'pool_size', [2, 2]);
+      const strides = pairOption(node, 'strides', poolSize);
+      const kind = node.className === 'MaxPooling2D' ? 'max' : 'average';
+      return withoutActivation(pool2d(singleInput(node, inbound), kind, poolSize, strides, paddingOption(node), node.name));
+    }
+    case 'GlobalAveragePooling2D':
+      requireChannelsLast(node);
+      return withoutActivation(globalAveragePool2d(singleInput(node, inbound), booleanOption(node, 'keepdims', false), node.name));
+    case 'Flatten': {
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      return withoutActivation({ shape: [x.shape[0], elementCount(x.shape.slice(1))], data: x.data });
+    }
+    case 'Reshape':
+      return withoutActivation(reshape(node, singleInput(node, inbound)));
+    case 'Dropout':
+      return withoutActivation(singleInput(node, inbound));
+    case 'BatchNormalization':
+      return withoutActivation(batchNormalization(node, singleInput(node, inbound), weights));
+    case 'Activation':
+      return withActivation(singleInput(node, inbound), parseActivation(node.config['activation'], node.name), node.name);
+    case 'Softmax': {
+      const x = singleInput(node, inbound);
+      const axis = numberOption(node, 'axis', -1);
+      if (resolveAxis(axis, x.shape.length, node.name) === x.shape.length - 1) return withActivation(x, 'softmax', node.name);
+      return withoutActivation(softmaxOverAxis(x, axis, node.name));
+    }
+    case 'ReLU': {
+      const maxValue = nullableNumberOption(node, 'max_value');
+      const negativeSlope = numberOption(node, 'negative_slope', 0);
+      const threshold = numberOption(node, 'threshold', 0);
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => thresholdedRelu(v, maxValue, negativeSlope, threshold)));
+    }
+    case 'LeakyReLU': {
+      // Keras 2 and tfjs call the slope `alpha`; Keras 3 calls it `negative_slope`. Both default to 0.3.
+      const slope = numberOption(node, 'alpha', numberOption(node, 'negative_slope', 0.3));
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => leakyRelu(v, slope)));
+    }
+    case 'ELU': {
+      const alpha = numberOption(node, 'alpha', 1);
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => elu(v, alpha)));
+    }
+    case 'PReLU':
+      return withoutActivation(parametricRelu(node, singleInput(node, inbound), requireWeight('alpha')));
+    case 'Add':
+      return withoutActivation(elementwiseSum(node, inbound));
+    case 'Concatenate':
+      return withoutActivation(concatenate(node, inbound));
+    default:
+      throw new ReferenceModelError(node.name, `unsupported layer class '${node.className}'`);
+  }
+}
+
+function convolutionGeometry(node: LayerNode): {
+  kernelSize: [number, number];
+  strides: [number, number];
+  dilation: [number, number];
+  padding: 'valid' | 'same';
+} {
+  return {
+    kernelSize: pairOption(node, 'kernel_size', null),
+    strides: pairOption(node, 'strides', [1, 1]),
+    dilation: pairOption(node, 'dilation_rate', [1, 1]),
+    padding: paddingOption(node),
+  };
+}
+
+/** x·kernel + bias over the last axis; kernel is [in, out]. */
+function dense(x: ReferenceTensor, kernel: ReferenceTensor, bias: ReferenceTensor | null, layer: string): ReferenceTensor {
+  const inputWidth = x.shape[x.shape.length - 1];
+  const outputWidth = kernel.shape[1];
+  requireShape(kernel.shape, [inputWidth, outputWidth], 'kernel', layer);
+  if (bias !== null) requireShape(bias.shape, [outputWidth], 'bias', layer);
+  const rows = x.data.length / inputWidth;
+  const data: Num[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outputWidth; o++) {
+      const sum = new SumAccumulator(bias === null ? 0 : bias.data[o]);
+      for (let i = 0; i < inputWidth; i++) sum.addProduct(x.data[r * inputWidth + i], kernel.data[i * outputWidth + o]);
+      data.push(sum.result());
+    }
+  }
+  return { shape: [...x.shape.slice(0, -1), outputWidth], data };
+}
+
+function reshape(node: LayerNode, x: ReferenceTensor): ReferenceTensor {
+  const target = integerListOption(node, 'target_shape');
+  if (target === null) throw new ReferenceModelError(node.name, 'config.target_shape is required');
+  const sampleSize = elementCount(x.shape.slice(1));
+  const known = target.filter((d) => d !== -1);
+  const unknownCount = target.length - known.length;
+  if (unknownCount > 1) throw new ReferenceModelError(node.name, 'target_shape has more than one -1');
+  const knownSize = elementCount(known);
+  const resolved = target.map((d) => (d === -1 ? sampleSize / knownSize : d));
+  if (elementCount(resolved) !== sampleSize || !resolved.every((d) => Number.isInteger(d))) {
+    throw new ReferenceModelError(node.name, `cannot reshape [${x.shape.slice(1).join(', ')}] to [${target.join(', ')}]`);
+  }
+  return { shape: [x.shape[0], ...resolved], data: x.data };
+}
+
+/** Inference-mode BatchNormalization over the last axis. */
+function batchNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerWeightSource): ReferenceTensor {
+  const axes = integerListOption(node, 'axis') ?? [-1];
+  if (axes.length !== 1 || resolveAxis(axes[0], x.shape.length, node.name) !== x.shape.length - 1) {
+    throw new ReferenceModelError(node.name, `only normalization over the last axis is supported, found axis ${JSON.stringify(axes)}`);
+  }
+  const channels = x.shape[x.shape.length - 1];
+  const epsilon = numberOption(node, 'epsilon', 0.001);
+  const find = (role: string, present: boolean): ReferenceTensor | null => {
+    if (!present) return null;
+    const weight = weights.find(node.name, role);
+    if (weight === null) throw new ReferenceModelError(node.name, `missing weight with role '${role}'`);
+    requireShape(weight.shape, [channels], role, node.name);
+    return weight;
+  };
+  const gamma = find('gamma', booleanOption(node, 'scale', true));
+  const beta = find('beta', booleanOption(node, 'center', true));
+  const mean = find('moving_mean', true);
+  const variance = find('moving_variance', true);
+  if (mean === null || variance === null) throw new ReferenceModelError(node.name, 'missing moving statistics');
+  const scales: Num[] = [];
+  for (let c = 0; c < channels; c++) {
+    const inverseDeviation = div(1, sqrt(add(variance.data[c], epsilon)));
+    scales.push(gamma === null ? inverseDeviation : mul(gamma.data[c], inverseDeviation));
+  }
+  const data = x.data.map((v, index) => {
+    const c = index % channels;
+    const normalized = mul(sub(v, mean.data[c]), scales[c]);
+    return beta === null ? normalized : add(normalized, beta.data[c]);
+  });
+  return { shape: x.shape, data };
+}
+
+/** PReLU with a learned slope per position; dimensions of size 1 in alpha (shared_axes) broadcast. */
+function parametricRelu(node: LayerNode, x: ReferenceTensor, alpha: ReferenceTensor): ReferenceTensor {
+  const sampleShape = x.shape.slice(1);
+  if (alpha.shape.length !== sampleShape.length || alpha.shape.some((d, i) => d !== 1 && d !== sampleShape[i])) {
+    throw new ReferenceModelError(
+      node.name,
+      `alpha of shape [${alpha.shape.join(', ')}] does not broadcast against input [${sampleShape.join(', ')}]`,
+    );
+  }
+  const sampleSize = elementCount(sampleShape);
+  const data = x.data.map((v, index) => {
+    let remainder = index % sampleSize;
+    let alphaIndex = 0;
+    let alphaStride = 1;
+    for (let axis = sampleShape.length - 1; axis >= 0; axis--) {
+      const coordinate = remainder % sampleShape[axis];
+      remainder = Math.floor(remainder / sampleShape[axis]);
+      if (alpha.shape[axis] !== 1) alphaIndex += coordinate * alphaStride;
+      alphaStride *= alpha.shape[axis];
+    }
+    return leakyRelu(v, alpha.data[alphaIndex]);
+  });
+  return { shape: x.shape, data };
+}
+
+function elementwiseSum(node: LayerNode, inbound: readonly ReferenceTensor[]): ReferenceTensor {
+  if (inbound.length < 2) throw new ReferenceModelError(node.name, `expected at least two inbound layers, found ${inbound.length}`);
+  const first = inbound[0];
+  for (const other of inbound) requireShape(other.shape, first.shape, 'every input', node.name);
+  const data = first.data.map((_, index) => {
+    const sum = new SumAccumulator();
+    for (const t of inbound) sum.add(t.data[index]);
+    return sum.result();
+  });
+  return { shape: first.shape, data };
+}
+
+function concatenate(node: LayerNode, inbound: readonly ReferenceTensor[]): ReferenceTensor {
+  if (inbound.length < 1) throw new ReferenceModelError(node.name, 'expected inbound layers');
+  const rank = inbound[0].shape.length;
+  const axis = resolveAxis(numberOption(node, 'axis', -1), rank, node.name);
+  for (const t of inbound) {
+    const matches = t.shape.length === rank && t.shape.every((d, i) => i === axis || d === inbound[0].shape[i]);
+    if (!matches) {
+      throw new ReferenceModelError(
+        node.name,
+        `cannot concatenate [${t.shape.join(', ')}] with [${inbound[0].shape.join(', ')}] along axis ${axis}`,
+      );
+    }
+  }
+  const outer = elementCount(inbound[0].shape.slice(0, axis));
+  const blockSizes = inbound.map((t) => elementCount(t.shape.slice(axis)));
+  const data: Num[] = [];
+  for (let o = 0; o < outer; o++) {
+    inbound.forEach((t, k) => {
+      for (let e = 0; e < blockSizes[k]; e++) data.push(t.data[o * blockSizes[k] + e]);
+    });
+  }
+  const shape = [...inbound[0].shape];
+  shape[axis] = inbound.reduce((total, t) => total + t.shape[axis], 0);
+  return { shape, data };
+}
