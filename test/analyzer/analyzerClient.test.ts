@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AnalysisFailed, AnalyzerClient } from '../../src/analyzer/analyzerClient';
+import type { AnalysisProgress } from '../../src/shared/report';
+import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
+
+// The real background process, built by `npm test` into dist/analyzer.js.
+const script = path.join(__dirname, '..', '..', 'dist', 'analyzer.js');
+const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
+
+function client(log: string[] = []): AnalyzerClient {
+  return new AnalyzerClient({ script, log: (line) => log.push(line) });
+}
+
+test('a job runs in the background process, reports progress and returns the report', async () => {
+  const analyzer = client();
+  try {
+    const progress: AnalysisProgress[] = [];
+    const job = analyzer.analyze(
+      { checkpoint: path.join(example, 'model.json'), data: path.join(example, 'digits.csv.gz'), samples: 200, metrics: ['loss', 'eigenvalues'], settings: { eigenvalues: { count: 2 } } },
+      (p) => progress.push(p),
+    );
+    const report = await job.done;
+    assert.equal(report.data.samples, 200);
+    assert.equal(report.hessian.topEigenvalues!.length, 2);
+    assert.ok(progress.length > 0);
+    assert.ok(progress.every((p, i) => i === 0 || p.fraction >= progress[i - 1].fraction));
+  } finally {
+    analyzer.dispose();
+  }
+});
+
+test('cancel stops a long job within a second, and the next job still runs', async () => {
+  const analyzer = client();
+  try {
+    const long = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), data: path.join(example, 'digits.csv.gz'), settings: { trace: { samples: 5000 } }, metrics: ['trace'] });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const t0 = Date.now();
+    analyzer.cancel(long.id);
+    await assert.rejects(long.done, (e: unknown) => e instanceof AnalysisFailed && e.kind === 'cancelled');
+    assert.ok(Date.now() - t0 < 1500, `cancel took ${Date.now() - t0} ms`);
+    const next = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 50, metrics: ['loss'] });
+    assert.equal((await next.done).data.dataFree, true);
+  } finally {
+    analyzer.dispose();
+  }
+});
+
+test('a killed process fails its job with a readable message and is restarted for the next', async () => {
+  const log: string[] = [];
+  const analyzer = client(log);
+  try {
+    const job = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), data: path.join(example, 'digits.csv.gz'), settings: { trace: { samples: 5000 } }, metrics: ['trace'] });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const pid = Number(/pid (\d+)/.exec(log.join('\n'))![1]);
+    process.kill(pid, 'SIGTERM');
+    await assert.rejects(job.done, (e: unknown) => e instanceof AnalysisFailed && /ended unexpectedly/.test(e.message));
+    const next = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 20, metrics: ['loss'] });
+    assert.equal((await next.done).data.samples, 20);
+  } finally {
+    analyzer.dispose();
+  }
+});
+
+test('a bad file fails only its job, with the file named', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-analyzer-'));
+  const written = await writeLayersModel(dir, mlpModel([3, 4, 2], 9));
+  fs.writeFileSync(written.shardPaths[0], Buffer.alloc(3));
+  const analyzer = client();
+  try {
+    const bad = analyzer.analyze({ checkpoint: written.path });
+    await assert.rejects(bad.done, (e: unknown) => e instanceof AnalysisFailed && e.kind === 'file' && e.message.includes(path.basename(written.path)));
+    const good = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 10, metrics: ['loss'] });
+    assert.ok(Number.isFinite((await good.done).loss));
+  } finally {
+    analyzer.dispose();
+  }
+});
