@@ -2,8 +2,10 @@ import type { Dataset } from '../data/dataset';
 import { lossDescriptions, type LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import type { Checkpoint } from '../model/spec';
-import { layerScaleStructure } from '../rescale/layerSymmetry';
-import { minimizeTraceOverOrbit } from '../rescale/traceOrbit';
+import { exponentialSum, minimizeExponentialSum } from '../rescale/exponentialSum';
+import { layerFactors } from '../rescale/layerFactors';
+import { analyzeSymmetry } from '../rescale/symmetry';
+import { layerTraceTerms } from '../rescale/traceTerms';
 import { throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName } from '../shared/report';
 import { spectralDensity } from './density';
@@ -88,13 +90,11 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       hessian.eigenvalueResiduals = eigen.relativeResiduals;
       hessian.lanczosSteps = eigen.lanczosSteps;
     }
-    let blockTraces: Map<string, number> | undefined;
-    if (wants('trace') || wants('invariant')) {
+    if (wants('trace')) {
       const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
         hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }));
       hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
       hessian.blockTraces = trace.blocks;
-      blockTraces = new Map(trace.blocks.map((b) => [b.name, b.trace]));
     }
     if (wants('density')) {
       hessian.density = await timed('density', 'spectral density (stochastic Lanczos quadrature)', (report) =>
@@ -141,8 +141,11 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     }
     if (wants('invariant')) {
       report.invariant = await timed('invariant', 'scale-invariant measures', async (progressOf) => {
-        const structure = layerScaleStructure(input.checkpoint);
-        const orbit = minimizeTraceOverOrbit(structure, blockTraces!);
+        const structure = analyzeSymmetry(input.checkpoint, 'layer');
+        const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, { samples: settings.trace.samples, random: random.fork('trace'), signal: callbacks.signal });
+        const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);
+        const orbit = unbounded ? undefined : minimizeExponentialSum(terms, structure.basis, structure.variables.length);
+        const factors = layerFactors(structure, orbit?.u ?? new Array<number>(structure.variables.length).fill(0)).map((f) => ({ layer: f.layer, alpha: f.alpha ?? 1 }));
         const i = settings.invariant;
         const asam = await adaptiveSharpness(objective, i.asamEta, {
           radius: i.asamRho, iterations: settings.sharpness.iterations, restarts: settings.sharpness.restarts,
@@ -150,11 +153,11 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         });
         return {
           minTraceOverLayerScaling: {
-            value: orbit.unbounded ? null : orbit.minimum,
-            current: orbit.current,
-            factors: orbit.factors,
-            degreesOfFreedom: orbit.degreesOfFreedom,
-            unbounded: orbit.unbounded,
+            value: orbit ? orbit.value : null,
+            current: exponentialSum(terms, new Array<number>(structure.variables.length).fill(0)),
+            factors,
+            degreesOfFreedom: structure.freedom,
+            unbounded,
             barriers: structure.barriers,
           },
           adaptiveSharpness: { rho: i.asamRho, eta: i.asamEta, value: asam.value },

@@ -7,6 +7,8 @@ import { readCheckpoint } from '../formats/registry';
 import { initBackend, type BackendChoice } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { NetworkFunction } from '../model/network';
+import type { Checkpoint } from '../model/spec';
+import type { Dataset } from '../data/dataset';
 import { defaultSettings, metricNames, type AnalysisSettings, type FlatnessReport, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { analyze, type AnalysisCallbacks } from './analyze';
@@ -48,10 +50,24 @@ export async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Reads the checkpoint and the data, fits one to the other, and runs `analyze`. Never writes a file. */
-export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisCallbacks = {}): Promise<FlatnessReport> {
+/** What every job needs before any metric: the checkpoint, its function, the fitted data and the loss. */
+export interface PreparedInputs {
+  readonly checkpoint: Checkpoint;
+  readonly checkpointSha256: string;
+  readonly network: NetworkFunction;
+  readonly dataset: Dataset;
+  readonly dataFree: boolean;
+  readonly loss: LossKind;
+  readonly lossFrom: FlatnessReport['data']['lossFrom'];
+  readonly backend: string;
+  readonly seed: number;
+}
+
+export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend'>;
+
+/** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
+export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {
   const backend = await initBackend(request.backend);
-  callbacks.onProgress?.({ stage: 'setup', fraction: 0, message: 'reading checkpoint' });
   const checkpoint = await readCheckpoint(request.checkpoint);
   const network = new NetworkFunction(checkpoint);
   try {
@@ -65,24 +81,29 @@ export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisC
       ? fitDatasetToModel(loaded, network.inputShape, outputUnits, loss)
       : probeDataset(network, loss, request.probeSamples ?? defaultProbeSamples, seed);
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
+    const checkpointSha256 = await fileSha256(request.checkpoint);
+    return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };
+  } catch (error) {
+    network.dispose();
+    throw error;
+  }
+}
+
+/** Reads the checkpoint and the data, fits one to the other, and runs `analyze`. Never writes a file. */
+export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisCallbacks = {}): Promise<FlatnessReport> {
+  callbacks.onProgress?.({ stage: 'setup', fraction: 0, message: 'reading checkpoint' });
+  const inputs = await prepareInputs(request);
+  try {
     return await analyze(
       {
-        checkpoint,
-        checkpointSha256: await fileSha256(request.checkpoint),
-        network,
-        dataset,
-        dataFree: !loaded,
-        loss,
-        lossFrom,
+        ...inputs,
         metrics: request.metrics ?? metricNames,
-        seed,
         settings: mergeSettings(request.settings),
-        backend: backend.name,
         version: toolVersion,
       },
       callbacks,
     );
   } finally {
-    network.dispose();
+    inputs.network.dispose();
   }
 }

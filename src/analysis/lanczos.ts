@@ -5,6 +5,14 @@ import { disposeVector, dot, norm, scale, type ParameterVector } from './vectors
 
 export type HessianVectorProduct = (v: ParameterVector) => ParameterVector;
 
+/** A Hessian-vector product came back infinite or NaN: the curvature overflows float32 here. */
+export class NonFiniteCurvature extends Error {
+  constructor() {
+    super('the Hessian-vector product is not finite: the curvature at this point overflows float32');
+    this.name = 'NonFiniteCurvature';
+  }
+}
+
 export interface LanczosRun {
   readonly alpha: number[];
   readonly beta: number[];
@@ -53,6 +61,10 @@ export async function lanczos(hvp: HessianVectorProduct, start: ParameterVector,
       });
       disposeVector(w);
       const b = norm(residual);
+      if (!Number.isFinite(a) || !Number.isFinite(b)) {
+        disposeVector(residual);
+        throw new NonFiniteCurvature();
+      }
       beta.push(b);
       const stop = options.onStep?.(steps, alpha, beta) === true;
       if (stop || j === options.steps - 1 || b < 1e-10 * Math.max(1, Math.abs(a))) {

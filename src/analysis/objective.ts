@@ -137,9 +137,9 @@ export class Objective {
     return out;
   }
 
-  /** Network outputs (after the output activation) at θ for every sample, row-major. */
-  outputs(params: readonly tf.Tensor[] = this.theta): Float32Array {
-    const parts = this.batches.map((b) => tf.tidy(() => this.network.forward(params, b.inputs).dataSync() as Float32Array));
+  /** Network outputs at θ for every sample, row-major: after the output activation, or the logits before it. */
+  outputs(params: readonly tf.Tensor[] = this.theta, logits = false): Float32Array {
+    const parts = this.batches.map((b) => tf.tidy(() => this.network.forward(params, b.inputs, { logits }).dataSync() as Float32Array));
     const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     let offset = 0;
     for (const p of parts) {

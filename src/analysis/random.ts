@@ -8,9 +8,11 @@ export class SeededRandom {
   private s2: number;
   private s3: number;
   private spareNormal: number | undefined;
+  private readonly seed: number;
 
   constructor(seed: number) {
-    let x = seed >>> 0;
+    this.seed = seed >>> 0;
+    let x = this.seed;
     const next = () => {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;
@@ -24,11 +26,14 @@ export class SeededRandom {
     this.s3 = next();
   }
 
-  /** A derived, independent stream: the same (seed, label) always gives the same stream. */
+  /**
+   * A derived, independent stream that depends only on this generator's seed and the label (not on
+   * how much of this stream has been used), so a metric's probes do not depend on what ran before.
+   */
   fork(label: string): SeededRandom {
-    let h = this.nextUint32();
+    let h = Math.imul(this.seed ^ 0x811c9dc5, 0x01000193) >>> 0;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
-    return new SeededRandom(h);
+    return new SeededRandom(h ^ (h >>> 15));
   }
 
   nextUint32(): number {

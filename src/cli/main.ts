@@ -6,10 +6,13 @@ import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { ProgressBar } from './progressBar';
+import { planRescale, RescaleRefused, writeRescaled, type RescaleRequest } from '../rescale/plan';
+import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
 import type { DeepPartial } from '../analysis/analyzeFile';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
+       flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
 
 Measures how flat or sharp the minimum a checkpoint sits in is: loss, Hessian eigenvalues,
 trace, spectral density, ε-sharpness, volume ε-flatness, loss landscapes and scale-invariant
@@ -34,7 +37,18 @@ Options:
   --backend auto|wasm|cpu|tensorflow   tensor backend (default auto: tfjs-node if installed, else wasm)
   --quiet                no progress on stderr
   -h, --help             this help
-  --version              print the version`;
+  --version              print the version
+
+flatness rescale writes an observationally equivalent checkpoint (same outputs, verified) next
+to the original, never over it, whose Hessian trace (or top eigenvalue) is as low as the
+network's rescaling symmetries allow (--flatten), K times higher (--sharpen K), or given by
+per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
+  --granularity layer|unit   one factor per layer (default) or per unit/channel
+  --objective trace|lambda-max   what --flatten/--sharpen act on (default trace)
+  --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
+  --json OUT             write the rescale report (factors, deviation, before/after, predicted)
+  --tolerance T          largest accepted relative output deviation (default 1e-5)
+  --data, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
 
 class UsageError extends Error {}
 
@@ -66,19 +80,9 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to analyze' : `one checkpoint at a time, got ${positionals.length}`);
   const checkpoint = path.resolve(positionals[0]);
-  const loss = values.loss;
-  if (loss !== undefined && !['ce', 'bce', 'mse'].includes(loss)) throw new UsageError(`--loss must be ce, bce or mse, got '${loss}'`);
   const metrics = values.metrics?.split(',').map((m) => m.trim()).filter(Boolean);
   const unknown = metrics?.filter((m) => !(metricNames as readonly string[]).includes(m));
   if (unknown?.length) throw new UsageError(`unknown metric${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (choose from ${metricNames.join(', ')})`);
-  const seedText = values.seed;
-  const seed = seedText === undefined ? 0 : Number(seedText);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got '${seedText}'`);
-  const backend = values.backend ?? 'auto';
-  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, got '${backend}'`);
-  const labelColumn = values['label-column'];
-  const labelIndex = labelColumn === undefined || labelColumn === 'first' || labelColumn === 'last' ? labelColumn : Number(labelColumn);
-  if (typeof labelIndex === 'number' && !Number.isInteger(labelIndex)) throw new UsageError(`--label-column must be an integer, 'first' or 'last', got '${labelColumn}'`);
   const settings: DeepPartial<AnalysisSettings> = {
     eigenvalues: { count: positiveInteger('top-k', values['top-k']) },
     trace: { samples: positiveInteger('trace-samples', values['trace-samples']) },
@@ -87,23 +91,45 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
     batchSize: positiveInteger('batch-size', values['batch-size']),
   };
   const request: AnalysisRequest = {
+    ...parseCommon(values),
     checkpoint,
-    data: values.data ? path.resolve(values.data) : undefined,
-    dataOptions: labelIndex === undefined ? undefined : { labelColumn: labelIndex as number | 'first' | 'last' },
-    loss: loss as LossKind | undefined,
-    samples: positiveInteger('samples', values.samples),
-    probeSamples: positiveInteger('probe-samples', values['probe-samples']),
-    seed,
     metrics: metrics as MetricName[] | undefined,
     settings: withoutUndefined(settings),
-    backend: backend as AnalysisRequest['backend'],
   };
   const json = values.json;
   if (json && json !== '-') {
     const target = path.resolve(json);
-    if (target === checkpoint || target === request.data) throw new UsageError(`--json ${json} would overwrite an input file; choose another name`);
+    if (target === request.checkpoint || target === request.data) throw new UsageError(`--json ${json} would overwrite an input file; choose another name`);
   }
   return { request, json, quiet: values.quiet === true };
+}
+
+/** Options shared by analyze and rescale: data, loss, samples, seed, backend. */
+function parseCommon(values: Record<string, string | boolean | undefined>): Omit<AnalysisRequest, 'checkpoint'> {
+  const text = (name: string) => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const loss = text('loss');
+  if (loss !== undefined && !['ce', 'bce', 'mse'].includes(loss)) throw new UsageError(`--loss must be ce, bce or mse, got '${loss}'`);
+  const seedText = text('seed');
+  const seed = seedText === undefined ? 0 : Number(seedText);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got '${seedText}'`);
+  const backend = text('backend') ?? 'auto';
+  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, got '${backend}'`);
+  const labelColumn = text('label-column');
+  const labelIndex = labelColumn === undefined || labelColumn === 'first' || labelColumn === 'last' ? labelColumn : Number(labelColumn);
+  if (typeof labelIndex === 'number' && !Number.isInteger(labelIndex)) throw new UsageError(`--label-column must be an integer, 'first' or 'last', got '${labelColumn}'`);
+  const data = text('data');
+  return {
+    data: data ? path.resolve(data) : undefined,
+    dataOptions: labelIndex === undefined ? undefined : { labelColumn: labelIndex as number | 'first' | 'last' },
+    loss: loss as LossKind | undefined,
+    samples: positiveInteger('samples', text('samples')),
+    probeSamples: positiveInteger('probe-samples', text('probe-samples')),
+    seed,
+    backend: backend as AnalysisRequest['backend'],
+  };
 }
 
 function withoutUndefined<T>(value: T): T {
@@ -138,6 +164,68 @@ async function runAnalyze(args: string[]): Promise<number> {
   }
 }
 
+function parseRescale(args: string[]): { request: RescaleRequest; json?: string; out?: string; quiet: boolean } {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      flatten: { type: 'boolean' }, sharpen: { type: 'string' }, alpha: { type: 'string' }, granularity: { type: 'string' },
+      objective: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, tolerance: { type: 'string' },
+      data: { type: 'string' }, 'label-column': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
+      'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to rescale' : `one checkpoint at a time, got ${positionals.length}`);
+  const modes = [values.flatten ? 'flatten' : undefined, values.sharpen !== undefined ? 'sharpen' : undefined, values.alpha !== undefined ? 'alpha' : undefined].filter(Boolean);
+  if (modes.length !== 1) throw new UsageError('choose exactly one of --flatten, --sharpen K, --alpha LIST');
+  const mode = modes[0] as RescaleRequest['mode'];
+  const factor = mode === 'sharpen' ? positiveNumber('sharpen', values.sharpen) : undefined;
+  if (factor !== undefined && factor <= 1) throw new UsageError(`--sharpen K needs K > 1, got ${values.sharpen}`);
+  const alphas = values.alpha?.split(',').map((a) => Number(a.trim()));
+  if (alphas && alphas.some((a) => !(a > 0) || !Number.isFinite(a))) throw new UsageError(`--alpha takes positive numbers separated by commas, got '${values.alpha}'`);
+  const granularity = values.granularity ?? 'layer';
+  if (granularity !== 'layer' && granularity !== 'unit') throw new UsageError(`--granularity must be layer or unit, got '${granularity}'`);
+  const objective = values.objective ?? 'trace';
+  if (objective !== 'trace' && objective !== 'lambda-max') throw new UsageError(`--objective must be trace or lambda-max, got '${objective}'`);
+  const common = parseCommon(values);
+  const checkpoint = path.resolve(positionals[0]);
+  const tolerance = positiveNumber('tolerance', values.tolerance);
+  const request: RescaleRequest = {
+    ...common,
+    checkpoint,
+    mode,
+    factor,
+    alphas,
+    granularity,
+    objective,
+    traceSamples: positiveInteger('trace-samples', values['trace-samples']),
+    tolerance,
+  };
+  return { request, json: values.json, out: values.out, quiet: values.quiet === true };
+}
+
+async function runRescale(args: string[]): Promise<number> {
+  const { request, json, out, quiet } = parseRescale(args);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  const bar = new ProgressBar(process.stderr, !quiet);
+  try {
+    const plan = await planRescale(request, { signal: controller.signal, onProgress: (fraction, message) => bar.update({ stage: 'setup', fraction, message }) });
+    bar.finish();
+    const files = await writeRescaled(plan, out);
+    const report = rescaleReport(plan, files);
+    process.stdout.write(formatRescaleSummary(report) + '\n');
+    if (json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else if (json) fs.writeFileSync(path.resolve(json), JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  } finally {
+    bar.finish();
+    process.off('SIGINT', onSignal);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -150,6 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       return command ? 0 : 2;
     }
     if (command === 'analyze') return await runAnalyze(rest);
+    if (command === 'rescale') return await runRescale(rest);
     throw new UsageError(`unknown command '${command}'`);
   } catch (error) {
     return reportError(error);
@@ -165,7 +254,7 @@ function reportError(error: unknown): number {
     process.stderr.write('flatness: cancelled\n');
     return 130;
   }
-  if (error instanceof FileProblem || error instanceof ModelProblem) {
+  if (error instanceof FileProblem || error instanceof ModelProblem || error instanceof RescaleRefused) {
     process.stderr.write(`flatness: ${error.message}\n`);
     return 1;
   }

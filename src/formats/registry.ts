@@ -21,6 +21,8 @@ export interface CheckpointFormat {
   read(path: string): Promise<Checkpoint>;
   /** Writes new files (never overwrites) and returns the paths written. */
   write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]>;
+  /** The files `write(…, outPath, …)` would create, so a caller can pick a free name first. */
+  filesWritten(outPath: string): string[];
 }
 
 /** Formats in the order they are tried. Add new formats here. */

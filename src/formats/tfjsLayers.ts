@@ -24,6 +24,7 @@ export const tfjsLayersFormat: CheckpointFormat = {
   match: matchTfjsLayers,
   read: readTfjsLayers,
   write: writeTfjsLayers,
+  filesWritten: (outPath) => [outPath, outPath.replace(/\.json$/i, '') + '.weights.bin'],
 };
 
 /**

@@ -7,6 +7,8 @@ import { writeNewFilesAtomically } from './atomicWrite';
 import { isJsonObject } from './jsonValues';
 import type { JsonObject } from './jsonValues';
 import type { WriteOptions } from './registry';
+import { layersModelJsonFor } from './tfjsLayersTopologyWriter';
+import { toolVersion } from '../shared/version';
 
 /** Top-level key of model.json where we store provenance; tfjs ignores unknown keys. */
 export const PROVENANCE_KEY = 'flatnessLens';
@@ -21,17 +23,15 @@ export async function writeTfjsLayers(checkpoint: Checkpoint, outPath: string, o
   if (!out.toLowerCase().endsWith('.json') || basename(out).length <= '.json'.length) {
     throw new FileProblem(out, 'a TF.js Layers model is written as <name>.json (with <name>.weights.bin beside it)');
   }
-  const sourceJson = checkpoint.source.modelJson;
-  if (!isJsonObject(sourceJson)) {
-    throw new FileProblem(out, `can only write a checkpoint read from a TF.js Layers model.json; ${checkpoint.path} is ${checkpoint.format}`);
-  }
+  const readFromLayersJson = isJsonObject(checkpoint.source.modelJson);
+  const sourceJson = readFromLayersJson ? (checkpoint.source.modelJson as JsonObject) : layersModelJsonFor(checkpoint.model, `flatness-lens ${toolVersion}`);
   const weights = weightsToWrite(checkpoint, options.weights, out);
   const shardName = `${basename(out).slice(0, -'.json'.length)}.weights.bin`;
   const shardPath = join(dirname(out), shardName);
 
   const modelJson: JsonObject = {
     ...sourceJson,
-    weightsManifest: [{ paths: [encodeURIComponent(shardName)], weights: weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype: 'float32' })) }],
+    weightsManifest: [{ paths: [encodeURIComponent(shardName)], weights: weights.map((w) => ({ name: readFromLayersJson ? w.name : `${w.layer}/${w.role}`, shape: [...w.shape], dtype: 'float32' })) }],
   };
   delete modelJson[PROVENANCE_KEY];
   const droppedQuantization = sourceWasQuantized(sourceJson);

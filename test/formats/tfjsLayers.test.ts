@@ -515,9 +515,17 @@ test('the writer checks replacement weights and its target name', async () => {
   await assertRejects(tfjsLayersFormat.write(checkpoint, outPath, { weights: withValues(1, new Float32Array(6), [6]) }), FileProblem, outPath, /has shape \[6\], expected \[5\]/);
   await assertRejects(tfjsLayersFormat.write(checkpoint, outPath, { weights: checkpoint.weights.slice(1) }), FileProblem, outPath, /no replacement values given for weight 'dense_1\/kernel'/);
   await assertRejects(tfjsLayersFormat.write(checkpoint, join(dir, 'out.bin'), {}), FileProblem, 'out.bin', /written as <name>\.json/);
-  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: {} };
-  await assertRejects(tfjsLayersFormat.write(foreign, outPath, {}), FileProblem, outPath, /can only write a checkpoint read from a TF\.js Layers model\.json/);
   assert.deepEqual(await readdir(dir), []);
+});
+
+test('a checkpoint not read from a model.json is written with a topology built from its model', async () => {
+  const checkpoint = await readSmallCheckpoint();
+  const dir = await freshDir();
+  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: {} };
+  const [json] = await tfjsLayersFormat.write(foreign, join(dir, 'converted.json'), {});
+  const reread = await readTfjsLayers(json);
+  assert.deepEqual(reread.model.layers.map((l) => [l.name, l.className, l.inbound]), checkpoint.model.layers.map((l) => [l.name, l.className, l.inbound]));
+  assert.deepEqual(reread.weights.map((w) => [w.layer, w.role, Array.from(w.values)]), checkpoint.weights.map((w) => [w.layer, w.role, Array.from(w.values)]));
 });
 
 test('quantized decoding agrees with tfjs-core io.decodeWeights, including a float32 weight at an unaligned offset', async () => {

@@ -94,6 +94,8 @@ const CASES = 400;
 test('the replaced wasm Slice kernel equals a plain JS slice and the cpu backend, rank 1–6', async () => {
   const info = await initBackend();
   assert.equal(info.name, 'wasm', `tests expect the wasm backend (${info.note})`);
+  // The kernel under test is the one that copies inside the wasm heap, not tfjs's stock kernel.
+  assert.match(tf.getKernel(tf.Slice, 'wasm')!.kernelFunc.toString(), /copyWithin/, 'the fast Slice kernel is registered');
   const uniform = seededUniform(2024);
   const cases = Array.from({ length: CASES }, () => randomCase(uniform));
   const inputs = cases.map((c) => valuesFor(c, uniform));
