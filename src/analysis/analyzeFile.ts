@@ -79,7 +79,7 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
     const lossFrom = request.loss ? 'option' : trainingLoss ? 'training config' : 'output layer';
     let dataset = loaded
       ? fitDatasetToModel(loaded, network.inputShape, outputUnits, loss)
-      : probeDataset(network, loss, request.probeSamples ?? defaultProbeSamples, seed);
+      : probeDataset(network, loss, request.samples ?? request.probeSamples ?? defaultProbeSamples, seed);
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
     const checkpointSha256 = await fileSha256(request.checkpoint);
     return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };

@@ -36,8 +36,7 @@ export async function spectralDensity(hvp: HessianVectorProduct, parameters: rea
       keepBasis: false,
       signal: options.signal,
       onStep: (step) => options.onProgress?.((r + step / steps) / options.runs),
-    });
-    disposeVector(start);
+    }).finally(() => disposeVector(start));
     for (const pair of ritzPairs(run)) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
   }
   points.sort((a, b) => a.node - b.node);

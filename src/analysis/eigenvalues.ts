@@ -49,8 +49,7 @@ export async function hessianTopEigenvalues(
       const pairs = ritzPairs({ alpha: [...alpha], beta: [...beta], steps: step }).slice(0, k);
       return pairs.every((p) => p.residualEstimate <= options.tolerance * Math.max(Math.abs(p.value), 1e-12));
     },
-  });
-  disposeVector(start);
+  }).finally(() => disposeVector(start));
   const basis = run.basis!;
   try {
     const pairs = ritzPairs(run).slice(0, k);

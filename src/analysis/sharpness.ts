@@ -79,7 +79,10 @@ async function maximizeOnBall(objective: Objective, map: PerturbationMap, option
     release(y);
     y = start;
     for (let it = 0; it < options.iterations; it++) {
-      throwIfAborted(options.signal);
+      if (options.signal?.aborted) {
+        release(y);
+        throwIfAborted(options.signal);
+      }
       const delta = map.apply(y);
       const point = addScaled(objective.theta, delta, 1);
       const { loss, gradient } = objective.gradient(point);

@@ -1,7 +1,7 @@
 import { throwIfAborted } from '../shared/errors';
 import type { Objective } from './objective';
 import type { SeededRandom } from './random';
-import { addScaled, disposeVector, randomNormalVector, unitVector } from './vectors';
+import { addScaled, disposeVector, randomNormalVector, unitVector, type ParameterVector } from './vectors';
 
 export interface VolumeFlatnessOptions {
   readonly epsilon: number;
@@ -47,10 +47,8 @@ export async function volumeFlatness(objective: Objective, options: VolumeFlatne
   const radii: number[] = [];
   let evaluations = 0;
   let escaped = 0;
-  for (let d = 0; d < options.directions; d++) {
-    const raw = randomNormalVector(objective.parameters, options.random.fork(`volume:${d}`));
-    const direction = unitVector(raw);
-    disposeVector(raw);
+  /** The radius along a unit direction where the loss first exceeds the threshold; undefined if never up to the cap. */
+  const radiusAlong = (direction: ParameterVector): number | undefined => {
     const lossAt = (r: number) => {
       throwIfAborted(options.signal);
       const point = addScaled(objective.theta, direction, r);
@@ -66,14 +64,7 @@ export async function volumeFlatness(objective: Objective, options: VolumeFlatne
       outside *= 2;
     }
     if (outside > options.cap) {
-      const atCap = lossAt(options.cap) > threshold;
-      if (!atCap) {
-        radii.push(options.cap);
-        escaped++;
-        disposeVector(direction);
-        options.onProgress?.((d + 1) / options.directions);
-        continue;
-      }
+      if (!(lossAt(options.cap) > threshold)) return undefined;
       outside = options.cap;
     }
     for (let b = 0; b < options.bisections; b++) {
@@ -81,8 +72,19 @@ export async function volumeFlatness(objective: Objective, options: VolumeFlatne
       if (lossAt(mid) > threshold) outside = mid;
       else inside = mid;
     }
-    radii.push((inside + outside) / 2);
-    disposeVector(direction);
+    return (inside + outside) / 2;
+  };
+  for (let d = 0; d < options.directions; d++) {
+    const raw = randomNormalVector(objective.parameters, options.random.fork(`volume:${d}`));
+    const direction = unitVector(raw);
+    disposeVector(raw);
+    try {
+      const radius = radiusAlong(direction);
+      if (radius === undefined) escaped++;
+      radii.push(radius ?? options.cap);
+    } finally {
+      disposeVector(direction);
+    }
     options.onProgress?.((d + 1) / options.directions);
     await new Promise((resolve) => setImmediate(resolve));
   }

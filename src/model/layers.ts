@@ -183,8 +183,10 @@ function upSampling(call: LayerCall): tf.Tensor {
   const [sh, sw] = pair(call.node, 'size', 2);
   const x = rank4(call);
   const [n, h, w, c] = x.shape;
-  const expanded = tf.tile(tf.reshape(x, [n, h, 1, w, 1, c]), [1, 1, sh, 1, sw, 1]);
-  return tf.reshape(expanded, [n, h * sh, w * sw, c]);
+  // Two rank-4 tiles: tfjs has no Tile gradient above rank 4.
+  const tallRows = tf.reshape(tf.tile(tf.reshape(x, [n * h, 1, w, c]), [1, sh, 1, 1]), [n, h * sh, w, c]);
+  const wideColumns = tf.tile(tf.reshape(tallRows, [n * h * sh * w, 1, c]), [1, sw, 1]);
+  return tf.reshape(wideColumns, [n, h * sh, w * sw, c]);
 }
 
 function zeroPadding(call: LayerCall): tf.Tensor {
@@ -193,6 +195,19 @@ function zeroPadding(call: LayerCall): tf.Tensor {
   const rows = typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[0]) ? (raw[0] as number[]) : [raw[0] as number, raw[0] as number];
   const cols = typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[1]) ? (raw[1] as number[]) : [raw[1] as number, raw[1] as number];
   return tf.pad(rank4(call), [[0, 0], [rows[0], rows[1]], [cols[0], cols[1]], [0, 0]]);
+}
+
+function softmaxLayer(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  if (call.withoutActivation) return x;
+  const axis = configValue<number>(call.node, 'axis', -1);
+  const resolved = axis < 0 ? x.rank + axis : axis;
+  if (resolved <= 0 || resolved >= x.rank) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} of a rank-${x.rank} tensor`);
+  if (resolved === x.rank - 1) return tf.softmax(x, -1);
+  // tfjs's softmax works on the last axis only: move the axis there and back.
+  const perm = x.shape.map((_, i) => i);
+  [perm[resolved], perm[x.rank - 1]] = [perm[x.rank - 1], perm[resolved]];
+  return tf.transpose(tf.softmax(tf.transpose(x, perm), -1), perm);
 }
 
 const identity: LayerImplementation = (call) => single(call);
@@ -230,7 +245,7 @@ const implementations: Record<string, LayerImplementation> = {
   LeakyReLU: (call) => leakyRelu(single(call), configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3))),
   PReLU: (call) => leakyRelu(single(call), required(call, 'alpha')),
   ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
-  Softmax: (call) => (call.withoutActivation ? single(call) : tf.softmax(single(call), -1)),
+  Softmax: softmaxLayer,
   Add: add,
   Concatenate: concatenate,
   UpSampling2D: upSampling,

@@ -96,6 +96,8 @@ export class NetworkFunction {
 
   private findOutputHead(): OutputHead {
     const node = this.layers.find((l) => l.name === this.outputName)!;
+    const lastAxis = node.config.axis === undefined || node.config.axis === -1;
+    if (node.className === 'Softmax' && !lastAxis) return 'none';
     const activation = node.className === 'Softmax' ? 'softmax' : canonicalActivation(node.config.activation);
     const appliesActivation = ['Dense', 'Conv2D', 'DepthwiseConv2D', 'Activation', 'Softmax'].includes(node.className);
     if (appliesActivation && (activation === 'softmax' || activation === 'sigmoid')) return activation;

@@ -84,7 +84,7 @@ test('data-free analysis of a regressor (mse): labels are the outputs themselves
   });
 });
 
-test('data-free with request.samples: the source names the number of probes actually used', { todo: "src/analysis/analyzeFile.ts draws probeSamples (256) probes, then takeFirst keeps `samples`; the source still says '256 Gaussian probe inputs' while data.samples is 10" }, async () => {
+test('data-free with request.samples: the source names the number of probes actually used', async () => {
   await initBackend();
   await withModel(mlpModel([4, 8, 3], 6), async (path) => {
     const report = await analyzeFile({ checkpoint: path, samples: 10, metrics: ['loss'], seed: 2 });

@@ -656,16 +656,9 @@ test('analyze(): no tensors leak over a full run with all metrics', async () => 
 });
 
 /** Stages where an abort currently leaks tensors (engine bugs, see the todo messages). */
-const leakingAbortStages: Record<string, string> = {
-  eigenvalues: 'engine bug: src/analysis/eigenvalues.ts does not dispose the Lanczos start vector when lanczos() throws Cancelled (6 tensors)',
-  density: 'engine bug: src/analysis/density.ts does not dispose the run\'s start vector when lanczos() throws Cancelled (6 tensors)',
-  sharpness: 'engine bug: src/analysis/sharpness.ts maximizeOnBall does not release the search point y when throwIfAborted throws (6 tensors)',
-  volume: 'engine bug: src/analysis/volume.ts does not dispose `direction` when lossAt() throws Cancelled (6 tensors)',
-  invariant: 'engine bug: adaptiveSharpness → maximizeOnBall leaks the search point y on Cancelled, as in sharpness (6 tensors)',
-};
 
 for (const stage of ['eigenvalues', 'trace', 'density', 'sharpness', 'volume', 'landscape', 'invariant']) {
-  test(`analyze(): aborted during ${stage}, it throws Cancelled and leaks no tensors`, { todo: leakingAbortStages[stage] }, async () => {
+  test(`analyze(): aborted during ${stage}, it throws Cancelled and leaks no tensors`, async () => {
     await initBackend();
     const network = new NetworkFunction(asCheckpoint(main, 'mlp'));
     try {
