@@ -1,20 +1,48 @@
 import * as vscode from 'vscode';
 import { AnalyzerClient } from './analyzer/analyzerClient';
-import { AnalyzeCommand } from './commands/analyzeCommand';
+import { CheckpointIndex } from './checkpoints/checkpointIndex';
+import { CheckpointTree } from './checkpoints/checkpointTree';
+import { Commands } from './commands/commands';
+import { AnalysisService } from './jobs/analysisService';
+import { DataChoices } from './jobs/dataChoice';
+import { ResultCache } from './jobs/resultCache';
+import { ReportPanel } from './report/reportPanel';
+import { readSettings } from './settings';
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Flatness Lens');
-  const settings = vscode.workspace.getConfiguration('flatnessLens');
+  const log = (line: string) => output.appendLine(line);
   const analyzer = new AnalyzerClient({
     script: vscode.Uri.joinPath(context.extensionUri, 'dist', 'analyzer.js').fsPath,
-    log: (line) => output.appendLine(line),
-    memoryLimitMb: settings.get<number>('analyzerMemoryLimitMb'),
+    log,
+    memoryLimitMb: readSettings().analyzerMemoryLimitMb,
   });
-  const analyze = new AnalyzeCommand(context.extensionUri, analyzer, output);
+  const index = new CheckpointIndex(() => readSettings().exclude, log);
+  const tree = new CheckpointTree(index);
+  const data = new DataChoices(context.workspaceState);
+  const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);
+  const commands = new Commands(context.extensionUri, index, service, analyzer, data, output);
+  const register = (id: string, run: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, run);
+
   context.subscriptions.push(
     output,
     { dispose: () => analyzer.dispose() },
-    vscode.commands.registerCommand('flatnessLens.analyze', (uri?: vscode.Uri) => analyze.run(uri)),
+    index,
+    tree,
+    service,
+    vscode.window.createTreeView('flatnessLens.checkpoints', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true }),
+    register('flatnessLens.analyze', (target) => commands.analyze(target)),
+    register('flatnessLens.rescaleFlatten', (target) => commands.rescaleCommand(target, 'flatten')),
+    register('flatnessLens.rescaleSharpen', (target) => commands.rescaleCommand(target, 'sharpen')),
+    register('flatnessLens.compare', (target, selection) => commands.compare(target, selection)),
+    register('flatnessLens.showReport', (target) => commands.show(target)),
+    register('flatnessLens.cancel', () => commands.cancel()),
+    register('flatnessLens.selectData', (target) => commands.selectData(target)),
+    register('flatnessLens.refresh', () => index.refresh()),
+    index.onDidChangeContent((entry) => void commands.autoAnalyze(entry)),
+    vscode.window.registerWebviewPanelSerializer(ReportPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => ReportPanel.revive(panel, context.extensionUri, state, commands, log),
+    }),
   );
 }
 

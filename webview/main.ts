@@ -1,48 +1,66 @@
-import type { FlatnessReport } from '../src/shared/report';
-import type { FromWebviewMessage, ToWebviewMessage } from '../src/shared/webviewProtocol';
-import { summaryRows } from './summaryRows';
+import type { ToWebviewMessage } from '../src/shared/webviewProtocol';
+import { destroyAllCharts, drawPendingCharts, redrawAllCharts } from './chartCard';
+import { compareView } from './compareView';
+import { element } from './dom';
+import { reportView } from './reportView';
+import { StatusView } from './statusView';
+import { observeThemeChanges } from './theme';
+import { readPersistedState, vscode, type PersistedState } from './vscodeApi';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromWebviewMessage): void; setState(state: unknown): void; getState(): unknown };
+/** The host sets `<body data-view="report">` or `"compare"`; report is the default. */
+const view: 'report' | 'compare' = document.body.dataset.view === 'compare' ? 'compare' : 'report';
+const root = document.getElementById('report') ?? document.getElementById('compare') ?? document.body;
+const status = new StatusView();
+const content = element('div', undefined, 'content');
+root.replaceChildren(status.element, content);
 
-const vscode = acquireVsCodeApi();
-const root = document.getElementById('report')!;
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
+function show(state: PersistedState): void {
+  destroyAllCharts();
+  content.replaceChildren(...(state.view === 'report' ? reportView(state.report, state.stale) : compareView(state.reports, state.equivalences)));
+  drawPendingCharts();
 }
 
-function render(report: FlatnessReport): void {
-  root.replaceChildren();
-  root.append(element('h1', report.checkpoint.path.split(/[\\/]/).slice(-2).join('/')));
-  const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString()} parameters · ${report.data.source} (${report.data.samples} samples) · seed ${report.seed} · ${report.tool.backend}`, 'muted');
-  root.append(meta);
-  if (report.data.dataFree) root.append(element('p', 'Data-free mode: Gaussian probe inputs labelled with the model’s own predictions.', 'badge'));
-  const table = element('table');
-  const head = element('tr');
-  ['Metric', 'Value', 'Definition'].forEach((h) => head.append(element('th', h)));
-  table.append(head);
-  for (const row of summaryRows(report)) {
-    const tr = element('tr');
-    tr.append(element('td', row.metric), element('td', row.value, 'value'), element('td', row.definition, 'definition'));
-    table.append(tr);
+function handle(message: ToWebviewMessage): void {
+  switch (message.type) {
+    case 'report/show': {
+      const state: PersistedState = { view: 'report', report: message.report, stale: message.stale };
+      vscode.setState(state);
+      status.clear();
+      show(state);
+      return;
+    }
+    case 'report/progress':
+      status.showProgress(message.progress);
+      return;
+    case 'report/failed':
+      status.showFailure(message.message);
+      return;
+    case 'compare/show': {
+      const state: PersistedState = { view: 'compare', reports: message.reports, equivalences: message.equivalences };
+      vscode.setState(state);
+      status.clear();
+      show(state);
+      return;
+    }
+    default: {
+      // Unknown types (a newer host) are ignored at run time; adding a message type without handling it is a type error.
+      const unhandled: never = message;
+      return unhandled;
+    }
   }
-  root.append(element('h2', 'Summary'), table);
-  const rerun = element('button', 'Re-run analysis');
-  rerun.addEventListener('click', () => vscode.postMessage({ type: 'report/rerun' }));
-  root.append(element('p'), rerun);
 }
 
-window.addEventListener('message', (event: MessageEvent<ToWebviewMessage>) => {
-  const message = event.data;
-  if (message?.type === 'report/show') {
-    vscode.setState({ report: message.report });
-    render(message.report);
-  }
+function isToWebviewMessage(data: unknown): data is ToWebviewMessage {
+  return typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string';
+}
+
+window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  if (isToWebviewMessage(event.data)) handle(event.data);
 });
 
-const saved = vscode.getState() as { report?: FlatnessReport } | undefined;
-if (saved?.report) render(saved.report);
-vscode.postMessage({ type: 'report/ready' });
+observeThemeChanges(() => redrawAllCharts());
+
+const saved = readPersistedState();
+if (saved && saved.view === view) show(saved);
+else content.replaceChildren(element('p', view === 'compare' ? 'Waiting for the checkpoints…' : 'Waiting for the report…', 'muted'));
+vscode.postMessage({ type: view === 'compare' ? 'compare/ready' : 'report/ready' });

@@ -4,7 +4,7 @@ import type { NetworkFunction } from '../model/network';
 import type { Checkpoint } from '../model/spec';
 import { exponentialSum, minimizeExponentialSum } from '../rescale/exponentialSum';
 import { layerFactors } from '../rescale/layerFactors';
-import { analyzeSymmetry } from '../rescale/symmetry';
+import { analyzeSymmetry, evaluateForm } from '../rescale/symmetry';
 import { layerTraceTerms } from '../rescale/traceTerms';
 import { throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName } from '../shared/report';
@@ -159,6 +159,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
             degreesOfFreedom: structure.freedom,
             unbounded,
             barriers: structure.barriers,
+            path: terms.map((t) => ({ weight: t.label ?? '', trace: t.h, logFactor: orbit ? evaluateForm(t.form, orbit.u) : 0 })),
           },
           adaptiveSharpness: { rho: i.asamRho, eta: i.asamEta, value: asam.value },
           fisherRaoNorm: fisherRaoNorm(objective),

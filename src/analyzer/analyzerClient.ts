@@ -1,7 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { AnalysisRequest } from '../analysis/analyzeFile';
-import type { FailureKind, FromAnalyzerMessage, ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import type { RescaleReport } from '../cli/rescaleReport';
+import type { RescaleRequest } from '../rescale/plan';
+import type { FailureKind, FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+
+export interface Job<T> {
+  readonly id: number;
+  readonly done: Promise<T>;
+}
 
 export class AnalysisFailed extends Error {
   constructor(readonly kind: FailureKind, message: string) {
@@ -11,7 +18,7 @@ export class AnalysisFailed extends Error {
 }
 
 interface PendingJob {
-  readonly resolve: (report: FlatnessReport) => void;
+  readonly resolve: (result: JobResult) => void;
   readonly reject: (error: AnalysisFailed) => void;
   readonly onProgress?: (progress: AnalysisProgress) => void;
 }
@@ -35,10 +42,26 @@ export class AnalyzerClient {
 
   constructor(private readonly options: AnalyzerClientOptions) {}
 
-  analyze(request: AnalysisRequest, onProgress?: (progress: AnalysisProgress) => void): { id: number; done: Promise<FlatnessReport> } {
+  analyze(request: AnalysisRequest, onProgress?: (progress: AnalysisProgress) => void): Job<FlatnessReport> {
+    return this.submit((id) => ({ type: 'analyze', id, request }), onProgress, (r) => (r.kind === 'analysis' ? r.report : undefined));
+  }
+
+  rescale(request: RescaleRequest, onProgress?: (progress: AnalysisProgress) => void, out?: string): Job<RescaleReport> {
+    return this.submit((id) => ({ type: 'rescale', id, request, out }), onProgress, (r) => (r.kind === 'rescale' ? r.report : undefined));
+  }
+
+  compareOutputs(request: FunctionComparisonRequest): Job<FunctionComparison> {
+    return this.submit((id) => ({ type: 'compareOutputs', id, request }), undefined, (r) => (r.kind === 'comparison' ? r.comparison : undefined));
+  }
+
+  private submit<T>(message: (id: number) => JobMessage, onProgress: ((p: AnalysisProgress) => void) | undefined, pick: (r: JobResult) => T | undefined): Job<T> {
     const id = this.nextId++;
-    const done = new Promise<FlatnessReport>((resolve, reject) => this.pending.set(id, { resolve, reject, onProgress }));
-    this.send({ type: 'analyze', id, request });
+    const done = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, onProgress })).then((result) => {
+      const value = pick(result);
+      if (value === undefined) throw new AnalysisFailed('internal', `the analyzer answered job ${id} with a ${result.kind} result`);
+      return value;
+    });
+    this.send(message(id));
     return { id, done };
   }
 
@@ -96,7 +119,7 @@ export class AnalyzerClient {
         return;
       case 'result':
         this.pending.delete(message.id);
-        job.resolve(message.report);
+        job.resolve(message.result);
         return;
       case 'failed':
         this.pending.delete(message.id);

@@ -1,12 +1,16 @@
 import { analyzeFile } from '../analysis/analyzeFile';
+import { rescaleReport } from '../cli/rescaleReport';
+import { compareFunctions } from '../rescale/compareFunctions';
+import { planRescale, RescaleRefused, writeRescaled } from '../rescale/plan';
 import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
-import { isToAnalyzerMessage, type FailureKind, type FromAnalyzerMessage, type ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import { isToAnalyzerMessage, type FailureKind, type FromAnalyzerMessage, type JobMessage, type JobResult } from '../shared/analyzerProtocol';
+import type { AnalysisProgress } from '../shared/report';
 
 /**
  * The background analyzer: a forked Node process that owns all tensor math, so the extension host
  * never blocks. Jobs run one at a time in arrival order; progress goes out at most every 250 ms.
  */
-const queue: Extract<ToAnalyzerMessage, { type: 'analyze' }>[] = [];
+const queue: JobMessage[] = [];
 const cancelled = new Set<number>();
 let running: { id: number; controller: AbortController } | undefined;
 
@@ -18,7 +22,25 @@ function failureKind(error: unknown): FailureKind {
   if (error instanceof Cancelled) return 'cancelled';
   if (error instanceof FileProblem) return 'file';
   if (error instanceof ModelProblem) return 'model';
+  if (error instanceof RescaleRefused) return 'refused';
   return 'internal';
+}
+
+async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: AnalysisProgress) => void): Promise<JobResult> {
+  switch (job.type) {
+    case 'analyze':
+      return { kind: 'analysis', report: await analyzeFile(job.request, { signal, onProgress }) };
+    case 'rescale': {
+      const plan = await planRescale(job.request, { signal, onProgress: (fraction, message) => onProgress({ stage: 'setup', fraction, message }) });
+      return { kind: 'rescale', report: rescaleReport(plan, await writeRescaled(plan, job.out)) };
+    }
+    case 'compareOutputs':
+      return { kind: 'comparison', comparison: await compareFunctions(job.request) };
+    default: {
+      const unexpected: never = job;
+      throw new Error(`unknown job ${JSON.stringify(unexpected)}`);
+    }
+  }
 }
 
 async function runNext(): Promise<void> {
@@ -34,16 +56,13 @@ async function runNext(): Promise<void> {
   running = { id: job.id, controller };
   let lastProgress = 0;
   try {
-    const report = await analyzeFile(job.request, {
-      signal: controller.signal,
-      onProgress: (progress) => {
-        const now = Date.now();
-        if (now - lastProgress < 250 && progress.fraction < 1) return;
-        lastProgress = now;
-        send({ type: 'progress', id: job.id, progress });
-      },
+    const result = await run(job, controller.signal, (progress) => {
+      const now = Date.now();
+      if (now - lastProgress < 250 && progress.fraction < 1) return;
+      lastProgress = now;
+      send({ type: 'progress', id: job.id, progress });
     });
-    send({ type: 'result', id: job.id, report });
+    send({ type: 'result', id: job.id, result });
   } catch (error) {
     send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
   } finally {

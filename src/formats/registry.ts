@@ -12,6 +12,13 @@ export interface WriteOptions {
   readonly metadata?: Record<string, unknown>;
 }
 
+export interface CheckpointSummary {
+  /** Number of stored weight values (trainable or not). */
+  readonly parameters: number;
+  /** Every file the checkpoint consists of (the named file first): what its content hash covers. */
+  readonly files: readonly string[];
+}
+
 /** One checkpoint file format: a cheap recognizer, a reader and a writer. */
 export interface CheckpointFormat {
   readonly id: string;
@@ -23,6 +30,8 @@ export interface CheckpointFormat {
   write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]>;
   /** The files `write(…, outPath, …)` would create, so a caller can pick a free name first. */
   filesWritten(outPath: string): string[];
+  /** Cheap facts for listing a checkpoint, without decoding its weights. */
+  describe(path: string): Promise<CheckpointSummary>;
 }
 
 /** Formats in the order they are tried. Add new formats here. */
@@ -72,4 +81,11 @@ async function readHead(file: string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
+}
+
+/** The format and summary of a checkpoint file, or a FileProblem saying why it is not one. */
+export async function describeCheckpoint(path: string): Promise<{ format: CheckpointFormat; summary: CheckpointSummary }> {
+  const format = await formatFor(path);
+  if (format === undefined) throw new FileProblem(resolve(path), 'not a checkpoint format Flatness Lens reads');
+  return { format, summary: await format.describe(path) };
 }

@@ -9,9 +9,9 @@ import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
 import { isJsonObject } from './jsonValues';
-import type { CheckpointFormat } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './registry';
 import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue } from './tfjsLayersJson';
-import { readGroupBytes } from './tfjsLayersShards';
+import { readGroupBytes, resolveShardPath } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
 import { writeTfjsLayers } from './tfjsLayersWriter';
@@ -25,7 +25,28 @@ export const tfjsLayersFormat: CheckpointFormat = {
   read: readTfjsLayers,
   write: writeTfjsLayers,
   filesWritten: (outPath) => [outPath, outPath.replace(/\.json$/i, '') + '.weights.bin'],
+  describe: describeTfjsLayers,
 };
+
+/** Parameter count from the manifest and the shard files, with the same path checks as read(). */
+export async function describeTfjsLayers(path: string): Promise<CheckpointSummary> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
+  }
+  const parsed = parseModelJson(text, file);
+  const modelDir = await realpath(dirname(file));
+  const files: string[] = [file];
+  let parameters = 0;
+  for (const [g, group] of parsed.manifest.entries()) {
+    for (const listed of group.paths) files.push(await resolveShardPath(listed, modelDir, file, `group ${g}`));
+    for (const entry of group.weights) if (entry.group !== 'optimizer') parameters += sizeOf(entry.shape);
+  }
+  return { parameters, files };
+}
 
 /**
  * `weightsManifest` usually follows the whole topology, beyond the head, so only `modelTopology`

@@ -1,77 +1,121 @@
-import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { FlatnessReport } from '../shared/report';
-import { isFromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
+import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
+import { reportCsv, saveWithDialog } from './reportExport';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
-/** A webview panel showing one checkpoint's report; one panel per checkpoint file. */
+/** What the report panel asks the rest of the extension to do. */
+export interface ReportActions {
+  rerun(checkpoint: vscode.Uri): void;
+  rescale(checkpoint: vscode.Uri, mode: 'flatten' | 'sharpen'): void;
+}
+
+const reportTitle = (checkpoint: string) => `Flatness: ${path.basename(path.dirname(checkpoint))}/${path.basename(checkpoint)}`;
+
+/** One webview panel per checkpoint showing its report; survives a window reload (see ReportSerializer). */
 export class ReportPanel {
   static readonly viewType = 'flatnessLens.report';
   private static readonly panels = new Map<string, ReportPanel>();
   private ready = false;
+  private pending: ToWebviewMessage | undefined;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    private report: FlatnessReport,
-    private readonly onRerun: (checkpoint: string) => void,
+    private readonly checkpoint: string,
+    private report: FlatnessReport | undefined,
+    private readonly actions: ReportActions,
+    private readonly log: (line: string) => void,
   ) {
-    panel.onDidDispose(() => ReportPanel.panels.delete(report.checkpoint.path));
+    ReportPanel.panels.set(checkpoint, this);
+    panel.onDidDispose(() => ReportPanel.panels.delete(checkpoint));
     panel.webview.onDidReceiveMessage((message: unknown) => {
-      if (!isFromWebviewMessage(message)) return;
-      switch (message.type) {
-        case 'report/ready':
-          this.ready = true;
-          void this.post({ type: 'report/show', report: this.report });
-          return;
-        case 'report/rerun':
-          this.onRerun(this.report.checkpoint.path);
-          return;
-        default: {
-          const unexpected: never = message;
-          return unexpected;
-        }
+      if (!isFromWebviewMessage(message)) {
+        this.log(`ignored an unexpected message from the report webview: ${JSON.stringify(message)?.slice(0, 200)}`);
+        return;
       }
+      void this.receive(message).catch((error: unknown) => this.log(`report webview action failed: ${String(error)}`));
     });
   }
 
-  static show(extensionUri: vscode.Uri, report: FlatnessReport, onRerun: (checkpoint: string) => void): void {
-    const existing = ReportPanel.panels.get(report.checkpoint.path);
+  static show(extensionUri: vscode.Uri, report: FlatnessReport, stale: boolean, actions: ReportActions, log: (line: string) => void, column = vscode.ViewColumn.Beside): void {
+    const checkpoint = report.checkpoint.path;
+    const existing = ReportPanel.panels.get(checkpoint);
     if (existing) {
       existing.report = report;
-      existing.panel.reveal(vscode.ViewColumn.Beside, true);
-      if (existing.ready) void existing.post({ type: 'report/show', report });
+      existing.post({ type: 'report/show', report, stale });
+      existing.panel.reveal(undefined, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(ReportPanel.viewType, `Flatness: ${path.basename(path.dirname(report.checkpoint.path))}/${path.basename(report.checkpoint.path)}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-      enableScripts: true,
-      retainContextWhenHidden: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-    });
-    panel.webview.html = ReportPanel.html(panel.webview, extensionUri);
-    ReportPanel.panels.set(report.checkpoint.path, new ReportPanel(panel, report, onRerun));
+    const panel = vscode.window.createWebviewPanel(ReportPanel.viewType, reportTitle(checkpoint), { viewColumn: column, preserveFocus: true }, webviewOptions(extensionUri));
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'report', reportTitle(checkpoint));
+    const created = new ReportPanel(panel, checkpoint, report, actions, log);
+    created.post({ type: 'report/show', report, stale });
   }
 
-  private post(message: ToWebviewMessage): Thenable<boolean> {
-    return this.panel.webview.postMessage(message);
+  /** Restores a panel after a reload from the webview's saved state. */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, actions: ReportActions, log: (line: string) => void): void {
+    const report = (state as { report?: FlatnessReport } | undefined)?.report;
+    panel.webview.options = webviewOptions(extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'report', panel.title);
+    if (!report?.checkpoint?.path) {
+      panel.dispose();
+      return;
+    }
+    new ReportPanel(panel, report.checkpoint.path, report, actions, log);
   }
 
-  private static html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'report.css'));
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Flatness report</title>
-</head>
-<body>
-<main id="report"><p class="muted">Waiting for the report…</p></main>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+  static progress(checkpoint: string, progress: AnalysisProgress): void {
+    ReportPanel.panels.get(checkpoint)?.post({ type: 'report/progress', progress });
+  }
+
+  static failed(checkpoint: string, message: string): void {
+    ReportPanel.panels.get(checkpoint)?.post({ type: 'report/failed', message });
+  }
+
+  static isOpen(checkpoint: string): boolean {
+    return ReportPanel.panels.has(checkpoint);
+  }
+
+  private post(message: ToWebviewMessage): void {
+    if (!this.ready) {
+      if (message.type === 'report/show' || !this.pending) this.pending = message;
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async receive(message: FromWebviewMessage): Promise<void> {
+    const uri = vscode.Uri.file(this.checkpoint);
+    switch (message.type) {
+      case 'report/ready':
+      case 'compare/ready':
+        this.ready = true;
+        if (this.pending) void this.panel.webview.postMessage(this.pending);
+        this.pending = undefined;
+        return;
+      case 'report/rerun':
+        this.actions.rerun(uri);
+        return;
+      case 'report/rescale':
+        this.actions.rescale(uri, message.mode);
+        return;
+      case 'report/export': {
+        if (!this.report) return;
+        const base = this.checkpoint.replace(/\.json$/i, '');
+        if (message.format === 'json') await saveWithDialog(`${base}.flatness.json`, { JSON: ['json'] }, JSON.stringify(this.report, null, 2));
+        else await saveWithDialog(`${base}.flatness.csv`, { CSV: ['csv'] }, reportCsv(this.report));
+        return;
+      }
+      case 'report/exportChart': {
+        const png = Buffer.from(message.dataUrl.slice(message.dataUrl.indexOf(',') + 1), 'base64');
+        await saveWithDialog(`${this.checkpoint.replace(/\.json$/i, '')}.${message.chart}.png`, { PNG: ['png'] }, png);
+        return;
+      }
+      default: {
+        const unexpected: never = message;
+        return unexpected;
+      }
+    }
   }
 }

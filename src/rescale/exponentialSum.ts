@@ -4,6 +4,8 @@ import { evaluateForm, type LinearForm } from './symmetry';
 export interface TraceTerm {
   readonly h: number;
   readonly form: LinearForm;
+  /** The weight tensor (and entry group) it sums over, for display. */
+  readonly label?: string;
 }
 
 export function exponentialSum(terms: readonly TraceTerm[], u: readonly number[]): number {

@@ -102,7 +102,7 @@ export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: rea
       await new Promise((resolve) => setImmediate(resolve));
     }
     const { mean, stderr } = meanAndStderr(values);
-    terms.push({ h: exact ? mean * group.size : mean, form: group.form });
+    terms.push({ h: exact ? mean * group.size : mean, form: group.form, label: group.entries ? `${p.name} (${group.size} entries)` : p.name });
     if (!exact) variance += stderr * stderr;
     options.onProgress?.((g + 1) / groups.length);
   }

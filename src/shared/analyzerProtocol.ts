@@ -1,26 +1,58 @@
-import type { AnalysisRequest } from '../analysis/analyzeFile';
+import type { AnalysisRequest, InputRequest } from '../analysis/analyzeFile';
+import type { RescaleReport } from '../cli/rescaleReport';
+import type { RescaleRequest } from '../rescale/plan';
 import type { AnalysisProgress, FlatnessReport } from './report';
+
+/** Compare two checkpoints' outputs on the same inputs (data set or probes from the first). */
+export interface FunctionComparisonRequest {
+  readonly first: InputRequest;
+  readonly second: string;
+}
+
+export interface FunctionComparison {
+  /** max |f₁(x) − f₂(x)| / max |f₁(x)| over the inputs; null when the outputs' shapes differ. */
+  readonly maxOutputDeviation: number | null;
+  readonly samples: number;
+}
 
 /** Messages the extension host sends to the background analyzer process. */
 export type ToAnalyzerMessage =
   | { readonly type: 'analyze'; readonly id: number; readonly request: AnalysisRequest }
+  | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
+  | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
   | { readonly type: 'cancel'; readonly id: number };
 
 /** What kind of failure, so the extension can word it (and retry or not). */
-export type FailureKind = 'file' | 'model' | 'cancelled' | 'internal';
+export type FailureKind = 'file' | 'model' | 'refused' | 'cancelled' | 'internal';
+
+export type JobResult =
+  | { readonly kind: 'analysis'; readonly report: FlatnessReport }
+  | { readonly kind: 'rescale'; readonly report: RescaleReport }
+  | { readonly kind: 'comparison'; readonly comparison: FunctionComparison };
 
 /** Messages the analyzer process sends back. */
 export type FromAnalyzerMessage =
   | { readonly type: 'ready'; readonly pid: number }
   | { readonly type: 'progress'; readonly id: number; readonly progress: AnalysisProgress }
-  | { readonly type: 'result'; readonly id: number; readonly report: FlatnessReport }
+  | { readonly type: 'result'; readonly id: number; readonly result: JobResult }
   | { readonly type: 'failed'; readonly id: number; readonly kind: FailureKind; readonly message: string };
+
+export type JobMessage = Exclude<ToAnalyzerMessage, { type: 'cancel' }>;
 
 export function isToAnalyzerMessage(value: unknown): value is ToAnalyzerMessage {
   if (typeof value !== 'object' || value === null) return false;
   const message = value as { type?: unknown; id?: unknown; request?: unknown };
   if (typeof message.id !== 'number') return false;
   if (message.type === 'cancel') return true;
-  return message.type === 'analyze' && typeof message.request === 'object' && message.request !== null
-    && typeof (message.request as { checkpoint?: unknown }).checkpoint === 'string';
+  const request = message.request as Record<string, unknown> | null | undefined;
+  if (typeof request !== 'object' || request === null) return false;
+  switch (message.type) {
+    case 'analyze':
+    case 'rescale':
+      return typeof request.checkpoint === 'string';
+    case 'compareOutputs':
+      return typeof request.second === 'string' && typeof (request.first as { checkpoint?: unknown } | undefined)?.checkpoint === 'string';
+    default:
+      return false;
+  }
 }

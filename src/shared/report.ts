@@ -115,6 +115,11 @@ export interface FlatnessReport {
       readonly degreesOfFreedom: number;
       readonly unbounded: boolean;
       readonly barriers: readonly { readonly layer: string; readonly reason: string }[];
+      /**
+       * The path from the network (t = 0) to the minimum (t = 1) in log-scale space: each term's trace
+       * along it is trace·e^{−2t·logFactor}, and the total is their sum.
+       */
+      readonly path: readonly { readonly weight: string; readonly trace: number; readonly logFactor: number }[];
     };
     readonly adaptiveSharpness: { readonly rho: number; readonly eta: number; readonly value: number };
     readonly fisherRaoNorm: number;

@@ -1,0 +1,168 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { describeCheckpoint } from '../formats/registry';
+import type { FlatnessReport } from '../shared/report';
+import { contentHash } from './contentHash';
+import { matchesAny } from './globMatch';
+
+export type CheckpointState =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'queued' }
+  | { readonly kind: 'analyzing'; readonly fraction: number; readonly message: string }
+  | { readonly kind: 'done'; readonly report: FlatnessReport }
+  | { readonly kind: 'stale'; readonly report: FlatnessReport }
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'unreadable'; readonly reason: string };
+
+export interface CheckpointEntry {
+  readonly uri: vscode.Uri;
+  readonly relativePath: string;
+  readonly format?: string;
+  readonly parameters?: number;
+  /** Every file of the checkpoint (model.json and its shards). */
+  readonly files: readonly string[];
+  /** Content hash of `files`, once computed. */
+  contentHash?: string;
+  state: CheckpointState;
+}
+
+/** Candidate files by name; the format registry decides by content. */
+const candidateGlob = '**/*.json';
+
+/**
+ * The workspace's checkpoints, found with the format registry and kept current by file watchers.
+ * `files.exclude` applies (findFiles' default), and so does `flatnessLens.exclude`.
+ */
+export class CheckpointIndex implements vscode.Disposable {
+  private readonly entries = new Map<string, CheckpointEntry>();
+  private readonly changed = new vscode.EventEmitter<CheckpointEntry | undefined>();
+  private readonly contentChanged = new vscode.EventEmitter<CheckpointEntry>();
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.contentChanged];
+  readonly onDidChange = this.changed.event;
+  /** A checkpoint's files changed on disk (for auto-analysis). */
+  readonly onDidChangeContent = this.contentChanged.event;
+  private scanned: Promise<void> | undefined;
+
+  constructor(private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin}');
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate((uri) => void this.fileChanged(uri)),
+      watcher.onDidChange((uri) => void this.fileChanged(uri)),
+      watcher.onDidDelete((uri) => this.fileDeleted(uri)),
+    );
+  }
+
+  /** All entries, after the first scan. */
+  async all(): Promise<CheckpointEntry[]> {
+    this.scanned ??= this.scan();
+    await this.scanned;
+    return [...this.entries.values()].sort((a, b) => a.relativePath.localeCompare(b.relativePath));
+  }
+
+  get(uri: vscode.Uri): CheckpointEntry | undefined {
+    return this.entries.get(uri.fsPath);
+  }
+
+  /** The entry for a file, adding it if it is a checkpoint the scan did not list. */
+  async entryFor(uri: vscode.Uri): Promise<CheckpointEntry> {
+    await this.all();
+    return this.entries.get(uri.fsPath) ?? (await this.describe(uri)) ?? this.unreadable(uri, 'not a checkpoint format Flatness Lens reads');
+  }
+
+  refresh(): void {
+    this.entries.clear();
+    this.scanned = this.scan();
+    void this.scanned.then(() => this.changed.fire(undefined));
+  }
+
+  update(entry: CheckpointEntry, state: CheckpointState): void {
+    entry.state = state;
+    this.changed.fire(entry);
+  }
+
+  async hashOf(entry: CheckpointEntry): Promise<string> {
+    entry.contentHash ??= await contentHash(entry.files);
+    return entry.contentHash;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+
+  private async scan(): Promise<void> {
+    const uris = await vscode.workspace.findFiles(candidateGlob, undefined, 5000);
+    const queue = uris.filter((uri) => !this.excluded(uri));
+    const workers = Array.from({ length: 8 }, async () => {
+      for (let uri = queue.shift(); uri; uri = queue.shift()) await this.describe(uri);
+    });
+    await Promise.all(workers);
+    this.log(`found ${this.entries.size} checkpoint${this.entries.size === 1 ? '' : 's'}`);
+  }
+
+  private excluded(uri: vscode.Uri): boolean {
+    return matchesAny(vscode.workspace.asRelativePath(uri, false).split(path.sep).join('/'), this.exclude());
+  }
+
+  /** Adds or refreshes the entry for a file; undefined when it is not a checkpoint. */
+  private async describe(uri: vscode.Uri): Promise<CheckpointEntry | undefined> {
+    const previous = this.entries.get(uri.fsPath);
+    try {
+      const { format, summary } = await describeCheckpoint(uri.fsPath);
+      const entry: CheckpointEntry = {
+        uri,
+        relativePath: vscode.workspace.asRelativePath(uri, false),
+        format: format.id,
+        parameters: summary.parameters,
+        files: summary.files,
+        state: previous ? staleVersionOf(previous.state) : { kind: 'new' },
+      };
+      this.entries.set(uri.fsPath, entry);
+      return entry;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (/not a checkpoint format/.test(reason)) {
+        if (previous) this.entries.delete(uri.fsPath);
+        return undefined;
+      }
+      return this.unreadable(uri, reason);
+    }
+  }
+
+  private unreadable(uri: vscode.Uri, reason: string): CheckpointEntry {
+    const entry: CheckpointEntry = { uri, relativePath: vscode.workspace.asRelativePath(uri, false), files: [uri.fsPath], state: { kind: 'unreadable', reason } };
+    this.entries.set(uri.fsPath, entry);
+    return entry;
+  }
+
+  private async fileChanged(uri: vscode.Uri): Promise<void> {
+    if (this.excluded(uri)) return;
+    if (uri.fsPath.endsWith('.json')) {
+      const entry = await this.describe(uri);
+      if (entry) entry.contentHash = undefined;
+      this.changed.fire(entry);
+      if (entry) this.contentChanged.fire(entry);
+    }
+    for (const entry of this.entries.values()) {
+      if (entry.uri.fsPath !== uri.fsPath && entry.files.includes(uri.fsPath)) {
+        entry.contentHash = undefined;
+        entry.state = staleVersionOf(entry.state);
+        this.changed.fire(entry);
+        this.contentChanged.fire(entry);
+      }
+    }
+  }
+
+  private fileDeleted(uri: vscode.Uri): void {
+    if (this.entries.delete(uri.fsPath)) this.changed.fire(undefined);
+    for (const entry of this.entries.values()) {
+      if (entry.files.includes(uri.fsPath)) {
+        this.update(entry, { kind: 'unreadable', reason: `${path.basename(uri.fsPath)} was deleted` });
+      }
+    }
+  }
+}
+
+function staleVersionOf(state: CheckpointState): CheckpointState {
+  return state.kind === 'done' || state.kind === 'stale' ? { kind: 'stale', report: state.report } : state.kind === 'analyzing' || state.kind === 'queued' ? state : { kind: 'new' };
+}

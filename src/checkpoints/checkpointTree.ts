@@ -1,0 +1,112 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CheckpointEntry, CheckpointIndex, CheckpointState } from './checkpointIndex';
+
+/** Context values the menus' `when` clauses match. */
+export const contextValues = {
+  checkpoint: 'flatnessLens.checkpoint',
+  analyzed: 'flatnessLens.checkpoint.analyzed',
+  folder: 'flatnessLens.folder',
+} as const;
+
+type Node = { readonly kind: 'folder'; readonly folder: string; readonly entries: CheckpointEntry[] } | { readonly kind: 'checkpoint'; readonly entry: CheckpointEntry };
+
+const compact = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : v.toPrecision(4));
+
+export function describeState(state: CheckpointState): string {
+  switch (state.kind) {
+    case 'new':
+      return 'not analyzed';
+    case 'queued':
+      return 'queued';
+    case 'analyzing':
+      return `analyzing ${Math.round(state.fraction * 100)}%`;
+    case 'done':
+    case 'stale': {
+      const h = state.report.hessian;
+      const parts = [h.topEigenvalues ? `λ₁ ${compact(h.topEigenvalues[0])}` : undefined, h.trace ? `Tr ${compact(h.trace.estimate)}` : undefined].filter(Boolean);
+      return `${parts.join(' · ') || 'analyzed'}${state.kind === 'stale' ? ' · stale' : ''}`;
+    }
+    case 'failed':
+      return `failed: ${state.reason}`;
+    case 'unreadable':
+      return `unreadable: ${state.reason}`;
+  }
+}
+
+function icon(state: CheckpointState): vscode.ThemeIcon {
+  switch (state.kind) {
+    case 'new':
+      return new vscode.ThemeIcon('circle-large-outline');
+    case 'queued':
+      return new vscode.ThemeIcon('watch');
+    case 'analyzing':
+      return new vscode.ThemeIcon('sync~spin');
+    case 'done':
+      return new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
+    case 'stale':
+      return new vscode.ThemeIcon('history', new vscode.ThemeColor('list.warningForeground'));
+    case 'failed':
+    case 'unreadable':
+      return new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'));
+  }
+}
+
+/** The Checkpoints view: checkpoints grouped by folder, with format, size and last results. */
+export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly index: CheckpointIndex) {
+    this.subscription = index.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (node?.kind === 'checkpoint') return [];
+    if (node?.kind === 'folder') return node.entries.map((entry) => ({ kind: 'checkpoint', entry }));
+    const byFolder = new Map<string, CheckpointEntry[]>();
+    for (const entry of await this.index.all()) {
+      const folder = path.posix.dirname(entry.relativePath.split(path.sep).join('/'));
+      byFolder.set(folder, [...(byFolder.get(folder) ?? []), entry]);
+    }
+    return [...byFolder].sort(([a], [b]) => a.localeCompare(b)).map(([folder, entries]) => ({ kind: 'folder', folder, entries }));
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'folder') {
+      const item = new vscode.TreeItem(node.folder === '.' ? '(workspace root)' : node.folder, vscode.TreeItemCollapsibleState.Expanded);
+      item.iconPath = vscode.ThemeIcon.Folder;
+      item.contextValue = contextValues.folder;
+      return item;
+    }
+    const { entry } = node;
+    const item = new vscode.TreeItem(path.basename(entry.uri.fsPath), vscode.TreeItemCollapsibleState.None);
+    item.resourceUri = entry.uri;
+    item.id = entry.uri.toString();
+    const size = entry.parameters !== undefined ? `${entry.parameters.toLocaleString('en-US')} params` : undefined;
+    item.description = [entry.format, size, describeState(entry.state)].filter(Boolean).join(' · ');
+    item.iconPath = icon(entry.state);
+    item.contextValue = entry.state.kind === 'done' || entry.state.kind === 'stale' ? contextValues.analyzed : contextValues.checkpoint;
+    const tooltip = new vscode.MarkdownString(`**${entry.relativePath}**\n\n${entry.format ?? 'unknown format'}${size ? `, ${size}` : ''}\n\n${describeState(entry.state)}`);
+    item.tooltip = tooltip;
+    item.command = entry.state.kind === 'done' || entry.state.kind === 'stale'
+      ? { command: 'flatnessLens.showReport', title: 'Show Report', arguments: [entry.uri] }
+      : { command: 'vscode.open', title: 'Open', arguments: [entry.uri] };
+    return item;
+  }
+
+  /** The tree node of a checkpoint (for reveal). */
+  nodeFor(entry: CheckpointEntry): Node {
+    return { kind: 'checkpoint', entry };
+  }
+
+  getParent(): undefined {
+    return undefined;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}

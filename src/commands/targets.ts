@@ -1,0 +1,39 @@
+import * as vscode from 'vscode';
+import type { CheckpointEntry, CheckpointIndex } from '../checkpoints/checkpointIndex';
+
+/** A command's argument: a tree node, an Explorer URI, or nothing (then the active editor or a pick). */
+export async function checkpointTarget(index: CheckpointIndex, argument: unknown, placeHolder: string): Promise<CheckpointEntry | undefined> {
+  if (typeof argument === 'object' && argument !== null && 'entry' in argument) return (argument as { entry: CheckpointEntry }).entry;
+  if (argument instanceof vscode.Uri) return index.entryFor(argument);
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active?.scheme === 'file') {
+    const entry = index.get(active);
+    if (entry) return entry;
+  }
+  const entries = await index.all();
+  if (entries.length === 0) {
+    void vscode.window.showInformationMessage('Flatness Lens: no checkpoints found in this workspace.');
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    entries.map((entry) => ({ label: entry.relativePath, description: [entry.format, entry.parameters?.toLocaleString('en-US')].filter(Boolean).join(' · '), entry })),
+    { placeHolder, matchOnDescription: true },
+  );
+  return picked?.entry;
+}
+
+/** Several checkpoints: the Explorer or tree multi-selection, else a multi-select pick. */
+export async function checkpointTargets(index: CheckpointIndex, argument: unknown, selection: unknown): Promise<CheckpointEntry[]> {
+  const chosen = Array.isArray(selection) ? selection : [];
+  if (chosen.length >= 2) {
+    const entries = await Promise.all(chosen.map((s) => checkpointTarget(index, s, '')));
+    return entries.filter((e): e is CheckpointEntry => e !== undefined);
+  }
+  const entries = await index.all();
+  const first = argument ? await checkpointTarget(index, argument, '') : undefined;
+  const picked = await vscode.window.showQuickPick(
+    entries.map((entry) => ({ label: entry.relativePath, description: entry.format, picked: entry === first, entry })),
+    { canPickMany: true, placeHolder: 'Checkpoints to compare (two or more)' },
+  );
+  return picked?.map((p) => p.entry) ?? [];
+}

@@ -1,0 +1,143 @@
+import * as vscode from 'vscode';
+import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analyzerClient';
+import type { CheckpointEntry, CheckpointIndex } from '../checkpoints/checkpointIndex';
+import type { RescaleReport } from '../cli/rescaleReport';
+import type { RescaleRequest } from '../rescale/plan';
+import { analysisRequest, readSettings } from '../settings';
+import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+import type { DataChoice, DataChoices } from './dataChoice';
+import type { ResultCache } from './resultCache';
+
+/**
+ * Runs analyses and rescalings in the background analyzer, one at a time, with progress in a
+ * cancellable notification and in the Checkpoints view, and caches reports by content hash.
+ */
+export class AnalysisService implements vscode.Disposable {
+  private running: { entry: CheckpointEntry; job: Job<unknown> } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly waiting = new Set<CheckpointEntry>();
+  private readonly finished = new vscode.EventEmitter<{ entry: CheckpointEntry; report: FlatnessReport }>();
+  readonly onDidFinish = this.finished.event;
+
+  constructor(
+    private readonly analyzer: AnalyzerClient,
+    private readonly index: CheckpointIndex,
+    private readonly cache: ResultCache,
+    private readonly data: DataChoices,
+    private readonly output: vscode.OutputChannel,
+  ) {}
+
+  /** The data choice for a checkpoint, asking if needed; undefined when the user cancels. */
+  dataFor(entry: CheckpointEntry): Promise<DataChoice | undefined> {
+    return this.data.resolve(entry, readSettings(entry.uri).dataSets);
+  }
+
+  private requestKey(entry: CheckpointEntry, data: DataChoice): string {
+    const request = analysisRequest('', data.kind === 'file' ? data.path : undefined, readSettings(entry.uri));
+    return JSON.stringify(request);
+  }
+
+  /** A cached report for the checkpoint's current content and settings, if any. */
+  async cached(entry: CheckpointEntry, data: DataChoice): Promise<FlatnessReport | undefined> {
+    if (entry.state.kind === 'unreadable') return undefined;
+    return this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
+  }
+
+  /** Analyzes a checkpoint (or returns the cached report unless `force`). Rejects on failure or cancel. */
+  async analyze(entry: CheckpointEntry, data: DataChoice, options: { force?: boolean; silent?: boolean } = {}): Promise<FlatnessReport> {
+    if (!options.force) {
+      const cached = await this.cached(entry, data).catch(() => undefined);
+      if (cached) {
+        this.index.update(entry, { kind: 'done', report: cached });
+        return cached;
+      }
+    }
+    if (this.waiting.has(entry) || this.running?.entry === entry) throw new AnalysisFailed('cancelled', `${entry.relativePath} is already being analyzed`);
+    this.waiting.add(entry);
+    this.index.update(entry, { kind: 'queued' });
+    const run = this.queue.then(() => this.runAnalysis(entry, data, options.silent === true));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runAnalysis(entry: CheckpointEntry, data: DataChoice, silent: boolean): Promise<FlatnessReport> {
+    this.waiting.delete(entry);
+    const settings = readSettings(entry.uri);
+    const dataPath = data.kind === 'file' ? data.path : undefined;
+    this.output.appendLine(`analyzing ${entry.relativePath} on ${dataPath ?? 'data-free probes'} (seed ${settings.seed})`);
+    let hash: string;
+    try {
+      hash = await this.index.hashOf(entry);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.index.update(entry, { kind: 'failed', reason });
+      throw new AnalysisFailed('file', reason);
+    }
+    const run = (onProgress: (p: AnalysisProgress) => void) => {
+      const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, dataPath, settings), (p) => {
+        this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: p.message });
+        onProgress(p);
+      });
+      this.running = { entry, job };
+      return job;
+    };
+    try {
+      const report = await this.withProgress(`Analyzing ${entry.relativePath}`, run, silent);
+      await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.output.appendLine(`could not cache the report: ${String(e)}`));
+      const stillSame = entry.contentHash === hash;
+      this.index.update(entry, stillSame ? { kind: 'done', report } : { kind: 'stale', report });
+      this.output.appendLine(`done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`);
+      this.finished.fire({ entry, report });
+      return report;
+    } catch (error) {
+      const cancelled = error instanceof AnalysisFailed && error.kind === 'cancelled';
+      const reason = error instanceof Error ? error.message : String(error);
+      this.index.update(entry, cancelled ? { kind: 'new' } : { kind: 'failed', reason });
+      this.output.appendLine(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
+      throw error;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Rescales a checkpoint into a new file next to it; resolves with the rescale report. */
+  rescale(entry: CheckpointEntry, request: Omit<RescaleRequest, 'checkpoint'>): Promise<RescaleReport> {
+    const run = this.queue.then(() =>
+      this.withProgress(`Rescaling ${entry.relativePath}`, (onProgress) => {
+        const job = this.analyzer.rescale({ ...request, checkpoint: entry.uri.fsPath }, onProgress);
+        this.running = { entry, job };
+        return job;
+      }, false).finally(() => (this.running = undefined)),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the running job and everything queued behind it. */
+  cancelAll(): boolean {
+    const running = this.running;
+    if (!running) return false;
+    this.analyzer.cancel(running.job.id);
+    return true;
+  }
+
+  private withProgress<T>(title: string, start: (onProgress: (p: AnalysisProgress) => void) => Job<T>, silent: boolean): Promise<T> {
+    const location = silent ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification;
+    return Promise.resolve(
+      vscode.window.withProgress({ location, title: `Flatness Lens: ${title}`, cancellable: true }, (progress, token) => {
+        let reported = 0;
+        const job = start((p) => {
+          const percent = Math.round(p.fraction * 100);
+          progress.report({ message: `${p.message} (${percent}%)`, increment: Math.max(0, percent - reported) });
+          reported = Math.max(reported, percent);
+        });
+        token.onCancellationRequested(() => this.analyzer.cancel(job.id));
+        return job.done;
+      }),
+    );
+  }
+
+  dispose(): void {
+    this.finished.dispose();
+  }
+}

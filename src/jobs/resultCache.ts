@@ -1,0 +1,44 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { FlatnessReport } from '../shared/report';
+
+/**
+ * Reports stored on disk (in the extension's workspace storage) by the checkpoint's content hash
+ * and the request that produced them, so reopening the workspace shows them at once and a changed
+ * file no longer matches.
+ */
+export class ResultCache {
+  constructor(private readonly folder: string | undefined) {}
+
+  private fileFor(contentHash: string, requestKey: string): string | undefined {
+    if (!this.folder) return undefined;
+    const safe = `${contentHash.slice(0, 32)}-${simpleHash(requestKey)}.json`;
+    return path.join(this.folder, 'reports', safe);
+  }
+
+  async get(contentHash: string, requestKey: string): Promise<FlatnessReport | undefined> {
+    const file = this.fileFor(contentHash, requestKey);
+    if (!file) return undefined;
+    try {
+      const stored = JSON.parse(await fs.readFile(file, 'utf8')) as { requestKey?: string; report?: FlatnessReport };
+      return stored.requestKey === requestKey ? stored.report : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(contentHash: string, requestKey: string, report: FlatnessReport): Promise<void> {
+    const file = this.fileFor(contentHash, requestKey);
+    if (!file) return;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temp, JSON.stringify({ requestKey, report }));
+    await fs.rename(temp, file);
+  }
+}
+
+function simpleHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}

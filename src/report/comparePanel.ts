@@ -1,0 +1,34 @@
+import * as vscode from 'vscode';
+import type { FlatnessReport } from '../shared/report';
+import { isFromWebviewMessage, type Equivalence, type ToWebviewMessage } from '../shared/webviewProtocol';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+/** Checkpoints side by side, with "same function" lines for the pairs that compute the same outputs. */
+export class ComparePanel {
+  static readonly viewType = 'flatnessLens.compare';
+  private static current: ComparePanel | undefined;
+  private ready = false;
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private message: ToWebviewMessage) {
+    panel.onDidDispose(() => (ComparePanel.current = undefined));
+    panel.webview.onDidReceiveMessage((m: unknown) => {
+      if (isFromWebviewMessage(m) && (m.type === 'compare/ready' || m.type === 'report/ready')) {
+        this.ready = true;
+        void panel.webview.postMessage(this.message);
+      }
+    });
+  }
+
+  static show(extensionUri: vscode.Uri, reports: FlatnessReport[], equivalences: Equivalence[]): void {
+    const message: ToWebviewMessage = { type: 'compare/show', reports, equivalences };
+    if (ComparePanel.current) {
+      ComparePanel.current.message = message;
+      if (ComparePanel.current.ready) void ComparePanel.current.panel.webview.postMessage(message);
+      ComparePanel.current.panel.reveal();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(ComparePanel.viewType, 'Flatness: Compare', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'compare', 'Flatness: Compare');
+    ComparePanel.current = new ComparePanel(panel, message);
+  }
+}

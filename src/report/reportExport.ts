@@ -1,0 +1,32 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { FlatnessReport } from '../shared/report';
+
+/** The report's scalar metrics as CSV rows: metric,value,stderr. */
+export function reportCsv(report: FlatnessReport): string {
+  const rows: [string, number | null | undefined, number | undefined][] = [
+    ['loss', report.loss, undefined],
+    ['accuracy', report.accuracy, undefined],
+    ['gradient_norm', report.gradientNorm, undefined],
+    ...(report.hessian.topEigenvalues ?? []).map((v, i) => [`eigenvalue_${i + 1}`, v, undefined] as [string, number, undefined]),
+    ['trace', report.hessian.trace?.estimate, report.hessian.trace?.stderr],
+    ...(report.hessian.blockTraces ?? []).map((b) => [`block_trace:${b.name}`, b.trace, b.stderr] as [string, number, number]),
+    ['epsilon_sharpness', report.sharpness?.fullSpace, undefined],
+    ['epsilon_sharpness_subspace', report.sharpness?.subspace.value, undefined],
+    ['volume_log', report.volumeFlatness?.logVolume, undefined],
+    ['volume_escaped_fraction', report.volumeFlatness?.escapedFraction, undefined],
+    ['min_trace_over_alpha_orbit', report.invariant?.minTraceOverLayerScaling?.value, undefined],
+    ['adaptive_sharpness', report.invariant?.adaptiveSharpness.value, undefined],
+    ['fisher_rao_norm', report.invariant?.fisherRaoNorm, undefined],
+  ];
+  const cell = (v: number | null | undefined) => (v === undefined || v === null ? '' : String(v));
+  return ['metric,value,stderr', ...rows.filter(([, v]) => v !== undefined).map(([m, v, e]) => `${JSON.stringify(m)},${cell(v)},${cell(e)}`)].join('\n') + '\n';
+}
+
+/** Asks where to save and writes the file; never writes without the user's choice. */
+export async function saveWithDialog(defaultPath: string, filters: Record<string, string[]>, data: Uint8Array | string): Promise<void> {
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters });
+  if (!target) return;
+  await vscode.workspace.fs.writeFile(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  void vscode.window.showInformationMessage(`Flatness Lens: saved ${path.basename(target.fsPath)}`);
+}

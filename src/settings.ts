@@ -1,0 +1,64 @@
+import * as vscode from 'vscode';
+import type { AnalysisRequest, DeepPartial } from './analysis/analyzeFile';
+import type { BackendChoice } from './model/backend';
+import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from './shared/report';
+
+/** The extension's settings (package.json "contributes.configuration"), read with types and defaults. */
+export interface ExtensionSettings {
+  readonly dataSets: Readonly<Record<string, string>>;
+  readonly loss: LossKind | 'auto';
+  readonly samples: number;
+  readonly probeSamples: number;
+  readonly seed: number;
+  readonly metrics: readonly MetricName[];
+  readonly topK: number;
+  readonly traceSamples: number;
+  readonly sharpnessEpsilon: number;
+  readonly volumeEpsilon: number;
+  readonly backend: BackendChoice;
+  readonly analyzerMemoryLimitMb: number;
+  readonly autoAnalyze: boolean;
+  readonly exclude: readonly string[];
+}
+
+export function readSettings(scope?: vscode.Uri): ExtensionSettings {
+  const c = vscode.workspace.getConfiguration('flatnessLens', scope);
+  const metrics = c.get<string[]>('metrics', [...metricNames]).filter((m): m is MetricName => (metricNames as readonly string[]).includes(m));
+  return {
+    dataSets: c.get<Record<string, string>>('dataSets', {}),
+    loss: c.get<LossKind | 'auto'>('loss', 'auto'),
+    samples: c.get<number>('samples', 0),
+    probeSamples: c.get<number>('probeSamples', 256),
+    seed: c.get<number>('seed', 0),
+    metrics: metrics.length > 0 ? metrics : [...metricNames],
+    topK: c.get<number>('topEigenvalues', 5),
+    traceSamples: c.get<number>('traceSamples', 30),
+    sharpnessEpsilon: c.get<number>('sharpnessEpsilon', 0.05),
+    volumeEpsilon: c.get<number>('volumeEpsilon', 0.1),
+    backend: c.get<BackendChoice>('backend', 'auto'),
+    analyzerMemoryLimitMb: c.get<number>('analyzerMemoryLimitMb', 4096),
+    autoAnalyze: c.get<boolean>('autoAnalyzeOnChange', false),
+    exclude: Object.entries(c.get<Record<string, boolean>>('exclude', {})).filter(([, on]) => on).map(([glob]) => glob),
+  };
+}
+
+/** An analysis request for a checkpoint with the data choice made (undefined = data-free). */
+export function analysisRequest(checkpoint: string, data: string | undefined, settings: ExtensionSettings): AnalysisRequest {
+  const metricSettings: DeepPartial<AnalysisSettings> = {
+    eigenvalues: { count: settings.topK },
+    trace: { samples: settings.traceSamples },
+    sharpness: { epsilon: settings.sharpnessEpsilon },
+    volume: { epsilon: settings.volumeEpsilon },
+  };
+  return {
+    checkpoint,
+    data,
+    loss: settings.loss === 'auto' ? undefined : settings.loss,
+    samples: settings.samples > 0 ? settings.samples : undefined,
+    probeSamples: settings.probeSamples,
+    seed: settings.seed,
+    metrics: settings.metrics,
+    settings: metricSettings,
+    backend: settings.backend,
+  };
+}

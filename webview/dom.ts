@@ -1,0 +1,24 @@
+/** Creates an element with optional text and class names. */
+export function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (className) e.className = className;
+  return e;
+}
+
+export function button(label: string, onClick: () => void, title?: string): HTMLButtonElement {
+  const b = element('button', label);
+  b.type = 'button';
+  if (title) b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** The last two path segments (`folder/model.json`): enough to tell checkpoints apart, short enough for a header. */
+export function shortPath(path: string): string {
+  return path.split(/[\\/]/).slice(-2).join('/');
+}
+
+export function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}

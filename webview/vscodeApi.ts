@@ -1,0 +1,28 @@
+import type { FlatnessReport } from '../src/shared/report';
+import type { Equivalence, FromWebviewMessage } from '../src/shared/webviewProtocol';
+
+/** What the webview keeps with `setState` so the panel re-renders after a reload. */
+export type PersistedState =
+  | { readonly view: 'report'; readonly report: FlatnessReport; readonly stale: boolean }
+  | { readonly view: 'compare'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };
+
+export interface VsCodeApi {
+  postMessage(message: FromWebviewMessage): void;
+  setState(state: PersistedState): void;
+  getState(): unknown;
+}
+
+declare function acquireVsCodeApi(): VsCodeApi;
+
+/** `acquireVsCodeApi` may be called once per page; every module shares this instance. */
+export const vscode: VsCodeApi = acquireVsCodeApi();
+
+/** The saved state if it has the shape this version writes, else undefined (e.g. state from an older build). */
+export function readPersistedState(): PersistedState | undefined {
+  const state = vscode.getState();
+  if (typeof state !== 'object' || state === null) return undefined;
+  const s = state as Record<string, unknown>;
+  if (s.view === 'report' && typeof s.report === 'object' && s.report !== null) return state as PersistedState;
+  if (s.view === 'compare' && Array.isArray(s.reports) && Array.isArray(s.equivalences)) return state as PersistedState;
+  return undefined;
+}
