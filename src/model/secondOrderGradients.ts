@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerConvolutionGradients } from './convolutionGradients';
 
 /**
  * Gradients that keep second derivatives exact.
@@ -9,10 +10,18 @@ import * as tf from '@tensorflow/tfjs-core';
  * the tape sees the whole dependency. BatchMatMul is re-registered because the stock gradient uses
  * transposed matmuls, which the wasm backend runs ~30x slower than explicit transposes.
  *
- * Convolution, pooling and piecewise-linear activations are built from ops whose gradients are
- * already exact (see layers.ts), so they need nothing here.
+ * Conv2D's gradients are convolutions themselves (convolutionGradients.ts); pooling and the
+ * piecewise-linear activations are built from ops whose gradients are already exact (spatial.ts,
+ * activations.ts).
  */
 export function registerSecondOrderGradients(): void {
+  registerConvolutionGradients();
+  // The stock Relu gradient casts step(x) (already float32) to float32: a copy on every pass.
+  tf.registerGradient({
+    kernelName: tf.Relu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.mul(dy as tf.Tensor, tf.step(saved[0])) }),
+  });
   tf.registerGradient({
     kernelName: tf.Exp,
     inputsToSave: ['x'],

@@ -52,13 +52,13 @@ export function windowTaps(x: tf.Tensor4D, spec: WindowSpec, padding: 'zeros' | 
   }
   const [sh, sw] = spec.strides;
   const [dh, dw] = spec.dilation;
-  // Extra rows/columns at the end let every strided read take a whole block of out*stride cells.
-  const extraBottom = Math.max(0, (spec.kernel[0] - 1) * dh + g.outHeight * sh - (height + g.padTop + g.padBottom));
-  const extraRight = Math.max(0, (spec.kernel[1] - 1) * dw + g.outWidth * sw - (width + g.padLeft + g.padRight));
   const spatialMajor = tf.transpose(x, [1, 2, 0, 3]);
-  const padded = padding === 'zeros'
-    ? tf.pad(spatialMajor, [[g.padTop, g.padBottom + extraBottom], [g.padLeft, g.padRight + extraRight], [0, 0], [0, 0]])
-    : edgePad(spatialMajor, g.padTop, g.padBottom + extraBottom, g.padLeft, g.padRight + extraRight);
+  const unpadded = g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+  const padded = unpadded
+    ? spatialMajor
+    : padding === 'zeros'
+    ? tf.pad(spatialMajor, [[g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0], [0, 0]])
+    : edgePad(spatialMajor, g.padTop, g.padBottom, g.padLeft, g.padRight);
   const taps: tf.Tensor4D[] = [];
   for (let i = 0; i < spec.kernel[0]; i++) {
     for (let j = 0; j < spec.kernel[1]; j++) {
@@ -89,10 +89,14 @@ function edgePad(x: tf.Tensor4D, top: number, bottom: number, left: number, righ
   return columns.length === 1 ? tall : (tf.concat(columns, 1) as tf.Tensor4D);
 }
 
+/** Rows top, top+sh, … and columns left, left+sw, … of x: [outH, outW, N, C]. */
 function stridedBlock(x: tf.Tensor4D, top: number, left: number, outH: number, outW: number, sh: number, sw: number): tf.Tensor4D {
   const [, , n, c] = x.shape;
   if (sh === 1 && sw === 1) return tf.slice(x, [top, left, 0, 0], [outH, outW, -1, -1]);
-  const block = tf.slice(x, [top, left, 0, 0], [outH * sh, outW * sw, -1, -1]);
+  // Take the span from the first to the last selected cell, pad it to whole strides, and keep the
+  // first row and column of each stride with two reshapes and contiguous slices.
+  const span = tf.slice(x, [top, left, 0, 0], [(outH - 1) * sh + 1, (outW - 1) * sw + 1, -1, -1]);
+  const block = tf.pad(span, [[0, sh - 1], [0, sw - 1], [0, 0], [0, 0]]);
   const firstRowOfEach = tf.slice(tf.reshape(block, [outH, sh * outW * sw * n * c]), [0, 0], [outH, outW * sw * n * c]);
   const firstColumnOfEach = tf.slice(tf.reshape(firstRowOfEach, [outH * outW, sw * n * c]), [0, 0], [outH * outW, n * c]);
   return tf.reshape(firstColumnOfEach, [outH, outW, n, c]);
@@ -103,9 +107,20 @@ function batchMajor(t: tf.Tensor): tf.Tensor4D {
   return tf.transpose(t, [2, 0, 1, 3]) as tf.Tensor4D;
 }
 
-/** Conv2D with an HWIO kernel: Σ over window offsets k of tap_k · W[k]. */
+/**
+ * Conv2D with an HWIO kernel. The native kernel (its gradients are registered in
+ * convolutionGradients.ts) unless both strides and dilations exceed 1, which tfjs's conv2d does not
+ * take: then Σ over window offsets k of tap_k · W[k].
+ */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, spec: Omit<WindowSpec, 'kernel'>): tf.Tensor4D {
   const [kh, kw, inChannels, filters] = kernel.shape;
+  const stridesAndDilation = (spec.strides[0] > 1 || spec.strides[1] > 1) && (spec.dilation[0] > 1 || spec.dilation[1] > 1);
+  if (!stridesAndDilation) {
+    const g = windowGeometry(x.shape[1], x.shape[2], { ...spec, kernel: [kh, kw] });
+    if (g.outHeight < 1 || g.outWidth < 1) throw new Error(`window ${kh}x${kw} does not fit an input of ${x.shape[1]}x${x.shape[2]}`);
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]];
+    return tf.conv2d(x, kernel, [spec.strides[0], spec.strides[1]], pad, 'NHWC', [spec.dilation[0], spec.dilation[1]]);
+  }
   const { taps, geometry } = windowTaps(x, { ...spec, kernel: [kh, kw] });
   const perOffset = tf.reshape(kernel, [kh * kw, inChannels * filters]);
   const rows = geometry.outHeight * geometry.outWidth * x.shape[0];
