@@ -97,10 +97,10 @@ function charts(report: FlatnessReport): HTMLElement {
   }
   const orbit = report.invariant?.minTraceOverLayerScaling;
   if (orbit && orbit.path.length > 0) {
-    grid.append(chartCard({ id: 'alpha-orbit', title: 'Trace along the α-orbit', caption: 'Every point on these curves is the same function: rescaling layers by α and 1/α changes no output, only the trace (Dinh et al. 2017).', draw: (canvas, theme) => drawAlphaOrbitChart(canvas, report, theme) }));
+    grid.append(chartCard({ id: 'alpha-orbit', title: 'Trace along the α-orbit', caption: 'Every point on these curves is the same function: rescaling layers by α and 1/α changes no output, only the trace (Dinh et al. 2017).', height: 300, draw: (canvas, theme) => drawAlphaOrbitChart(canvas, report, theme) }));
   }
   if (report.volumeFlatness) {
-    grid.append(chartCard({ id: 'volume', title: 'Volume ε-flatness radii', caption: `How far one can walk along each random direction before the loss rises by ε = ${report.volumeFlatness.epsilon}; the search stops at the cap.`, draw: (canvas, theme) => drawVolumeChart(canvas, report, theme) }));
+    grid.append(chartCard({ id: 'volume', title: 'Volume ε-flatness radii', caption: `How far one can walk along each random direction before the loss rises by ε = ${report.volumeFlatness.epsilon}; the search stops at the cap.`, height: Math.max(220, 20 * report.volumeFlatness.radii.length + 100), draw: (canvas, theme) => drawVolumeChart(canvas, report, theme) }));
   }
   return grid;
 }

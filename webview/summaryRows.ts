@@ -27,7 +27,7 @@ export interface SummaryRow {
 }
 
 /** The rows whose numbers a function-preserving rescaling changes (Dinh et al. 2017): highlighted in the compare view. */
-export const reparametrizationSensitiveKeys: ReadonlySet<SummaryKey> = new Set(['lambda-max', 'top-eigenvalues', 'trace', 'epsilon-sharpness', 'subspace-sharpness', 'volume-log', 'volume-radii']);
+export const reparametrizationSensitiveKeys: ReadonlySet<SummaryKey> = new Set(['gradient-norm', 'lambda-max', 'top-eigenvalues', 'trace', 'density-support', 'epsilon-sharpness', 'subspace-sharpness', 'volume-log', 'volume-radii']);
 
 export function formatNumber(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
@@ -35,7 +35,10 @@ export function formatNumber(v: number | null | undefined, digits = 4): string {
   if (v === Number.NEGATIVE_INFINITY) return '−∞';
   if (v === 0) return '0';
   const a = Math.abs(v);
-  return a >= 1e5 || a < 1e-3 ? v.toExponential(digits - 1) : v.toPrecision(digits);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(digits - 1);
+  const fixed = v.toPrecision(digits);
+  // toPrecision writes 196 to 2 digits as "2.0e+2"; below 1e5 a rounded plain number ("200") reads better.
+  return fixed.includes('e') ? String(Number(fixed)) : fixed;
 }
 
 /** "value ± error" with non-breaking spaces, so the pair never wraps apart. */
@@ -47,7 +50,7 @@ export function withError(value: number, error: number | undefined, digits = 4):
 export function summaryRows(report: FlatnessReport): SummaryRow[] {
   const rows: SummaryRow[] = [];
   const add = (key: SummaryKey, metric: string, value: string, definition: string) => rows.push({ key, metric, value, definition });
-  add('loss', 'Loss', formatNumber(report.loss, 6), `mean ${report.data.loss} over ${report.data.samples} samples (${report.data.lossDefinition}; from the ${report.data.lossFrom}); every Hessian is of this mean`);
+  add('loss', 'Loss', formatNumber(report.loss, 6), `mean ${report.data.loss} over ${report.data.samples} samples: ${report.data.lossDefinition} (chosen by the ${report.data.lossFrom}); every Hessian is of this mean`);
   if (report.accuracy !== null) add('accuracy', 'Accuracy', `${(report.accuracy * 100).toFixed(2)}%`, 'fraction of samples whose predicted class is the label');
   add('gradient-norm', 'Gradient norm ‖∇L‖', formatNumber(report.gradientNorm), 'Euclidean norm of the gradient of the mean loss; near 0 at a minimum, where the Hessian describes the curvature');
   const h = report.hessian;

@@ -16,8 +16,6 @@ import { topologyToModelSpec } from './tfjsLayersTopology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
 import { writeTfjsLayers } from './tfjsLayersWriter';
 
-const GRAPH_MODEL_MARK = /"format"\s*:\s*"graph-model"/;
-
 export const tfjsLayersFormat: CheckpointFormat = {
   id: TFJS_LAYERS_FORMAT_ID,
   displayName: 'TF.js Layers model (model.json + .bin weight shards)',
@@ -50,12 +48,12 @@ export async function describeTfjsLayers(path: string): Promise<CheckpointSummar
 
 /**
  * `weightsManifest` usually follows the whole topology, beyond the head, so only `modelTopology`
- * is required here; a file without a manifest gets a clear error from read().
+ * is required here; a file without a manifest gets a clear error from read(). TF.js graph models
+ * match too, so that reading one says why it cannot be analyzed (it has no layers to rebuild).
  */
 export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
   if (!fileName.toLowerCase().endsWith('.json')) return false;
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(head);
-  return text.includes('"modelTopology"') && !GRAPH_MODEL_MARK.test(text);
+  return new TextDecoder('utf-8', { fatal: false }).decode(head).includes('"modelTopology"');
 }
 
 export async function readTfjsLayers(path: string): Promise<Checkpoint> {

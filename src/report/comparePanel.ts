@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { saveWithDialog } from './reportExport';
 import type { FlatnessReport } from '../shared/report';
 import { isFromWebviewMessage, type Equivalence, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { webviewHtml, webviewOptions } from './webviewHtml';
@@ -12,9 +14,14 @@ export class ComparePanel {
   private constructor(private readonly panel: vscode.WebviewPanel, private message: ToWebviewMessage) {
     panel.onDidDispose(() => (ComparePanel.current = undefined));
     panel.webview.onDidReceiveMessage((m: unknown) => {
-      if (isFromWebviewMessage(m) && (m.type === 'compare/ready' || m.type === 'report/ready')) {
+      if (!isFromWebviewMessage(m)) return;
+      if (m.type === 'compare/ready' || m.type === 'report/ready') {
         this.ready = true;
         void panel.webview.postMessage(this.message);
+      } else if (m.type === 'report/exportChart') {
+        const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
+        const png = Buffer.from(m.dataUrl.slice(m.dataUrl.indexOf(',') + 1), 'base64');
+        void saveWithDialog(path.join(folder, `flatness-compare.${m.chart}.png`), { PNG: ['png'] }, png);
       }
     });
   }

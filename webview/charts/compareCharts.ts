@@ -1,7 +1,7 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { seriesColours, withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
 
 /** Top eigenvalues of every checkpoint side by side (log axis when they span more than a decade). */
 export function drawCompareEigenvalueChart(canvas: HTMLCanvasElement, reports: readonly FlatnessReport[], names: readonly string[], theme: ChartTheme): Chart {
@@ -28,7 +28,7 @@ export function drawCompareEigenvalueChart(canvas: HTMLCanvasElement, reports: r
       },
       scales: {
         x: { grid: { display: false } },
-        y: { type: logScale ? 'logarithmic' : 'linear', title: axisTitle(`Hessian eigenvalue${logScale ? ' (log scale)' : ''}`) },
+        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(`Hessian eigenvalue${logScale ? ' (log scale)' : ''}`) },
       },
     },
   });
@@ -52,6 +52,8 @@ export function drawCompareSliceChart(canvas: HTMLCanvasElement, reports: readon
           borderWidth: 2,
           pointRadius: 0,
           borderDash: k % 2 === 1 ? [6, 4] : [],
+          // Later checkpoints on top: equivalent checkpoints' curves coincide, and the dashed one must stay visible.
+          order: reports.length - k,
         }];
       }),
     },
@@ -59,6 +61,7 @@ export function drawCompareSliceChart(canvas: HTMLCanvasElement, reports: readon
       parsing: false,
       plugins: {
         canvasBackground: backgroundOption(theme),
+        legend: { labels: { sort: (a, b) => a.datasetIndex! - b.datasetIndex! } },
         tooltip: { callbacks: { label: (item) => `${item.dataset.label}: L = ${formatNumber(item.parsed.y, 5)}` } },
       },
       scales: {

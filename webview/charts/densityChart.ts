@@ -1,7 +1,7 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
 import { smoothedDensity } from './spectralDensity';
 
 /**
@@ -39,8 +39,8 @@ export function drawDensityChart(canvas: HTMLCanvasElement, report: FlatnessRepo
       },
       scales: {
         x: { type: 'linear', title: axisTitle('eigenvalue λ') },
-        y: { type: logScale ? 'logarithmic' : 'linear', position: 'left', min: logScale ? floor : 0, title: axisTitle('density', theme.blue) },
-        weights: { type: logScale ? 'logarithmic' : 'linear', position: 'right', min: logScale ? undefined : 0, grid: { drawOnChartArea: false }, title: axisTitle('node weight', theme.orange) },
+        y: { type: logScale ? 'logarithmic' : 'linear', position: 'left', min: logScale ? floor : 0, ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle('density', theme.blue) },
+        weights: { type: logScale ? 'logarithmic' : 'linear', position: 'right', min: logScale ? undefined : 0, ticks: logScale ? { callback: powerOfTenTick } : {}, grid: { drawOnChartArea: false }, title: axisTitle('node weight', theme.orange) },
       },
     },
   });

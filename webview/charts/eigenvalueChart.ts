@@ -29,7 +29,7 @@ export function drawEigenvalueChart(canvas: HTMLCanvasElement, report: FlatnessR
       },
       scales: {
         x: { grid: { display: false } },
-        y: { title: axisTitle('eigenvalue of the Hessian of the mean loss') },
+        y: { title: axisTitle('eigenvalue λ') },
       },
     },
   });

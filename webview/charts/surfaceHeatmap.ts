@@ -130,7 +130,7 @@ export function drawSurfaceHeatmap(canvas: HTMLCanvasElement, report: FlatnessRe
     ctx.strokeRect(barX, margin.top, barWidth, plotHeight);
     ctx.fillStyle = theme.foreground;
     ctx.textAlign = 'left';
-    for (const t of ticks(lo, hi, 5)) {
+    for (const t of ticks(lo, hi, 7)) {
       const y = margin.top + (1 - (t - lo) / (hi - lo || 1)) * plotHeight;
       ctx.fillText(formatNumber(10 ** t, 2), barX + barWidth + 4, y);
     }

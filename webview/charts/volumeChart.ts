@@ -1,7 +1,7 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
 
 /**
  * Volume ε-flatness: for each random direction, the radius at which the loss first exceeds L + ε, as
@@ -38,8 +38,8 @@ export function drawVolumeChart(canvas: HTMLCanvasElement, report: FlatnessRepor
         tooltip: { callbacks: { label: (item) => `radius ${formatNumber(item.parsed.x, 4)}${escaped(item.parsed.x ?? 0) ? ' (reached the cap: the loss never rose by ε)' : ''}` } },
       },
       scales: {
-        x: { type: 'logarithmic', min: 10 ** Math.floor(Math.log10(smallest / 2)), max: volume.cap * 2, title: axisTitle(`radius where L first exceeds L + ${volume.epsilon} (log scale)`) },
-        y: { grid: { display: false }, title: axisTitle('random direction') },
+        x: { type: 'logarithmic', min: 10 ** Math.floor(Math.log10(smallest / 2)), max: volume.cap * 2, ticks: { callback: powerOfTenTick, autoSkip: false, maxRotation: 0 }, title: axisTitle(`radius where L first exceeds L + ${volume.epsilon} (log scale)`) },
+        y: { grid: { display: false }, ticks: { autoSkip: false }, title: axisTitle('random direction') },
       },
     },
   });
