@@ -43,7 +43,7 @@ function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, ri
 }
 
 /** ∂L/∂x from dy: a stride-1 convolution of the stride-dilated dy with the flipped, transposed filter. */
-export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: readonly number[], strides: Pair, dilations: Pair, pad: ExplicitPadding): tf.Tensor4D {
+function inputGradientValue(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: readonly number[], strides: Pair, dilations: Pair, pad: ExplicitPadding): tf.Tensor4D {
   const [kh, kw] = filter.shape;
   const [, h, w] = inputShape;
   const spreadH = (kh - 1) * dilations[0];
@@ -58,7 +58,7 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, inputS
 }
 
 /** ∂L/∂filter: the input's patches correlated with dy, as a convolution over (batch ↔ channel) transposes. */
-export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], strides: Pair, dilations: Pair, pad: ExplicitPadding): tf.Tensor4D {
+function filterGradientValue(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], strides: Pair, dilations: Pair, pad: ExplicitPadding): tf.Tensor4D {
   const [kh, kw] = filterShape;
   const padded = padOrCrop(x, pad[1][0], pad[1][1], pad[2][0], pad[2][1]);
   const channelsAsBatch = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, Hp, Wp, N]
@@ -66,6 +66,51 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShap
   const full = tf.conv2d(channelsAsBatch, dyAsFilter, dilations, noPadding(), 'NHWC', strides); // [Ci, ≥kh, ≥kw, Co]
   const cropped = full.shape[1] === kh && full.shape[2] === kw ? full : tf.slice(full, [0, 0, 0, 0], [-1, kh, kw, -1]);
   return tf.transpose(cropped, [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+interface ConvolutionGeometry {
+  readonly strides: Pair;
+  readonly dilations: Pair;
+  readonly pad: ExplicitPadding;
+}
+
+function forward(x: tf.Tensor4D, filter: tf.Tensor4D, g: ConvolutionGeometry): tf.Tensor4D {
+  return tf.conv2d(x, filter, g.strides, g.pad, 'NHWC', g.dilations);
+}
+
+/**
+ * The two gradients are bilinear, and each one's derivatives are the other two maps of the same
+ * convolution: for F(x, dy) = ∂⟨conv(x, W), dy⟩/∂W, ⟨F(x, dy), V⟩ = ⟨x, I(dy, V)⟩ = ⟨dy, conv(x, V)⟩,
+ * where I is the input gradient. Declaring that with customGrad keeps every higher-order product
+ * a convolution of the original shapes, instead of differentiating the transposed forms above
+ * (which tfjs would do with large, slow kernels).
+ */
+export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: readonly number[], g: ConvolutionGeometry): tf.Tensor4D {
+  const op = tf.customGrad(((dyIn: tf.Tensor4D, filterIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([dyIn, filterIn]);
+    return {
+      value: inputGradientValue(dyIn, filterIn, inputShape, g.strides, g.dilations, g.pad),
+      gradFunc: (upstream: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [savedDy, savedFilter] = saved as tf.Tensor4D[];
+        return [forward(upstream, savedFilter, g), conv2dFilterGradient(upstream, savedDy, savedFilter.shape, g)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(dy, filter) as tf.Tensor4D;
+}
+
+export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], g: ConvolutionGeometry): tf.Tensor4D {
+  const op = tf.customGrad(((xIn: tf.Tensor4D, dyIn: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([xIn, dyIn]);
+    return {
+      value: filterGradientValue(xIn, dyIn, filterShape, g.strides, g.dilations, g.pad),
+      gradFunc: (upstream: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [savedX, savedDy] = saved as tf.Tensor4D[];
+        return [conv2dInputGradient(savedDy, upstream, savedX.shape, g), forward(savedX, upstream, g)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x, dy) as tf.Tensor4D;
 }
 
 export function registerConvolutionGradients(): void {
@@ -76,12 +121,10 @@ export function registerConvolutionGradients(): void {
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
       const { strides, pad, dilations, dataFormat } = attrs as unknown as tf.Conv2DAttrs;
       if (dataFormat !== 'NHWC' || !(Array.isArray(pad) || pad === 'valid')) throw new Error('Conv2D gradient: the engine calls conv2d with NHWC and explicit padding only');
-      const s = asPair(strides);
-      const d = asPair(dilations);
-      const explicit = pad === 'valid' ? noPadding() : (pad as ExplicitPadding);
+      const geometry: ConvolutionGeometry = { strides: asPair(strides), dilations: asPair(dilations), pad: pad === 'valid' ? noPadding() : (pad as ExplicitPadding) };
       return {
-        x: () => conv2dInputGradient(dy as tf.Tensor4D, filter, x.shape, s, d, explicit),
-        filter: () => conv2dFilterGradient(x, dy as tf.Tensor4D, filter.shape, s, d, explicit),
+        x: () => conv2dInputGradient(dy as tf.Tensor4D, filter, x.shape, geometry),
+        filter: () => conv2dFilterGradient(x, dy as tf.Tensor4D, filter.shape, geometry),
       };
     },
   });
