@@ -44,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
       deserializeWebviewPanel: async (panel, state) => ReportPanel.revive(panel, context.extensionUri, state, commands, log),
     }),
   );
+  void service.restoreStates().catch((error: unknown) => log(`could not restore earlier results: ${String(error)}`));
 }
 
 export function deactivate(): void {}

@@ -37,6 +37,20 @@ export class AnalysisService implements vscode.Disposable {
     return JSON.stringify(request);
   }
 
+  /**
+   * Shows the last results of every listed checkpoint at once after a reload: done when the files
+   * are unchanged, stale when they changed since.
+   */
+  async restoreStates(): Promise<void> {
+    for (const entry of await this.index.all()) {
+      if (entry.state.kind !== 'new') continue;
+      const latest = await this.cache.latest(entry.uri.fsPath);
+      if (!latest) continue;
+      const hash = await this.index.hashOf(entry).catch(() => undefined);
+      this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report: latest.report } : { kind: 'stale', report: latest.report });
+    }
+  }
+
   /** A cached report for the checkpoint's current content and settings, if any. */
   async cached(entry: CheckpointEntry, data: DataChoice): Promise<FlatnessReport | undefined> {
     if (entry.state.kind === 'unreadable') return undefined;

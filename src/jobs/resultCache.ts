@@ -27,14 +27,37 @@ export class ResultCache {
     }
   }
 
+  /** The last report stored for a checkpoint path, whatever the file's content is now. */
+  async latest(checkpoint: string): Promise<{ contentHash: string; report: FlatnessReport } | undefined> {
+    const entry = (await this.readLatest())[checkpoint];
+    if (!entry) return undefined;
+    const report = await this.get(entry.contentHash, entry.requestKey);
+    return report ? { contentHash: entry.contentHash, report } : undefined;
+  }
+
+  private async readLatest(): Promise<Record<string, { contentHash: string; requestKey: string }>> {
+    if (!this.folder) return {};
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.folder, 'latest.json'), 'utf8')) as Record<string, { contentHash: string; requestKey: string }>;
+    } catch {
+      return {};
+    }
+  }
+
   async put(contentHash: string, requestKey: string, report: FlatnessReport): Promise<void> {
     const file = this.fileFor(contentHash, requestKey);
     if (!file) return;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(temp, JSON.stringify({ requestKey, report }));
-    await fs.rename(temp, file);
+    const latest = { ...(await this.readLatest()), [report.checkpoint.path]: { contentHash, requestKey } };
+    await writeAtomically(path.join(this.folder!, 'latest.json'), JSON.stringify(latest));
+    await writeAtomically(file, JSON.stringify({ requestKey, report }));
   }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temp, text);
+  await fs.rename(temp, file);
 }
 
 function simpleHash(text: string): string {

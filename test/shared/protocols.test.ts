@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isToAnalyzerMessage } from '../../src/shared/analyzerProtocol';
+import { isFromWebviewMessage } from '../../src/shared/webviewProtocol';
+
+test('webview messages with unexpected content are rejected', () => {
+  const png = 'data:image/png;base64,iVBORw0KGgo=';
+  for (const ok of [{ type: 'report/ready' }, { type: 'report/rerun' }, { type: 'compare/ready' }, { type: 'report/rescale', mode: 'flatten' }, { type: 'report/export', format: 'csv' }, { type: 'report/exportChart', chart: 'alpha-orbit', dataUrl: png }]) {
+    assert.equal(isFromWebviewMessage(ok), true, JSON.stringify(ok));
+  }
+  for (const bad of [
+    null, 42, 'report/ready', {}, { type: 'report/delete' }, { type: 'report/rescale', mode: 'explode' }, { type: 'report/export', format: 'exe' },
+    { type: 'report/exportChart', chart: '../../etc/passwd', dataUrl: png },
+    { type: 'report/exportChart', chart: 'eigenvalues', dataUrl: 'data:text/html;base64,PHNjcmlwdD4=' },
+    { type: 'report/exportChart', chart: 'eigenvalues', dataUrl: 'javascript:alert(1)' },
+  ]) {
+    assert.equal(isFromWebviewMessage(bad), false, JSON.stringify(bad));
+  }
+});
+
+test('analyzer messages are checked before a job starts', () => {
+  assert.equal(isToAnalyzerMessage({ type: 'analyze', id: 1, request: { checkpoint: '/m.json' } }), true);
+  assert.equal(isToAnalyzerMessage({ type: 'rescale', id: 2, request: { checkpoint: '/m.json', mode: 'flatten' } }), true);
+  assert.equal(isToAnalyzerMessage({ type: 'compareOutputs', id: 3, request: { first: { checkpoint: '/a.json' }, second: '/b.json' } }), true);
+  assert.equal(isToAnalyzerMessage({ type: 'cancel', id: 4 }), true);
+  for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }]) {
+    assert.equal(isToAnalyzerMessage(bad), false, JSON.stringify(bad));
+  }
+});
