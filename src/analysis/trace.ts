@@ -49,7 +49,7 @@ export async function hessianTrace(hvp: HessianVectorProduct, parameters: readon
   const blocks: BlockTrace[] = [];
   for (const [k, p] of parameters.entries()) {
     const exact = p.size <= options.samples;
-    const random = options.random.fork(`trace:${p.name}`);
+    const random = options.random.fork(blockStreamLabel(k, p.size));
     const values: number[] = [];
     const probes = exact ? p.size : options.samples;
     for (let s = 0; s < probes; s++) {
@@ -99,6 +99,14 @@ async function jointTrace(hvp: HessianVectorProduct, parameters: readonly Parame
 
 function blockVector(parameters: readonly ParameterInfo[], k: number, values: Float32Array): ParameterVector {
   return parameters.map((p, i) => (i === k ? tf.tensor(values, [...p.shape]) : tf.zeros([...p.shape])));
+}
+
+/**
+ * The probe stream of weight tensor k: by position and size, not name, so the same network saved
+ * in another format (other weight names) gets the same probes, and so does every rescaled copy.
+ */
+export function blockStreamLabel(index: number, size: number): string {
+  return `trace:${index}:${size}`;
 }
 
 export function meanAndStderr(values: readonly number[]): { mean: number; stderr: number } {

@@ -27,7 +27,7 @@ export interface CheckpointEntry {
 }
 
 /** Candidate files by name; the format registry decides by content. */
-const candidateGlob = '**/*.json';
+const candidateGlob = '**/*.{json,onnx}';
 
 /**
  * The workspace's checkpoints, found with the format registry and kept current by file watchers.
@@ -44,7 +44,7 @@ export class CheckpointIndex implements vscode.Disposable {
   private scanned: Promise<void> | undefined;
 
   constructor(private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
-    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin}');
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin,onnx}');
     this.disposables.push(
       watcher,
       watcher.onDidCreate((uri) => void this.fileChanged(uri)),
@@ -137,7 +137,7 @@ export class CheckpointIndex implements vscode.Disposable {
 
   private async fileChanged(uri: vscode.Uri): Promise<void> {
     if (this.excluded(uri)) return;
-    if (uri.fsPath.endsWith('.json')) {
+    if (/\.(json|onnx)$/i.test(uri.fsPath)) {
       const entry = await this.describe(uri);
       if (entry) entry.contentHash = undefined;
       this.changed.fire(entry);

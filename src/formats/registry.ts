@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
+import { onnxFormat } from './onnx';
 import { tfjsLayersFormat } from './tfjsLayers';
 
 export interface WriteOptions {
@@ -35,7 +36,7 @@ export interface CheckpointFormat {
 }
 
 /** Formats in the order they are tried. Add new formats here. */
-export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat];
+export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat, onnxFormat];
 
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HessianVectorProduct } from '../analysis/lanczos';
 import type { SeededRandom } from '../analysis/random';
-import { meanAndStderr } from '../analysis/trace';
+import { blockStreamLabel, meanAndStderr } from '../analysis/trace';
 import { disposeVector } from '../analysis/vectors';
 import type { ParameterInfo } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
@@ -82,7 +82,7 @@ export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: rea
   for (const [g, group] of groups.entries()) {
     const p = parameters[group.parameter];
     const exact = group.size <= options.samples;
-    const random = options.random.fork(group.entries ? `trace:${p.name}#${JSON.stringify(group.form)}` : `trace:${p.name}`);
+    const random = options.random.fork(group.entries ? `${blockStreamLabel(group.parameter, p.size)}#${JSON.stringify(group.form)}` : blockStreamLabel(group.parameter, p.size));
     const probes = exact ? group.size : options.samples;
     const values: number[] = [];
     for (let s = 0; s < probes; s++) {

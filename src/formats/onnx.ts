@@ -1,0 +1,119 @@
+/**
+ * ONNX models (`.onnx`): a protobuf ModelProto, decoded by a small hand-written wire-format reader
+ * (no native code, no dependency), mapped onto the engine's channels-last Keras layers; see
+ * onnx/graphToSpec.ts for what is supported and how NCHW is handled, and
+ * /work/shared/notes/formats-and-real-data.md for what a robust reader checks.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Checkpoint, WeightTensor } from '../model/spec';
+import { FileProblem } from '../shared/errors';
+import { describeFsError } from './fsErrors';
+import { graphToSpec, engineValues, type OnnxWeightSource } from './onnx/graphToSpec';
+import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
+import { decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
+import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
+import { decodeOnnx, type OnnxSource } from './onnx/source';
+import { writeOnnx } from './onnx/writer';
+import type { CheckpointFormat, CheckpointSummary } from './registry';
+import { resolveShardPath } from './tfjsLayersShards';
+
+export const ONNX_FORMAT_ID = 'onnx';
+
+export const onnxFormat: CheckpointFormat = {
+  id: ONNX_FORMAT_ID,
+  displayName: 'ONNX model (.onnx)',
+  match: matchOnnx,
+  read: readOnnx,
+  write: writeOnnx,
+  filesWritten: (outPath) => [outPath],
+  describe: describeOnnx,
+};
+
+/** `.onnx` and a ModelProto's usual first field: ir_version (field 1, varint) or graph (field 7). */
+export function matchOnnx(fileName: string, head: Uint8Array): boolean {
+  if (!fileName.toLowerCase().endsWith('.onnx') || head.length < 2) return false;
+  return head[0] === 0x08 || head[0] === 0x3a;
+}
+
+async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8Array; onnx: OnnxModel }> {
+  const file = resolve(path);
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (error) {
+    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
+  }
+  // A private copy with its own buffer: never a view into Node's shared Buffer pool.
+  const bytes = new Uint8Array(data.byteLength);
+  bytes.set(data);
+  return { file, bytes, onnx: decodeOnnx(bytes, file) };
+}
+
+export async function readOnnx(path: string): Promise<Checkpoint> {
+  const { file, bytes, onnx } = await readModelFile(path);
+  const modelDir = await realpath(dirname(file));
+  const mapped = graphToSpec(onnx, file, (tensor) => int64Values(bytes, tensor, file));
+  const weights: WeightTensor[] = [];
+  const onnxWeights: Record<string, OnnxWeightSource> = {};
+  const external: string[] = [];
+  const converted = new Set<string>();
+  for (const { tensor, weight, source } of mapped.weights) {
+    const values = engineValues(await decodeFloatTensor(bytes, tensor, file, modelDir), source);
+    weights.push({ ...weight, values });
+    onnxWeights[weight.name] = source;
+    if (tensor.external) external.push(tensor.name);
+    if (tensor.dataType !== DataType.FLOAT) converted.add(dataTypeNames[tensor.dataType]);
+  }
+  const notes = [...mapped.notes];
+  if (external.length > 0) notes.push(`${external.length} weights were stored in external data files; a rewritten file stores them inline`);
+  if (converted.size > 0) notes.push(`weights stored as ${[...converted].join('/')} were converted to float32; a rewritten file stores them in their original type`);
+  const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');
+  if (onnx.producer || opset !== undefined) notes.push(`ONNX model${onnx.producer ? ` from ${onnx.producer}` : ''}${opset !== undefined ? `, opset ${opset}` : ''}`);
+  const source: OnnxSource = { onnxBytes: bytes, onnxWeights };
+  return { path: file, format: ONNX_FORMAT_ID, model: mapped.model, weights, notes, source: { ...source } };
+}
+
+/** Parameter count from the dims of the float initializers, without decoding their data. */
+export async function describeOnnx(path: string): Promise<CheckpointSummary> {
+  const { file, onnx } = await readModelFile(path);
+  let parameters = 0;
+  const files = [file];
+  let modelDir: string | undefined;
+  for (const tensor of onnx.graph.initializers) {
+    if (!isFloatTensor(tensor)) continue;
+    parameters += numelOf(tensor, file);
+    const location = tensor.external?.location;
+    if (location !== undefined) {
+      modelDir ??= await realpath(dirname(file));
+      const real = await resolveShardPath(location, modelDir, file, `initializer '${tensor.name}' (external data)`);
+      if (!files.includes(real)) files.push(real);
+    }
+  }
+  return { parameters, files };
+}
+
+/** A small int64 (or int32) constant, e.g. Reshape's target shape. */
+function int64Values(bytes: Uint8Array, tensor: OnnxTensor, file: string): number[] {
+  const label = `constant '${tensor.name}'`;
+  if (tensor.external) throw new FileProblem(file, `${label} is stored externally; only weights may be`);
+  try {
+    const raw = tensor.fields.filter((f) => f.number === TensorField.rawData);
+    if (tensor.dataType === DataType.INT64) {
+      if (raw.length === 0) return int64sOf(bytes, tensor.fields.filter((f) => f.number === TensorField.int64Data), label);
+      const data = fixedBytesOf(bytes, raw, 8, label);
+      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      return Array.from({ length: data.byteLength / 8 }, (_, i) => Number(view.getBigInt64(8 * i, true)));
+    }
+    if (tensor.dataType === DataType.INT32) {
+      if (raw.length === 0) return int64sOf(bytes, tensor.fields.filter((f) => f.number === TensorField.int32Data), label);
+      const data = fixedBytesOf(bytes, raw, 4, label);
+      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      return Array.from({ length: data.byteLength / 4 }, (_, i) => view.getInt32(4 * i, true));
+    }
+  } catch (error) {
+    if (error instanceof WireError) throw new FileProblem(file, `${label}: ${error.message}`);
+    throw error;
+  }
+  throw new FileProblem(file, `${label} has data type ${dataTypeNames[tensor.dataType] ?? tensor.dataType}, expected int64`);
+}

@@ -1,0 +1,173 @@
+/**
+ * Initializer data: decoding float/float16/bfloat16/double TensorProtos (raw_data, the typed
+ * repeated fields, or external files) into fresh float32 arrays, and encoding new values back into
+ * a TensorProto that keeps every other field's bytes.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError } from '../fsErrors';
+import { resolveShardPath } from '../tfjsLayersShards';
+import { halfToFloat } from '../tfjsLayersWeights';
+import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';
+import { concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';
+
+const floatWidths: Record<number, number> = { [DataType.FLOAT]: 4, [DataType.FLOAT16]: 2, [DataType.BFLOAT16]: 2, [DataType.DOUBLE]: 8 };
+
+export function isFloatTensor(tensor: OnnxTensor): boolean {
+  return floatWidths[tensor.dataType] !== undefined;
+}
+
+export function numelOf(tensor: OnnxTensor, file: string): number {
+  let n = 1;
+  for (const d of tensor.dims) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new FileProblem(file, `initializer '${tensor.name}' has an invalid dimension ${d} in dims [${tensor.dims}]`);
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n)) throw new FileProblem(file, `initializer '${tensor.name}' is too large (dims [${tensor.dims}])`);
+  return n;
+}
+
+function fieldsNumbered(tensor: OnnxTensor, number: number): WireField[] {
+  return tensor.fields.filter((f) => f.number === number);
+}
+
+/** The stored bytes of a float tensor in little-endian element layout (a copy). */
+async function storedBytes(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<Uint8Array> {
+  const label = `initializer '${tensor.name}'`;
+  const width = floatWidths[tensor.dataType];
+  const numel = numelOf(tensor, file);
+  const needed = numel * width;
+  const describe = `dims [${tensor.dims}] of ${dataTypeNames[tensor.dataType]} need ${needed} bytes`;
+  if (tensor.external) {
+    const { location, offset, length } = tensor.external;
+    if (location === undefined) throw new FileProblem(file, `${label} has external data without a 'location'`);
+    const where = `${label} (external data)`;
+    const path = await resolveShardPath(location, modelDir, file, where);
+    const start = offset === undefined ? 0 : Number(offset);
+    if (!Number.isSafeInteger(start) || start < 0) throw new FileProblem(file, `${where}: invalid offset ${JSON.stringify(offset)}`);
+    if (length !== undefined && Number(length) !== needed) throw new FileProblem(file, `${where}: length ${length} does not match: ${describe}`);
+    const info = await stat(path).catch((error: unknown) => {
+      throw new FileProblem(file, `${where}: cannot read '${location}' (${describeFsError(error)})`);
+    });
+    if (!info.isFile()) throw new FileProblem(file, `${where}: '${location}' is not a file`);
+    if (start + needed > info.size) throw new FileProblem(file, `${where}: ${describe} from offset ${start}, but '${location}' holds only ${info.size} bytes (truncated?)`);
+    const data = await readFile(path).catch((error: unknown) => {
+      throw new FileProblem(file, `${where}: cannot read '${location}' (${describeFsError(error)})`);
+    });
+    if (start + needed > data.byteLength) throw new FileProblem(file, `${where}: '${location}' changed while it was being read`);
+    return Uint8Array.prototype.slice.call(data, start, start + needed);
+  }
+  const raw = fieldsNumbered(tensor, TensorField.rawData);
+  let data: Uint8Array;
+  let source: string;
+  if (raw.length > 0) {
+    const f = raw[raw.length - 1];
+    data = bytes.slice(f.valueStart, f.valueEnd);
+    source = 'raw_data';
+  } else if (tensor.dataType === DataType.FLOAT) {
+    data = fixedBytesOf(bytes, fieldsNumbered(tensor, TensorField.floatData), 4, `${label} float_data`);
+    source = 'float_data';
+  } else if (tensor.dataType === DataType.DOUBLE) {
+    data = fixedBytesOf(bytes, fieldsNumbered(tensor, TensorField.doubleData), 8, `${label} double_data`);
+    source = 'double_data';
+  } else {
+    // float16/bfloat16 in int32_data: one 16-bit pattern per (varint) int32.
+    const words = int64sOf(bytes, fieldsNumbered(tensor, TensorField.int32Data), `${label} int32_data`);
+    data = new Uint8Array(words.length * 2);
+    const view = new DataView(data.buffer);
+    words.forEach((w, i) => view.setUint16(2 * i, w & 0xffff, true));
+    source = 'int32_data';
+  }
+  if (data.byteLength !== needed) {
+    throw new FileProblem(file, `${label}: ${describe}, but its ${source} holds ${data.byteLength} bytes` + (data.byteLength < needed ? ' (truncated?)' : ' (extra bytes)'));
+  }
+  return data;
+}
+
+/** The tensor's values as a new float32 array (never a view of the file's buffer). */
+export async function decodeFloatTensor(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<Float32Array> {
+  if (!isFloatTensor(tensor)) {
+    throw new FileProblem(file, `initializer '${tensor.name}' has data type ${dataTypeNames[tensor.dataType] ?? tensor.dataType}; weights must be float, float16, bfloat16 or double`);
+  }
+  const data = await storedBytes(bytes, tensor, file, modelDir);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const numel = numelOf(tensor, file);
+  const values = new Float32Array(numel);
+  for (let i = 0; i < numel; i++) {
+    switch (tensor.dataType) {
+      case DataType.FLOAT:
+        values[i] = view.getFloat32(4 * i, true);
+        break;
+      case DataType.DOUBLE:
+        values[i] = view.getFloat64(8 * i, true);
+        break;
+      case DataType.FLOAT16:
+        values[i] = halfToFloat(view.getUint16(2 * i, true));
+        break;
+      default:
+        values[i] = new Float32Array(new Uint32Array([view.getUint16(2 * i, true) << 16]).buffer)[0];
+    }
+  }
+  return values;
+}
+
+/** The nearest float16 bit pattern (round to nearest even). */
+export function floatToHalf(value: number): number {
+  const f32 = new Float32Array([value]);
+  const bits = new Uint32Array(f32.buffer)[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mantissa | 0x800000;
+    const shift = 14 - e;
+    let half = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+  return half;
+}
+
+function encodeValues(values: Float32Array, dataType: number): Uint8Array {
+  const width = floatWidths[dataType];
+  const out = new Uint8Array(values.length * width);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    if (dataType === DataType.FLOAT) view.setFloat32(4 * i, v, true);
+    else if (dataType === DataType.DOUBLE) view.setFloat64(8 * i, v, true);
+    else if (dataType === DataType.FLOAT16) view.setUint16(2 * i, floatToHalf(v), true);
+    else view.setUint16(2 * i, new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16, true);
+  });
+  return out;
+}
+
+const dataFields = new Set<number>([TensorField.floatData, TensorField.int32Data, TensorField.rawData, TensorField.doubleData, TensorField.externalData, TensorField.dataLocation]);
+
+/**
+ * The tensor's TensorProto payload with its data replaced by `values` as raw_data in the same data
+ * type (external data becomes inline). Every other field keeps its bytes and position.
+ */
+export function encodeTensorWithValues(bytes: Uint8Array, tensor: OnnxTensor, values: Float32Array): Uint8Array {
+  const rawField = lengthDelimitedField(TensorField.rawData, encodeValues(values, tensor.dataType));
+  const parts: Uint8Array[] = [];
+  let placed = false;
+  for (const field of tensor.fields) {
+    if (!dataFields.has(field.number)) {
+      parts.push(bytes.subarray(field.start, field.end));
+    } else if (!placed) {
+      parts.push(rawField);
+      placed = true;
+    }
+  }
+  if (!placed) parts.push(rawField);
+  return concatBytes(parts);
+}

@@ -1,0 +1,331 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { analyzeFile } from '../../src/analysis/analyzeFile';
+import { describeOnnx, matchOnnx, onnxFormat, readOnnx } from '../../src/formats/onnx';
+import { toEngine, toOnnx, type WeightLayout } from '../../src/formats/onnx/layouts';
+import { decodeModel, GraphField, ModelField, TensorField } from '../../src/formats/onnx/proto';
+import { floatToHalf } from '../../src/formats/onnx/tensors';
+import { concatBytes, lengthDelimitedField, parseMessage, stringField, stringOf, varintField, type WireField } from '../../src/formats/onnx/wire';
+import { PROVENANCE_KEY } from '../../src/formats/onnx/writer';
+import { formatFor, readCheckpoint } from '../../src/formats/registry';
+import { halfToFloat } from '../../src/formats/tfjsLayersWeights';
+import { initBackend } from '../../src/model/backend';
+import { NetworkFunction } from '../../src/model/network';
+import type { Checkpoint } from '../../src/model/spec';
+import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { FileProblem, ModelProblem } from '../../src/shared/errors';
+
+const fixtures = join(__dirname, '..', 'fixtures', 'onnx');
+const fixture = (name: string) => join(fixtures, name);
+const root = mkdtempSync(join(tmpdir(), 'flatness-onnx-'));
+after(() => rm(root, { recursive: true, force: true }));
+before(() => initBackend('cpu'));
+let dirCounter = 0;
+async function freshDir(): Promise<string> {
+  const dir = join(root, `case-${++dirCounter}`);
+  await mkdir(dir);
+  return dir;
+}
+
+interface Reference {
+  readonly inputShape: number[];
+  readonly inputs: number[];
+  readonly outputShape: number[];
+  readonly outputs: number[];
+}
+const reference = (name: string): Reference => JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Reference;
+
+/** The engine's output for the PyTorch inputs, transposed NCHW → NHWC as the reader documents. */
+function engineOutputs(checkpoint: Checkpoint, ref: Reference): Float32Array {
+  const network = new NetworkFunction(checkpoint);
+  try {
+    return tf.tidy(() => {
+      let x = tf.tensor(ref.inputs, ref.inputShape, 'float32');
+      if (ref.inputShape.length === 4) x = tf.transpose(x, [0, 2, 3, 1]);
+      return network.forward(network.initialParameters(), x).dataSync() as Float32Array;
+    });
+  } finally {
+    network.dispose();
+  }
+}
+
+function assertMatchesPyTorch(checkpoint: Checkpoint, name: string): void {
+  const ref = reference(name);
+  const actual = engineOutputs(checkpoint, ref);
+  assert.equal(actual.length, ref.outputs.length);
+  const scale = Math.max(...ref.outputs.map(Math.abs));
+  ref.outputs.forEach((expected, i) => {
+    const tolerance = 1e-5 * Math.max(Math.abs(expected), 1e-2 * scale);
+    assert.ok(Math.abs(actual[i] - expected) <= tolerance, `${name} output ${i}: ${actual[i]} vs PyTorch ${expected}`);
+  });
+}
+
+async function assertRejects(promise: Promise<unknown>, kind: typeof FileProblem | typeof ModelProblem, file: string, problem: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
+    assert.ok(error.message.includes(file), `message should name ${file}: ${error.message}`);
+    assert.match(error.message, problem);
+    return true;
+  });
+}
+
+// ---- editing fixture bytes with the codec, for bad inputs ------------------------------------
+
+/** Rebuilds a model with each graph field replaced by `edit(field)` (undefined keeps it). */
+function editGraph(bytes: Uint8Array, edit: (field: WireField) => Uint8Array | undefined): Uint8Array {
+  return concatBytes(
+    parseMessage(bytes).map((modelField) => {
+      if (modelField.number !== ModelField.graph) return bytes.subarray(modelField.start, modelField.end);
+      const graph = parseMessage(bytes, modelField.valueStart, modelField.valueEnd).map((f) => edit(f) ?? bytes.subarray(f.start, f.end));
+      return lengthDelimitedField(ModelField.graph, concatBytes(graph));
+    }),
+  );
+}
+
+function nameOf(bytes: Uint8Array, field: WireField, nameField: number): string {
+  const f = parseMessage(bytes, field.valueStart, field.valueEnd).find((g) => g.number === nameField);
+  return f ? stringOf(bytes, f, 'name') : '';
+}
+
+/** The initializer `name` with its fields rebuilt by `edit`. */
+function editInitializer(bytes: Uint8Array, name: string, edit: (fields: WireField[]) => Uint8Array[]): Uint8Array {
+  return editGraph(bytes, (field) => {
+    if (field.number !== GraphField.initializer || nameOf(bytes, field, TensorField.name) !== name) return undefined;
+    return lengthDelimitedField(GraphField.initializer, concatBytes(edit(parseMessage(bytes, field.valueStart, field.valueEnd))));
+  });
+}
+
+function externalDataFields(location: string, length: number): Uint8Array[] {
+  const entry = (key: string, value: string) => lengthDelimitedField(TensorField.externalData, concatBytes([stringField(1, key), stringField(2, value)]));
+  return [entry('location', location), entry('offset', '0'), entry('length', String(length)), varintField(TensorField.dataLocation, 1)];
+}
+
+// ---- reading: the engine computes what PyTorch computed --------------------------------------
+
+for (const name of ['mlp', 'cnn', 'convbn', 'leaky']) {
+  test(`${name}.onnx (torch.onnx.export) computes PyTorch's outputs within 1e-5 relative`, async () => {
+    const checkpoint = await readOnnx(fixture(`${name}.onnx`));
+    assert.equal(checkpoint.format, 'onnx');
+    assertMatchesPyTorch(checkpoint, name);
+  });
+}
+
+test('the MLP maps onto InputLayer, Dense, Activation layers with [in, out] kernels', async () => {
+  const checkpoint = await readOnnx(fixture('mlp.onnx'));
+  assert.deepEqual(checkpoint.model.inputs, [{ name: 'input', shape: [6] }]);
+  assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Dense', 'Activation', 'Dense', 'Activation']);
+  assert.deepEqual(checkpoint.weights.map((w) => [w.name, w.layer, w.role, w.shape, w.trainable]), [
+    ['fc1.weight', 'fc1.Gemm', 'kernel', [6, 8], true],
+    ['fc1.bias', 'fc1.Gemm', 'bias', [8], true],
+    ['fc2.weight', 'fc2.Gemm', 'kernel', [8, 4], true],
+    ['fc2.bias', 'fc2.Gemm', 'bias', [4], true],
+  ]);
+  assert.equal(new NetworkFunction(checkpoint).outputHead, 'softmax');
+});
+
+test('the CNN: NCHW input becomes [H, W, C], kernels HWIO, BatchNorm statistics non-trainable', async () => {
+  const cnn = await readOnnx(fixture('cnn.onnx'));
+  assert.deepEqual(cnn.model.inputs[0].shape, [6, 6, 2]);
+  assert.deepEqual(cnn.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'Activation', 'MaxPooling2D', 'Flatten', 'Dense']);
+  assert.equal(cnn.model.layers[1].config.padding, 'same');
+  assert.deepEqual(cnn.weights.find((w) => w.role === 'kernel' && w.layer.includes('conv'))?.shape, [3, 3, 2, 3]);
+  assert.ok(cnn.notes.some((n) => /channels-last/.test(n)), cnn.notes.join('; '));
+  const bn = await readOnnx(fixture('convbn.onnx'));
+  assert.deepEqual(bn.weights.filter((w) => w.layer.includes('bn')).map((w) => [w.role, w.trainable]), [
+    ['gamma', true],
+    ['beta', true],
+    ['moving_mean', false],
+    ['moving_variance', false],
+  ]);
+});
+
+test('layout conversions invert each other (Gemm transB with CHW rows, OIHW)', () => {
+  const values = Float32Array.from({ length: 2 * 12 }, (_, i) => i);
+  const layouts: [WeightLayout, number[]][] = [
+    [{ kind: 'dense', transB: true, chw: [3, 2, 2] }, [2, 12]],
+    [{ kind: 'dense', transB: false, chw: [3, 2, 2] }, [12, 2]],
+    [{ kind: 'conv' }, [2, 3, 2, 2]],
+  ];
+  for (const [layout, dims] of layouts) assert.deepEqual(toOnnx(toEngine(values, dims, layout), dims, layout), values);
+  // Engine feature (h·W + w)·C + c of a [C=3, H=2, W=2] image is ONNX feature c·4 + h·2 + w.
+  const kernel = toEngine(Float32Array.from({ length: 12 }, (_, i) => i), [12, 1], { kind: 'dense', transB: false, chw: [3, 2, 2] });
+  assert.deepEqual([...kernel], [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+});
+
+test('float16 encoding rounds to the nearest half', () => {
+  for (const v of [0, 1, -2.5, 65504, 6.1e-5, 3e-7, 0.1, 1e6]) {
+    const expected = Math.abs(v) > 65519 ? Infinity : v;
+    const back = halfToFloat(floatToHalf(v));
+    assert.ok(Math.abs(back - expected) <= Math.abs(expected) * 1e-3 + 6e-8 || back === expected, `${v} → ${back}`);
+  }
+});
+
+test('registry, match and describe', async () => {
+  assert.equal((await formatFor(fixture('mlp.onnx')))?.id, 'onnx');
+  assert.ok(matchOnnx('a.ONNX', Uint8Array.of(0x08, 0x07)));
+  assert.ok(!matchOnnx('a.onnx', new TextEncoder().encode('{"x": 1}')));
+  assert.ok(!matchOnnx('a.pb', Uint8Array.of(0x08, 0x07)));
+  assert.deepEqual(await describeOnnx(fixture('mlp.onnx')), { parameters: 6 * 8 + 8 + 8 * 4 + 4, files: [fixture('mlp.onnx')] });
+  assert.deepEqual(onnxFormat.filesWritten('/x/y.onnx'), ['/x/y.onnx']);
+});
+
+// ---- writing ---------------------------------------------------------------------------------
+
+test('round trip without changes: identical bytes and values; with metadata: provenance appended', async () => {
+  const dir = await freshDir();
+  const original = new Uint8Array(await readFile(fixture('cnn.onnx')));
+  const checkpoint = await readOnnx(fixture('cnn.onnx'));
+  const [plain] = await onnxFormat.write(checkpoint, join(dir, 'same.onnx'), {});
+  assert.deepEqual(new Uint8Array(await readFile(plain)), original, 'unchanged weights give the same bytes');
+  const [withMetadata] = await onnxFormat.write(checkpoint, join(dir, 'meta.onnx'), { weights: checkpoint.weights, metadata: { mode: 'test' } });
+  const written = new Uint8Array(await readFile(withMetadata));
+  assert.deepEqual(written.subarray(0, original.length), original, 'everything before the provenance entry is unchanged');
+  const model = decodeModel(written);
+  assert.deepEqual(JSON.parse(model.metadata.get(PROVENANCE_KEY)!), { mode: 'test' });
+  const again = await readOnnx(withMetadata);
+  for (const [i, w] of again.weights.entries()) assert.deepEqual(w.values, checkpoint.weights[i].values, w.name);
+  await assertRejects(onnxFormat.write(checkpoint, withMetadata, {}), FileProblem, withMetadata, /already exists/);
+  await assertRejects(onnxFormat.write(checkpoint, join(dir, 'x.json'), {}), FileProblem, 'x.json', /<name>\.onnx/);
+});
+
+test('new values are written back in ONNX layouts: only the initializer data changes', async () => {
+  const dir = await freshDir();
+  const checkpoint = await readOnnx(fixture('cnn.onnx'));
+  const doubled = checkpoint.weights.map((w) => ({ ...w, values: w.values.map((v) => 2 * v) }));
+  const [out] = await onnxFormat.write(checkpoint, join(dir, 'doubled.onnx'), { weights: doubled });
+  const again = await readOnnx(out);
+  for (const [i, w] of again.weights.entries()) assert.deepEqual(w.values, doubled[i].values, w.name);
+  const [a, b] = [decodeModel(new Uint8Array(await readFile(fixture('cnn.onnx')))), decodeModel(new Uint8Array(await readFile(out)))];
+  assert.deepEqual(b.graph.nodes, a.graph.nodes);
+  assert.equal(b.producer, a.producer);
+  assert.deepEqual([...b.opsets], [...a.opsets]);
+  assert.deepEqual(b.graph.initializers.map((t) => [t.name, t.dims, t.dataType]), a.graph.initializers.map((t) => [t.name, t.dims, t.dataType]));
+});
+
+for (const name of ['mlp', 'cnn']) {
+  test(`rescaled ${name}.onnx (planRescale + writeRescaled) still computes PyTorch's outputs`, async () => {
+    const dir = await freshDir();
+    const plan = await planRescale({ checkpoint: fixture(`${name}.onnx`), mode: 'sharpen', factor: 10, probeSamples: 32, traceSamples: 4, seed: 1 });
+    const [written] = await writeRescaled(plan, join(dir, `${name}.sharp.onnx`));
+    const rescaled = await readOnnx(written);
+    const original = await readOnnx(fixture(`${name}.onnx`));
+    assert.ok(rescaled.weights.some((w, i) => w.values.some((v, j) => Math.abs(v - original.weights[i].values[j]) > 1e-3 * Math.abs(v))), 'the weights changed');
+    assertMatchesPyTorch(rescaled, name);
+    const provenance = JSON.parse(decodeModel(new Uint8Array(await readFile(written))).metadata.get(PROVENANCE_KEY)!) as { mode: string };
+    assert.equal(provenance.mode, 'sharpen');
+  });
+}
+
+// ---- the same network in two formats ---------------------------------------------------------
+
+test('analyzeFile gives the same loss, top eigenvalue and trace for the ONNX MLP and its TF.js twin', async () => {
+  const request = { seed: 3, probeSamples: 64, metrics: ['loss', 'eigenvalues', 'trace'] as const, settings: { topEigenvalues: 1, trace: { samples: 8 } } };
+  const onnx = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.onnx') });
+  const tfjs = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.tfjs.json') });
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b), 1e-6), `${what}: onnx ${a} vs tfjs ${b}`);
+  assert.equal(onnx.checkpoint.parameters, tfjs.checkpoint.parameters);
+  close(onnx.loss, tfjs.loss, 'loss');
+  close(onnx.hessian.topEigenvalues![0], tfjs.hessian.topEigenvalues![0], 'top eigenvalue');
+  // Hutchinson probes are seeded by weight position and size, not name ('fc1.weight' vs 'dense_1/kernel').
+  close(onnx.hessian.trace!.estimate, tfjs.hessian.trace!.estimate, 'trace');
+});
+
+// ---- bad input -------------------------------------------------------------------------------
+
+test('a truncated file and garbage bytes are refused, naming the file', async () => {
+  const dir = await freshDir();
+  const bytes = await readFile(fixture('mlp.onnx'));
+  const truncated = join(dir, 'truncated.onnx');
+  await writeFile(truncated, bytes.subarray(0, bytes.length - 100));
+  await assertRejects(readOnnx(truncated), FileProblem, truncated, /not a valid ONNX model.*truncated/);
+  const garbage = join(dir, 'garbage.onnx');
+  await writeFile(garbage, Buffer.from('this is not a protobuf at all, just text\n'));
+  await assertRejects(readOnnx(garbage), FileProblem, garbage, /not a valid ONNX model/);
+  await assertRejects(readCheckpoint(garbage), FileProblem, garbage, /not a checkpoint format/);
+  const empty = join(dir, 'empty.onnx');
+  await writeFile(empty, new Uint8Array(0));
+  await assertRejects(readOnnx(empty), FileProblem, empty, /no graph/);
+});
+
+for (const op of ['Erf', 'LSTM', 'LayerNormalization']) {
+  test(`an unsupported operator (${op}) is refused, naming the node, the op and the file`, async () => {
+    const dir = await freshDir();
+    const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+    const edited = editGraph(bytes, (field) => {
+      if (field.number !== GraphField.node || nameOf(bytes, field, 4) !== 'Relu') return undefined;
+      const node = parseMessage(bytes, field.valueStart, field.valueEnd).map((f) => (f.number === 4 ? stringField(4, op) : bytes.subarray(f.start, f.end)));
+      return lengthDelimitedField(GraphField.node, concatBytes(node));
+    });
+    const path = join(dir, 'unsupported.onnx');
+    await writeFile(path, edited);
+    await assertRejects(readOnnx(path), ModelProblem, path, new RegExp(`'/relu/Relu'.*ONNX operator '${op}' is not supported \\(supported: Gemm`));
+  });
+}
+
+test('external data: a relative file inside the folder is read (and written back inline); ../x and absolute paths are refused', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const original = await readOnnx(fixture('mlp.onnx'));
+  const model = decodeModel(bytes);
+  const tensor = model.graph.initializers.find((t) => t.name === 'fc1.weight')!;
+  const raw = tensor.fields.find((f) => f.number === TensorField.rawData)!;
+  await writeFile(join(dir, 'fc1.bin'), bytes.subarray(raw.valueStart, raw.valueEnd));
+  const external = (location: string) =>
+    editInitializer(bytes, 'fc1.weight', (fields) => [...fields.filter((f) => f.number !== TensorField.rawData).map((f) => bytes.subarray(f.start, f.end)), ...externalDataFields(location, 8 * 6 * 4)]);
+
+  const good = join(dir, 'external.onnx');
+  await writeFile(good, external('fc1.bin'));
+  const checkpoint = await readOnnx(good);
+  assert.deepEqual(checkpoint.weights.map((w) => w.values), original.weights.map((w) => w.values));
+  assert.ok(checkpoint.notes.some((n) => /external data/.test(n)));
+  assert.deepEqual((await describeOnnx(good)).files, [good, join(dir, 'fc1.bin')]);
+  const [inline] = await onnxFormat.write(checkpoint, join(dir, 'inline.onnx'), {});
+  const reread = decodeModel(new Uint8Array(await readFile(inline)));
+  assert.ok(reread.graph.initializers.every((t) => t.external === undefined), 'written inline');
+  assert.match(reread.metadata.get(PROVENANCE_KEY)!, /inline/);
+  assert.deepEqual((await readOnnx(inline)).weights.map((w) => w.values), original.weights.map((w) => w.values));
+
+  for (const [label, location, problem] of [
+    ['parent', '../x', /contains '\.\.'/],
+    ['absolute', join(dir, 'fc1.bin'), /is absolute/],
+    ['missing', 'nothere.bin', /missing/],
+  ] as const) {
+    const path = join(dir, `${label}.onnx`);
+    await writeFile(path, external(location));
+    await assertRejects(readOnnx(path), FileProblem, path, problem);
+  }
+  await writeFile(join(dir, 'short.bin'), new Uint8Array(100));
+  const short = join(dir, 'short.onnx');
+  await writeFile(short, external('short.bin'));
+  await assertRejects(readOnnx(short), FileProblem, short, /need 192 bytes.*holds only 100 bytes/);
+});
+
+test('an initializer whose dims need more bytes than its raw_data holds is refused', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const edited = editInitializer(bytes, 'fc1.bias', (fields) =>
+    fields.map((f) => (f.number === TensorField.rawData ? lengthDelimitedField(TensorField.rawData, bytes.slice(f.valueStart, f.valueEnd - 4)) : bytes.subarray(f.start, f.end))),
+  );
+  const path = join(dir, 'short-data.onnx');
+  await writeFile(path, edited);
+  await assertRejects(readOnnx(path), FileProblem, path, /initializer 'fc1\.bias': dims \[8\] of float need 32 bytes, but its raw_data holds 28 bytes/);
+});
+
+test('float_data initializers are decoded', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const original = await readOnnx(fixture('mlp.onnx'));
+  // fc2.bias as packed float_data instead of raw_data.
+  const edited = editInitializer(bytes, 'fc2.bias', (fields) =>
+    fields.map((f) => (f.number === TensorField.rawData ? lengthDelimitedField(TensorField.floatData, bytes.slice(f.valueStart, f.valueEnd)) : bytes.subarray(f.start, f.end))),
+  );
+  const path = join(dir, 'float-data.onnx');
+  await writeFile(path, edited);
+  const checkpoint = await readOnnx(path);
+  assert.deepEqual(checkpoint.weights.map((w) => w.values), original.weights.map((w) => w.values));
+});
