@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describeCheckpoint } from '../formats/registry';
+import { FileProblem } from '../shared/errors';
 import type { FlatnessReport } from '../shared/report';
 import { contentHash } from './contentHash';
 import { matchesAny } from './globMatch';
@@ -14,15 +15,18 @@ export type CheckpointState =
   | { readonly kind: 'failed'; readonly reason: string }
   | { readonly kind: 'unreadable'; readonly reason: string };
 
+/** One listed checkpoint; the same object for its whole life in the index (updated in place). */
 export interface CheckpointEntry {
   readonly uri: vscode.Uri;
   readonly relativePath: string;
-  readonly format?: string;
-  readonly parameters?: number;
+  format?: string;
+  parameters?: number;
   /** Every file of the checkpoint (model.json and its shards). */
-  readonly files: readonly string[];
+  files: readonly string[];
   /** Content hash of `files`, once computed. */
   contentHash?: string;
+  /** Content hash of the files the shown report was computed from. */
+  analyzedHash?: string;
   state: CheckpointState;
 }
 
@@ -67,7 +71,10 @@ export class CheckpointIndex implements vscode.Disposable {
   /** The entry for a file, adding it if it is a checkpoint the scan did not list. */
   async entryFor(uri: vscode.Uri): Promise<CheckpointEntry> {
     await this.all();
-    return this.entries.get(uri.fsPath) ?? (await this.describe(uri)) ?? this.unreadable(uri, 'not a checkpoint format Flatness Lens reads');
+    const entry = this.entries.get(uri.fsPath) ?? (await this.describe(uri));
+    if (entry) return entry;
+    // Not listed: a file that is not a checkpoint stays out of the view.
+    return { uri, relativePath: vscode.workspace.asRelativePath(uri, false), files: [uri.fsPath], state: { kind: 'unreadable', reason: 'not a checkpoint format Flatness Lens reads' } };
   }
 
   refresh(): void {
@@ -109,27 +116,33 @@ export class CheckpointIndex implements vscode.Disposable {
     const previous = this.entries.get(uri.fsPath);
     try {
       const { format, summary } = await describeCheckpoint(uri.fsPath);
-      const entry: CheckpointEntry = {
-        uri,
-        relativePath: vscode.workspace.asRelativePath(uri, false),
-        format: format.id,
-        parameters: summary.parameters,
-        files: summary.files,
-        state: previous ? staleVersionOf(previous.state) : { kind: 'new' },
-      };
+      const facts = { format: format.id, parameters: summary.parameters, files: summary.files };
+      if (previous) {
+        Object.assign(previous, facts);
+        previous.contentHash = await contentHash(previous.files).catch(() => undefined);
+        const unchanged = previous.contentHash !== undefined && previous.contentHash === previous.analyzedHash;
+        if (!unchanged) previous.state = staleVersionOf(previous.state);
+        return previous;
+      }
+      const entry: CheckpointEntry = { uri, relativePath: vscode.workspace.asRelativePath(uri, false), ...facts, state: { kind: 'new' } };
       this.entries.set(uri.fsPath, entry);
       return entry;
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (/not a checkpoint format/.test(reason)) {
+      if (error instanceof FileProblem && /not a checkpoint format/.test(error.problem)) {
         if (previous) this.entries.delete(uri.fsPath);
         return undefined;
       }
+      const reason = error instanceof FileProblem && error.file === uri.fsPath ? error.problem : error instanceof Error ? error.message : String(error);
       return this.unreadable(uri, reason);
     }
   }
 
   private unreadable(uri: vscode.Uri, reason: string): CheckpointEntry {
+    const previous = this.entries.get(uri.fsPath);
+    if (previous) {
+      previous.state = { kind: 'unreadable', reason };
+      return previous;
+    }
     const entry: CheckpointEntry = { uri, relativePath: vscode.workspace.asRelativePath(uri, false), files: [uri.fsPath], state: { kind: 'unreadable', reason } };
     this.entries.set(uri.fsPath, entry);
     return entry;
@@ -137,19 +150,22 @@ export class CheckpointIndex implements vscode.Disposable {
 
   private async fileChanged(uri: vscode.Uri): Promise<void> {
     if (this.excluded(uri)) return;
+    const affected = new Set<CheckpointEntry>();
     if (/\.(json|onnx)$/i.test(uri.fsPath)) {
       const entry = await this.describe(uri);
-      if (entry) entry.contentHash = undefined;
-      this.changed.fire(entry);
-      if (entry) this.contentChanged.fire(entry);
+      if (entry) affected.add(entry);
+      else this.changed.fire(undefined);
     }
     for (const entry of this.entries.values()) {
       if (entry.uri.fsPath !== uri.fsPath && entry.files.includes(uri.fsPath)) {
-        entry.contentHash = undefined;
-        entry.state = staleVersionOf(entry.state);
-        this.changed.fire(entry);
-        this.contentChanged.fire(entry);
+        entry.contentHash = await contentHash(entry.files).catch(() => undefined);
+        if (entry.contentHash === undefined || entry.contentHash !== entry.analyzedHash) entry.state = staleVersionOf(entry.state);
+        affected.add(entry);
       }
+    }
+    for (const entry of affected) {
+      this.changed.fire(entry);
+      if (entry.contentHash !== entry.analyzedHash) this.contentChanged.fire(entry);
     }
   }
 

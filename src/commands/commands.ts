@@ -42,7 +42,7 @@ export class Commands implements ReportActions {
     const entry = await checkpointTarget(this.index, argument, 'Checkpoint to analyze');
     if (!entry) return;
     if (entry.state.kind === 'unreadable') {
-      this.fail(new Error(entry.state.reason));
+      this.fail(new Error(`${entry.uri.fsPath}: ${entry.state.reason}`));
       return;
     }
     const data = await this.service.dataFor(entry);
@@ -65,6 +65,7 @@ export class Commands implements ReportActions {
     const data = this.data.remembered(entry) ?? this.data.fromSettings(entry, readSettings(entry.uri).dataSets);
     const cached = data ? await this.service.cached(entry, data).catch(() => undefined) : undefined;
     if (cached) {
+      entry.analyzedHash = await this.index.hashOf(entry);
       this.index.update(entry, { kind: 'done', report: cached });
       this.showReport(cached);
       return;

@@ -11,7 +11,7 @@ import { describeFsError } from './fsErrors';
 import { isJsonObject } from './jsonValues';
 import type { CheckpointFormat, CheckpointSummary } from './registry';
 import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue } from './tfjsLayersJson';
-import { readGroupBytes, resolveShardPath } from './tfjsLayersShards';
+import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
 import { writeTfjsLayers } from './tfjsLayersWriter';
@@ -26,7 +26,7 @@ export const tfjsLayersFormat: CheckpointFormat = {
   describe: describeTfjsLayers,
 };
 
-/** Parameter count from the manifest and the shard files, with the same path checks as read(). */
+/** Parameter count from the manifest, and the shard files with the same path and size checks as read(). */
 export async function describeTfjsLayers(path: string): Promise<CheckpointSummary> {
   const file = resolve(path);
   let text: string;
@@ -40,7 +40,7 @@ export async function describeTfjsLayers(path: string): Promise<CheckpointSummar
   const files: string[] = [file];
   let parameters = 0;
   for (const [g, group] of parsed.manifest.entries()) {
-    for (const listed of group.paths) files.push(await resolveShardPath(listed, modelDir, file, `group ${g}`));
+    files.push(...(await checkGroupShards(group, g, modelDir, file)).shardPaths);
     for (const entry of group.weights) if (entry.group !== 'optimizer') parameters += sizeOf(entry.shape);
   }
   return { parameters, files };

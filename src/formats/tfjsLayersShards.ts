@@ -45,8 +45,11 @@ export async function resolveShardPath(listed: string, modelDir: string, file: s
   return real;
 }
 
-/** All bytes of one manifest group: its shards concatenated, checked against what its weights need. */
-export async function readGroupBytes(group: TfjsWeightsGroup, groupIndex: number, modelDir: string, file: string): Promise<Uint8Array> {
+/**
+ * The real paths and sizes of one manifest group's shards, checked (with a stat, no reading)
+ * against the bytes its weights need.
+ */
+export async function checkGroupShards(group: TfjsWeightsGroup, groupIndex: number, modelDir: string, file: string): Promise<{ shardPaths: string[]; shardSizes: number[]; expected: number }> {
   const where = `weightsManifest[${groupIndex}]`;
   const shardPaths: string[] = [];
   for (const listed of group.paths) shardPaths.push(await resolveShardPath(listed, modelDir, file, where));
@@ -70,7 +73,12 @@ export async function readGroupBytes(group: TfjsWeightsGroup, groupIndex: number
         (found < expected ? ' (truncated?)' : ' (extra bytes)'),
     );
   }
+  return { shardPaths, shardSizes, expected };
+}
 
+/** All bytes of one manifest group: its shards concatenated, checked against what its weights need. */
+export async function readGroupBytes(group: TfjsWeightsGroup, groupIndex: number, modelDir: string, file: string): Promise<Uint8Array> {
+  const { shardPaths, shardSizes, expected } = await checkGroupShards(group, groupIndex, modelDir, file);
   // A fresh array, so its buffer starts at offset 0 and is not shared with Node's Buffer pool.
   const bytes = new Uint8Array(expected);
   let offset = 0;

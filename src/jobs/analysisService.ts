@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analyzerClient';
-import type { CheckpointEntry, CheckpointIndex } from '../checkpoints/checkpointIndex';
+import type { CheckpointEntry, CheckpointIndex, CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
 import { analysisRequest, readSettings } from '../settings';
@@ -47,6 +47,7 @@ export class AnalysisService implements vscode.Disposable {
       const latest = await this.cache.latest(entry.uri.fsPath);
       if (!latest) continue;
       const hash = await this.index.hashOf(entry).catch(() => undefined);
+      entry.analyzedHash = latest.contentHash;
       this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report: latest.report } : { kind: 'stale', report: latest.report });
     }
   }
@@ -62,19 +63,21 @@ export class AnalysisService implements vscode.Disposable {
     if (!options.force) {
       const cached = await this.cached(entry, data).catch(() => undefined);
       if (cached) {
+        entry.analyzedHash = entry.contentHash;
         this.index.update(entry, { kind: 'done', report: cached });
         return cached;
       }
     }
     if (this.waiting.has(entry) || this.running?.entry === entry) throw new AnalysisFailed('cancelled', `${entry.relativePath} is already being analyzed`);
     this.waiting.add(entry);
+    const before = entry.state;
     this.index.update(entry, { kind: 'queued' });
-    const run = this.queue.then(() => this.runAnalysis(entry, data, options.silent === true));
+    const run = this.queue.then(() => this.runAnalysis(entry, data, options.silent === true, before));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async runAnalysis(entry: CheckpointEntry, data: DataChoice, silent: boolean): Promise<FlatnessReport> {
+  private async runAnalysis(entry: CheckpointEntry, data: DataChoice, silent: boolean, before: CheckpointState): Promise<FlatnessReport> {
     this.waiting.delete(entry);
     const settings = readSettings(entry.uri);
     const dataPath = data.kind === 'file' ? data.path : undefined;
@@ -98,6 +101,7 @@ export class AnalysisService implements vscode.Disposable {
     try {
       const report = await this.withProgress(`Analyzing ${entry.relativePath}`, run, silent);
       await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.output.appendLine(`could not cache the report: ${String(e)}`));
+      entry.analyzedHash = hash;
       const stillSame = entry.contentHash === hash;
       this.index.update(entry, stillSame ? { kind: 'done', report } : { kind: 'stale', report });
       this.output.appendLine(`done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`);
@@ -106,7 +110,8 @@ export class AnalysisService implements vscode.Disposable {
     } catch (error) {
       const cancelled = error instanceof AnalysisFailed && error.kind === 'cancelled';
       const reason = error instanceof Error ? error.message : String(error);
-      this.index.update(entry, cancelled ? { kind: 'new' } : { kind: 'failed', reason });
+      const previous = before.kind === 'done' || before.kind === 'stale' ? before : ({ kind: 'new' } as const);
+      this.index.update(entry, cancelled ? previous : { kind: 'failed', reason });
       this.output.appendLine(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
       throw error;
     } finally {

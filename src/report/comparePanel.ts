@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { saveWithDialog } from './reportExport';
 import type { FlatnessReport } from '../shared/report';
 import { isFromWebviewMessage, type Equivalence, type ToWebviewMessage } from '../shared/webviewProtocol';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { reloadUntilReady, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Checkpoints side by side, with "same function" lines for the pairs that compute the same outputs. */
 export class ComparePanel {
@@ -11,12 +11,16 @@ export class ComparePanel {
   private static current: ComparePanel | undefined;
   private ready = false;
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private message: ToWebviewMessage) {
+  private readonly markReady: () => void;
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private message: ToWebviewMessage, extensionUri: vscode.Uri) {
+    this.markReady = reloadUntilReady(panel, () => webviewHtml(panel.webview, extensionUri, 'compare', 'Flatness: Compare'), () => undefined);
     panel.onDidDispose(() => (ComparePanel.current = undefined));
     panel.webview.onDidReceiveMessage((m: unknown) => {
       if (!isFromWebviewMessage(m)) return;
       if (m.type === 'compare/ready' || m.type === 'report/ready') {
         this.ready = true;
+        this.markReady();
         void panel.webview.postMessage(this.message);
       } else if (m.type === 'report/exportChart') {
         const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
@@ -36,6 +40,6 @@ export class ComparePanel {
     }
     const panel = vscode.window.createWebviewPanel(ComparePanel.viewType, 'Flatness: Compare', vscode.ViewColumn.Active, webviewOptions(extensionUri));
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'compare', 'Flatness: Compare');
-    ComparePanel.current = new ComparePanel(panel, message);
+    ComparePanel.current = new ComparePanel(panel, message, extensionUri);
   }
 }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { AnalysisProgress, FlatnessReport } from '../shared/report';
 import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { reportCsv, saveWithDialog } from './reportExport';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { reloadUntilReady, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** What the report panel asks the rest of the extension to do. */
 export interface ReportActions {
@@ -19,6 +19,7 @@ export class ReportPanel {
   private static readonly panels = new Map<string, ReportPanel>();
   private ready = false;
   private pending: ToWebviewMessage | undefined;
+  private readonly markReady: () => void;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -28,6 +29,7 @@ export class ReportPanel {
     private readonly log: (line: string) => void,
   ) {
     ReportPanel.panels.set(checkpoint, this);
+    this.markReady = reloadUntilReady(panel, () => webviewHtml(panel.webview, ReportPanel.extensionUri!, 'report', panel.title), log);
     panel.onDidDispose(() => ReportPanel.panels.delete(checkpoint));
     panel.webview.onDidReceiveMessage((message: unknown) => {
       if (!isFromWebviewMessage(message)) {
@@ -38,7 +40,10 @@ export class ReportPanel {
     });
   }
 
+  private static extensionUri: vscode.Uri | undefined;
+
   static show(extensionUri: vscode.Uri, report: FlatnessReport, stale: boolean, actions: ReportActions, log: (line: string) => void, column = vscode.ViewColumn.Beside): void {
+    ReportPanel.extensionUri = extensionUri;
     const checkpoint = report.checkpoint.path;
     const existing = ReportPanel.panels.get(checkpoint);
     if (existing) {
@@ -55,6 +60,7 @@ export class ReportPanel {
 
   /** Restores a panel after a reload from the webview's saved state. */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, actions: ReportActions, log: (line: string) => void): void {
+    ReportPanel.extensionUri = extensionUri;
     const report = (state as { report?: FlatnessReport } | undefined)?.report;
     panel.webview.options = webviewOptions(extensionUri);
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'report', panel.title);
@@ -62,7 +68,7 @@ export class ReportPanel {
       panel.dispose();
       return;
     }
-    new ReportPanel(panel, report.checkpoint.path, report, actions, log);
+    new ReportPanel(panel, report.checkpoint.path, report, actions, log).pending = { type: 'report/show', report, stale: false };
   }
 
   static progress(checkpoint: string, progress: AnalysisProgress): void {
@@ -78,6 +84,7 @@ export class ReportPanel {
   }
 
   private post(message: ToWebviewMessage): void {
+    if (message.type === 'report/show') this.lastShown = message;
     if (!this.ready) {
       if (message.type === 'report/show' || !this.pending) this.pending = message;
       return;
@@ -85,15 +92,21 @@ export class ReportPanel {
     void this.panel.webview.postMessage(message);
   }
 
+  /** The last report sent: sent again whenever the page (re)loads. */
+  private lastShown: ToWebviewMessage | undefined;
+
   private async receive(message: FromWebviewMessage): Promise<void> {
     const uri = vscode.Uri.file(this.checkpoint);
     switch (message.type) {
       case 'report/ready':
-      case 'compare/ready':
+      case 'compare/ready': {
         this.ready = true;
-        if (this.pending) void this.panel.webview.postMessage(this.pending);
+        this.markReady();
+        const message = this.pending ?? this.lastShown;
+        if (message) void this.panel.webview.postMessage(message);
         this.pending = undefined;
         return;
+      }
       case 'report/rerun':
         this.actions.rerun(uri);
         return;

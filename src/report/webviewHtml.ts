@@ -30,3 +30,33 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOpt
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
   };
 }
+
+/**
+ * Reloads a webview whose page has not said `ready` within `timeoutMs` (a few tries): when several
+ * panels open at once, a page's script or stylesheet request can fail and leave it blank. Returns
+ * the function to call when `ready` arrives.
+ */
+export function reloadUntilReady(panel: vscode.WebviewPanel, html: () => string, log: (line: string) => void, timeoutMs = 5000, tries = 3): () => void {
+  let ready = false;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer = setTimeout(() => {
+      if (ready || attempt >= tries) return;
+      attempt++;
+      log(`webview '${panel.title}' did not load within ${timeoutMs} ms; reloading it (${attempt}/${tries})`);
+      try {
+        panel.webview.html = html();
+      } catch {
+        return; // disposed meanwhile
+      }
+      arm();
+    }, timeoutMs);
+  };
+  arm();
+  panel.onDidDispose(() => clearTimeout(timer));
+  return () => {
+    ready = true;
+    clearTimeout(timer);
+  };
+}

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -100,17 +100,20 @@ function folderArgs(folders: RunFolders): string[] {
 }
 
 /** Installs a .vsix into the run's extensions folder with code-server's own CLI. */
-export function installExtension(entry: string, folders: RunFolders, vsix: string): void {
-  const result = spawnSync(process.execPath, [entry, ...folderArgs(folders), '--install-extension', vsix, '--force'], {
-    env: isolatedEnv(folders),
-    encoding: 'utf8',
-    timeout: 120_000,
+export function installExtension(entry: string, folders: RunFolders, vsix: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [entry, ...folderArgs(folders), '--install-extension', vsix, '--force'],
+      { env: isolatedEnv(folders), encoding: 'utf8', timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const output = `${stdout}${stderr}`.trim();
+        if (error) reject(new Error(`installing ${path.basename(vsix)} into code-server failed: ${error.message}\n${output}`));
+        else if (!/successfully installed/i.test(output)) reject(new Error(`installing ${path.basename(vsix)} into code-server printed no success:\n${output}`));
+        else resolve();
+      },
+    );
   });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
-  if (result.error) throw new Error(`installing ${path.basename(vsix)} into code-server failed: ${result.error.message}\n${output}`);
-  if (result.status !== 0 || !/successfully installed/i.test(output)) {
-    throw new Error(`installing ${path.basename(vsix)} into code-server failed (exit ${result.status}):\n${output}`);
-  }
 }
 
 /** True when something accepts connections on 127.0.0.1:port. */

@@ -559,3 +559,13 @@ test('quantized decoding agrees with tfjs-core io.decodeWeights, including a flo
     tf.dispose(Object.values(tensors));
   }
 });
+
+test('describe() counts parameters and lists every file without decoding weights, and catches bad shards by size', async () => {
+  const written = await writeModel(mlpModel([4, 5, 3]), { shards: 2 });
+  const summary = await tfjsLayersFormat.describe(written.path);
+  assert.equal(summary.parameters, 4 * 5 + 5 + 5 * 3 + 3);
+  assert.equal(summary.files[0], written.path);
+  assert.equal(summary.files.length, 1 + written.shardPaths.length);
+  await truncate(written.shardPaths[1], 3);
+  await assertRejects(tfjsLayersFormat.describe(written.path), FileProblem, written.path, /need \d+ bytes but its shards .* hold \d+ bytes \(truncated\?\)/);
+});

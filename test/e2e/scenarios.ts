@@ -1,0 +1,290 @@
+import * as path from 'node:path';
+import { formatNumber } from '../../webview/summaryRows';
+import type { FlatnessReport } from '../../src/shared/report';
+import { writeWorkspaceSettings, type FixtureWorkspace } from './fixtureWorkspace';
+import type { FrameLocator } from 'playwright-core';
+import { normalize, poll, sleep, waitHidden, waitVisible, type RowInfo, type Workbench } from './workbench';
+
+/** What every scenario can use. */
+export interface ScenarioContext {
+  readonly workbench: Workbench;
+  readonly workspace: FixtureWorkspace;
+  /** The CLI's report on the example with the workspace's data, samples and seed (the reference numbers). */
+  readonly cliReport: () => Promise<FlatnessReport>;
+  /** Lines for the final report: screenshots taken, timings, observations. */
+  readonly note: (line: string) => void;
+}
+
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly timeoutMs: number;
+  readonly run: (context: ScenarioContext) => Promise<void>;
+}
+
+const exampleRelative = 'examples/digits-mlp/model.json';
+const brokenRelative = 'broken/model.json';
+const analyzeTitle = 'Flatness Lens: Analyze Flatness';
+const cancelTitle = 'Flatness Lens: Cancel Analysis';
+const reportTitle = (relativePath: string) => `Flatness: ${relativePath.split('/').slice(-2).join('/')}`;
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+// ------------------------------------------------------------------------- shared steps
+
+async function openCheckpointsView(workbench: Workbench): Promise<void> {
+  await workbench.openViewContainer('Flatness Lens');
+  await workbench.expandView('Checkpoints');
+}
+
+/** The checkpoint row under its folder row in the Checkpoints tree (folder rows are labelled with the folder's relative path). */
+async function checkpointRow(workbench: Workbench, relativePath: string, timeoutMs: number, expected?: { what: string; test: (row: RowInfo) => boolean }): Promise<RowInfo> {
+  const folder = path.posix.dirname(relativePath);
+  const file = path.posix.basename(relativePath);
+  const also = expected?.test ?? (() => true);
+  return poll(
+    `'${file}' under the folder row '${folder}' in the Checkpoints view${expected ? ` ${expected.what}` : ''}`,
+    timeoutMs,
+    async () => {
+      await workbench.expandAllSideBarRows(3000);
+      const rows = await workbench.sideBarRowInfos();
+      const f = rows.findIndex((r) => r.text === folder || r.text.startsWith(folder + ' ') || r.ariaLabel.startsWith(folder));
+      if (f < 0) return undefined;
+      for (let i = f + 1; i < rows.length && rows[i].level > rows[f].level; i++) {
+        if ((rows[i].text === file || rows[i].text.startsWith(file + ' ')) && also(rows[i])) return rows[i];
+      }
+      return undefined;
+    },
+    async () => workbench.describeRows(await workbench.sideBarRowInfos()),
+  );
+}
+
+/** Palette → Analyze Flatness → pick the checkpoint by its relative path. */
+async function startAnalyze(workbench: Workbench, relativePath: string): Promise<void> {
+  await workbench.runCommand(analyzeTitle);
+  await workbench.pickQuickItem(`the checkpoint '${relativePath}'`, (item) => item.text.includes(relativePath) || item.ariaLabel.includes(relativePath));
+}
+
+/** Waits for the analysis' progress toast; fails early, naming it, when a further quick pick asks something instead. */
+async function waitForProgress(workbench: Workbench, step: string, timeoutMs = 20_000): Promise<void> {
+  await poll(
+    `a progress notification (${step})`,
+    timeoutMs,
+    async () => ((await workbench.progressToast().count()) > 0 ? true : undefined),
+    async () => {
+      const prompt = await workbench.quickPickPrompt();
+      const open = prompt === undefined ? '' : `; a quick pick is open instead: '${prompt}' with items ${workbench.describeRows(await workbench.quickPickItems())}`;
+      return `${await workbench.describeToasts()}${open}`;
+    },
+  );
+}
+
+/** The report webview of a checkpoint, found by its heading (the last two path segments, as in the tab title). */
+function reportFrame(workbench: Workbench, relativePath: string, timeoutMs: number): Promise<FrameLocator> {
+  return workbench.webviewWithHeading(relativePath.split('/').slice(-2).join('/'), timeoutMs);
+}
+
+/**
+ * The first summary-table row whose metric cell matches: its metric and value texts. The contract
+ * names the eigenvalue row 'Top eigenvalues λ'; /^Top .*eigenvalue/ also finds 'Top eigenvalue λ_max'.
+ */
+async function summaryValue(frame: FrameLocator, metric: string | RegExp, timeoutMs: number): Promise<{ metric: string; value: string }> {
+  // The metric cell may be a row header (th scope=row) or a td.
+  const row = frame.locator('tr').filter({ has: frame.locator(':is(th, td):first-child', { hasText: metric }) });
+  try {
+    await waitVisible(row, `the row ${String(metric)} in the report's summary table`, timeoutMs);
+  } catch (error) {
+    const metrics = (await frame.locator('tr > :is(th, td):first-child').allInnerTexts().catch(() => [])).map(normalize);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; the table's metrics: ${metrics.join(' | ') || '(no table)'}`);
+  }
+  const cells = row.first().locator(':scope > :is(th, td)');
+  return { metric: normalize(await cells.nth(0).innerText()), value: normalize(await cells.nth(1).innerText()) };
+}
+
+const eigenvalueRow = /^\s*Top .*eigenvalue/;
+
+/** The first number of a value cell as shown ('37.59' of '37.59, 21.14, …', '169.5' of '169.5 ± 14'). */
+function leadingNumberText(cell: string): string {
+  return cell.split(/,\s|±/)[0].trim();
+}
+
+/** The first number of a value cell ('37.59, 21.14, …' or '169.5 ± 13.57'). */
+function firstNumber(cell: string): number {
+  const match = /[-+]?\d[\d.]*(?:e[-+]?\d+)?/i.exec(cell.replace(/,(?=\d{3}\b)/g, ''));
+  if (!match) throw new Error(`no number in '${cell}'`);
+  return Number(match[0]);
+}
+
+/** Two screenshots of a report: its top (summary table), then scrolled to its first chart. */
+async function screenshotReport(context: ScenarioContext, frame: FrameLocator, name: string): Promise<void> {
+  context.note(`screenshot ${await context.workbench.screenshot(`${name}-summary`)}`);
+  const chart = frame.locator('canvas, svg');
+  if ((await chart.count()) === 0) {
+    context.note(`${name}: the report has no charts (no canvas or svg in the webview)`);
+    return;
+  }
+  await chart.first().scrollIntoViewIfNeeded({ timeout: 5000 });
+  await sleep(600);
+  context.note(`screenshot ${await context.workbench.screenshot(`${name}-charts`)}`);
+}
+
+// ------------------------------------------------------------------------- scenarios
+
+export const scenarios: Scenario[] = [
+  {
+    id: 'a',
+    title: 'Checkpoints view lists both checkpoints with format and parameter count',
+    timeoutMs: 60_000,
+    async run({ workbench, note }) {
+      await openCheckpointsView(workbench);
+      const example = await checkpointRow(workbench, exampleRelative, 20_000, { what: "described with 'tfjs-layers' and '2,778'", test: (r) => r.text.includes('tfjs-layers') && r.text.includes('2,778') });
+      note(`tree row: ${example.text}`);
+      const broken = await checkpointRow(workbench, brokenRelative, 10_000);
+      note(`tree row: ${broken.text}`);
+      note(`screenshot ${await workbench.screenshot('a-checkpoints-tree')}`);
+    },
+  },
+  {
+    id: 'b',
+    title: 'Analyze Flatness from the palette opens a report with the CLI’s numbers',
+    timeoutMs: 120_000,
+    async run(context) {
+      const { workbench, cliReport, note } = context;
+      await startAnalyze(workbench, exampleRelative);
+      await waitForProgress(workbench, `analyzing ${exampleRelative}`);
+      const title = reportTitle(exampleRelative);
+      await workbench.waitForTab(title, 90_000);
+      const frame = await reportFrame(workbench, exampleRelative, 30_000);
+      const eigenvalues = await summaryValue(frame, eigenvalueRow, 30_000);
+      const trace = await summaryValue(frame, 'Trace Tr H', 5000);
+      const cli = await cliReport();
+      const expectedLambda = formatNumber(cli.hessian.topEigenvalues?.[0]);
+      const expectedTrace = formatNumber(cli.hessian.trace?.estimate);
+      const shownLambda = leadingNumberText(eigenvalues.value);
+      const shownTrace = leadingNumberText(trace.value);
+      note(`webview: '${eigenvalues.metric}' = '${eigenvalues.value}', '${trace.metric}' = '${trace.value}'; CLI: λ₁ ${expectedLambda}, trace ${expectedTrace}`);
+      if (eigenvalues.metric !== 'Top eigenvalues λ') note(`the eigenvalue row is labelled '${eigenvalues.metric}', not 'Top eigenvalues λ' as the contract says`);
+      await screenshotReport(context, frame, 'b-report');
+      check(shownLambda === expectedLambda, `report's top eigenvalue is '${shownLambda}', the CLI's (same data, samples, seed) is '${expectedLambda}'`);
+      check(shownTrace === expectedTrace, `report's trace is '${shownTrace}', the CLI's is '${expectedTrace}'`);
+      await openCheckpointsView(workbench);
+      const row = await checkpointRow(workbench, exampleRelative, 15_000, { what: "described with the results ('λ₁')", test: (r) => r.text.includes('λ₁') });
+      note(`tree row after analysis: ${row.text}`);
+    },
+  },
+  {
+    id: 'c',
+    title: 'Rescale to Flatten… writes model.flat.json with the same function and a lower trace',
+    timeoutMs: 150_000,
+    async run({ workbench, cliReport, note }) {
+      await workbench.openExplorer();
+      const row = await workbench.explorerRow(exampleRelative);
+      await workbench.contextMenu(row, 'Rescale to Flatten');
+      const granularity = await workbench.pickQuickItem('the granularity item containing "Per layer"', (r) => r.text.includes('Per layer'));
+      note(`picked granularity: ${granularity.text}`);
+      const objective = await workbench.pickQuickItem('the objective item containing "Trace"', (r) => r.text.includes('Trace'));
+      note(`picked objective: ${objective.text}`);
+      await workbench.explorerRow('examples/digits-mlp/model.flat.json', 90_000);
+      const message = await workbench.waitForNotification('a notification saying the rescaled checkpoint computes the "same function"', (m) => m.includes('same function'), 30_000);
+      note(`notification: ${message}`);
+      const title = reportTitle('examples/digits-mlp/model.flat.json');
+      await workbench.waitForTab(title, 90_000);
+      const traceText = (await summaryValue(await reportFrame(workbench, 'examples/digits-mlp/model.flat.json', 30_000), 'Trace Tr H', 30_000)).value;
+      const original = (await cliReport()).hessian.trace?.estimate;
+      check(original !== undefined, 'the CLI report has no trace');
+      const flat = firstNumber(traceText);
+      note(`trace: original ${formatNumber(original)} (CLI), rescaled '${traceText}' (webview)`);
+      check(flat < original, `the rescaled checkpoint's trace ${flat} is not lower than the original's ${formatNumber(original)}`);
+      // Not in the contract, but a user sees it: the original's report, opened beside the new one, should fill in too.
+      try {
+        await reportFrame(workbench, exampleRelative, 10_000);
+      } catch (error) {
+        note(`WARNING: the original's report panel did not show its report: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      note(`screenshot ${await workbench.screenshot('c-rescale-result')}`);
+      await openCheckpointsView(workbench);
+      await checkpointRow(workbench, 'examples/digits-mlp/model.flat.json', 15_000);
+    },
+  },
+  {
+    id: 'd',
+    title: 'Cancel Analysis stops a long analysis within about 2 s',
+    timeoutMs: 90_000,
+    async run({ workbench, workspace, note }) {
+      writeWorkspaceSettings(workspace.settingsFile, { 'flatnessLens.traceSamples': 100000 });
+      try {
+        // The configuration service reloads the file from its watcher; there is no event to wait on.
+        await sleep(1500);
+        await startAnalyze(workbench, exampleRelative);
+        await waitForProgress(workbench, `analyzing ${exampleRelative} with 100000 trace samples`);
+        await sleep(1000);
+        check((await workbench.progressToast().count()) > 0, 'the analysis with flatnessLens.traceSamples = 100000 finished within 1 s of starting: the setting seems to be ignored, nothing left to cancel');
+        // Timed from opening the palette: an upper bound that includes choosing the command (~0.5 s).
+        const started = Date.now();
+        await workbench.runCommand(cancelTitle);
+        const chosen = Date.now();
+        await waitHidden(workbench.progressToast(), 'the progress notification to disappear after Cancel Analysis', 10_000);
+        const seconds = (Date.now() - started) / 1000;
+        note(`progress notification gone ${seconds.toFixed(1)} s after opening the palette for Cancel Analysis (${((Date.now() - chosen) / 1000).toFixed(1)} s after choosing it)`);
+        check(seconds <= 3, `the progress notification took ${seconds.toFixed(1)} s to disappear after Cancel Analysis (expected about 2 s)`);
+        const toast = (await workbench.toasts()).find((t) => /cancel/i.test(t.message));
+        if (toast) note(`notification: ${toast.message}`);
+        let output = '';
+        try {
+          output = await workbench.outputChannelText('Flatness Lens');
+        } catch (error) {
+          if (!toast) throw error;
+          note(`could not read the output channel: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        const line = output.split('\n').reverse().find((l) => /cancel/i.test(l));
+        if (line) note(`output channel: ${normalize(line)}`);
+        check(toast || line, `neither a notification nor the 'Flatness Lens' output channel says the analysis was cancelled; output ends: ${output.split('\n').slice(-5).join(' / ')}`);
+      } finally {
+        writeWorkspaceSettings(workspace.settingsFile, {});
+        await sleep(1500);
+      }
+    },
+  },
+  {
+    id: 'e',
+    title: 'A corrupt checkpoint gives an error naming the file and the shard; the extension keeps working',
+    timeoutMs: 150_000,
+    async run({ workbench, note }) {
+      await startAnalyze(workbench, brokenRelative);
+      const error = await poll(
+        `an error notification naming model.json and its shard problem (after analyzing ${brokenRelative})`,
+        60_000,
+        async () => {
+          // No data set is configured for broken/: if the extension asks, analyze without data.
+          const items = await workbench.quickPickItems();
+          const dataFree = items.findIndex((r) => /data-free/i.test(r.text));
+          if (dataFree >= 0) {
+            note(`the extension asked for a data set for ${brokenRelative} ('${await workbench.quickPickPrompt()}'); chose '${items[dataFree].text}'`);
+            await workbench.pickQuickItem('the data-free item', (r) => /data-free/i.test(r.text));
+          }
+          return (await workbench.toasts()).find((t) => t.severity === 'error' && t.message.includes('model.json') && /shard|weights\.bin|truncat|bytes/i.test(t.message));
+        },
+        async () => `${await workbench.describeToasts()}${(await workbench.quickPickPrompt()) ? `; quick pick open: '${await workbench.quickPickPrompt()}'` : ''}`,
+      );
+      note(`error notification: ${error.message}`);
+      await sleep(600);
+      note(`screenshot ${await workbench.screenshot('e-corrupt-checkpoint-error')}`);
+      await workbench.reset();
+      await startAnalyze(workbench, exampleRelative);
+      await workbench.waitForTab(reportTitle(exampleRelative), 90_000);
+      const eigenvalues = await summaryValue(await reportFrame(workbench, exampleRelative, 30_000), eigenvalueRow, 30_000);
+      note(`after the error, the example's report shows '${eigenvalues.metric}' = '${eigenvalues.value}'`);
+    },
+  },
+];
+
+/** Reads the CLI's JSON report (kept separate so run.ts can start it early, in parallel with code-server). */
+export function parseReport(json: string, source: string): FlatnessReport {
+  try {
+    return JSON.parse(json) as FlatnessReport;
+  } catch (error) {
+    throw new Error(`${source}: not a JSON report (${error instanceof Error ? error.message : String(error)}): ${json.slice(0, 200)}`);
+  }
+}
