@@ -10,7 +10,7 @@ import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
 import { isJsonObject } from './jsonValues';
 import type { CheckpointFormat, CheckpointSummary } from './registry';
-import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue } from './tfjsLayersJson';
+import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './tfjsLayersJson';
 import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
@@ -26,16 +26,20 @@ export const tfjsLayersFormat: CheckpointFormat = {
   describe: describeTfjsLayers,
 };
 
-/** Parameter count from the manifest, and the shard files with the same path and size checks as read(). */
-export async function describeTfjsLayers(path: string): Promise<CheckpointSummary> {
-  const file = resolve(path);
+async function readModelJson(file: string): Promise<ParsedModelJson> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
-  const parsed = parseModelJson(text, file);
+  return parseModelJson(text, file);
+}
+
+/** Parameter count from the manifest, and the shard files with the same path and size checks as read(). */
+export async function describeTfjsLayers(path: string): Promise<CheckpointSummary> {
+  const file = resolve(path);
+  const parsed = await readModelJson(file);
   const modelDir = await realpath(dirname(file));
   const files: string[] = [file];
   let parameters = 0;
@@ -58,13 +62,7 @@ export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
 
 export async function readTfjsLayers(path: string): Promise<Checkpoint> {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
-  }
-  const parsed = parseModelJson(text, file);
+  const parsed = await readModelJson(file);
   const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig) };
   const layerConfigs = new Map(model.layers.map((layer) => [layer.name, layer.config]));
   const layerNames = new Set(layerConfigs.keys());

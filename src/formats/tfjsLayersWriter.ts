@@ -1,9 +1,9 @@
 /** Writes a checkpoint read from a TF.js Layers model.json back as `<name>.json` + `<name>.weights.bin`. */
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
-import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { writeNewFilesAtomically } from './atomicWrite';
+import { weightsToWrite } from './weightsToWrite';
 import { isJsonObject } from './jsonValues';
 import type { JsonObject } from './jsonValues';
 import type { WriteOptions } from './registry';
@@ -53,32 +53,6 @@ export async function writeTfjsLayers(checkpoint: Checkpoint, outPath: string, o
   return [out, shardPath];
 }
 
-/** The checkpoint's weights in file order, with values replaced from `replacements` when given. */
-function weightsToWrite(checkpoint: Checkpoint, replacements: readonly WeightTensor[] | undefined, out: string): readonly WeightTensor[] {
-  let weights = checkpoint.weights;
-  if (replacements !== undefined) {
-    const byName = new Map(replacements.map((w) => [w.name, w]));
-    if (byName.size !== replacements.length) throw new FileProblem(out, 'the replacement weights have duplicate names');
-    weights = checkpoint.weights.map((original) => {
-      const replacement = byName.get(original.name);
-      if (replacement === undefined) throw new FileProblem(out, `no replacement values given for weight '${original.name}'`);
-      if (replacement.shape.length !== original.shape.length || replacement.shape.some((d, i) => d !== original.shape[i])) {
-        throw new FileProblem(out, `replacement for weight '${original.name}' has shape [${replacement.shape}], expected [${original.shape}]`);
-      }
-      byName.delete(original.name);
-      return { ...original, values: replacement.values };
-    });
-    if (byName.size > 0) throw new FileProblem(out, `replacement weight '${[...byName.keys()][0]}' is not a weight of ${checkpoint.path}`);
-  }
-  for (const w of weights) {
-    if (w.values.length !== sizeOf(w.shape)) {
-      throw new FileProblem(out, `weight '${w.name}' has ${w.values.length} values, its shape [${w.shape}] needs ${sizeOf(w.shape)}`);
-    }
-    const bad = w.values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new FileProblem(out, `weight '${w.name}' has ${w.values[bad]} at index ${bad}; refusing to write it`);
-  }
-  return weights;
-}
 
 function float32Bytes(weights: readonly WeightTensor[]): Uint8Array {
   const bytes = new Uint8Array(weights.reduce((total, w) => total + 4 * w.values.length, 0));

@@ -79,7 +79,6 @@ interface EdgeScale {
   readonly channelOf?: Int32Array;
 }
 
-const weightedLayers = new Set(['Dense', 'Conv2D', 'DepthwiseConv2D']);
 const scalePassingLayers = new Set([
   ...passThroughLayers, 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
   'ZeroPadding2D', 'UpSampling2D', 'PReLU', 'LeakyReLU',

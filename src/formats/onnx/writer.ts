@@ -5,10 +5,10 @@
  * fields keep their bytes. Weights stored externally are written inline (one self-contained file).
  */
 import { basename, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../../model/spec';
-import { sizeOf } from '../../model/spec';
+import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../atomicWrite';
+import { weightsToWrite } from '../weightsToWrite';
 import type { WriteOptions } from '../registry';
 import { toOnnx } from './layouts';
 import { GraphField, ModelField, decodeTensor } from './proto';
@@ -76,27 +76,3 @@ function isProvenanceEntry(bytes: Uint8Array, start: number, end: number): boole
   return key !== undefined && stringOf(bytes, key, 'metadata_props.key') === PROVENANCE_KEY;
 }
 
-/** The checkpoint's weights, with values replaced from `replacements` when given, checked. */
-function weightsToWrite(checkpoint: Checkpoint, replacements: readonly WeightTensor[] | undefined, out: string): readonly WeightTensor[] {
-  let weights = checkpoint.weights;
-  if (replacements !== undefined) {
-    const byName = new Map(replacements.map((w) => [w.name, w]));
-    if (byName.size !== replacements.length) throw new FileProblem(out, 'the replacement weights have duplicate names');
-    weights = checkpoint.weights.map((original) => {
-      const replacement = byName.get(original.name);
-      if (replacement === undefined) throw new FileProblem(out, `no replacement values given for weight '${original.name}'`);
-      if (replacement.shape.length !== original.shape.length || replacement.shape.some((d, i) => d !== original.shape[i])) {
-        throw new FileProblem(out, `replacement for weight '${original.name}' has shape [${replacement.shape}], expected [${original.shape}]`);
-      }
-      byName.delete(original.name);
-      return { ...original, values: replacement.values };
-    });
-    if (byName.size > 0) throw new FileProblem(out, `replacement weight '${[...byName.keys()][0]}' is not a weight of ${checkpoint.path}`);
-  }
-  for (const w of weights) {
-    if (w.values.length !== sizeOf(w.shape)) throw new FileProblem(out, `weight '${w.name}' has ${w.values.length} values, its shape [${w.shape}] needs ${sizeOf(w.shape)}`);
-    const bad = w.values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new FileProblem(out, `weight '${w.name}' has ${w.values[bad]} at index ${bad}; refusing to write it`);
-  }
-  return weights;
-}
