@@ -107,8 +107,12 @@ export class CheckpointIndex implements vscode.Disposable {
     this.log(`found ${this.entries.size} checkpoint${this.entries.size === 1 ? '' : 's'}`);
   }
 
+  /** flatnessLens.exclude, and files.exclude for watcher events (findFiles applies it by itself). */
   private excluded(uri: vscode.Uri): boolean {
-    return matchesAny(vscode.workspace.asRelativePath(uri, false).split(path.sep).join('/'), this.exclude());
+    const filesExclude = Object.entries(vscode.workspace.getConfiguration('files', uri).get<Record<string, boolean>>('exclude', {}))
+      .filter(([, on]) => on === true)
+      .map(([glob]) => glob);
+    return matchesAny(vscode.workspace.asRelativePath(uri, false).split(path.sep).join('/'), [...this.exclude(), ...filesExclude]);
   }
 
   /** Adds or refreshes the entry for a file; undefined when it is not a checkpoint. */
