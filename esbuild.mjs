@@ -17,7 +17,9 @@ const node = {
   minify: production,
   logLevel: 'warning',
   // tfjs-node is optional: used when the user has installed it, never bundled.
-  external: ['vscode', '@tensorflow/tfjs-node'],
+  // h5wasm is ESM only and locates itself with import.meta.url: never bundled; copied to dist/h5wasm
+  // (copyH5wasm) and loaded at run time by a real import() (src/formats/keras/h5wasm.ts).
+  external: ['vscode', '@tensorflow/tfjs-node', 'h5wasm', 'h5wasm/*'],
   // One copy of each tfjs package, from its ES modules (their "main" bundles would duplicate tfjs-core).
   mainFields: ['module', 'main'],
 };
@@ -47,7 +49,18 @@ function copyWasmBinaries() {
   }
 }
 
+/** h5wasm's Node build (ESM, its wasm embedded) with its licence, beside the bundles that load it. */
+function copyH5wasm() {
+  const source = path.join('node_modules', 'h5wasm');
+  const target = path.join(outdir, 'h5wasm');
+  fs.mkdirSync(target, { recursive: true });
+  for (const file of ['hdf5_hl.js', 'hdf5_util.js']) fs.copyFileSync(path.join(source, 'dist', 'node', file), path.join(target, file));
+  fs.copyFileSync(path.join(source, 'LICENSE.txt'), path.join(target, 'LICENSE.txt'));
+  fs.writeFileSync(path.join(target, 'package.json'), '{ "type": "module" }\n');
+}
+
 copyWasmBinaries();
+copyH5wasm();
 if (watch) {
   for (const options of builds) await (await esbuild.context({ ...options, outdir })).watch();
 } else {

@@ -31,7 +31,7 @@ export interface CheckpointEntry {
 }
 
 /** Candidate files by name; the format registry decides by content. */
-const candidateGlob = '**/*.{json,onnx}';
+const candidateGlob = '**/*.{json,onnx,h5,hdf5,keras}';
 
 /**
  * The workspace's checkpoints, found with the format registry and kept current by file watchers.
@@ -48,7 +48,7 @@ export class CheckpointIndex implements vscode.Disposable {
   private scanned: Promise<void> | undefined;
 
   constructor(private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
-    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin,onnx}');
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin,onnx,h5,hdf5,keras}');
     this.disposables.push(
       watcher,
       watcher.onDidCreate((uri) => void this.fileChanged(uri)),
@@ -155,7 +155,7 @@ export class CheckpointIndex implements vscode.Disposable {
   private async fileChanged(uri: vscode.Uri): Promise<void> {
     if (this.excluded(uri)) return;
     const affected = new Set<CheckpointEntry>();
-    if (/\.(json|onnx)$/i.test(uri.fsPath)) {
+    if (/\.(json|onnx|h5|hdf5|keras)$/i.test(uri.fsPath)) {
       const entry = await this.describe(uri);
       if (entry) affected.add(entry);
       else this.changed.fire(undefined);

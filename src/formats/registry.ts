@@ -3,6 +3,8 @@ import { basename, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
+import { kerasH5Format } from './keras';
+import { kerasV3Format } from './kerasV3';
 import { onnxFormat } from './onnx';
 import { tfjsLayersFormat } from './tfjsLayers';
 
@@ -36,7 +38,7 @@ export interface CheckpointFormat {
 }
 
 /** Formats in the order they are tried. Add new formats here. */
-export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat, onnxFormat];
+export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat, onnxFormat, kerasH5Format, kerasV3Format];
 
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;

@@ -224,7 +224,7 @@ for (const name of ['mlp', 'cnn']) {
 // ---- the same network in two formats ---------------------------------------------------------
 
 test('analyzeFile gives the same loss, top eigenvalue and trace for the ONNX MLP and its TF.js twin', async () => {
-  const request = { seed: 3, probeSamples: 64, metrics: ['loss', 'eigenvalues', 'trace'] as const, settings: { topEigenvalues: 1, trace: { samples: 8 } } };
+  const request = { seed: 3, probeSamples: 64, metrics: ['loss', 'eigenvalues', 'trace'] as const, settings: { eigenvalues: { count: 1 }, trace: { samples: 8 } } };
   const onnx = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.onnx') });
   const tfjs = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.tfjs.json') });
   const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b), 1e-6), `${what}: onnx ${a} vs tfjs ${b}`);

@@ -1,0 +1,246 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { unzipSync, zipSync } from 'fflate';
+import { analyzeFile } from '../../src/analysis/analyzeFile';
+import { describeKerasH5, kerasH5Format, matchKerasH5, readKerasH5 } from '../../src/formats/keras';
+import { withH5 } from '../../src/formats/keras/h5Layout';
+import { loadH5wasm } from '../../src/formats/keras/h5wasm';
+import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
+import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/formats/kerasV3';
+import { formatFor, readCheckpoint } from '../../src/formats/registry';
+import { initBackend } from '../../src/model/backend';
+import { NetworkFunction } from '../../src/model/network';
+import type { Checkpoint } from '../../src/model/spec';
+import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { FileProblem } from '../../src/shared/errors';
+
+const fixtures = join(__dirname, '..', 'fixtures', 'keras');
+const fixture = (name: string) => join(fixtures, name);
+const root = mkdtempSync(join(tmpdir(), 'flatness-keras-'));
+after(() => rm(root, { recursive: true, force: true }));
+before(() => initBackend('cpu'));
+let dirCounter = 0;
+async function freshDir(): Promise<string> {
+  const dir = join(root, `case-${++dirCounter}`);
+  await mkdir(dir);
+  return dir;
+}
+
+interface Reference {
+  readonly inputShape: number[];
+  readonly inputs: number[];
+  readonly outputShape: number[];
+  readonly outputs: number[];
+}
+const reference = (name: string): Reference => JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Reference;
+
+function engineOutputs(checkpoint: Checkpoint, ref: Reference): Float32Array {
+  const network = new NetworkFunction(checkpoint);
+  try {
+    return tf.tidy(() => network.forward(network.initialParameters(), tf.tensor(ref.inputs, ref.inputShape, 'float32')).dataSync() as Float32Array);
+  } finally {
+    network.dispose();
+  }
+}
+
+/** Outputs (softmax probabilities) equal numpy's float64 ones within 1e-5 relative. */
+function assertMatchesNumpy(checkpoint: Checkpoint, name: string): void {
+  const ref = reference(name);
+  const actual = engineOutputs(checkpoint, ref);
+  assert.equal(actual.length, ref.outputs.length);
+  const scale = Math.max(...ref.outputs.map(Math.abs));
+  ref.outputs.forEach((expected, i) => {
+    const tolerance = 1e-5 * Math.max(Math.abs(expected), 1e-2 * scale);
+    assert.ok(Math.abs(actual[i] - expected) <= tolerance, `${name} output ${i}: ${actual[i]} vs numpy ${expected}`);
+  });
+}
+
+async function assertFileProblem(promise: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof FileProblem, `expected FileProblem, got ${String(error)}`);
+    assert.ok(error.message.includes(file), `message should name ${file}: ${error.message}`);
+    assert.match(error.message, problem);
+    return true;
+  });
+}
+
+/** Edits a copy of a fixture with h5wasm (no Python in tests). */
+async function editedCopy(name: string, edit: (h5file: import('../../src/formats/keras/h5wasm').H5File) => void): Promise<string> {
+  const copy = join(await freshDir(), name);
+  await copyFile(fixture(name), copy);
+  withH5(await loadH5wasm(), copy, 'a', edit);
+  return copy;
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+test('the Sequential MLP computes what numpy computes from the same weights', async () => {
+  const checkpoint = await readKerasH5(fixture('mlp.h5'));
+  assert.equal(checkpoint.format, 'keras-h5');
+  assert.deepEqual(checkpoint.weights.map((w) => [w.name, w.layer, w.role, w.shape]), [
+    ['dense/kernel:0', 'dense', 'kernel', [4, 8]],
+    ['dense/bias:0', 'dense', 'bias', [8]],
+    ['dense_1/kernel:0', 'dense_1', 'kernel', [8, 3]],
+    ['dense_1/bias:0', 'dense_1', 'bias', [3]],
+  ]);
+  assert.equal(checkpoint.model.trainingLoss, 'categorical_crossentropy');
+  assert.ok(checkpoint.notes.some((n) => n.includes('Keras 2.13.1')));
+  assertMatchesNumpy(checkpoint, 'mlp');
+});
+
+test('the functional CNN (variable-length attrs, chunked layer_names0/1) computes what numpy computes', async () => {
+  const checkpoint = await readKerasH5(fixture('cnn.h5'));
+  // Order from layer_names, not from the sorted group keys (which would put 'dense' before 'conv2d').
+  assert.deepEqual(checkpoint.weights.map((w) => w.name), ['conv2d/kernel:0', 'conv2d/bias:0', 'dense/kernel:0', 'dense/bias:0']);
+  assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense']);
+  assertMatchesNumpy(checkpoint, 'cnn');
+});
+
+test('the registry picks the Keras format by name and signature; describe counts parameters', async () => {
+  assert.equal((await formatFor(fixture('mlp.h5')))?.id, kerasH5Format.id);
+  assert.equal((await readCheckpoint(fixture('cnn.h5'))).format, 'keras-h5');
+  const signature = new Uint8Array([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0]);
+  assert.ok(matchKerasH5('model.h5', signature));
+  assert.ok(matchKerasH5('MODEL.HDF5', signature));
+  assert.ok(!matchKerasH5('model.json', signature));
+  assert.ok(!matchKerasH5('model.h5', new TextEncoder().encode('not an hdf5 file at all')));
+  assert.deepEqual(await describeKerasH5(fixture('mlp.h5')), { parameters: 4 * 8 + 8 + 8 * 3 + 3, files: [fixture('mlp.h5')] });
+  assert.equal((await describeKerasH5(fixture('cnn.h5'))).parameters, 3 * 3 * 1 * 2 + 2 + 8 * 3 + 3);
+});
+
+test('analyzeFile works on a Keras .h5 with probe data', async () => {
+  const report = await analyzeFile({
+    checkpoint: fixture('cnn.h5'),
+    seed: 1,
+    probeSamples: 32,
+    metrics: ['loss', 'eigenvalues', 'trace'],
+    settings: { eigenvalues: { count: 2 }, trace: { samples: 4 } },
+  });
+  assert.equal(report.checkpoint.format, 'keras-h5');
+  assert.equal(report.checkpoint.parameters, 47);
+  assert.ok(Number.isFinite(report.loss) && report.loss > 0);
+  assert.ok(report.hessian.topEigenvalues![0] > 0);
+});
+
+// ---- writing ---------------------------------------------------------------------------------
+
+test('writing back gives identical values, keeps everything else, records provenance, never overwrites', async () => {
+  const dir = await freshDir();
+  const original = await readKerasH5(fixture('cnn.h5'));
+  const out = join(dir, 'cnn.copy.h5');
+  assert.deepEqual(kerasH5Format.filesWritten(out), [out]);
+  const doubled = original.weights.map((w) => ({ ...w, values: w.values.map((v) => 2 * v) }));
+  assert.deepEqual(await kerasH5Format.write(original, out, { weights: doubled, metadata: { mode: 'test', n: 1 } }), [out]);
+  const reread = await readKerasH5(out);
+  assert.deepEqual(reread.model, original.model);
+  reread.weights.forEach((w, i) => {
+    assert.equal(w.name, original.weights[i].name);
+    assert.deepEqual(w.shape, original.weights[i].shape);
+    assert.deepEqual(w.values, doubled[i].values);
+  });
+  const provenance = withH5(await loadH5wasm(), out, 'r', (h5file) => h5file.get_attribute(PROVENANCE_ATTRIBUTE, true));
+  assert.deepEqual(JSON.parse(String(provenance)), { mode: 'test', n: 1 });
+
+  const before = await readFile(out);
+  await assertFileProblem(kerasH5Format.write(original, out, {}), out, /already exists/);
+  assert.deepEqual(await readFile(out), before, 'the existing file is untouched');
+
+  const same = join(dir, 'cnn.same.h5');
+  await kerasH5Format.write(original, same, {});
+  (await readKerasH5(same)).weights.forEach((w, i) => assert.deepEqual(w.values, original.weights[i].values));
+});
+
+test('rescaling the MLP to flatten writes an .h5 that computes the same function', async () => {
+  const dir = await freshDir();
+  const plan = await planRescale({ checkpoint: fixture('mlp.h5'), mode: 'flatten', probeSamples: 32, traceSamples: 4, seed: 1 });
+  const [written] = await writeRescaled(plan, join(dir, 'mlp.flat.h5'));
+  const rescaled = await readKerasH5(written);
+  const original = await readKerasH5(fixture('mlp.h5'));
+  assert.ok(rescaled.weights.some((w, i) => w.values.some((v, j) => Math.abs(v - original.weights[i].values[j]) > 1e-4 * Math.abs(v))), 'the weights changed');
+  assertMatchesNumpy(rescaled, 'mlp');
+  const provenance = withH5(await loadH5wasm(), written, 'r', (h5file) => JSON.parse(String(h5file.get_attribute(PROVENANCE_ATTRIBUTE, true))) as { mode: string });
+  assert.equal(provenance.mode, 'flatten');
+});
+
+// ---- bad input -------------------------------------------------------------------------------
+
+test('a truncated .h5 is a FileProblem naming the file', async () => {
+  const file = join(await freshDir(), 'truncated.h5');
+  await writeFile(file, (await readFile(fixture('mlp.h5'))).subarray(0, 3000));
+  await assertFileProblem(readCheckpoint(file), file, /truncated/);
+  await assertFileProblem(readKerasH5(file), file, /truncated/);
+});
+
+test('random bytes named .h5 are a FileProblem naming the file', async () => {
+  const file = join(await freshDir(), 'random.h5');
+  const bytes = new Uint8Array(4096);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+  await writeFile(file, bytes);
+  await assertFileProblem(readCheckpoint(file), file, /not a checkpoint format/);
+  await assertFileProblem(readKerasH5(file), file, /signature not found|not an HDF5/i);
+});
+
+test('an HDF5 file without model_config is a FileProblem saying it is not a Keras model', async () => {
+  await assertFileProblem(readKerasH5(fixture('noconfig.h5')), fixture('noconfig.h5'), /not a Keras model.*model_config/);
+  await assertFileProblem(describeKerasH5(fixture('noconfig.h5')), fixture('noconfig.h5'), /model_config/);
+});
+
+test('a NaN weight is a FileProblem naming the file and the weight', async () => {
+  await assertFileProblem(readKerasH5(fixture('nan.h5')), fixture('nan.h5'), /'dense_1\/kernel:0'.*NaN/);
+});
+
+test('a weight whose shape does not fit model_config is a FileProblem naming the layer', async () => {
+  const file = await editedCopy('mlp.h5', (h5file) => {
+    const config = String(h5file.get_attribute('model_config', true)).replace('"units": 3', '"units": 5');
+    h5file.delete_attribute('model_config');
+    h5file.create_attribute('model_config', config);
+  });
+  await assertFileProblem(readKerasH5(file), file, /layer 'dense_1'.*'dense_1\/kernel:0' has shape \[8, 3\].*\[\?, 5\]/);
+});
+
+test('a layer_names entry without its group is a FileProblem', async () => {
+  const file = await editedCopy('mlp.h5', (h5file) => {
+    const weights = h5file.get('model_weights') as import('../../src/formats/keras/h5wasm').H5Group;
+    weights.delete_attribute('layer_names');
+    weights.create_attribute('layer_names', ['dense', 'dense_9']);
+  });
+  await assertFileProblem(readKerasH5(file), file, /'dense_9'.*no group/);
+});
+
+// ---- Keras 3 .keras --------------------------------------------------------------------------
+
+test('a Keras 3 .keras MLP computes what numpy computes, with roles from the layer classes', async () => {
+  const file = fixture('mlp.keras');
+  assert.equal((await formatFor(file))?.id, 'keras-v3');
+  const checkpoint = await readCheckpoint(file);
+  assert.deepEqual(checkpoint.weights.map((w) => [w.name, w.layer, w.role, w.shape]), [
+    ['dense/kernel', 'dense', 'kernel', [4, 8]],
+    ['dense/bias', 'dense', 'bias', [8]],
+    ['dense_1/kernel', 'dense_1', 'kernel', [8, 3]],
+    ['dense_1/bias', 'dense_1', 'bias', [3]],
+  ]);
+  assert.equal(checkpoint.model.trainingLoss, 'categorical_crossentropy');
+  assertMatchesNumpy(checkpoint, 'mlp');
+  assert.deepEqual(await describeKerasV3(file), { parameters: 67, files: [file] });
+  const out = join(await freshDir(), 'mlp.out.keras');
+  await assertFileProblem(kerasV3Format.write(checkpoint, out, {}), out, /not supported/);
+});
+
+test('bad .keras archives are FileProblems naming the .keras file', async () => {
+  const dir = await freshDir();
+  const entries = unzipSync(new Uint8Array(await readFile(fixture('mlp.keras'))));
+  const noWeights = join(dir, 'noweights.keras');
+  await writeFile(noWeights, zipSync({ 'config.json': entries['config.json'] }));
+  await assertFileProblem(readKerasV3(noWeights), noWeights, /no model\.weights\.h5/);
+  const brokenWeights = join(dir, 'broken.keras');
+  await writeFile(brokenWeights, zipSync({ 'config.json': entries['config.json'], 'model.weights.h5': entries['model.weights.h5'].subarray(0, 2000) }));
+  await assertFileProblem(readKerasV3(brokenWeights), brokenWeights, /model\.weights\.h5: .*truncated/);
+  const notZip = join(dir, 'notzip.keras');
+  await writeFile(notZip, new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
+  await assertFileProblem(readKerasV3(notZip), notZip, /not a readable .keras zip/);
+});
