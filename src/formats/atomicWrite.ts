@@ -57,7 +57,7 @@ async function refuseIfExists(target: string): Promise<void> {
 }
 
 /** Leaves `temp` behind when it hard-links; the caller removes it once the target is recorded. */
-async function moveIntoPlaceWithoutOverwriting(temp: string, target: string): Promise<void> {
+export async function moveIntoPlaceWithoutOverwriting(temp: string, target: string): Promise<void> {
   try {
     // link() fails with EEXIST instead of replacing, which rename() would do silently.
     await link(temp, target);

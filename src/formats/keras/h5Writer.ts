@@ -6,13 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, lstat, rename, rm } from 'node:fs/promises';
+import { copyFile, lstat, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import { describeFsError, hasErrorCode } from '../fsErrors';
+import { describeFsError } from '../fsErrors';
 import type { WriteOptions } from '../registry';
 import { weightsToWrite } from '../weightsToWrite';
+import { moveIntoPlaceWithoutOverwriting } from '../atomicWrite';
 import { isDataset, withH5 } from './h5Layout';
 import { loadH5wasm } from './h5wasm';
 
@@ -85,16 +86,3 @@ async function refuseIfExists(target: string): Promise<void> {
   if (exists) throw new FileProblem(target, 'already exists; Flatness Lens never overwrites files');
 }
 
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS']);
-
-/** Same semantics as atomicWrite.ts: link() fails with EEXIST instead of replacing; the caller removes `temp`. */
-async function moveIntoPlaceWithoutOverwriting(temp: string, target: string): Promise<void> {
-  try {
-    await link(temp, target);
-  } catch (error) {
-    if (hasErrorCode(error, 'EEXIST')) throw new FileProblem(target, 'already exists; Flatness Lens never overwrites files');
-    if (!(error instanceof Error) || !NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-    await refuseIfExists(target);
-    await rename(temp, target);
-  }
-}
