@@ -19,7 +19,8 @@ import { hessianTrace } from './trace';
 import { disposeVector, norm, type ParameterVector } from './vectors';
 import { volumeFlatness } from './volume';
 
-export interface AnalysisInput {
+/** What every job needs before any metric: the checkpoint, its function, the fitted data and the loss. */
+export interface PreparedInputs {
   readonly checkpoint: Checkpoint;
   readonly checkpointSha256: string;
   readonly network: NetworkFunction;
@@ -27,10 +28,14 @@ export interface AnalysisInput {
   readonly dataFree: boolean;
   readonly loss: LossKind;
   readonly lossFrom: FlatnessReport['data']['lossFrom'];
-  readonly metrics: readonly MetricName[];
-  readonly seed: number;
-  readonly settings: AnalysisSettings;
   readonly backend: string;
+  readonly seed: number;
+}
+
+/** The prepared checkpoint and data (analyzeFile.ts prepareInputs), and what to compute. */
+export interface AnalysisInput extends PreparedInputs {
+  readonly metrics: readonly MetricName[];
+  readonly settings: AnalysisSettings;
   readonly version: string;
 }
 

@@ -7,12 +7,9 @@ import { readCheckpoint } from '../formats/registry';
 import { initBackend, type BackendChoice } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { NetworkFunction } from '../model/network';
-import type { Checkpoint } from '../model/spec';
-import type { Dataset } from '../data/dataset';
 import { defaultSettings, metricNames, type AnalysisSettings, type FlatnessReport, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
-import { analyze, type AnalysisCallbacks } from './analyze';
-import * as tf from '@tensorflow/tfjs-core';
+import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';
 
 /** Everything needed to analyze one checkpoint file: what the CLI parses and the extension sends. */
 export interface AnalysisRequest {
@@ -50,19 +47,6 @@ export async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** What every job needs before any metric: the checkpoint, its function, the fitted data and the loss. */
-export interface PreparedInputs {
-  readonly checkpoint: Checkpoint;
-  readonly checkpointSha256: string;
-  readonly network: NetworkFunction;
-  readonly dataset: Dataset;
-  readonly dataFree: boolean;
-  readonly loss: LossKind;
-  readonly lossFrom: FlatnessReport['data']['lossFrom'];
-  readonly backend: string;
-  readonly seed: number;
-}
-
 export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend'>;
 
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
@@ -71,7 +55,7 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
   const checkpoint = await readCheckpoint(request.checkpoint);
   const network = new NetworkFunction(checkpoint);
   try {
-    const outputUnits = tf.tidy(() => network.forward(network.initialParameters(), tf.zeros([1, ...network.inputShape])).size);
+    const { outputUnits } = network;
     const seed = request.seed ?? 0;
     const loaded = request.data ? await loadDataset(request.data, request.dataOptions) : undefined;
     const trainingLoss = lossFromTrainingConfig(checkpoint.model.trainingLoss);

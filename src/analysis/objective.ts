@@ -29,7 +29,7 @@ export class Objective {
   ) {
     this.theta = network.initialParameters();
     const perSample = dataset.inputs.length / dataset.count;
-    const outputUnits = this.outputUnits();
+    const outputUnits = network.outputUnits;
     for (let start = 0; start < dataset.count; start += batchSize) {
       const count = Math.min(batchSize, dataset.count - start);
       const inputs = tf.tensor(dataset.inputs.subarray(start * perSample, (start + count) * perSample), [count, ...network.inputShape], 'float32');
@@ -46,17 +46,18 @@ export class Objective {
     return this.hvpCounter;
   }
 
-  outputUnits(): number {
-    return tf.tidy(() => {
-      const probe = tf.zeros([1, ...this.network.inputShape]);
-      const out = this.network.forward(this.theta, probe);
-      return out.size;
-    });
+  /** The network's output for a batch, as the loss takes it (logits for ce and bce). */
+  private lossInput(params: readonly tf.Tensor[], batch: Batch): tf.Tensor {
+    return this.network.forward(params, batch.inputs, { logits: this.loss !== 'mse' });
+  }
+
+  /** This batch's share of the mean loss. */
+  private lossShare(output: tf.Tensor, batch: Batch): tf.Scalar {
+    return tf.div(summedLoss(this.loss, output, batch.targets.matrix), this.dataset.count);
   }
 
   private batchLoss(params: readonly tf.Tensor[], batch: Batch): tf.Scalar {
-    const output = this.network.forward(params, batch.inputs, { logits: this.loss !== 'mse' });
-    return tf.div(summedLoss(this.loss, output, batch.targets.matrix), this.dataset.count);
+    return this.lossShare(this.lossInput(params, batch), batch);
   }
 
   /** L(θ) at the given parameters (θ₀ by default). */
@@ -72,8 +73,8 @@ export class Objective {
     let correct: number | undefined = 0;
     for (const batch of this.batches) {
       tf.tidy(() => {
-        const output = this.network.forward(params, batch.inputs, { logits: this.loss !== 'mse' });
-        loss += tf.div(summedLoss(this.loss, output, batch.targets.matrix), this.dataset.count).dataSync()[0];
+        const output = this.lossInput(params, batch);
+        loss += this.lossShare(output, batch).dataSync()[0];
         const n = correctCount(this.loss, output, batch.targets);
         correct = n === undefined || correct === undefined ? undefined : correct + n;
       });
@@ -124,8 +125,7 @@ export class Objective {
         const cotangent = tf.ones([batch.count]);
         const vjpDotV = (u: tf.Tensor) => {
           const grads = tf.grads((...ps: tf.Tensor[]) => {
-            const output = this.network.forward(ps, batch.inputs, { logits: this.loss !== 'mse' });
-            return tf.sum(tf.mul(u, perSampleLoss(this.loss, output, batch.targets.matrix)));
+            return tf.sum(tf.mul(u, perSampleLoss(this.loss, this.lossInput(ps, batch), batch.targets.matrix)));
           })(this.theta);
           return tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, v[i])))) as tf.Scalar;
         };

@@ -1,11 +1,10 @@
 import { sizeOf } from '../model/spec';
 import type { Shape } from '../model/spec';
 import { FileProblem } from '../shared/errors';
+import type { LossKind } from '../shared/report';
 import type { Dataset, Targets } from './dataset';
 import { formatShape } from './numericArray';
 
-/** Loss families the targets must suit: categorical, binary (per output) cross-entropy, squared error. */
-export type FitLoss = 'ce' | 'bce' | 'mse';
 
 /**
  * Checks a data set against a model and returns it in the model's terms: inputs take the model's
@@ -13,7 +12,7 @@ export type FitLoss = 'ce' | 'bce' | 'mse';
  * width — class labels in range for `ce`, 0/1 or [0, 1] values for `bce`, and for `mse` classes
  * become one-hot rows (or plain values when the model has one output).
  */
-export function fitDatasetToModel(dataset: Dataset, modelInputShape: Shape, outputUnits: number, loss: FitLoss): Dataset {
+export function fitDatasetToModel(dataset: Dataset, modelInputShape: Shape, outputUnits: number, loss: LossKind): Dataset {
   const sampleValues = sizeOf(dataset.sampleShape);
   const modelValues = sizeOf(modelInputShape);
   if (sampleValues !== modelValues) {
@@ -26,7 +25,7 @@ export function fitDatasetToModel(dataset: Dataset, modelInputShape: Shape, outp
   return { ...dataset, sampleShape: [...modelInputShape], targets: fitTargets(dataset.source, dataset.targets, outputUnits, loss) };
 }
 
-function fitTargets(file: string, targets: Targets, outputUnits: number, loss: FitLoss): Targets {
+function fitTargets(file: string, targets: Targets, outputUnits: number, loss: LossKind): Targets {
   const fail = (problem: string): never => {
     throw new FileProblem(file, problem);
   };

@@ -59,6 +59,14 @@ export class NetworkFunction {
     this.outputHead = this.findOutputHead();
   }
 
+  private outputSize: number | undefined;
+
+  /** Number of outputs per sample (computed once, by one forward pass on a zero input). */
+  get outputUnits(): number {
+    this.outputSize ??= tf.tidy(() => this.forward(this.initialParameters(), tf.zeros([1, ...this.inputShape])).size);
+    return this.outputSize;
+  }
+
   /** The stored values of the trainable weights, as new tensors (the caller disposes them). */
   initialParameters(): tf.Tensor[] {
     const byName = new Map<string, WeightTensor>(this.checkpoint.weights.map((w) => [w.name, w]));

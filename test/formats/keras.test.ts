@@ -1,8 +1,7 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { unzipSync, zipSync } from 'fflate';
@@ -17,19 +16,13 @@ import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'keras');
 const fixture = (name: string) => join(fixtures, name);
-const root = mkdtempSync(join(tmpdir(), 'flatness-keras-'));
-after(() => rm(root, { recursive: true, force: true }));
+const { freshDir } = caseFolders('keras');
 before(() => initBackend('cpu'));
-let dirCounter = 0;
-async function freshDir(): Promise<string> {
-  const dir = join(root, `case-${++dirCounter}`);
-  await mkdir(dir);
-  return dir;
-}
 
 interface Reference {
   readonly inputShape: number[];

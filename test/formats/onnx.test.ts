@@ -1,8 +1,7 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
@@ -18,19 +17,13 @@ import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'onnx');
 const fixture = (name: string) => join(fixtures, name);
-const root = mkdtempSync(join(tmpdir(), 'flatness-onnx-'));
-after(() => rm(root, { recursive: true, force: true }));
+const { freshDir } = caseFolders('onnx');
 before(() => initBackend('cpu'));
-let dirCounter = 0;
-async function freshDir(): Promise<string> {
-  const dir = join(root, `case-${++dirCounter}`);
-  await mkdir(dir);
-  return dir;
-}
 
 interface Reference {
   readonly inputShape: number[];

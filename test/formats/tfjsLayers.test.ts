@@ -1,10 +1,9 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, symlink, truncate, appendFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm, symlink, truncate, appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../src/model/spec';
+import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 import { writeNewFilesAtomically } from '../../src/formats/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
@@ -23,14 +22,7 @@ import {
 } from '../fixtures/tfjsLayersFixture';
 import type { FixtureOptions, JsonObject, LayersModelFixture } from '../fixtures/tfjsLayersFixture';
 
-const root = mkdtempSync(join(tmpdir(), 'flatness-tfjs-'));
-after(() => rm(root, { recursive: true, force: true }));
-let dirCounter = 0;
-async function freshDir(): Promise<string> {
-  const dir = join(root, `case-${++dirCounter}`);
-  await mkdir(dir);
-  return dir;
-}
+const { root, freshDir } = caseFolders('tfjs');
 
 async function writeModel(model: LayersModelFixture = mlpModel([4, 5, 3]), options: FixtureOptions = {}) {
   return writeLayersModel(await freshDir(), model, options);
