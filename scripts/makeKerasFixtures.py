@@ -15,7 +15,14 @@ Fixtures (fixed seeds):
   nan.h5      mlp.h5 with one NaN in dense_1/kernel:0
   noconfig.h5 an HDF5 file with a dataset but no model_config (not a Keras model)
   mlp.keras   the MLP's weights as Keras 3 saves a model (zip of metadata.json, config.json and
-              model.weights.h5 with layers/<snake_case class>[_k]/vars/0..n), Keras 3 config forms
+              model.weights.h5 with layers/<snake_case class>[_k]/vars/0..n), Keras 3 config forms,
+              with Adam's state under optimizer/vars (an int64 scalar, a float32 scalar, moments)
+  cnn.keras   the CNN as a Keras 3 Functional model: every layer has a group, pooling and flatten
+              with empty vars; its model.weights.h5 entry is deflated (Keras stores entries
+              uncompressed) to check that a rewrite keeps each entry's compression
+  twin-mlp.h5, twin-mlp.keras
+              the weights of ../onnx/mlp.tfjs.json (the ONNX MLP's TF.js twin): one network in
+              TF.js Layers, ONNX, Keras .h5 and .keras (run makeOnnxFixtures.py first)
 and <name>.json: {"inputShape": [...], "inputs": [...], "outputShape": [...], "outputs": [...]},
 outputs computed with numpy in float64 from the same float32 weights.
 """
@@ -139,32 +146,54 @@ def keras3_dense(name, units, activation, input_dim):
     return layer
 
 
-def write_keras3_mlp(k1, b1, k2, b2):
-    """What keras 3.x `model.save('x.keras')` writes for the MLP (keras/src/saving/saving_lib.py)."""
-    config = {'module': 'keras', 'class_name': 'Sequential', 'config': {
-        'name': 'sequential', 'trainable': True,
-        'dtype': {'module': 'keras', 'class_name': 'DTypePolicy', 'config': {'name': 'float32'}, 'registered_name': None},
-        'layers': [
-            keras3_layer('InputLayer', {'batch_shape': [None, 4], 'dtype': 'float32', 'sparse': False, 'name': 'input_layer'}),
-            keras3_dense('dense', 8, 'relu', 4),
-            keras3_dense('dense_1', 3, 'softmax', 8),
-        ], 'build_input_shape': [None, 4]},
-        'registered_name': None, 'build_config': {'input_shape': [None, 4]},
-        'compile_config': {'optimizer': 'adam', 'loss': 'categorical_crossentropy', 'metrics': ['accuracy'],
+def keras3_sequential_mlp(sizes, activations, loss):
+    """Keras 3 config.json of a Sequential MLP with Dense layers dense, dense_1, ..."""
+    dtype = {'module': 'keras', 'class_name': 'DTypePolicy', 'config': {'name': 'float32'}, 'registered_name': None}
+    dense = [keras3_dense('dense' if i == 0 else 'dense_%d' % i, units, activation, sizes[i])
+             for i, (units, activation) in enumerate(zip(sizes[1:], activations))]
+    return {'module': 'keras', 'class_name': 'Sequential', 'config': {
+        'name': 'sequential', 'trainable': True, 'dtype': dtype,
+        'layers': [keras3_layer('InputLayer', {'batch_shape': [None, sizes[0]], 'dtype': 'float32', 'sparse': False, 'name': 'input_layer'})] + dense,
+        'build_input_shape': [None, sizes[0]]},
+        'registered_name': None, 'build_config': {'input_shape': [None, sizes[0]]},
+        'compile_config': {'optimizer': 'adam', 'loss': loss, 'metrics': ['accuracy'],
                            'loss_weights': None, 'weighted_metrics': None, 'run_eagerly': False, 'steps_per_execution': 1, 'jit_compile': False}}
+
+
+def adam_state(rng, weights, iterations):
+    """Adam's variables as Keras 3 saves them: iterations, learning_rate, then a momentum and a velocity per weight."""
+    state = [np.array(iterations, dtype=np.int64), np.array(0.001, dtype=np.float32)]
+    for w in weights:
+        state += [rng.normal(0, 1e-3, size=w.shape).astype(np.float32), rng.uniform(0, 1e-5, size=w.shape).astype(np.float32)]
+    return state
+
+
+def write_keras3(name, config, layer_vars, optimizer_vars=(), weights_compression=zipfile.ZIP_STORED):
+    """What keras 3.x `model.save('x.keras')` writes (keras/src/saving/saving_lib.py): layer_vars is
+    [(group key under layers/, [arrays])] in model order; an empty list gives an empty vars group."""
     metadata = {'keras_version': '3.6.0', 'date_saved': '2026-01-01@00:00:00'}
     weights = io.BytesIO()
     with h5py.File(weights, 'w') as f:
         layers = f.create_group('layers')
-        for key, values in (('dense', [k1, b1]), ('dense_1', [k2, b2])):
+        for key, values in layer_vars:
             variables = layers.create_group(key).create_group('vars')
             for i, value in enumerate(values):
                 variables.create_dataset(str(i), data=value)
-        f.create_group('optimizer').create_group('vars')
+        optimizer = f.create_group('optimizer').create_group('vars')
+        for i, value in enumerate(optimizer_vars):
+            optimizer.create_dataset(str(i), data=value)
         f.create_group('vars')
-    with zipfile.ZipFile(os.path.join(OUT, 'mlp.keras'), 'w', compression=zipfile.ZIP_STORED) as z:
-        for name, data in (('metadata.json', json.dumps(metadata)), ('config.json', json.dumps(config)), ('model.weights.h5', weights.getvalue())):
-            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)  # fixed date: same bytes every run
+    with zipfile.ZipFile(os.path.join(OUT, name), 'w', compression=zipfile.ZIP_STORED) as z:
+        for entry, data in (('metadata.json', json.dumps(metadata)), ('config.json', json.dumps(config)), ('model.weights.h5', weights.getvalue())):
+            info = zipfile.ZipInfo(entry, date_time=(2026, 1, 1, 0, 0, 0))  # fixed date: same bytes every run
+            info.compress_type = weights_compression if entry == 'model.weights.h5' else zipfile.ZIP_STORED
+            z.writestr(info, data)
+
+
+def write_keras3_mlp(k1, b1, k2, b2):
+    config = keras3_sequential_mlp([4, 8, 3], ['relu', 'softmax'], 'categorical_crossentropy')
+    optimizer = adam_state(np.random.default_rng(5), [k1, b1, k2, b2], iterations=120)
+    write_keras3('mlp.keras', config, [('dense', [k1, b1]), ('dense_1', [k2, b2])], optimizer)
 
 
 def conv2d_valid(x, kernel, bias):
@@ -218,6 +247,63 @@ def make_cnn():
     x = np.random.default_rng(4).normal(size=(3, 6, 6, 1)).astype(np.float32).astype(np.float64)
     h = max_pool_2x2(np.maximum(conv2d_valid(x, kc.astype(np.float64), bc), 0))
     save_reference('cnn', x, softmax(h.reshape(h.shape[0], -1) @ kd.astype(np.float64) + bd))
+    write_keras3_cnn(conv, dense, kc, bc, kd, bd)
+
+
+def write_keras3_cnn(conv, dense, kc, bc, kd, bd):
+    """The CNN as Keras 3 saves a Functional model: inbound nodes as __keras_tensor__ args, and a
+    group with vars for every layer in model.layers (the InputLayer included)."""
+    dtype = {'module': 'keras', 'class_name': 'DTypePolicy', 'config': {'name': 'float32'}, 'registered_name': None}
+
+    def tensor(shape, source):
+        return {'class_name': '__keras_tensor__', 'config': {'shape': shape, 'dtype': 'float32', 'keras_history': [source, 0, 0]}}
+
+    def node(name, class_name, config, source, input_shape):
+        layer = keras3_layer(class_name, {'name': name, 'trainable': True, 'dtype': dtype, **config})
+        layer.update({'build_config': {'input_shape': input_shape}, 'name': name,
+                      'inbound_nodes': [{'args': [tensor(input_shape, source)], 'kwargs': {}}]})
+        return layer
+
+    input_layer = keras3_layer('InputLayer', {'batch_shape': [None, 6, 6, 1], 'dtype': 'float32', 'sparse': False, 'name': 'input_layer'})
+    input_layer.update({'name': 'input_layer', 'inbound_nodes': []})
+    config = {'module': 'keras.src.models.functional', 'class_name': 'Functional', 'config': {
+        'name': 'functional', 'trainable': True, 'layers': [
+            input_layer,
+            node('conv2d', 'Conv2D', conv, 'input_layer', [None, 6, 6, 1]),
+            node('max_pooling2d', 'MaxPooling2D', {'pool_size': [2, 2], 'padding': 'valid', 'strides': [2, 2], 'data_format': 'channels_last'}, 'conv2d', [None, 4, 4, 2]),
+            node('flatten', 'Flatten', {'data_format': 'channels_last'}, 'max_pooling2d', [None, 2, 2, 2]),
+            node('dense', 'Dense', dense, 'flatten', [None, 8]),
+        ], 'input_layers': [['input_layer', 0, 0]], 'output_layers': [['dense', 0, 0]]},
+        'registered_name': 'Functional', 'build_config': {'input_shape': None},
+        'compile_config': {'optimizer': 'adam', 'loss': 'categorical_crossentropy', 'metrics': None,
+                           'loss_weights': None, 'weighted_metrics': None, 'run_eagerly': False, 'steps_per_execution': 1, 'jit_compile': False}}
+    layer_vars = [('input_layer', []), ('conv2d', [kc, bc]), ('max_pooling2d', []), ('flatten', []), ('dense', [kd, bd])]
+    write_keras3('cnn.keras', config, layer_vars, weights_compression=zipfile.ZIP_DEFLATED)
+
+
+def make_twin_mlp():
+    """The ONNX MLP's TF.js twin (Dense kernels [in, out], little-endian float32) as Keras .h5 and .keras."""
+    onnx_dir = os.path.join(OUT, '..', 'onnx')
+    with open(os.path.join(onnx_dir, 'mlp.tfjs.json')) as f:
+        model = json.load(f)
+    blob = np.fromfile(os.path.join(onnx_dir, model['weightsManifest'][0]['paths'][0]), dtype='<f4')
+    arrays, offset = [], 0
+    for spec in model['weightsManifest'][0]['weights']:
+        size = int(np.prod(spec['shape']))
+        arrays.append(blob[offset:offset + size].reshape(spec['shape']).astype(np.float32))
+        offset += size
+    assert offset == blob.size, 'mlp.tfjs.weights.bin holds more than the manifest lists'
+    tfjs_layers = model['modelTopology']['config']['layers']
+    sizes = [arrays[0].shape[0]] + [layer['config']['units'] for layer in tfjs_layers]
+    activations = [layer['config']['activation'] for layer in tfjs_layers]
+    names = ['dense' if i == 0 else 'dense_%d' % i for i in range(len(tfjs_layers))]
+    config = {'class_name': 'Sequential', 'config': {'name': 'sequential', 'layers': [
+        {'class_name': 'InputLayer', 'config': {'batch_input_shape': [None, sizes[0]], 'dtype': 'float32', 'sparse': False, 'ragged': False, 'name': 'dense_input'}},
+    ] + [{'class_name': 'Dense', 'config': dense_config(n, units, a)} for n, units, a in zip(names, sizes[1:], activations)]}}
+    layers = [(n, [(n + '/kernel:0', arrays[2 * i]), (n + '/bias:0', arrays[2 * i + 1])]) for i, n in enumerate(names)]
+    write_keras_h5(os.path.join(OUT, 'twin-mlp.h5'), config, 'categorical_crossentropy', layers, variable_length=False)
+    keras3 = keras3_sequential_mlp(sizes, activations, 'categorical_crossentropy')
+    write_keras3('twin-mlp.keras', keras3, [(n, arrays[2 * i:2 * i + 2]) for i, n in enumerate(names)])
 
 
 def make_noconfig():
@@ -230,6 +316,7 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     make_mlp()
     make_cnn()
+    make_twin_mlp()
     make_noconfig()
     for name in sorted(os.listdir(OUT)):
         print(name, os.path.getsize(os.path.join(OUT, name)))

@@ -7,6 +7,10 @@ For each tiny model (fixed seeds) it writes <name>.onnx (torch.onnx.export, opse
 "outputs": [...], "outputShape": [...]}, values flattened row-major, outputs computed in float64
 from the same float32 weights. For the MLP it also writes the same weights as a TF.js Layers model
 (mlp.tfjs.json + mlp.tfjs.weights.bin), so a test can compare the two formats.
+The depthwise, concat and pool models cover the remaining mapped operators and the export patterns
+that compute shapes and paddings in the graph: x.view(x.size(0), -1) and x.reshape(x.shape[0], -1)
+(Shape -> Gather -> Unsqueeze -> Concat -> Reshape), nn.ZeroPad2d (Pad with pads computed by
+Mul/Sub/ConstantOfShape/Concat/Reshape/Slice/Transpose) and AvgPool2d with padding (Pad + AveragePool).
 """
 import json
 import os
@@ -72,6 +76,69 @@ class Leaky(nn.Module):
 
     def forward(self, x):
         return self.net(x) @ self.w + self.b
+
+
+class Depthwise(nn.Module):
+    """Conv-ReLU-depthwise Conv (groups = channels, multiplier 2, padding 2: explicit pads)-PReLU per
+    channel-AvgPool-x.view(x.size(0), -1)-Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, kernel_size=3, padding=1)
+        self.relu = nn.ReLU()
+        self.depthwise = nn.Conv2d(4, 8, kernel_size=3, padding=2, groups=4)
+        self.prelu = nn.PReLU(8)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.pool(self.prelu(self.depthwise(self.relu(self.conv(x)))))
+        return self.fc(x.view(x.size(0), -1))
+
+
+class Concat(nn.Module):
+    """Two branches (Conv-ELU, 1x1 Conv-ReLU) concatenated along channels, AvgPool2d(3, padding 1)
+    counting the zero padding (exported as Pad + AveragePool), ZeroPad2d, Conv, torch.flatten,
+    Linear, PReLU with one slope, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = nn.Conv2d(2, 3, kernel_size=3, padding=1)
+        self.elu = nn.ELU(alpha=0.7)
+        self.right = nn.Conv2d(2, 2, kernel_size=1)
+        self.relu = nn.ReLU()
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
+        self.pad = nn.ZeroPad2d((1, 0, 0, 1))
+        self.conv = nn.Conv2d(5, 4, kernel_size=2)
+        self.fc1 = nn.Linear(4 * 5 * 5, 6)
+        self.prelu = nn.PReLU()
+        self.fc2 = nn.Linear(6, 3)
+
+    def forward(self, x):
+        x = torch.cat([self.elu(self.left(x)), self.relu(self.right(x))], dim=1)
+        x = self.conv(self.pad(self.pool(x)))
+        return self.fc2(self.prelu(self.fc1(torch.flatten(x, 1))))
+
+
+class Pool(nn.Module):
+    """Conv-ELU-AvgPool2d(2)-AvgPool2d(3, padding 1, not counting the padding)-x.reshape(x.shape[0], -1),
+    then two Linear-ReLU branches concatenated along features, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, kernel_size=3, padding=1)
+        self.elu = nn.ELU()
+        self.pool = nn.AvgPool2d(2)
+        self.smooth = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.fa = nn.Linear(4 * 4 * 4, 5)
+        self.fb = nn.Linear(4 * 4 * 4, 3)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.smooth(self.pool(self.elu(self.conv(x))))
+        x = x.reshape(x.shape[0], -1)
+        return self.fc(torch.cat([self.relu(self.fa(x)), self.relu(self.fb(x))], dim=1))
 
 
 def randomize_batchnorm(model):
@@ -147,6 +214,9 @@ def main():
     export('cnn', Cnn(), (3, 2, 6, 6), seed=2)
     export('convbn', ConvBn(), (3, 3, 7, 7), seed=3)
     export('leaky', Leaky(), (4, 5), seed=4)
+    export('depthwise', Depthwise(), (3, 3, 6, 6), seed=5)
+    export('concat', Concat(), (3, 2, 5, 5), seed=6)
+    export('pool', Pool(), (3, 3, 8, 8), seed=7)
 
 
 if __name__ == '__main__':

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AnalysisRequest, DeepPartial } from './analysis/analyzeFile';
 import type { BackendChoice } from './model/backend';
@@ -6,6 +7,7 @@ import { metricNames, type AnalysisSettings, type LossKind, type MetricName } fr
 /** The extension's settings (package.json "contributes.configuration"), read with types and defaults. */
 export interface ExtensionSettings {
   readonly dataSets: Readonly<Record<string, string>>;
+  readonly architectures: Readonly<Record<string, string>>;
   readonly loss: LossKind | 'auto';
   readonly samples: number;
   readonly probeSamples: number;
@@ -26,6 +28,7 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   const metrics = c.get<string[]>('metrics', [...metricNames]).filter((m): m is MetricName => (metricNames as readonly string[]).includes(m));
   return {
     dataSets: c.get<Record<string, string>>('dataSets', {}),
+    architectures: c.get<Record<string, string>>('architectures', {}),
     loss: c.get<LossKind | 'auto'>('loss', 'auto'),
     samples: c.get<number>('samples', 0),
     probeSamples: c.get<number>('probeSamples', 256),
@@ -42,6 +45,34 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   };
 }
 
+/**
+ * The value a `{"path/file": value, "folder/": value}` setting gives a workspace-relative path
+ * (forward slashes): the entry for the file itself, else for its deepest listed folder.
+ */
+export function mappedValue(relativePath: string, mapping: Readonly<Record<string, string>>): string | undefined {
+  let best: string | undefined;
+  for (const candidate of Object.keys(mapping)) {
+    const normalized = candidate.replace(/\/+$/, '');
+    const applies = relativePath === normalized || relativePath.startsWith(`${normalized}/`);
+    if (applies && (best === undefined || normalized.length > best.replace(/\/+$/, '').length)) best = candidate;
+  }
+  return best === undefined ? undefined : mapping[best];
+}
+
+/** A setting's path value, absolute: relative ones are relative to the checkpoint's workspace folder. */
+export function workspacePath(value: string, checkpoint: string): string {
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(checkpoint))?.uri.fsPath ?? path.dirname(checkpoint);
+  return path.isAbsolute(value) ? value : path.join(folder, value);
+}
+
+/** The architecture file set for a weights-only checkpoint in flatnessLens.architectures, if any. */
+export function architectureFor(checkpoint: string, settings: ExtensionSettings): string | undefined {
+  if (checkpoint === '') return undefined;
+  const relative = vscode.workspace.asRelativePath(checkpoint, false).split(path.sep).join('/');
+  const value = mappedValue(relative, settings.architectures);
+  return value === undefined ? undefined : workspacePath(value, checkpoint);
+}
+
 /** An analysis request for a checkpoint with the data choice made (undefined = data-free). */
 export function analysisRequest(checkpoint: string, data: string | undefined, settings: ExtensionSettings): AnalysisRequest {
   const metricSettings: DeepPartial<AnalysisSettings> = {
@@ -52,6 +83,7 @@ export function analysisRequest(checkpoint: string, data: string | undefined, se
   };
   return {
     checkpoint,
+    architecture: architectureFor(checkpoint, settings),
     data,
     loss: settings.loss === 'auto' ? undefined : settings.loss,
     samples: settings.samples > 0 ? settings.samples : undefined,

@@ -1,4 +1,4 @@
-import type { FlatnessReport } from '../src/shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport } from '../src/shared/report';
 import { chartCard } from './chartCard';
 import { drawAlphaOrbitChart } from './charts/alphaOrbitChart';
 import { blockTraceChartHeight, drawBlockTraceChart } from './charts/blockTraceChart';
@@ -9,6 +9,7 @@ import { drawSurfaceHeatmap } from './charts/surfaceHeatmap';
 import { drawVolumeChart } from './charts/volumeChart';
 import { button, element, shortPath } from './dom';
 import { summaryRows } from './summaryRows';
+import { tensorCharts, tensorTable, weightsView } from './tensorView';
 import { vscode } from './vscodeApi';
 
 function toolbar(report: FlatnessReport): HTMLElement {
@@ -99,6 +100,7 @@ function charts(report: FlatnessReport): HTMLElement {
   if (orbit && orbit.path.length > 0) {
     grid.append(chartCard({ id: 'alpha-orbit', title: 'Trace along the α-orbit', caption: 'Every point on these curves is the same function: rescaling layers by α and 1/α changes no output, only the trace (Dinh et al. 2017).', height: 300, draw: (canvas, theme) => drawAlphaOrbitChart(canvas, report, theme) }));
   }
+  grid.append(...tensorCharts(report.tensors ?? []));
   if (report.volumeFlatness) {
     grid.append(chartCard({ id: 'volume', title: 'Volume ε-flatness radii', caption: `How far one can walk along each random direction before the loss rises by ε = ${report.volumeFlatness.epsilon}; the search stops at the cap.`, height: Math.max(220, 20 * report.volumeFlatness.radii.length + 100), draw: (canvas, theme) => drawVolumeChart(canvas, report, theme) }));
   }
@@ -106,8 +108,15 @@ function charts(report: FlatnessReport): HTMLElement {
 }
 
 /** The whole report: header, actions, summary table and charts. Charts are drawn once the returned nodes are in the page. */
-export function reportView(report: FlatnessReport, stale: boolean): HTMLElement[] {
+export function reportView(report: AnyReport, stale: boolean): HTMLElement[] {
+  if (isWeightsReport(report)) return weightsView(report, stale);
   const summaryHeading = element('h2', 'Summary');
   const chartsHeading = element('h2', 'Charts');
-  return [...header(report, stale), toolbar(report), summaryHeading, summaryTable(report), chartsHeading, charts(report)];
+  const parts = [...header(report, stale), toolbar(report), summaryHeading, summaryTable(report), chartsHeading, charts(report)];
+  if (report.tensors && report.tensors.length > 0) {
+    const details = element('details', undefined, 'tensor-details');
+    details.append(element('summary', `Weight tensors (${report.tensors.length})`), tensorTable(report.tensors));
+    parts.push(details);
+  }
+  return parts;
 }

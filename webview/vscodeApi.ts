@@ -1,9 +1,9 @@
-import type { FlatnessReport } from '../src/shared/report';
+import type { AnyReport, FlatnessReport } from '../src/shared/report';
 import type { Equivalence, FromWebviewMessage } from '../src/shared/webviewProtocol';
 
 /** What the webview keeps with `setState` so the panel re-renders after a reload. */
 export type PersistedState =
-  | { readonly view: 'report'; readonly report: FlatnessReport; readonly stale: boolean }
+  | { readonly view: 'report'; readonly report: AnyReport; readonly stale: boolean }
   | { readonly view: 'compare'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };
 
 export interface VsCodeApi {

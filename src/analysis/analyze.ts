@@ -15,6 +15,7 @@ import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import { Objective } from './objective';
 import { SeededRandom } from './random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
+import { describeTensors } from './tensorStatistics';
 import { hessianTrace } from './trace';
 import { disposeVector, norm, type ParameterVector } from './vectors';
 import { volumeFlatness } from './volume';
@@ -184,6 +185,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         layers: input.checkpoint.model.layers.length,
         sha256: input.checkpointSha256,
         notes: input.checkpoint.notes,
+        ...(typeof input.checkpoint.source.architecture === 'string' ? { architecture: input.checkpoint.source.architecture } : {}),
       },
       data: {
         source: input.dataset.source,
@@ -204,6 +206,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       volumeFlatness: report.volumeFlatness,
       landscape: report.landscape,
       invariant: report.invariant,
+      tensors: describeTensors(input.checkpoint.weights, 'last'),
       timings,
     };
   } finally {

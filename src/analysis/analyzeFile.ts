@@ -3,17 +3,22 @@ import * as fs from 'node:fs';
 import { fitDatasetToModel, takeFirst } from '../data/fit';
 import { loadDataset, type LoadDatasetOptions } from '../data/load';
 import { probeDataset } from '../data/probe';
-import { readCheckpoint } from '../formats/registry';
+import { readCheckpoint, readTensorFile } from '../formats/registry';
 import { initBackend, type BackendChoice } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
+import { withInputShape } from '../model/inputShape';
 import { NetworkFunction } from '../model/network';
-import { defaultSettings, metricNames, type AnalysisSettings, type FlatnessReport, type MetricName } from '../shared/report';
+import { ArchitectureMissing } from '../formats/weightsOnly';
+import { defaultSettings, metricNames, type AnalysisSettings, type AnyReport, type FlatnessReport, type MetricName, type WeightsReport } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';
+import { describeTensors } from './tensorStatistics';
 
 /** Everything needed to analyze one checkpoint file: what the CLI parses and the extension sends. */
 export interface AnalysisRequest {
   readonly checkpoint: string;
+  /** For a weights-only checkpoint: the file holding its architecture (else looked for next to it). */
+  readonly architecture?: string;
   /** Data set file; without one the data-free mode is used. */
   readonly data?: string;
   readonly dataOptions?: LoadDatasetOptions;
@@ -26,6 +31,8 @@ export interface AnalysisRequest {
   readonly metrics?: readonly MetricName[];
   readonly settings?: DeepPartial<AnalysisSettings>;
   readonly backend?: BackendChoice;
+  /** Per-sample input shape (channels-last) for inputs whose dimensions the file leaves open. */
+  readonly inputShape?: readonly number[];
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -47,12 +54,12 @@ export async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend'>;
+export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape'>;
 
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
 export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {
   const backend = await initBackend(request.backend);
-  const checkpoint = await readCheckpoint(request.checkpoint);
+  const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture }), request.inputShape);
   const network = new NetworkFunction(checkpoint);
   try {
     const { outputUnits } = network;
@@ -69,6 +76,19 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
     return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };
   } catch (error) {
     network.dispose();
+    throw error;
+  }
+}
+
+/**
+ * `analyzeFile`, except that a weights-only file without an architecture gets the data-free tensor
+ * statistics instead of an error. What the CLI and the analyzer process run.
+ */
+export async function analyzeAnyFile(request: AnalysisRequest, callbacks: AnalysisCallbacks = {}): Promise<AnyReport> {
+  try {
+    return await analyzeFile(request, callbacks);
+  } catch (error) {
+    if (error instanceof ArchitectureMissing) return analyzeWeightsOnly(request.checkpoint, error.problem);
     throw error;
   }
 }
@@ -90,4 +110,31 @@ export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisC
   } finally {
     inputs.network.dispose();
   }
+}
+
+/** Data-free statistics of a weights-only file's tensors, and what is missing for the rest. */
+export async function analyzeWeightsOnly(path: string, architectureMissing: string): Promise<WeightsReport> {
+  const started = performance.now();
+  const tensorFile = await readTensorFile(path);
+  if (tensorFile === undefined) throw new Error(`${path} is not a weights-only file`);
+  const floats = tensorFile.tensors.flatMap((t) => (t.values ? [{ name: t.name, shape: t.shape, values: t.values, dtype: t.dtype }] : []));
+  const tensors = describeTensors(floats, 'first');
+  const skipped = tensorFile.tensors.filter((t) => !t.values);
+  const notes = [...tensorFile.notes];
+  if (skipped.length > 0) notes.push(`${skipped.length} non-float tensor${skipped.length === 1 ? '' : 's'} not described: ${skipped.map((t) => `${t.name} (${t.dtype})`).slice(0, 6).join(', ')}`);
+  return {
+    schemaVersion: 1,
+    kind: 'weights',
+    tool: { name: 'flatness-lens', version: toolVersion, backend: 'none' },
+    checkpoint: {
+      path: tensorFile.path,
+      format: tensorFile.format,
+      parameters: floats.reduce((sum, t) => sum + t.values.length, 0),
+      sha256: await fileSha256(path),
+      notes,
+    },
+    tensors,
+    architectureMissing,
+    timings: { total: (performance.now() - started) / 1000 },
+  };
 }

@@ -3,7 +3,7 @@ import type { AnalysisRequest } from '../analysis/analyzeFile';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
 import type { FailureKind, FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
-import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+import type { AnalysisProgress, AnyReport } from '../shared/report';
 
 export interface Job<T> {
   readonly id: number;
@@ -42,7 +42,7 @@ export class AnalyzerClient {
 
   constructor(private readonly options: AnalyzerClientOptions) {}
 
-  analyze(request: AnalysisRequest, onProgress?: (progress: AnalysisProgress) => void): Job<FlatnessReport> {
+  analyze(request: AnalysisRequest, onProgress?: (progress: AnalysisProgress) => void): Job<AnyReport> {
     return this.submit((id) => ({ type: 'analyze', id, request }), onProgress, (r) => (r.kind === 'analysis' ? r.report : undefined));
   }
 

@@ -1,4 +1,4 @@
-import { analyzeFile } from '../analysis/analyzeFile';
+import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { rescaleReport } from '../cli/rescaleReport';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, RescaleRefused, writeRescaled } from '../rescale/plan';
@@ -29,7 +29,7 @@ function failureKind(error: unknown): FailureKind {
 async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: AnalysisProgress) => void): Promise<JobResult> {
   switch (job.type) {
     case 'analyze':
-      return { kind: 'analysis', report: await analyzeFile(job.request, { signal, onProgress }) };
+      return { kind: 'analysis', report: await analyzeAnyFile(job.request, { signal, onProgress }) };
     case 'rescale': {
       const plan = await planRescale(job.request, { signal, onProgress: (fraction, message) => onProgress({ stage: 'setup', fraction, message }) });
       return { kind: 'rescale', report: rescaleReport(plan, await writeRescaled(plan, job.out)) };

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { describeCheckpoint } from '../formats/registry';
+import { checkpointExtensions, describeCheckpoint, formatById } from '../formats/registry';
+import { isWeightsOnlyFormat } from '../formats/weightsOnly';
 import { FileProblem } from '../shared/errors';
-import type { FlatnessReport } from '../shared/report';
+import type { AnyReport } from '../shared/report';
 import { contentHash } from './contentHash';
 import { matchesAny } from './globMatch';
 
@@ -10,8 +11,8 @@ export type CheckpointState =
   | { readonly kind: 'new' }
   | { readonly kind: 'queued' }
   | { readonly kind: 'analyzing'; readonly fraction: number; readonly message: string }
-  | { readonly kind: 'done'; readonly report: FlatnessReport }
-  | { readonly kind: 'stale'; readonly report: FlatnessReport }
+  | { readonly kind: 'done'; readonly report: AnyReport }
+  | { readonly kind: 'stale'; readonly report: AnyReport }
   | { readonly kind: 'failed'; readonly reason: string }
   | { readonly kind: 'unreadable'; readonly reason: string };
 
@@ -31,7 +32,8 @@ export interface CheckpointEntry {
 }
 
 /** Candidate files by name; the format registry decides by content. */
-const candidateGlob = '**/*.{json,onnx,h5,hdf5,keras}';
+const candidateGlob = `**/*.{${checkpointExtensions.join(',')}}`;
+const candidatePattern = new RegExp(`\\.(${checkpointExtensions.join('|')})$`, 'i');
 
 /**
  * The workspace's checkpoints, found with the format registry and kept current by file watchers.
@@ -48,7 +50,7 @@ export class CheckpointIndex implements vscode.Disposable {
   private scanned: Promise<void> | undefined;
 
   constructor(private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
-    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{json,bin,onnx,h5,hdf5,keras}');
+    const watcher = vscode.workspace.createFileSystemWatcher(`**/*.{${[...checkpointExtensions, 'bin'].join(',')}}`);
     this.disposables.push(
       watcher,
       watcher.onDidCreate((uri) => void this.fileChanged(uri)),
@@ -152,10 +154,22 @@ export class CheckpointIndex implements vscode.Disposable {
     return entry;
   }
 
+  /**
+   * A weights-only file's architecture (`<name>.architecture.json`, `architecture.json`) is one of its
+   * files once it exists: the entries in that folder are described again when one comes or goes.
+   */
+  private async architectureChanged(uri: vscode.Uri): Promise<CheckpointEntry[]> {
+    if (!/(^|\.)architecture\.json$/i.test(path.basename(uri.fsPath))) return [];
+    const folder = path.dirname(uri.fsPath);
+    const entries = [...this.entries.values()].filter((e) => e.uri.fsPath !== uri.fsPath && path.dirname(e.uri.fsPath) === folder && e.format !== undefined && isWeightsOnlyFormat(formatById(e.format)!));
+    for (const entry of entries) await this.describe(entry.uri);
+    return entries;
+  }
+
   private async fileChanged(uri: vscode.Uri): Promise<void> {
     if (this.excluded(uri)) return;
-    const affected = new Set<CheckpointEntry>();
-    if (/\.(json|onnx|h5|hdf5|keras)$/i.test(uri.fsPath)) {
+    const affected = new Set<CheckpointEntry>(await this.architectureChanged(uri));
+    if (candidatePattern.test(uri.fsPath)) {
       const entry = await this.describe(uri);
       if (entry) affected.add(entry);
       else this.changed.fire(undefined);
@@ -175,8 +189,9 @@ export class CheckpointIndex implements vscode.Disposable {
 
   private fileDeleted(uri: vscode.Uri): void {
     if (this.entries.delete(uri.fsPath)) this.changed.fire(undefined);
+    void this.architectureChanged(uri).then((entries) => entries.forEach((entry) => this.changed.fire(entry)));
     for (const entry of this.entries.values()) {
-      if (entry.files.includes(uri.fsPath)) {
+      if (entry.files.includes(uri.fsPath) && !(entry.format !== undefined && isWeightsOnlyFormat(formatById(entry.format)!))) {
         this.update(entry, { kind: 'unreadable', reason: `${path.basename(uri.fsPath)} was deleted` });
       }
     }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CheckpointEntry, CheckpointIndex, CheckpointState } from './checkpointIndex';
+import { isWeightsReport } from '../shared/report';
 
 /** Context values the menus' `when` clauses match. */
 export const contextValues = {
@@ -23,6 +24,7 @@ export function describeState(state: CheckpointState): string {
       return `analyzing ${Math.round(state.fraction * 100)}%`;
     case 'done':
     case 'stale': {
+      if (isWeightsReport(state.report)) return `weights only: ${state.report.tensors.length} tensors${state.kind === 'stale' ? ' · stale' : ''}`;
       const h = state.report.hessian;
       const parts = [h.topEigenvalues ? `λ₁ ${compact(h.topEigenvalues[0])}` : undefined, h.trace ? `Tr ${compact(h.trace.estimate)}` : undefined].filter(Boolean);
       return `${parts.join(' · ') || 'analyzed'}${state.kind === 'stale' ? ' · stale' : ''}`;

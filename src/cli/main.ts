@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeFile, type AnalysisRequest } from '../analysis/analyzeFile';
+import { analyzeAnyFile, type AnalysisRequest } from '../analysis/analyzeFile';
 import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
@@ -20,10 +20,16 @@ measures. Prints a summary; --json writes the full report.
 
 Options:
   --data FILE            data set (.npz .npy .csv .csv.gz .json, IDX); without it: data-free mode
+  --architecture FILE    for a weights-only file (.safetensors .pt .pth .npz): the network, as an
+                         ONNX, Keras or TF.js file with the same tensor names, or a description
+                         (.architecture.json, see README); default: <name>.architecture.json or
+                         architecture.json next to it. Without one: tensor statistics only
   --label-column N       CSV: column holding the label (default: last)
   --loss ce|bce|mse      loss (default: the file's training config, else the output layer)
   --samples N            use the first N samples (default: all)
   --probe-samples N      data-free mode: number of Gaussian probe inputs (default 256)
+  --input-shape H,W,C    per-sample input shape, channels-last, for inputs the file leaves open
+                         (e.g. a fully convolutional network's height and width)
   --seed S               seed for every random choice (default 0): same seed, same numbers
   --metrics LIST         comma-separated from ${metricNames.join(',')} (default: all)
   --json OUT             write the full JSON report to OUT ('-' for stdout)
@@ -48,7 +54,7 @@ per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
   --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
   --json OUT             write the rescale report (factors, deviation, before/after, predicted)
   --tolerance T          largest accepted relative output deviation (default 1e-5)
-  --data, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
+  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
 
 class UsageError extends Error {}
 
@@ -57,6 +63,13 @@ function positiveInteger(name: string, text: string | undefined): number | undef
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
   return n;
+}
+
+function inputShapeOption(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const dims = text.split(',').map((d) => Number(d.trim()));
+  if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) throw new UsageError(`--input-shape takes positive integers separated by commas (e.g. 32,32,3), got '${text}'`);
+  return dims;
 }
 
 function positiveNumber(name: string, text: string | undefined): number | undefined {
@@ -71,8 +84,8 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
     args,
     allowPositionals: true,
     options: {
-      data: { type: 'string' }, 'label-column': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
-      'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' },
+      data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
+      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' },
       'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
       'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -121,12 +134,15 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
   const labelIndex = labelColumn === undefined || labelColumn === 'first' || labelColumn === 'last' ? labelColumn : Number(labelColumn);
   if (typeof labelIndex === 'number' && !Number.isInteger(labelIndex)) throw new UsageError(`--label-column must be an integer, 'first' or 'last', got '${labelColumn}'`);
   const data = text('data');
+  const architecture = text('architecture');
   return {
+    architecture: architecture ? path.resolve(architecture) : undefined,
     data: data ? path.resolve(data) : undefined,
     dataOptions: labelIndex === undefined ? undefined : { labelColumn: labelIndex as number | 'first' | 'last' },
     loss: loss as LossKind | undefined,
     samples: positiveInteger('samples', text('samples')),
     probeSamples: positiveInteger('probe-samples', text('probe-samples')),
+    inputShape: inputShapeOption(text('input-shape')),
     seed,
     backend: backend as AnalysisRequest['backend'],
   };
@@ -144,7 +160,7 @@ async function runAnalyze(args: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   const bar = new ProgressBar(process.stderr, !quiet);
   try {
-    const report = await analyzeFile(request, { signal: controller.signal, onProgress: (p) => bar.update(p) });
+    const report = await analyzeAnyFile(request, { signal: controller.signal, onProgress: (p) => bar.update(p) });
     bar.finish();
     const text = JSON.stringify(report, null, 2) + '\n';
     if (json === '-') {
@@ -171,8 +187,8 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
     options: {
       flatten: { type: 'boolean' }, sharpen: { type: 'string' }, alpha: { type: 'string' }, granularity: { type: 'string' },
       objective: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, tolerance: { type: 'string' },
-      data: { type: 'string' }, 'label-column': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
-      'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
+      data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
+      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
       quiet: { type: 'boolean' },
     },
   });

@@ -1,4 +1,4 @@
-import type { FlatnessReport } from '../shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type WeightsReport } from '../shared/report';
 
 const fmt = (v: number | null | undefined, digits = 4): string => {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
@@ -8,7 +8,41 @@ const fmt = (v: number | null | undefined, digits = 4): string => {
 };
 
 /** The human-readable summary that `flatness analyze` prints. */
-export function formatSummary(report: FlatnessReport): string {
+export function formatSummary(report: AnyReport): string {
+  return isWeightsReport(report) ? formatWeightsSummary(report) : formatFlatnessSummary(report);
+}
+
+/** Rows shown before "… and N more (--json has all)". */
+const TENSOR_ROWS = 40;
+
+function formatWeightsSummary(report: WeightsReport): string {
+  const lines = [`Flatness Lens ${report.tool.version} — ${report.checkpoint.path}`];
+  lines.push(`  ${'format / parameters'.padEnd(34)} ${report.checkpoint.format}, ${report.checkpoint.parameters.toLocaleString('en-US')} float values in ${report.tensors.length} tensors`);
+  for (const note of report.checkpoint.notes) lines.push(`  ${'note'.padEnd(34)} ${note}`);
+  lines.push('', ...tensorTable(report.tensors), '', `No Hessian metrics: ${report.checkpoint.path} ${report.architectureMissing}.`);
+  return lines.join('\n');
+}
+
+function tensorTable(tensors: readonly TensorStatistics[]): string[] {
+  const header = ['tensor', 'shape', 'dtype', '‖W‖_F', 'max |w|', '‖W‖₂', 'stable rank'];
+  const rows = tensors.slice(0, TENSOR_ROWS).map((t) => [
+    t.name,
+    `[${t.shape.join(', ')}]`,
+    t.dtype ?? 'float32',
+    t.nonFinite > 0 ? `${t.nonFinite} non-finite` : fmt(t.l2Norm),
+    fmt(t.maxAbs),
+    t.matrix ? fmt(t.matrix.spectralNorm) + (t.matrix.converged ? '' : '*') : '',
+    t.matrix ? fmt(t.matrix.stableRank, 3) : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  if (tensors.length > TENSOR_ROWS) out.push(`  … and ${tensors.length - TENSOR_ROWS} more (the --json report has all)`);
+  if (tensors.some((t) => t.matrix && !t.matrix.converged)) out.push('  * power iteration stopped before converging');
+  return out;
+}
+
+function formatFlatnessSummary(report: FlatnessReport): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(34)} ${value}`);
   lines.push(`Flatness Lens ${report.tool.version} — ${report.checkpoint.path}`);
@@ -59,6 +93,12 @@ export function formatSummary(report: FlatnessReport): string {
     }
     row(`adaptive sharpness (ρ=${inv.adaptiveSharpness.rho})`, fmt(inv.adaptiveSharpness.value));
     row('Fisher–Rao norm', fmt(inv.fisherRaoNorm));
+  }
+  const matrices = (report.tensors ?? []).filter((t) => t.matrix);
+  if (matrices.length > 0) {
+    const largest = matrices.reduce((a, b) => (b.matrix!.spectralNorm > a.matrix!.spectralNorm ? b : a));
+    const product = matrices.reduce((p, t) => p * t.matrix!.spectralNorm, 1);
+    row('weight spectral norms', `largest ${fmt(largest.matrix!.spectralNorm)} (${largest.name}); product over ${matrices.length} kernels ${fmt(product)}`);
   }
   row('Hessian-vector products', String(h.hvps));
   row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}`);

@@ -7,8 +7,8 @@ import type { DataChoice, DataChoices } from '../jobs/dataChoice';
 import { ComparePanel } from '../report/comparePanel';
 import { ReportPanel, type ReportActions } from '../report/reportPanel';
 import type { Granularity } from '../rescale/symmetry';
-import { readSettings } from '../settings';
-import type { FlatnessReport } from '../shared/report';
+import { architectureFor, readSettings } from '../settings';
+import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
 import { checkpointTarget, checkpointTargets } from './targets';
 
@@ -25,7 +25,7 @@ export class Commands implements ReportActions {
 
   private log = (line: string) => this.output.appendLine(line);
 
-  private showReport(report: FlatnessReport, stale = false, column?: vscode.ViewColumn): void {
+  private showReport(report: AnyReport, stale = false, column?: vscode.ViewColumn): void {
     ReportPanel.show(this.extensionUri, report, stale, this, this.log, column);
   }
 
@@ -121,6 +121,7 @@ export class Commands implements ReportActions {
         factor,
         granularity: granularity.value,
         objective: objective.value,
+        architecture: architectureFor(entry.uri.fsPath, settings),
         data: data.kind === 'file' ? data.path : undefined,
         samples: settings.samples > 0 ? settings.samples : undefined,
         probeSamples: settings.probeSamples,
@@ -154,13 +155,20 @@ export class Commands implements ReportActions {
     if (!data) return;
     try {
       const reports: FlatnessReport[] = [];
-      for (const entry of entries) reports.push(await this.service.analyze(entry, data, { silent: true }));
+      for (const entry of entries) {
+        const report = await this.service.analyze(entry, data, { silent: true });
+        if (isWeightsReport(report)) {
+          this.showReport(report);
+          throw new Error(`cannot compare ${entry.relativePath}: it ${report.architectureMissing}`);
+        }
+        reports.push(report);
+      }
       const settings = readSettings(entries[0].uri);
       const equivalences: Equivalence[] = [];
       for (let a = 0; a < entries.length; a++) {
         for (let b = a + 1; b < entries.length; b++) {
           const comparison = await this.analyzer.compareOutputs({
-            first: { checkpoint: entries[a].uri.fsPath, data: data.kind === 'file' ? data.path : undefined, samples: settings.samples > 0 ? settings.samples : undefined, probeSamples: settings.probeSamples, seed: settings.seed },
+            first: { checkpoint: entries[a].uri.fsPath, architecture: architectureFor(entries[a].uri.fsPath, settings), data: data.kind === 'file' ? data.path : undefined, samples: settings.samples > 0 ? settings.samples : undefined, probeSamples: settings.probeSamples, seed: settings.seed },
             second: entries[b].uri.fsPath,
           }).done;
           if (comparison.maxOutputDeviation !== null && comparison.maxOutputDeviation <= 1e-4) {

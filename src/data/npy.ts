@@ -23,7 +23,7 @@ export function isNpy(bytes: Uint8Array): boolean {
   return NPY_MAGIC.every((byte, i) => bytes[i] === byte);
 }
 
-interface NpyHeader {
+export interface NpyHeader {
   readonly elementType: ElementType;
   readonly bigEndian: boolean;
   readonly shape: readonly number[];
@@ -51,7 +51,7 @@ export function parseNpy(file: string, bytes: Uint8Array, arrayName?: string): N
   };
 }
 
-function parseNpyHeader(bytes: Uint8Array, fail: (problem: string) => never): NpyHeader {
+export function parseNpyHeader(bytes: Uint8Array, fail: (problem: string) => never): NpyHeader {
   if (bytes.length < 10) fail(`truncated: ${bytes.length} bytes is too short for a .npy header`);
   if (!isNpy(bytes)) fail('not a NumPy .npy file (it does not start with "\\x93NUMPY")');
   const major = bytes[6];

@@ -53,7 +53,7 @@ async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8
 export async function readOnnx(path: string): Promise<Checkpoint> {
   const { file, bytes, onnx } = await readModelFile(path);
   const modelDir = await realpath(dirname(file));
-  const mapped = graphToSpec(onnx, file, (tensor) => int64Values(bytes, tensor, file));
+  const mapped = graphToSpec(onnx, file, (tensor) => constantNumbers(bytes, tensor, file));
   const weights: WeightTensor[] = [];
   const onnxWeights: Record<string, OnnxWeightSource> = {};
   const external: string[] = [];
@@ -93,8 +93,8 @@ export async function describeOnnx(path: string): Promise<CheckpointSummary> {
   return { parameters, files };
 }
 
-/** A small int64 (or int32) constant, e.g. Reshape's target shape. */
-function int64Values(bytes: Uint8Array, tensor: OnnxTensor, file: string): number[] {
+/** A small int64, int32 or float constant, e.g. Reshape's target shape or Pad's constant_value. */
+function constantNumbers(bytes: Uint8Array, tensor: OnnxTensor, file: string): number[] {
   const label = `constant '${tensor.name}'`;
   if (tensor.external) throw new FileProblem(file, `${label} is stored externally; only weights may be`);
   try {
@@ -111,9 +111,14 @@ function int64Values(bytes: Uint8Array, tensor: OnnxTensor, file: string): numbe
       const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
       return Array.from({ length: data.byteLength / 4 }, (_, i) => view.getInt32(4 * i, true));
     }
+    if (tensor.dataType === DataType.FLOAT) {
+      const data = fixedBytesOf(bytes, raw.length > 0 ? raw : tensor.fields.filter((f) => f.number === TensorField.floatData), 4, label);
+      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      return Array.from({ length: data.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
+    }
   } catch (error) {
     if (error instanceof WireError) throw new FileProblem(file, `${label}: ${error.message}`);
     throw error;
   }
-  throw new FileProblem(file, `${label} has data type ${dataTypeNames[tensor.dataType] ?? tensor.dataType}, expected int64`);
+  throw new FileProblem(file, `${label} has data type ${dataTypeNames[tensor.dataType] ?? tensor.dataType}, expected int64, int32 or float`);
 }

@@ -7,12 +7,22 @@ import { kerasH5Format } from './keras';
 import { kerasV3Format } from './kerasV3';
 import { onnxFormat } from './onnx';
 import { tfjsLayersFormat } from './tfjsLayers';
+import { isWeightsOnlyFormat, weightsOnlyFormat } from './weightsOnly';
+import { pytorchFile } from './weights/pytorch';
+import { npzWeightsFile } from './weights/npzWeights';
+import { safetensorsFile } from './weights/safetensors';
+import type { TensorFile } from './weights/tensorFile';
 
 export interface WriteOptions {
   /** Replacement values, with the same names and shapes as the checkpoint's weights. */
   readonly weights?: readonly WeightTensor[];
   /** Provenance to store where the format has room for it. */
   readonly metadata?: Record<string, unknown>;
+}
+
+export interface ReadOptions {
+  /** For weights-only files: the file that holds the architecture (see weightsOnly.ts). */
+  readonly architecture?: string;
 }
 
 export interface CheckpointSummary {
@@ -28,7 +38,7 @@ export interface CheckpointFormat {
   readonly displayName: string;
   /** Cheap test on the file name and its first bytes (at most HEAD_BYTES); reads nothing else. */
   match(fileName: string, head: Uint8Array): boolean;
-  read(path: string): Promise<Checkpoint>;
+  read(path: string, options?: ReadOptions): Promise<Checkpoint>;
   /** Writes new files (never overwrites) and returns the paths written. */
   write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]>;
   /** The files `write(…, outPath, …)` would create, so a caller can pick a free name first. */
@@ -38,7 +48,18 @@ export interface CheckpointFormat {
 }
 
 /** Formats in the order they are tried. Add new formats here. */
-export const checkpointFormats: readonly CheckpointFormat[] = [tfjsLayersFormat, onnxFormat, kerasH5Format, kerasV3Format];
+export const checkpointFormats: readonly CheckpointFormat[] = [
+  tfjsLayersFormat,
+  onnxFormat,
+  kerasH5Format,
+  kerasV3Format,
+  weightsOnlyFormat(safetensorsFile, (path) => readArchitectureModel(path)),
+  weightsOnlyFormat(pytorchFile, (path) => readArchitectureModel(path)),
+  weightsOnlyFormat(npzWeightsFile, (path) => readArchitectureModel(path)),
+];
+
+/** File extensions (lower case, no dot) a checkpoint's main file may have: what the editor searches for. */
+export const checkpointExtensions = ['json', 'onnx', 'h5', 'hdf5', 'keras', 'safetensors', 'pt', 'pth', 'npz'] as const;
 
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;
@@ -54,13 +75,30 @@ export async function formatFor(path: string): Promise<CheckpointFormat | undefi
   return checkpointFormats.find((format) => format.match(fileName, head));
 }
 
-export async function readCheckpoint(path: string): Promise<Checkpoint> {
+export async function readCheckpoint(path: string, options?: ReadOptions): Promise<Checkpoint> {
+  return (await requireFormat(path)).read(path, options);
+}
+
+async function requireFormat(path: string): Promise<CheckpointFormat> {
   const format = await formatFor(path);
   if (format === undefined) {
     const known = checkpointFormats.map((f) => f.displayName).join('; ');
     throw new FileProblem(resolve(path), `not a checkpoint format Flatness Lens reads: expected one of: ${known}`);
   }
+  return format;
+}
+
+/** A file that holds a whole network (not weights only), for use as an architecture source. */
+async function readArchitectureModel(path: string): Promise<Checkpoint> {
+  const format = await requireFormat(path);
+  if (isWeightsOnlyFormat(format)) throw new FileProblem(resolve(path), `holds weights only (${format.displayName}); an architecture source must be an ONNX, Keras or TF.js Layers file, or a description`);
   return format.read(path);
+}
+
+/** The named tensors of a weights-only file, or undefined for formats that hold a whole network. */
+export async function readTensorFile(path: string): Promise<TensorFile | undefined> {
+  const format = await requireFormat(path);
+  return isWeightsOnlyFormat(format) ? format.readTensors(path) : undefined;
 }
 
 async function readHead(file: string): Promise<Uint8Array> {

@@ -2,6 +2,7 @@
  * A Keras model config (as stored in a TF.js Layers model.json, Keras 2 or Keras 3 flavour) → ModelSpec.
  * Supports Sequential and functional models without shared layers or nested models.
  */
+import { openDimension } from '../model/inputShape';
 import type { LayerNode, ModelSpec, Shape } from '../model/spec';
 import { FileProblem, ModelProblem } from '../shared/errors';
 import { describeJson, isJsonObject } from './jsonValues';
@@ -155,14 +156,14 @@ function batchShapeOf(config: JsonObject): unknown[] | undefined {
   return Array.isArray(shape) ? shape : undefined;
 }
 
-/** The input's shape without the batch dimension; every other dimension must be known. */
+/** The input's shape without the batch dimension; an open (null) dimension becomes `openDimension`, for the user to give. */
 function inputShapeOf(name: string, config: Readonly<Record<string, unknown>>, file: string): Shape {
   const batchShape = batchShapeOf(config as JsonObject);
   if (batchShape === undefined || batchShape.length === 0) {
     throw new ModelProblem(name, `the input has no batch_input_shape (in ${file})`);
   }
   return batchShape.slice(1).map((dim, i) => {
-    if (dim === null) throw new ModelProblem(name, `input dimension ${i + 1} is unknown (null); only the batch dimension may be (in ${file})`);
+    if (dim === null) return openDimension;
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
       throw new ModelProblem(name, `input dimension ${i + 1} is ${describeJson(dim)}; expected a non-negative integer (in ${file})`);
     }

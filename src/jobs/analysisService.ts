@@ -3,8 +3,10 @@ import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analy
 import type { CheckpointEntry, CheckpointIndex, CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
-import { analysisRequest, readSettings } from '../settings';
-import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+import { formatById } from '../formats/registry';
+import { isWeightsOnlyFormat } from '../formats/weightsOnly';
+import { analysisRequest, architectureFor, readSettings } from '../settings';
+import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import type { ResultCache } from './resultCache';
 
@@ -16,7 +18,7 @@ export class AnalysisService implements vscode.Disposable {
   private running: { entry: CheckpointEntry; job: Job<unknown> } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Set<CheckpointEntry>();
-  private readonly finished = new vscode.EventEmitter<{ entry: CheckpointEntry; report: FlatnessReport }>();
+  private readonly finished = new vscode.EventEmitter<{ entry: CheckpointEntry; report: AnyReport }>();
   readonly onDidFinish = this.finished.event;
 
   constructor(
@@ -29,12 +31,19 @@ export class AnalysisService implements vscode.Disposable {
 
   /** The data choice for a checkpoint, asking if needed; undefined when the user cancels. */
   dataFor(entry: CheckpointEntry): Promise<DataChoice | undefined> {
-    return this.data.resolve(entry, readSettings(entry.uri).dataSets);
+    const settings = readSettings(entry.uri);
+    // A weights-only file without an architecture gets tensor statistics, which need no data: do not ask.
+    const format = entry.format === undefined ? undefined : formatById(entry.format);
+    if (format && isWeightsOnlyFormat(format) && entry.files.length === 1 && architectureFor(entry.uri.fsPath, settings) === undefined) {
+      return Promise.resolve({ kind: 'data-free' });
+    }
+    return this.data.resolve(entry, settings.dataSets);
   }
 
   private requestKey(entry: CheckpointEntry, data: DataChoice): string {
-    const request = analysisRequest('', data.kind === 'file' ? data.path : undefined, readSettings(entry.uri));
-    return JSON.stringify(request);
+    const settings = readSettings(entry.uri);
+    const request = analysisRequest('', data.kind === 'file' ? data.path : undefined, settings);
+    return JSON.stringify({ ...request, architecture: architectureFor(entry.uri.fsPath, settings) });
   }
 
   /**
@@ -53,13 +62,13 @@ export class AnalysisService implements vscode.Disposable {
   }
 
   /** A cached report for the checkpoint's current content and settings, if any. */
-  async cached(entry: CheckpointEntry, data: DataChoice): Promise<FlatnessReport | undefined> {
+  async cached(entry: CheckpointEntry, data: DataChoice): Promise<AnyReport | undefined> {
     if (entry.state.kind === 'unreadable') return undefined;
     return this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
   }
 
   /** Analyzes a checkpoint (or returns the cached report unless `force`). Rejects on failure or cancel. */
-  async analyze(entry: CheckpointEntry, data: DataChoice, options: { force?: boolean; silent?: boolean } = {}): Promise<FlatnessReport> {
+  async analyze(entry: CheckpointEntry, data: DataChoice, options: { force?: boolean; silent?: boolean } = {}): Promise<AnyReport> {
     if (!options.force) {
       const cached = await this.cached(entry, data).catch(() => undefined);
       if (cached) {
@@ -77,7 +86,7 @@ export class AnalysisService implements vscode.Disposable {
     return run;
   }
 
-  private async runAnalysis(entry: CheckpointEntry, data: DataChoice, silent: boolean, before: CheckpointState): Promise<FlatnessReport> {
+  private async runAnalysis(entry: CheckpointEntry, data: DataChoice, silent: boolean, before: CheckpointState): Promise<AnyReport> {
     this.waiting.delete(entry);
     const settings = readSettings(entry.uri);
     const dataPath = data.kind === 'file' ? data.path : undefined;
@@ -104,7 +113,11 @@ export class AnalysisService implements vscode.Disposable {
       entry.analyzedHash = hash;
       const stillSame = entry.contentHash === hash;
       this.index.update(entry, stillSame ? { kind: 'done', report } : { kind: 'stale', report });
-      this.output.appendLine(`done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`);
+      this.output.appendLine(
+        isWeightsReport(report)
+          ? `done in ${report.timings.total.toFixed(1)} s: statistics of ${report.tensors.length} tensors; no architecture, so no Hessian metrics`
+          : `done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`,
+      );
       this.finished.fire({ entry, report });
       return report;
     } catch (error) {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CheckpointEntry } from '../checkpoints/checkpointIndex';
+import { mappedValue, workspacePath } from '../settings';
 
 /** The data set for a checkpoint: a file, or the data-free mode. */
 export type DataChoice = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'data-free' };
@@ -22,18 +23,10 @@ export class DataChoices {
   }
 
   fromSettings(entry: CheckpointEntry, mapping: Readonly<Record<string, string>>): DataChoice | undefined {
-    const key = entry.relativePath.split(path.sep).join('/');
-    let best: string | undefined;
-    for (const candidate of Object.keys(mapping)) {
-      const normalized = candidate.replace(/\/+$/, '');
-      const applies = key === normalized || key.startsWith(`${normalized}/`);
-      if (applies && (!best || normalized.length > best.length)) best = candidate;
-    }
-    if (best === undefined) return undefined;
-    const value = mapping[best];
+    const value = mappedValue(entry.relativePath.split(path.sep).join('/'), mapping);
+    if (value === undefined) return undefined;
     if (value === 'data-free') return { kind: 'data-free' };
-    const folder = vscode.workspace.getWorkspaceFolder(entry.uri)?.uri.fsPath ?? path.dirname(entry.uri.fsPath);
-    return { kind: 'file', path: path.isAbsolute(value) ? value : path.join(folder, value) };
+    return { kind: 'file', path: workspacePath(value, entry.uri.fsPath) };
   }
 
   async resolve(entry: CheckpointEntry, mapping: Readonly<Record<string, string>>): Promise<DataChoice | undefined> {

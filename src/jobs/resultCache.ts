@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { FlatnessReport } from '../shared/report';
+import type { AnyReport } from '../shared/report';
 
 /**
  * Reports stored on disk (in the extension's workspace storage) by the checkpoint's content hash
@@ -16,11 +16,11 @@ export class ResultCache {
     return path.join(this.folder, 'reports', safe);
   }
 
-  async get(contentHash: string, requestKey: string): Promise<FlatnessReport | undefined> {
+  async get(contentHash: string, requestKey: string): Promise<AnyReport | undefined> {
     const file = this.fileFor(contentHash, requestKey);
     if (!file) return undefined;
     try {
-      const stored = JSON.parse(await fs.readFile(file, 'utf8')) as { requestKey?: string; report?: FlatnessReport };
+      const stored = JSON.parse(await fs.readFile(file, 'utf8')) as { requestKey?: string; report?: AnyReport };
       return stored.requestKey === requestKey ? stored.report : undefined;
     } catch {
       return undefined;
@@ -28,7 +28,7 @@ export class ResultCache {
   }
 
   /** The last report stored for a checkpoint path, whatever the file's content is now. */
-  async latest(checkpoint: string): Promise<{ contentHash: string; report: FlatnessReport } | undefined> {
+  async latest(checkpoint: string): Promise<{ contentHash: string; report: AnyReport } | undefined> {
     const entry = (await this.readLatest())[checkpoint];
     if (!entry) return undefined;
     const report = await this.get(entry.contentHash, entry.requestKey);
@@ -44,7 +44,7 @@ export class ResultCache {
     }
   }
 
-  async put(contentHash: string, requestKey: string, report: FlatnessReport): Promise<void> {
+  async put(contentHash: string, requestKey: string, report: AnyReport): Promise<void> {
     const file = this.fileFor(contentHash, requestKey);
     if (!file) return;
     const latest = { ...(await this.readLatest()), [report.checkpoint.path]: { contentHash, requestKey } };

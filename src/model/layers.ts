@@ -132,6 +132,29 @@ function batchNormalization(call: LayerCall): tf.Tensor {
   return y;
 }
 
+/**
+ * LayerNormalization over the last axis (Keras, and PyTorch/ONNX with one normalized axis):
+ * (x − mean) · rsqrt(var + ε) · γ + β per sample and position, with the biased variance. Built
+ * from mean, sub, mul and rsqrt, whose tfjs gradients differentiate exactly a second time.
+ */
+function layerNormalization(call: LayerCall): tf.Tensor {
+  const x = single(call);
+  const axis = configValue<number | number[]>(call.node, 'axis', -1);
+  const axes = Array.isArray(axis) ? axis : [axis];
+  if (axes.length !== 1 || !(axes[0] === -1 || axes[0] === x.rank - 1)) {
+    throw new ModelProblem(call.node.name, `LayerNormalization over axis ${JSON.stringify(axis)} is not supported (last axis only)`);
+  }
+  const epsilon = configValue(call.node, 'epsilon', 0.001);
+  const centered = tf.sub(x, tf.mean(x, -1, true));
+  const variance = tf.mean(tf.mul(centered, centered), -1, true);
+  let y = tf.mul(centered, tf.rsqrt(tf.add(variance, epsilon)));
+  const gamma = configValue(call.node, 'scale', true) ? required(call, 'gamma') : undefined;
+  const beta = configValue(call.node, 'center', true) ? required(call, 'beta') : undefined;
+  if (gamma) y = tf.mul(y, gamma);
+  if (beta) y = tf.add(y, beta);
+  return y;
+}
+
 function reshape(call: LayerCall): tf.Tensor {
   const x = single(call);
   const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
@@ -240,6 +263,7 @@ const implementations: Record<string, LayerImplementation> = {
   },
   Reshape: reshape,
   BatchNormalization: batchNormalization,
+  LayerNormalization: layerNormalization,
   Activation: (call) => activate(call, single(call)),
   ReLU: reluLayer,
   LeakyReLU: (call) => leakyRelu(single(call), configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3))),

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelProblem } from '../shared/errors';
 import { canonicalActivation } from './activations';
+import { requireKnownInputShape } from './inputShape';
 import { layerImplementation, passThroughLayers } from './layers';
 import { sizeOf, type Checkpoint, type LayerNode, type Shape, type WeightTensor } from './spec';
 
@@ -33,6 +34,7 @@ export class NetworkFunction {
 
   constructor(private readonly checkpoint: Checkpoint) {
     const { model } = checkpoint;
+    requireKnownInputShape(checkpoint);
     if (model.inputs.length !== 1) throw new ModelProblem(model.inputs.map((i) => i.name).join(', ') || '(none)', `models with ${model.inputs.length} inputs are not supported (one input only)`);
     if (model.outputs.length !== 1) throw new ModelProblem(model.outputs.join(', ') || '(none)', `models with ${model.outputs.length} outputs are not supported (one output only)`);
     this.inputShape = model.inputs[0].shape;

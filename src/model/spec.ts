@@ -32,7 +32,7 @@ export interface LayerNode {
 }
 
 export interface ModelSpec {
-  /** Input layers: name and shape without the batch dimension. */
+  /** Input layers: name and shape without the batch dimension; a dimension the file leaves open is -1 (inputShape.ts). */
   readonly inputs: readonly { readonly name: string; readonly shape: Shape }[];
   /** Every layer, inputs first, each after all of its inbound layers. */
   readonly layers: readonly LayerNode[];

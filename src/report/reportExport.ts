@@ -1,9 +1,20 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { FlatnessReport } from '../shared/report';
+import { isWeightsReport, type AnyReport, type TensorStatistics } from '../shared/report';
 
-/** The report's scalar metrics as CSV rows: metric,value,stderr. */
-export function reportCsv(report: FlatnessReport): string {
+/** One row per tensor: its statistics. */
+export function tensorCsv(tensors: readonly TensorStatistics[]): string {
+  const header = 'tensor,shape,dtype,count,non_finite,mean,std,max_abs,frobenius_norm,spectral_norm,stable_rank';
+  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
+  const rows = tensors.map((t) =>
+    [JSON.stringify(t.name), JSON.stringify(t.shape.join('x')), t.dtype ?? 'float32', t.count, t.nonFinite, t.mean, t.std, t.maxAbs, t.l2Norm, cell(t.matrix?.spectralNorm), cell(t.matrix?.stableRank)].join(','),
+  );
+  return [header, ...rows].join('\n') + '\n';
+}
+
+/** The report's scalar metrics as CSV rows: metric,value,stderr; for a weights-only report, the tensor statistics. */
+export function reportCsv(report: AnyReport): string {
+  if (isWeightsReport(report)) return tensorCsv(report.tensors);
   const rows: [string, number | null | undefined, number | undefined][] = [
     ['loss', report.loss, undefined],
     ['accuracy', report.accuracy, undefined],
@@ -18,6 +29,7 @@ export function reportCsv(report: FlatnessReport): string {
     ['min_trace_over_alpha_orbit', report.invariant?.minTraceOverLayerScaling?.value, undefined],
     ['adaptive_sharpness', report.invariant?.adaptiveSharpness.value, undefined],
     ['fisher_rao_norm', report.invariant?.fisherRaoNorm, undefined],
+    ...(report.tensors ?? []).flatMap((t) => (t.matrix ? [[`spectral_norm:${t.name}`, t.matrix.spectralNorm, undefined] as [string, number, undefined]] : [])),
   ];
   const cell = (v: number | null | undefined) => (v === undefined || v === null ? '' : String(v));
   return ['metric,value,stderr', ...rows.filter(([, v]) => v !== undefined).map(([m, v, e]) => `${JSON.stringify(m)},${cell(v)},${cell(e)}`)].join('\n') + '\n';

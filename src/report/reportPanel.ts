@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AnalysisProgress, FlatnessReport } from '../shared/report';
+import type { AnalysisProgress, AnyReport } from '../shared/report';
 import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { reportCsv, saveWithDialog } from './reportExport';
 import { reloadUntilReady, webviewHtml, webviewOptions } from './webviewHtml';
@@ -24,7 +24,7 @@ export class ReportPanel {
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly checkpoint: string,
-    private report: FlatnessReport | undefined,
+    private report: AnyReport | undefined,
     private readonly actions: ReportActions,
     private readonly log: (line: string) => void,
   ) {
@@ -42,7 +42,7 @@ export class ReportPanel {
 
   private static extensionUri: vscode.Uri | undefined;
 
-  static show(extensionUri: vscode.Uri, report: FlatnessReport, stale: boolean, actions: ReportActions, log: (line: string) => void, column = vscode.ViewColumn.Beside): void {
+  static show(extensionUri: vscode.Uri, report: AnyReport, stale: boolean, actions: ReportActions, log: (line: string) => void, column = vscode.ViewColumn.Beside): void {
     ReportPanel.extensionUri = extensionUri;
     const checkpoint = report.checkpoint.path;
     const existing = ReportPanel.panels.get(checkpoint);
@@ -61,7 +61,7 @@ export class ReportPanel {
   /** Restores a panel after a reload from the webview's saved state. */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, actions: ReportActions, log: (line: string) => void): void {
     ReportPanel.extensionUri = extensionUri;
-    const report = (state as { report?: FlatnessReport } | undefined)?.report;
+    const report = (state as { report?: AnyReport } | undefined)?.report;
     panel.webview.options = webviewOptions(extensionUri);
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'report', panel.title);
     if (!report?.checkpoint?.path) {

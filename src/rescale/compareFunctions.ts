@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { prepareInputs } from '../analysis/analyzeFile';
 import { readCheckpoint } from '../formats/registry';
+import { withInputShape } from '../model/inputShape';
 import { NetworkFunction } from '../model/network';
 import type { FunctionComparison, FunctionComparisonRequest } from '../shared/analyzerProtocol';
 
@@ -10,7 +11,7 @@ import type { FunctionComparison, FunctionComparisonRequest } from '../shared/an
  */
 export async function compareFunctions(request: FunctionComparisonRequest): Promise<FunctionComparison> {
   const first = await prepareInputs(request.first);
-  const second = new NetworkFunction(await readCheckpoint(request.second));
+  const second = new NetworkFunction(withInputShape(await readCheckpoint(request.second), request.first.inputShape));
   try {
     const { dataset } = first;
     if (second.inputShape.join(',') !== first.network.inputShape.join(',')) return { maxOutputDeviation: null, samples: dataset.count };

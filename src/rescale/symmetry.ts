@@ -17,6 +17,7 @@ import type { Checkpoint, LayerNode, WeightTensor } from '../model/spec';
  * elu, relu6, …) and the model output (softmax sees unchanged logits). Add needs equal scales on
  * its inputs. BatchNormalization in inference absorbs its input's scale by rescaling its moving
  * statistics (μ' = e^{s}μ, σ'² = e^{2s}(σ² + ε) − ε) — exact, and the BN layer is not folded.
+ * LayerNormalization pins its input's scale (it normalizes it away) and starts a new one with γ/β.
  *
  * Each pinned or equated scale is a linear equation in the variables: the function-preserving
  * rescalings are the solutions of A u = 0.
@@ -178,6 +179,8 @@ export class SymmetryAnalysis {
         return this.weighted(node, input);
       case 'BatchNormalization':
         return this.batchNormalization(node, input);
+      case 'LayerNormalization':
+        return this.layerNormalization(node, input);
       case 'Add':
         return this.add(node, inputs);
       case 'Concatenate':
@@ -189,8 +192,10 @@ export class SymmetryAnalysis {
       case 'Activation':
         return this.activation(node, input, node.config.activation);
       case 'ReLU': {
-        const capped = node.config.max_value !== undefined && node.config.max_value !== null;
-        return capped ? this.pin(input, node.name, 'ReLU with max_value clips, so it is not homogeneous') : input;
+        const cap = node.config.max_value;
+        if (cap === undefined || cap === null) return input;
+        const name = cap === 6 ? 'ReLU6 (ReLU with max_value 6)' : `ReLU with max_value ${String(cap)}`;
+        return this.pin(input, node.name, `${name} clips at a fixed value, so it is not positively homogeneous: min(max(αx, 0), ${String(cap)}) ≠ α·min(max(x, 0), ${String(cap)})`);
       }
       default:
         if (scalePassingLayers.has(node.className)) return input;
@@ -248,6 +253,24 @@ export class SymmetryAnalysis {
       return { channels: channels.map(() => zeroForm) };
     }
     const forms = this.outputForms(node.name, channels.length);
+    this.weights.push({ name: gamma.name, layer: node.name, role: 'gamma', shape: gamma.shape, kind: 'vector', columns: forms });
+    if (beta) this.weights.push({ name: beta.name, layer: node.name, role: 'beta', shape: beta.shape, kind: 'vector', columns: forms });
+    return { channels: forms };
+  }
+
+  /**
+   * LayerNormalization divides by its input's own spread, so a scale on its input does not reach its
+   * output: the α-transform across it is not the e^{s}-per-channel one used here (and with ε > 0 the
+   * output is not exactly invariant either, so the input scale is pinned). Its output, n·γ + β, scales
+   * exactly with γ and β, which start new scales as BatchNormalization's do.
+   */
+  private layerNormalization(node: LayerNode, input: EdgeScale): EdgeScale {
+    this.pin(input, node.name, 'LayerNormalization normalizes its input by the input\'s own mean and spread: a scaling of its input does not carry to its output (nor cancels exactly, with ε > 0)');
+    const width = featureCount(input);
+    const gamma = node.config.scale === false ? undefined : this.weight(node.name, 'gamma');
+    const beta = node.config.center === false ? undefined : this.weight(node.name, 'beta');
+    if (!gamma) return { channels: new Array<LinearForm>(width).fill(zeroForm) };
+    const forms = this.outputForms(node.name, width);
     this.weights.push({ name: gamma.name, layer: node.name, role: 'gamma', shape: gamma.shape, kind: 'vector', columns: forms });
     if (beta) this.weights.push({ name: beta.name, layer: node.name, role: 'beta', shape: beta.shape, kind: 'vector', columns: forms });
     return { channels: forms };

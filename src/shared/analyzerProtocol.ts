@@ -1,7 +1,7 @@
 import type { AnalysisRequest, InputRequest } from '../analysis/analyzeFile';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
-import type { AnalysisProgress, FlatnessReport } from './report';
+import type { AnalysisProgress, AnyReport } from './report';
 
 /** Compare two checkpoints' outputs on the same inputs (data set or probes from the first). */
 export interface FunctionComparisonRequest {
@@ -26,7 +26,7 @@ export type ToAnalyzerMessage =
 export type FailureKind = 'file' | 'model' | 'refused' | 'cancelled' | 'internal';
 
 export type JobResult =
-  | { readonly kind: 'analysis'; readonly report: FlatnessReport }
+  | { readonly kind: 'analysis'; readonly report: AnyReport }
   | { readonly kind: 'rescale'; readonly report: RescaleReport }
   | { readonly kind: 'comparison'; readonly comparison: FunctionComparison };
 

@@ -48,17 +48,52 @@ export interface SliceEntry {
   readonly quadratic?: number[];
 }
 
+/** Data-free statistics of one stored weight tensor. */
+export interface TensorStatistics {
+  readonly name: string;
+  readonly layer?: string;
+  /** Element type as stored, for weights-only files. */
+  readonly dtype?: string;
+  readonly shape: readonly number[];
+  readonly count: number;
+  /** NaN or infinite values; the other statistics are over the finite ones. */
+  readonly nonFinite: number;
+  readonly mean: number;
+  readonly std: number;
+  readonly maxAbs: number;
+  /** Euclidean (Frobenius) norm. */
+  readonly l2Norm: number;
+  /**
+   * For tensors of rank ≥ 2 without non-finite values: the kernel as an outputs × inputs matrix
+   * (a convolution's inputs are in-channels × kernel positions), its largest singular value, and
+   * its stable rank ‖W‖²_F / ‖W‖²₂.
+   */
+  readonly matrix?: {
+    readonly rows: number;
+    readonly cols: number;
+    readonly spectralNorm: number;
+    readonly stableRank: number;
+    readonly converged: boolean;
+    readonly iterations: number;
+  };
+}
+
+export interface ReportCheckpoint {
+  readonly path: string;
+  readonly format: string;
+  readonly parameters: number;
+  readonly layers: number;
+  readonly sha256: string;
+  readonly notes: readonly string[];
+  /** The file the architecture came from, when the checkpoint file holds weights only. */
+  readonly architecture?: string;
+}
+
 export interface FlatnessReport {
   readonly schemaVersion: 1;
+  readonly kind?: 'flatness';
   readonly tool: { readonly name: 'flatness-lens'; readonly version: string; readonly backend: string };
-  readonly checkpoint: {
-    readonly path: string;
-    readonly format: string;
-    readonly parameters: number;
-    readonly layers: number;
-    readonly sha256: string;
-    readonly notes: readonly string[];
-  };
+  readonly checkpoint: ReportCheckpoint;
   readonly data: {
     readonly source: string;
     readonly samples: number;
@@ -124,7 +159,31 @@ export interface FlatnessReport {
     readonly adaptiveSharpness: { readonly rho: number; readonly eta: number; readonly value: number };
     readonly fisherRaoNorm: number;
   };
+  /** Statistics of every weight tensor, in the engine's layout (absent in reports of older versions). */
+  readonly tensors?: readonly TensorStatistics[];
   readonly timings: Readonly<Record<string, number>>;
+}
+
+/**
+ * The report on a weights-only file (safetensors, PyTorch state dict, NumPy .npz) analyzed without
+ * an architecture: statistics that need no data, and what is missing for the Hessian metrics.
+ */
+export interface WeightsReport {
+  readonly schemaVersion: 1;
+  readonly kind: 'weights';
+  readonly tool: FlatnessReport['tool'];
+  readonly checkpoint: { readonly path: string; readonly format: string; readonly parameters: number; readonly sha256: string; readonly notes: readonly string[] };
+  readonly tensors: readonly TensorStatistics[];
+  /** Why no Hessian metric was computed and how to supply the architecture. */
+  readonly architectureMissing: string;
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** Every kind of report the analyzer produces. */
+export type AnyReport = FlatnessReport | WeightsReport;
+
+export function isWeightsReport(report: AnyReport): report is WeightsReport {
+  return report.kind === 'weights';
 }
 
 export interface AnalysisProgress {

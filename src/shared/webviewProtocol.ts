@@ -1,4 +1,4 @@
-import type { AnalysisProgress, FlatnessReport } from './report';
+import type { AnalysisProgress, AnyReport, FlatnessReport } from './report';
 
 /**
  * Messages between the extension host and the report/compare webviews. The webview starts with
@@ -17,7 +17,7 @@ export interface Equivalence {
 }
 
 export type ToWebviewMessage =
-  | { readonly type: 'report/show'; readonly report: FlatnessReport; readonly stale: boolean }
+  | { readonly type: 'report/show'; readonly report: AnyReport; readonly stale: boolean }
   | { readonly type: 'report/progress'; readonly progress: AnalysisProgress }
   | { readonly type: 'report/failed'; readonly message: string }
   | { readonly type: 'compare/show'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };

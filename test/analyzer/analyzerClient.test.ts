@@ -4,12 +4,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AnalysisFailed, AnalyzerClient } from '../../src/analyzer/analyzerClient';
-import type { AnalysisProgress } from '../../src/shared/report';
+import { isWeightsReport, type AnalysisProgress, type AnyReport, type FlatnessReport } from '../../src/shared/report';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 
 // The real background process, built by `npm test` into dist/analyzer.js.
 const script = path.join(__dirname, '..', '..', 'dist', 'analyzer.js');
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
+
+function fullReport(report: AnyReport): FlatnessReport {
+  assert.ok(!isWeightsReport(report), 'a full analysis report');
+  return report;
+}
 
 function client(log: string[] = []): AnalyzerClient {
   return new AnalyzerClient({ script, log: (line) => log.push(line) });
@@ -23,7 +28,7 @@ test('a job runs in the background process, reports progress and returns the rep
       { checkpoint: path.join(example, 'model.json'), data: path.join(example, 'digits.csv.gz'), samples: 200, metrics: ['loss', 'eigenvalues'], settings: { eigenvalues: { count: 2 } } },
       (p) => progress.push(p),
     );
-    const report = await job.done;
+    const report = fullReport(await job.done);
     assert.equal(report.data.samples, 200);
     assert.equal(report.hessian.topEigenvalues!.length, 2);
     assert.ok(progress.length > 0);
@@ -43,7 +48,7 @@ test('cancel stops a long job within a second, and the next job still runs', asy
     await assert.rejects(long.done, (e: unknown) => e instanceof AnalysisFailed && e.kind === 'cancelled');
     assert.ok(Date.now() - t0 < 1500, `cancel took ${Date.now() - t0} ms`);
     const next = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 50, metrics: ['loss'] });
-    assert.equal((await next.done).data.dataFree, true);
+    assert.equal(fullReport(await next.done).data.dataFree, true);
   } finally {
     analyzer.dispose();
   }
@@ -59,7 +64,7 @@ test('a killed process fails its job with a readable message and is restarted fo
     process.kill(pid, 'SIGTERM');
     await assert.rejects(job.done, (e: unknown) => e instanceof AnalysisFailed && /ended unexpectedly/.test(e.message));
     const next = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 20, metrics: ['loss'] });
-    assert.equal((await next.done).data.samples, 20);
+    assert.equal(fullReport(await next.done).data.samples, 20);
   } finally {
     analyzer.dispose();
   }
@@ -74,7 +79,7 @@ test('a bad file fails only its job, with the file named', async () => {
     const bad = analyzer.analyze({ checkpoint: written.path });
     await assert.rejects(bad.done, (e: unknown) => e instanceof AnalysisFailed && e.kind === 'file' && e.message.includes(path.basename(written.path)));
     const good = analyzer.analyze({ checkpoint: path.join(example, 'model.json'), samples: 10, metrics: ['loss'] });
-    assert.ok(Number.isFinite((await good.done).loss));
+    assert.ok(Number.isFinite(fullReport(await good.done).loss));
   } finally {
     analyzer.dispose();
   }

@@ -51,6 +51,7 @@ test('usage errors exit with status 2 and say what is wrong', async () => {
     [['analyze', 'a.json', '--loss', 'hinge'], /--loss must be ce, bce or mse/],
     [['analyze', 'a.json', '--samples', '0'], /--samples must be a positive integer/],
     [['analyze', 'a.json', '--seed=-3'], /--seed must be an integer/],
+    [['analyze', 'a.json', '--input-shape', '8,x,3'], /--input-shape takes positive integers/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, message] of cases) {

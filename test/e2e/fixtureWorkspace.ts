@@ -9,11 +9,15 @@ export interface FixtureWorkspace {
   readonly exampleData: string;
   /** broken/model.json: the example's topology with its weight shard cut to 100 bytes. */
   readonly broken: string;
+  /** weights/state.pt: a PyTorch state dict (an MLP 64-32-10), without its architecture. */
+  readonly stateDict: string;
+  /** The description of that MLP, to copy next to it as weights/state.architecture.json. */
+  readonly stateDictArchitecture: string;
   readonly settingsFile: string;
 }
 
 export const workspaceSettings = {
-  'flatnessLens.dataSets': { 'examples/digits-mlp/model.json': 'examples/digits-mlp/digits.csv.gz' },
+  'flatnessLens.dataSets': { 'examples/digits-mlp/model.json': 'examples/digits-mlp/digits.csv.gz', 'weights/': 'data-free' },
   'flatnessLens.seed': 0,
   'flatnessLens.samples': 400,
   'security.workspace.trust.enabled': false,
@@ -24,7 +28,10 @@ export function buildFixtureWorkspace(repo: string, root: string): FixtureWorksp
   const exampleDir = path.join(root, 'examples', 'digits-mlp');
   const brokenDir = path.join(root, 'broken');
   const vscodeDir = path.join(root, '.vscode');
-  for (const dir of [exampleDir, brokenDir, vscodeDir]) fs.mkdirSync(dir, { recursive: true });
+  const weightsDir = path.join(root, 'weights');
+  for (const dir of [exampleDir, brokenDir, vscodeDir, weightsDir]) fs.mkdirSync(dir, { recursive: true });
+  const weightFixtures = path.join(repo, 'test', 'fixtures', 'weights');
+  fs.copyFileSync(path.join(weightFixtures, 'mlp.pt'), path.join(weightsDir, 'state.pt'));
   for (const file of ['model.json', 'model.weights.bin', 'digits.csv.gz']) {
     const from = path.join(source, file);
     if (!fs.existsSync(from)) throw new Error(`fixture: ${from} is missing (the repository's example)`);
@@ -39,6 +46,8 @@ export function buildFixtureWorkspace(repo: string, root: string): FixtureWorksp
     example: path.join(exampleDir, 'model.json'),
     exampleData: path.join(exampleDir, 'digits.csv.gz'),
     broken: path.join(brokenDir, 'model.json'),
+    stateDict: path.join(weightsDir, 'state.pt'),
+    stateDictArchitecture: path.join(weightFixtures, 'mlp.architecture.json'),
     settingsFile,
   };
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatNumber } from '../../webview/summaryRows';
 import type { FlatnessReport } from '../../src/shared/report';
@@ -276,6 +277,39 @@ export const scenarios: Scenario[] = [
       await workbench.waitForTab(reportTitle(exampleRelative), 90_000);
       const eigenvalues = await summaryValue(await reportFrame(workbench, exampleRelative, 30_000), eigenvalueRow, 30_000);
       note(`after the error, the example's report shows '${eigenvalues.metric}' = '${eigenvalues.value}'`);
+    },
+  },
+  {
+    id: 'f',
+    title: 'A PyTorch state dict is listed; alone it gets tensor statistics, with its architecture beside it the full report',
+    timeoutMs: 150_000,
+    async run(context) {
+      const { workbench, workspace, note } = context;
+      const relative = 'weights/state.pt';
+      await openCheckpointsView(workbench);
+      const row = await checkpointRow(workbench, relative, 20_000, { what: "described with 'pytorch' and '2,410'", test: (r) => r.text.includes('pytorch') && r.text.includes('2,410') });
+      note(`tree row: ${row.text}`);
+      await startAnalyze(workbench, relative);
+      await workbench.waitForTab(reportTitle(relative), 60_000);
+      let frame = await reportFrame(workbench, relative, 30_000);
+      const missing = frame.locator('.architecture-missing');
+      await waitVisible(missing, 'the "weights only" note saying what is missing', 30_000);
+      const text = normalize(await missing.innerText());
+      note(`webview: ${text.slice(0, 160)}…`);
+      check(/state\.architecture\.json/.test(text), `the note does not name state.architecture.json: '${text}'`);
+      const rows = await frame.locator('table.tensors tbody tr').count();
+      check(rows === 4, `the tensor table has ${rows} rows, expected 4 (0.weight, 0.bias, 2.weight, 2.bias)`);
+      await screenshotReport(context, frame, 'f-weights-only');
+
+      fs.copyFileSync(workspace.stateDictArchitecture, path.join(path.dirname(workspace.stateDict), 'state.architecture.json'));
+      await openCheckpointsView(workbench);
+      await checkpointRow(workbench, relative, 20_000, { what: 'marked stale once its architecture appears', test: (r) => r.text.includes('stale') || r.text.includes('not analyzed') });
+      await workbench.reset();
+      await startAnalyze(workbench, relative);
+      frame = await reportFrame(workbench, relative, 30_000);
+      const eigenvalues = await summaryValue(frame, eigenvalueRow, 90_000);
+      note(`with the architecture: '${eigenvalues.metric}' = '${eigenvalues.value}'`);
+      check(firstNumber(eigenvalues.value) > 0, `the top eigenvalue shown is '${eigenvalues.value}'`);
     },
   },
 ];

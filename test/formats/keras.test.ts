@@ -11,6 +11,7 @@ import { withH5 } from '../../src/formats/keras/h5Layout';
 import { loadH5wasm } from '../../src/formats/keras/h5wasm';
 import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
 import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/formats/kerasV3';
+import { readZipEntries as zipEntries, withExtractedFile } from '../../src/formats/keras/archive';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
@@ -220,8 +221,55 @@ test('a Keras 3 .keras MLP computes what numpy computes, with roles from the lay
   assert.equal(checkpoint.model.trainingLoss, 'categorical_crossentropy');
   assertMatchesNumpy(checkpoint, 'mlp');
   assert.deepEqual(await describeKerasV3(file), { parameters: 67, files: [file] });
-  const out = join(await freshDir(), 'mlp.out.keras');
-  await assertFileProblem(kerasV3Format.write(checkpoint, out, {}), out, /not supported/);
+});
+
+test('a Keras 3 Functional .keras CNN (empty vars groups, deflated weights entry) computes what numpy computes', async () => {
+  const checkpoint = await readKerasV3(fixture('cnn.keras'));
+  assert.deepEqual(checkpoint.weights.map((w) => w.name), ['conv2d/kernel', 'conv2d/bias', 'dense/kernel', 'dense/bias']);
+  assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense']);
+  assertMatchesNumpy(checkpoint, 'cnn');
+});
+
+test('writing a .keras: new values, every other entry byte-identical with its compression, provenance in model.weights.h5, never overwrites', async () => {
+  const dir = await freshDir();
+  const original = await readKerasV3(fixture('cnn.keras'));
+  const out = join(dir, 'cnn.copy.keras');
+  assert.deepEqual(kerasV3Format.filesWritten(out), [out]);
+  const doubled = original.weights.map((w) => ({ ...w, values: w.values.map((v) => 2 * v) }));
+  assert.deepEqual(await kerasV3Format.write(original, out, { weights: doubled, metadata: { mode: 'test', n: 1 } }), [out]);
+  const reread = await readKerasV3(out);
+  assert.deepEqual(reread.model, original.model);
+  reread.weights.forEach((w, i) => {
+    assert.equal(w.name, original.weights[i].name);
+    assert.deepEqual(w.values, doubled[i].values);
+  });
+  const [before, after] = [await zipEntries(fixture('cnn.keras')), await zipEntries(out)];
+  assert.deepEqual(after.map((e) => [e.name, e.compression]), before.map((e) => [e.name, e.compression]));
+  for (const name of ['metadata.json', 'config.json']) assert.deepEqual(after.find((e) => e.name === name)!.data, before.find((e) => e.name === name)!.data, name);
+  const provenance = await withExtractedFile(out, 'model.weights.h5', after.find((e) => e.name === 'model.weights.h5')!.data, async (path) =>
+    withH5(await loadH5wasm(), path, 'r', (h5file) => h5file.get_attribute(PROVENANCE_ATTRIBUTE, true)),
+  );
+  assert.deepEqual(JSON.parse(String(provenance)), { mode: 'test', n: 1 });
+
+  const bytes = await readFile(out);
+  await assertFileProblem(kerasV3Format.write(original, out, {}), out, /already exists/);
+  assert.deepEqual(await readFile(out), bytes, 'the existing file is untouched');
+  const same = join(dir, 'cnn.same.keras');
+  await kerasV3Format.write(original, same, {});
+  (await readKerasV3(same)).weights.forEach((w, i) => assert.deepEqual(w.values, original.weights[i].values));
+  await assertFileProblem(kerasV3Format.write(original, join(dir, 'cnn.h5'), {}), join(dir, 'cnn.h5'), /<name>\.keras/);
+  await assertFileProblem(kerasV3Format.write(await readKerasH5(fixture('cnn.h5')), join(dir, 'fromh5.keras'), {}), join(dir, 'fromh5.keras'), /not read from a Keras \.keras file/);
+});
+
+test('rescaling the .keras MLP to flatten writes a .keras that computes the same function', async () => {
+  const dir = await freshDir();
+  const plan = await planRescale({ checkpoint: fixture('mlp.keras'), mode: 'flatten', probeSamples: 32, traceSamples: 4, seed: 1 });
+  const [written] = await writeRescaled(plan, join(dir, 'mlp.flat.keras'));
+  const rescaled = await readCheckpoint(written);
+  const original = await readKerasV3(fixture('mlp.keras'));
+  assert.equal(rescaled.format, 'keras-v3');
+  assert.ok(rescaled.weights.some((w, i) => w.values.some((v, j) => Math.abs(v - original.weights[i].values[j]) > 1e-4 * Math.abs(v))), 'the weights changed');
+  assertMatchesNumpy(rescaled, 'mlp');
 });
 
 test('bad .keras archives are FileProblems naming the .keras file', async () => {

@@ -22,6 +22,7 @@ import { FileProblem, ModelProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'onnx');
 const fixture = (name: string) => join(fixtures, name);
+const kerasFixture = (name: string) => join(fixtures, '..', 'keras', name);
 const { freshDir } = caseFolders('onnx');
 before(() => initBackend('cpu'));
 
@@ -100,7 +101,7 @@ function externalDataFields(location: string, length: number): Uint8Array[] {
 
 // ---- reading: the engine computes what PyTorch computed --------------------------------------
 
-for (const name of ['mlp', 'cnn', 'convbn', 'leaky']) {
+for (const name of ['mlp', 'cnn', 'convbn', 'leaky', 'depthwise', 'concat', 'pool']) {
   test(`${name}.onnx (torch.onnx.export) computes PyTorch's outputs within 1e-5 relative`, async () => {
     const checkpoint = await readOnnx(fixture(`${name}.onnx`));
     assert.equal(checkpoint.format, 'onnx');
@@ -135,6 +136,28 @@ test('the CNN: NCHW input becomes [H, W, C], kernels HWIO, BatchNorm statistics 
     ['moving_mean', false],
     ['moving_variance', false],
   ]);
+});
+
+test('depthwise Conv, PReLU slopes through Unsqueeze, Pad, AveragePool and shapes computed in the graph map onto engine layers', async () => {
+  const depthwise = await readOnnx(fixture('depthwise.onnx'));
+  // x.view(x.size(0), -1) is Shape → Gather → Unsqueeze → Concat → Reshape; AvgPool2d(2) is Pad (of zeros) + AveragePool.
+  assert.deepEqual(depthwise.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'Activation', 'ZeroPadding2D', 'DepthwiseConv2D', 'PReLU', 'AveragePooling2D', 'Flatten', 'Dense']);
+  assert.equal(depthwise.model.layers[4].config.depth_multiplier, 2);
+  const shapes = new Map(depthwise.weights.map((w) => [w.name, w.shape]));
+  assert.deepEqual(shapes.get('depthwise.weight'), [3, 3, 4, 2]);
+  assert.deepEqual(shapes.get('prelu.weight'), [1, 1, 8]);
+
+  // AvgPool2d(3, padding=1) counts the padded zeros: a ZeroPadding2D and a 'valid' pool; nn.ZeroPad2d((1, 0, 0, 1))'s
+  // pads are computed by Mul/Sub/ConstantOfShape/Concat/Reshape/Slice/Transpose.
+  const concat = await readOnnx(fixture('concat.onnx'));
+  const padding = concat.model.layers.filter((l) => l.className === 'ZeroPadding2D').map((l) => l.config.padding);
+  assert.deepEqual(padding, [[[1, 1], [1, 1]], [[0, 1], [1, 0]]]);
+  assert.equal(concat.model.layers.find((l) => l.className === 'AveragePooling2D')?.config.padding, 'valid');
+  assert.deepEqual(concat.model.layers.find((l) => l.className === 'Concatenate')?.inbound, ['elu.Elu', 'relu.Relu']);
+
+  // count_include_pad = False: TensorFlow's 'same', which averages over the real cells only.
+  const pool = await readOnnx(fixture('pool.onnx'));
+  assert.deepEqual(pool.model.layers.filter((l) => l.className === 'AveragePooling2D').map((l) => l.config.padding), ['valid', 'same']);
 });
 
 test('layout conversions invert each other (Gemm transB with CHW rows, OIHW)', () => {
@@ -214,18 +237,43 @@ for (const name of ['mlp', 'cnn']) {
   });
 }
 
-// ---- the same network in two formats ---------------------------------------------------------
+// ---- the same network in four files ---------------------------------------------------------
 
-test('analyzeFile gives the same loss, top eigenvalue and trace for the ONNX MLP and its TF.js twin', async () => {
-  const request = { seed: 3, probeSamples: 64, metrics: ['loss', 'eigenvalues', 'trace'] as const, settings: { eigenvalues: { count: 1 }, trace: { samples: 8 } } };
-  const onnx = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.onnx') });
-  const tfjs = await analyzeFile({ ...request, metrics: [...request.metrics], checkpoint: fixture('mlp.tfjs.json') });
-  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b), 1e-6), `${what}: onnx ${a} vs tfjs ${b}`);
-  assert.equal(onnx.checkpoint.parameters, tfjs.checkpoint.parameters);
-  close(onnx.loss, tfjs.loss, 'loss');
-  close(onnx.hessian.topEigenvalues![0], tfjs.hessian.topEigenvalues![0], 'top eigenvalue');
-  // Hutchinson probes are seeded by weight position and size, not name ('fc1.weight' vs 'dense_1/kernel').
-  close(onnx.hessian.trace!.estimate, tfjs.hessian.trace!.estimate, 'trace');
+test('one MLP as ONNX, TF.js Layers, Keras .h5 and .keras: same outputs, loss, top eigenvalues, trace and ε-sharpness', async () => {
+  const files = {
+    onnx: fixture('mlp.onnx'),
+    'TF.js': fixture('mlp.tfjs.json'),
+    'Keras .h5': kerasFixture('twin-mlp.h5'),
+    'Keras .keras': kerasFixture('twin-mlp.keras'),
+  };
+  for (const file of Object.values(files)) assertMatchesPyTorch(await readCheckpoint(file), 'mlp');
+  const settings = { eigenvalues: { count: 2 }, trace: { samples: 8 }, sharpness: { subspaceDim: 5, iterations: 4, restarts: 1 } };
+  const reports = await Promise.all(
+    Object.entries(files).map(async ([format, checkpoint]) => {
+      const report = await analyzeFile({ checkpoint, seed: 3, probeSamples: 64, metrics: ['loss', 'eigenvalues', 'trace', 'sharpness'], settings });
+      return { format, report };
+    }),
+  );
+  const [first, ...others] = reports;
+  const measures = ({ report }: (typeof reports)[number]) => ({
+    parameters: report.checkpoint.parameters,
+    loss: report.loss,
+    'top eigenvalue': report.hessian.topEigenvalues![0],
+    'second eigenvalue': report.hessian.topEigenvalues![1],
+    // Hutchinson probes are seeded by weight position and size, not name ('fc1.weight' vs 'dense_1/kernel').
+    trace: report.hessian.trace!.estimate,
+    'ε-sharpness': report.sharpness!.fullSpace,
+    'ε-sharpness (subspace)': report.sharpness!.subspace.value,
+  });
+  const expected = measures(first);
+  for (const other of others) {
+    assert.equal(other.report.data.loss, first.report.data.loss, `${other.format}: loss kind`);
+    for (const [what, value] of Object.entries(measures(other))) {
+      const reference = expected[what as keyof typeof expected];
+      const close = Math.abs(value - reference) <= 1e-4 * Math.max(Math.abs(value), Math.abs(reference), 1e-6);
+      assert.ok(close, `${what}: ${other.format} ${value} vs ${first.format} ${reference}`);
+    }
+  }
 });
 
 // ---- bad input -------------------------------------------------------------------------------
@@ -245,7 +293,7 @@ test('a truncated file and garbage bytes are refused, naming the file', async ()
   await assertRejects(readOnnx(empty), FileProblem, empty, /no graph/);
 });
 
-for (const op of ['Erf', 'LSTM', 'LayerNormalization']) {
+for (const op of ['Erf', 'LSTM', 'InstanceNormalization']) {
   test(`an unsupported operator (${op}) is refused, naming the node, the op and the file`, async () => {
     const dir = await freshDir();
     const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
@@ -259,6 +307,28 @@ for (const op of ['Erf', 'LSTM', 'LayerNormalization']) {
     await assertRejects(readOnnx(path), ModelProblem, path, new RegExp(`'/relu/Relu'.*ONNX operator '${op}' is not supported \\(supported: Gemm`));
   });
 }
+
+/** Rebuilds the node named `name` with its fields replaced by `edit`. */
+function editNode(bytes: Uint8Array, name: string, edit: (fields: WireField[]) => Uint8Array[]): Uint8Array {
+  return editGraph(bytes, (field) => {
+    if (field.number !== GraphField.node || nameOf(bytes, field, 3) !== name) return undefined;
+    return lengthDelimitedField(GraphField.node, concatBytes(edit(parseMessage(bytes, field.valueStart, field.valueEnd))));
+  });
+}
+
+test('Pad other than zeros on height and width, and shape ops on data, are refused naming the node', async () => {
+  const dir = await freshDir();
+  const concat = new Uint8Array(await readFile(fixture('concat.onnx')));
+  const reflect = lengthDelimitedField(5, concatBytes([stringField(1, 'mode'), stringField(4, 'reflect'), varintField(20, 3)]));
+  const reflected = join(dir, 'reflect.onnx');
+  await writeFile(reflected, editNode(concat, '/pad/Pad', (fields) => fields.map((f) => (f.number === 5 ? reflect : concat.subarray(f.start, f.end)))));
+  await assertRejects(readOnnx(reflected), ModelProblem, reflected, /'\/pad\/Pad'.*Pad: mode 'reflect' is not supported/);
+
+  const mlp = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const gather = join(dir, 'gather.onnx');
+  await writeFile(gather, editNode(mlp, '/relu/Relu', (fields) => fields.map((f) => (f.number === 4 ? stringField(4, 'Gather') : mlp.subarray(f.start, f.end)))));
+  await assertRejects(readOnnx(gather), ModelProblem, gather, /'\/relu\/Relu'.*'Gather' is supported only where it computes shapes or constants/);
+});
 
 test('external data: a relative file inside the folder is read (and written back inline); ../x and absolute paths are refused', async () => {
   const dir = await freshDir();

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir, rm, symlink, truncate, appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openDimension } from '../../src/model/inputShape';
 import type { Checkpoint, WeightTensor } from '../../src/model/spec';
 import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
@@ -450,13 +451,15 @@ test('model structure problems name the layer and the file', async () => {
   const cases: [JsonObject, RegExp][] = [
     [shared, /layer 'twice': is called 2 times \(a shared layer\); shared layers are not supported/],
     [nested, /layer 'inner': is itself a Sequential model; nested models are not supported/],
-    [unknownDim, /layer 'd_input': input dimension 1 is unknown \(null\)/],
     [noInputShape, /layer 'd': the first layer of a Sequential model needs a batch_input_shape/],
   ];
   for (const [topology, problem] of cases) {
     const written = await writeModel({ topology, weights: [] });
     await assertRejects(readTfjsLayers(written.path), ModelProblem, written.path, problem);
   }
+  // An open (null) dimension is read as such; the input shape is asked for where it is needed (inputShape.ts).
+  const open = await writeModel({ topology: unknownDim, weights: [] });
+  assert.deepEqual((await readTfjsLayers(open.path)).model.inputs[0].shape, [openDimension, 2]);
 });
 
 // ---- writer safety ---------------------------------------------------------------------------

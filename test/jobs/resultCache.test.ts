@@ -19,13 +19,13 @@ test('reports are cached by content hash and request; the latest per checkpoint 
   const cache = new ResultCache(path.join(dir, 'storage'));
   assert.equal(await cache.get(hash, 'request-1'), undefined);
   await cache.put(hash, 'request-1', report(model, 0.5));
-  assert.equal((await cache.get(hash, 'request-1'))?.loss, 0.5);
+  assert.equal(((await cache.get(hash, 'request-1')) as FlatnessReport | undefined)?.loss, 0.5);
   assert.equal(await cache.get(hash, 'request-2'), undefined, 'other settings, other entry');
   assert.equal((await cache.latest(model))?.contentHash, hash);
   fs.writeFileSync(shard, Buffer.from([1, 2, 4]));
   const changed = await contentHash([model, shard]);
   assert.notEqual(changed, hash, 'a changed shard changes the hash');
   assert.equal(await cache.get(changed, 'request-1'), undefined);
-  assert.equal((await cache.latest(model))?.report.loss, 0.5, 'the old report is still there to show as stale');
+  assert.equal(((await cache.latest(model))?.report as FlatnessReport | undefined)?.loss, 0.5, 'the old report is still there to show as stale');
   assert.equal(await new ResultCache(undefined).get(hash, 'request-1'), undefined, 'no workspace storage: no cache');
 });

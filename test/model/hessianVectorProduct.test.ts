@@ -5,7 +5,7 @@
  * lacks (strided / dilated / 'same' convolutions, overlapping 'same' max pooling, UpSampling2D,
  * ZeroPadding2D, Dense on rank-3 input, depthwise with multiplier 1, BatchNormalization on feature
  * maps, Add of three inputs, Concatenate on a non-last axis, GlobalMaxPooling2D, relu6 above its cap,
- * the ReLU layer with max_value and negative_slope, selu / softplus).
+ * the ReLU layer with max_value and negative_slope, selu / softplus, LayerNormalization).
  *
  * Piecewise-linear pieces: the reference takes the branch of the real part, the engine the branch of
  * its float32 value, so a pre-activation (or a max-pool tie) within float32 noise of a kink could
@@ -39,6 +39,7 @@ import {
   seededUniform,
   tinyModelCatalog,
   type TinyCheckpoint,
+  type WeightRequest,
 } from '../reference/tinyModels';
 
 const SAMPLES = 4;
@@ -388,6 +389,30 @@ const extraCases: Case[] = [
     inputSeed: 202,
   },
   {
+    name: 'Dense → LayerNormalization (ε 1e-5, γ, β) → relu → Dense → LayerNormalization (no γ, β) → Dense sigmoid',
+    engine: ((b) => {
+      b.dense(6, 5, 'linear');
+      b.layer('LayerNormalization', { axis: -1, epsilon: 1e-5, center: true, scale: true }, { weights: layerNormWeights(5) });
+      b.layer('Activation', { activation: 'relu' });
+      b.dense(5, 4, 'linear');
+      b.layer('LayerNormalization', { axis: [-1], epsilon: 1e-3, center: false, scale: false });
+      b.dense(4, 1, 'sigmoid');
+      return b.build();
+    })(new TinyModelBuilder([6], 221)),
+    inputSeed: 222,
+  },
+  {
+    name: 'LayerNormalization over the last axis of a rank-3 tensor (per position), tanh, softmax head',
+    engine: ((b) => {
+      b.dense(4, 3, 'tanh');
+      b.layer('LayerNormalization', { axis: 2, epsilon: 1e-3 }, { weights: layerNormWeights(3) });
+      b.layer('Flatten');
+      b.dense(9, 3, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([3, 4], 231)),
+    inputSeed: 232,
+  },
+  {
     name: 'selu → softplus → sigmoid head',
     engine: ((b) => {
       b.dense(3, 4, 'selu');
@@ -398,6 +423,13 @@ const extraCases: Case[] = [
     inputSeed: 212,
   },
 ];
+
+function layerNormWeights(width: number): WeightRequest[] {
+  return [
+    { role: 'gamma', shape: [width], init: { center: 1, halfWidth: 0.3 } },
+    { role: 'beta', shape: [width], init: { center: 0, halfWidth: 0.2 } },
+  ];
+}
 
 /** Nearest-neighbour upsampling of NHWC data, in plain JS. */
 function upsample(x: Float32Array, n: number, h: number, w: number, c: number, sh: number, sw: number): Float32Array {

@@ -149,6 +149,8 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       return withoutActivation(singleInput(node, inbound));
     case 'BatchNormalization':
       return withoutActivation(batchNormalization(node, singleInput(node, inbound), weights));
+    case 'LayerNormalization':
+      return withoutActivation(layerNormalization(node, singleInput(node, inbound), weights));
     case 'Activation':
       return withActivation(singleInput(node, inbound), parseActivation(node.config['activation'], node.name), node.name);
     case 'Softmax': {
@@ -260,6 +262,45 @@ function batchNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerW
     const normalized = mul(sub(v, mean.data[c]), scales[c]);
     return beta === null ? normalized : add(normalized, beta.data[c]);
   });
+  return { shape: x.shape, data };
+}
+
+/**
+ * LayerNormalization over the last axis, per sample and position: (x − mean) / sqrt(var + ε) · γ + β,
+ * with the biased variance (Keras, PyTorch, ONNX).
+ */
+function layerNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerWeightSource): ReferenceTensor {
+  const axes = integerListOption(node, 'axis') ?? [-1];
+  if (axes.length !== 1 || resolveAxis(axes[0], x.shape.length, node.name) !== x.shape.length - 1) {
+    throw new ReferenceModelError(node.name, `only normalization over the last axis is supported, found axis ${JSON.stringify(axes)}`);
+  }
+  const width = x.shape[x.shape.length - 1];
+  const epsilon = numberOption(node, 'epsilon', 0.001);
+  const find = (role: string, present: boolean): ReferenceTensor | null => {
+    if (!present) return null;
+    const weight = weights.find(node.name, role);
+    if (weight === null) throw new ReferenceModelError(node.name, `missing weight with role '${role}'`);
+    requireShape(weight.shape, [width], role, node.name);
+    return weight;
+  };
+  const gamma = find('gamma', booleanOption(node, 'scale', true));
+  const beta = find('beta', booleanOption(node, 'center', true));
+  const data: Num[] = [];
+  for (let start = 0; start < x.data.length; start += width) {
+    const row = x.data.slice(start, start + width);
+    const total = new SumAccumulator();
+    for (const v of row) total.add(v);
+    const mean = div(total.result(), width);
+    const centered = row.map((v) => sub(v, mean));
+    const squares = new SumAccumulator();
+    for (const d of centered) squares.addProduct(d, d);
+    const inverseDeviation = div(1, sqrt(add(div(squares.result(), width), epsilon)));
+    centered.forEach((d, j) => {
+      const normalized = mul(d, inverseDeviation);
+      const scaled = gamma === null ? normalized : mul(normalized, gamma.data[j]);
+      data.push(beta === null ? scaled : add(scaled, beta.data[j]));
+    });
+  }
   return { shape: x.shape, data };
 }
 

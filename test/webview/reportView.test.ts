@@ -27,7 +27,7 @@ import {
 
 // Drives the built webview (run `node esbuild.mjs` first) in headless Chromium with the host's CSP.
 
-const reportCharts = ['eigenvalues', 'density', 'slices', 'surface', 'block-traces', 'alpha-orbit', 'volume'] as const;
+const reportCharts = ['eigenvalues', 'density', 'slices', 'surface', 'block-traces', 'tensor-norms', 'stable-ranks', 'alpha-orbit', 'volume'] as const;
 const compareCharts = ['compare-eigenvalues', 'compare-slices'] as const;
 // Skipped on a machine without Debian's chromium (apt-get install chromium), except in CI, which installs it.
 const missing = !fs.existsSync(chromiumPath) ? `${chromiumPath} is not installed` : !fs.existsSync(path.join(repoRoot, 'dist', 'webview.js')) ? 'dist/webview.js is not built' : false;
@@ -100,6 +100,27 @@ describe('report webview', { skip, timeout: 180_000 }, () => {
     assert.match(await o.page.textContent('[data-chart="alpha-orbit"] .caption') ?? '', /same function/);
     await assertNoHorizontalOverflow(o.page);
     await o.page.screenshot({ path: path.join(shots, 'report-dark-wide.png'), fullPage: true });
+    await assertClean(o);
+  });
+
+  test('a weights-only report: what is missing, the tensor table and the norm charts', async () => {
+    const o = await open({ view: 'report' });
+    await waitForPosted(o.page, 'report/ready');
+    await postToWebview(o.page, { type: 'report/show', report: reports.weightsOnly, stale: false });
+    await o.page.waitForSelector('[data-chart="tensor-norms"] canvas');
+    assert.match((await o.page.textContent('.architecture-missing')) ?? '', /holds weights only.*architecture/);
+    const first = reports.weightsOnly.tensors[0]!;
+    assert.equal(await o.page.locator('table.tensors tbody tr').count(), reports.weightsOnly.tensors.length);
+    const cells = await o.page.locator(`tr[data-tensor="${first.name}"] td`).allTextContents();
+    assert.equal(cells[0], `[${first.shape.join(', ')}]`);
+    assert.equal(cells[6], formatNumber(first.matrix!.spectralNorm));
+    assert.equal(await o.page.locator('tr[data-metric]').count(), 0, 'no Hessian metrics are shown');
+    assert.equal(await o.page.getByRole('button', { name: 'Rescale to Flatten' }).count(), 0, 'no rescale without an architecture');
+    await assertChartsDrawn(o.page, ['tensor-norms', 'stable-ranks']);
+    await o.page.getByRole('button', { name: 'Export CSV' }).click();
+    assert.ok((await postedMessages(o.page)).some((m) => m.type === 'report/export'));
+    await assertNoHorizontalOverflow(o.page);
+    await o.page.screenshot({ path: path.join(shots, 'weights-only.png'), fullPage: true });
     await assertClean(o);
   });
 
@@ -188,7 +209,7 @@ describe('report webview', { skip, timeout: 180_000 }, () => {
     };
     await postToWebview(o.page, { type: 'report/show', report: partial, stale: false });
     await o.page.waitForSelector('[data-chart="block-traces"] canvas');
-    assert.deepEqual(await o.page.locator('[data-chart]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-chart'))), ['eigenvalues', 'density', 'block-traces']);
+    assert.deepEqual(await o.page.locator('[data-chart]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-chart'))), ['eigenvalues', 'density', 'block-traces', 'tensor-norms', 'stable-ranks'], 'the tensor charts need no data');
     await assertChartsDrawn(o.page, ['eigenvalues', 'density', 'block-traces']);
     assert.equal(await o.page.textContent('.data-free .badge'), 'data-free');
     assert.deepEqual(await o.page.locator('.notes li').allTextContents(), ['layer dropout_1 is the identity at inference and was skipped']);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport, WeightsReport } from '../../src/shared/report';
 import type { Equivalence, ToWebviewMessage } from '../../src/shared/webviewProtocol';
 
 /**
@@ -37,6 +37,8 @@ export interface ExampleReports {
   /** The same network rescaled to a 10× larger Hessian trace: the same function. */
   readonly sharpened: FlatnessReport;
   readonly equivalence: Equivalence;
+  /** A PyTorch state dict analyzed without its architecture: tensor statistics only. */
+  readonly weightsOnly: WeightsReport;
 }
 
 /** Analyzes the digits example and a sharpened equivalent (300 samples, ~6 s), writing the JSON into a temp dir. */
@@ -44,10 +46,13 @@ export async function generateExampleReports(): Promise<ExampleReports> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-webview-reports-'));
   const data = ['--data', path.join(example, 'digits.csv.gz'), '--samples', '300', '--quiet'];
   const sharpModel = path.join(dir, 'model.sharp-x10.json');
+  const stateDict = path.join(dir, 'state.pt');
+  fs.copyFileSync(path.join(repoRoot, 'test', 'fixtures', 'weights', 'mlp.pt'), stateDict);
   await runCli(['rescale', path.join(example, 'model.json'), '--sharpen', '10', '--out', sharpModel, '--json', path.join(dir, 'rescale.json'), ...data]);
   await Promise.all([
     runCli(['analyze', path.join(example, 'model.json'), '--json', path.join(dir, 'original.json'), ...data]),
     runCli(['analyze', sharpModel, '--json', path.join(dir, 'sharpened.json'), ...data]),
+    runCli(['analyze', stateDict, '--json', path.join(dir, 'weights.json'), '--quiet']),
   ]);
   const read = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
   const rescale = read<{ maxOutputDeviation: number; data: { samples: number } }>('rescale.json');
@@ -56,6 +61,7 @@ export async function generateExampleReports(): Promise<ExampleReports> {
     original: read<FlatnessReport>('original.json'),
     sharpened: read<FlatnessReport>('sharpened.json'),
     equivalence: { a: 0, b: 1, maxOutputDeviation: rescale.maxOutputDeviation, samples: rescale.data.samples },
+    weightsOnly: read<WeightsReport>('weights.json'),
   };
 }
 

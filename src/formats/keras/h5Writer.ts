@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, lstat, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Checkpoint } from '../../model/spec';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../fsErrors';
 import type { WriteOptions } from '../registry';
 import { weightsToWrite } from '../weightsToWrite';
 import { moveIntoPlaceWithoutOverwriting } from '../atomicWrite';
 import { isDataset, withH5 } from './h5Layout';
-import { loadH5wasm } from './h5wasm';
+import { loadH5wasm, type H5File } from './h5wasm';
 
 /** Root attribute that holds the JSON provenance of a rewritten file. */
 export const PROVENANCE_ATTRIBUTE = 'flatnessLens';
@@ -49,25 +49,7 @@ export async function writeKerasH5(checkpoint: Checkpoint, outPath: string, opti
     } catch (error) {
       throw new FileProblem(out, `cannot copy ${source.h5File} to a temporary file beside it (${describeFsError(error)})`);
     }
-    withH5(h5, temp, 'a', (h5file) => {
-      for (const weight of weights) {
-        const path = source.datasetPaths[weight.name];
-        const dataset = path === undefined ? undefined : h5file.get(path);
-        if (path === undefined || !isDataset(dataset)) throw new FileProblem(out, `weight '${weight.name}' has no dataset in ${source.h5File}`);
-        const meta = dataset.metadata;
-        const shape = meta.shape ?? [];
-        if (shape.length !== weight.shape.length || shape.some((d, i) => d !== weight.shape[i])) {
-          throw new FileProblem(out, `dataset ${path} has shape [${shape}], the weight has [${weight.shape}]`);
-        }
-        if (meta.type !== 1 || (meta.size !== 4 && meta.size !== 8) || !meta.littleEndian) {
-          throw new FileProblem(out, `dataset ${path} is not little-endian float32/float64 (HDF5 class ${meta.type}, ${meta.size} bytes); Flatness Lens writes only those`);
-        }
-        const values = meta.size === 8 ? Float64Array.from(weight.values) : weight.values;
-        dataset.write_slice(shape.map((d) => [0, d]), values);
-      }
-      if (Object.keys(h5file.attrs).includes(PROVENANCE_ATTRIBUTE)) h5file.delete_attribute(PROVENANCE_ATTRIBUTE);
-      h5file.create_attribute(PROVENANCE_ATTRIBUTE, JSON.stringify(options.metadata ?? {}));
-    });
+    withH5(h5, temp, 'a', (h5file) => overwriteWeights(h5file, weights, source.datasetPaths, options.metadata, out, source.h5File));
     await moveIntoPlaceWithoutOverwriting(temp, out);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
@@ -76,6 +58,43 @@ export async function writeKerasH5(checkpoint: Checkpoint, outPath: string, opti
     await rm(temp, { force: true }).catch(() => undefined);
   }
   return [out];
+}
+
+/**
+ * Overwrites each weight's dataset in place (same shape and dtype, so nothing else in the file
+ * moves) and sets the root attribute PROVENANCE_ATTRIBUTE to `metadata` as JSON.
+ */
+export function overwriteWeights(
+  h5file: H5File,
+  weights: readonly WeightTensor[],
+  datasetPaths: Readonly<Record<string, string>>,
+  metadata: Record<string, unknown> | undefined,
+  out: string,
+  sourceName: string,
+): void {
+  for (const weight of weights) {
+    const path = datasetPaths[weight.name];
+    const dataset = path === undefined ? undefined : h5file.get(path);
+    if (path === undefined || !isDataset(dataset)) throw new FileProblem(out, `weight '${weight.name}' has no dataset in ${sourceName}`);
+    const meta = dataset.metadata;
+    const shape = meta.shape ?? [];
+    if (shape.length !== weight.shape.length || shape.some((d, i) => d !== weight.shape[i])) {
+      throw new FileProblem(out, `dataset ${path} has shape [${shape}], the weight has [${weight.shape}]`);
+    }
+    if (meta.type !== 1 || (meta.size !== 4 && meta.size !== 8) || !meta.littleEndian) {
+      throw new FileProblem(out, `dataset ${path} is not little-endian float32/float64 (HDF5 class ${meta.type}, ${meta.size} bytes); Flatness Lens writes only those`);
+    }
+    const values = meta.size === 8 ? Float64Array.from(weight.values) : weight.values;
+    dataset.write_slice(shape.map((d) => [0, d]), values);
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(metadata ?? {});
+  } catch (error) {
+    throw new FileProblem(out, `the metadata cannot be stored as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (Object.keys(h5file.attrs).includes(PROVENANCE_ATTRIBUTE)) h5file.delete_attribute(PROVENANCE_ATTRIBUTE);
+  h5file.create_attribute(PROVENANCE_ATTRIBUTE, json);
 }
 
 async function refuseIfExists(target: string): Promise<void> {

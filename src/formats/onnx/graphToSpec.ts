@@ -10,13 +10,16 @@
  */
 import type { LayerNode, ModelSpec, WeightTensor } from '../../model/spec';
 import { ModelProblem } from '../../shared/errors';
+import { BATCH, foldNode, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
 import { toEngine, type WeightLayout } from './layouts';
+import { fuseLayerNormalizations } from './layerNormalization';
 import { DataType, type AttributeValue, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto';
 
 /** Ops the mapping handles (default ONNX domain). */
 export const supportedOnnxOps = [
   'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Elu', 'Conv', 'MaxPool', 'AveragePool',
-  'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'BatchNormalization', 'Concat', 'Identity', 'Dropout', 'Constant',
+  'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'BatchNormalization', 'Concat', 'Identity', 'Dropout', 'Constant', 'Pad',
+  'LayerNormalization',
 ] as const;
 
 /** Where an engine weight's values came from, for the writer. */
@@ -48,11 +51,12 @@ interface MutableLayer {
 }
 
 /**
- * Maps the graph. `readInt64s` decodes a small int64 constant (Reshape's shape). Throws ModelProblem
+ * Maps the graph. `readNumbers` decodes a small int64, int32 or float constant (shapes, pads, pad values);
+ * shapes and pads computed in the graph are evaluated (constantFolding.ts). Throws ModelProblem
  * naming the node for anything it cannot map exactly.
  */
-export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: OnnxTensor) => number[]): MappedGraph {
-  const graph = onnx.graph;
+export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor: OnnxTensor) => number[]): MappedGraph {
+  const graph = fuseLayerNormalizations(onnx.graph, file, readNumbers);
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx') ?? 0;
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const constants = new Map<string, OnnxTensor>(initializers);
@@ -67,6 +71,58 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
   for (const output of graph.outputs) consumers.set(output.name, (consumers.get(output.name) ?? 0) + 1);
   /** Dense layers made from MatMul without a bias yet: output tensor → layer. */
   const biasless = new Map<string, MutableLayer>();
+  /** Integer tensors known while mapping: int constants and shapes or pads computed from them. */
+  const ints = new Map<string, IntTensor>();
+  const intOf = (name: string | undefined): IntTensor | undefined => {
+    if (!name) return undefined;
+    const known = ints.get(name);
+    if (known !== undefined) return known;
+    const tensor = constants.get(name);
+    if (tensor === undefined || (tensor.dataType !== DataType.INT64 && tensor.dataType !== DataType.INT32)) return undefined;
+    const decoded = { dims: tensor.dims, values: readNumbers(tensor) };
+    ints.set(name, decoded);
+    return decoded;
+  };
+  /** The ONNX shape of a data tensor or a constant, batch symbolic. */
+  const onnxShapeOf = (name: string | undefined): IntValue[] | undefined => {
+    const v = name ? values.get(name) : undefined;
+    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : [BATCH, v.size];
+    const tensor = name ? constants.get(name) : undefined;
+    return tensor && [...tensor.dims];
+  };
+  /**
+   * Evaluates a node that computes an integer tensor from known ones, or passes a weight through a
+   * shape-only op (the output is the same initializer with other dims). False for an op on data.
+   */
+  const foldShapeNode = (node: OnnxNode, fail: (problem: string) => never): boolean => {
+    const io: FoldInputs = {
+      opset,
+      int: (i) => intOf(node.inputs[i]),
+      shape: (i) => onnxShapeOf(node.inputs[i]),
+      tensorAttribute: (name) => {
+        const attribute = node.attributes.get(name);
+        return attribute?.kind === 'tensor' ? readNumbers(attribute.value) : undefined;
+      },
+      attr: attributeReader(node, fail),
+      fail,
+    };
+    const folded = foldNode(node, io);
+    if (folded !== undefined) {
+      ints.set(node.outputs[0], folded);
+      return true;
+    }
+    const weight = initializers.get(node.inputs[0]);
+    if (weight === undefined || !(weightViewOps as readonly string[]).includes(node.opType)) return false;
+    const numbers = (i: number, role: string): number[] => {
+      const t = intOf(node.inputs[i]);
+      if (t === undefined || t.values.includes(BATCH)) return fail(`its ${role} (input ${i}, '${node.inputs[i] ?? ''}') must be a constant`);
+      return t.values as number[];
+    };
+    const view: OnnxTensor = { ...weight, dims: viewDims(node, weight.dims, io, numbers) };
+    initializers.set(node.outputs[0], view);
+    constants.set(node.outputs[0], view);
+    return true;
+  };
 
   const uniqueName = (base: string): string => {
     const clean = base.replace(/^\/+/, '').replace(/\//g, '.') || 'layer';
@@ -106,10 +162,17 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
     const size = known(dims[1], 1);
     engineInputShape = [size];
     values.set(input.name, { kind: 'features', layer: inputName, size });
+  } else if (dims.length === 3 && flattenedOnRead(graph.nodes, input.name)) {
+    engineInputShape = [known(dims[1], 1), known(dims[2], 2)];
   } else {
-    throw new ModelProblem(input.name, `in ${file}: inputs of rank ${dims.length} are not supported (rank 2 [N, F] or rank 4 [N, C, H, W])`);
+    throw new ModelProblem(input.name, `in ${file}: inputs of rank ${dims.length} are not supported (rank 2 [N, F], rank 4 [N, C, H, W], or rank 3 [N, T, F] that a Flatten reads first)`);
   }
   layers.push({ name: inputName, className: 'InputLayer', config: { name: inputName, batch_input_shape: [null, ...engineInputShape], dtype: 'float32' }, inbound: [] });
+  if (dims.length === 3) {
+    // [N, T, F] flattened row-major is the same T·F features in ONNX and channels-last: the ONNX Flatten node then passes them on.
+    const flatten = addLayer(`${inputName}.flatten`, 'Flatten', {}, [inputName]);
+    values.set(input.name, { kind: 'features', layer: flatten.name, size: engineInputShape[0] * engineInputShape[1] });
+  }
 
   // ---- the nodes ----
   graph.nodes.forEach((node, index) => {
@@ -117,6 +180,12 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
     const fail = (problem: string): never => {
       throw new ModelProblem(label, `in ${file}: ${node.opType}: ${problem}`);
     };
+    if ((node.domain === '' || node.domain === 'ai.onnx') && (foldedOps as readonly string[]).includes(node.opType)) {
+      if (foldShapeNode(node, fail)) return;
+      if (!(supportedOnnxOps as readonly string[]).includes(node.opType)) {
+        throw new ModelProblem(label, `in ${file}: ONNX operator '${node.opType}' is supported only where it computes shapes or constants from constants, not on data`);
+      }
+    }
     if ((node.domain !== '' && node.domain !== 'ai.onnx') || !(supportedOnnxOps as readonly string[]).includes(node.opType)) {
       const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
       throw new ModelProblem(label, `in ${file}: ONNX operator '${op}' is not supported (supported: ${supportedOnnxOps.join(', ')})`);
@@ -278,6 +347,24 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
         output({ ...result, layer: layer.name });
         return;
       }
+      case 'LayerNormalization': {
+        const x = valueOf(0);
+        if (x.kind !== 'features' || x.chw) fail('normalizing an [N, C, H, W] tensor (or a flattened one) is not supported; [N, F] features only');
+        const size = (x as Extract<Value, { kind: 'features' }>).size;
+        const axis = attr.int('axis', -1);
+        if (axis !== -1 && axis !== 1) fail(`axis ${axis} is not supported (the feature axis, -1 or 1)`);
+        if (attr.int('stash_type', 1) !== 1) fail(`stash_type ${attr.int('stash_type', 1)} is not supported (float32 statistics only)`);
+        const scale = node.inputs[1] ? constantInput(1, 'scale') : undefined;
+        const bias = node.inputs[2] ? constantInput(2, 'bias B') : undefined;
+        const layer = addLayer(label, 'LayerNormalization', { axis: -1, epsilon: attr.float('epsilon', 1e-5), center: bias !== undefined, scale: scale !== undefined }, [x.layer]);
+        for (const [role, tensor] of [['gamma', scale], ['beta', bias]] as const) {
+          if (!tensor) continue;
+          if (tensor.dims.reduce((a, d) => a * d, 1) !== size || tensor.dims[tensor.dims.length - 1] !== size) fail(`${role} '${tensor.name}' has dims [${tensor.dims}], expected [${size}]`);
+          addWeight(layer, role, tensor, { kind: 'same' }, [size]);
+        }
+        output({ kind: 'features', layer: layer.name, size });
+        return;
+      }
       case 'BatchNormalization': {
         const x = valueOf(0);
         if (x.kind === 'features' && x.chw) fail('batch normalization of a flattened NCHW tensor is not supported');
@@ -299,11 +386,12 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
           const axis = attr.int('axis', 1);
           if (axis !== 1) fail(`axis ${axis} is not supported (1 only)`);
         } else {
-          const shapeTensor = node.inputs[1] ? constants.get(node.inputs[1]) : undefined;
-          if (!shapeTensor) fail('its shape must be a constant');
-          const target = readInt64s(shapeTensor!);
+          const shape = intOf(node.inputs[1]);
+          if (!shape) fail('its shape must be a constant, or computed from shapes and constants');
+          const target = shape!.values;
           const size = x.kind === 'image' ? x.c * x.h * x.w : x.size;
-          const flat = target.length === 2 && (target[0] === 0 || target[0] === -1 || target[0] > 0) && (target[1] === -1 || target[1] === size) && !(target[0] === -1 && target[1] === -1);
+          const batch = target[0];
+          const flat = target.length === 2 && (batch === BATCH || batch === 0 || batch === -1 || (typeof batch === 'number' && batch > 0)) && (target[1] === -1 || target[1] === size) && !(batch === -1 && target[1] === -1);
           if (!flat) fail(`reshape to [${target}] is not supported (only [N, -1], flattening each sample)`);
         }
         if (x.kind === 'features') return output(x);
@@ -311,6 +399,44 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
         const layer = addLayer(label, 'Flatten', {}, [x.layer]);
         const needsOrder = x.c > 1 && x.h * x.w > 1;
         output({ kind: 'features', layer: layer.name, size: x.c * x.h * x.w, chw: needsOrder ? [x.c, x.h, x.w] : undefined });
+        return;
+      }
+      case 'Pad': {
+        const x = needImage(valueOf(0));
+        const mode = attr.string('mode', 'constant');
+        if (mode !== 'constant') fail(`mode '${mode}' is not supported (constant zero padding only)`);
+        let pads: readonly IntValue[];
+        let fill: readonly number[];
+        if (opset >= 11) {
+          const given = intOf(node.inputs[1]);
+          if (!given) fail(`its pads ('${node.inputs[1] ?? ''}') must be a constant, or computed from constants`);
+          pads = given!.values;
+          const axes = node.inputs[3] ? intOf(node.inputs[3]) : undefined;
+          if (node.inputs[3] && !axes) fail('its axes must be a constant');
+          if (axes) {
+            const full: IntValue[] = new Array<number>(8).fill(0);
+            axes.values.forEach((a, k) => {
+              if (typeof a !== 'number' || a < -4 || a > 3) fail(`axis ${a} is out of range for an [N, C, H, W] tensor`);
+              const axis = (a as number) < 0 ? (a as number) + 4 : (a as number);
+              full[axis] = pads[k];
+              full[axis + 4] = pads[k + axes.values.length];
+            });
+            pads = full;
+          }
+          const value = node.inputs[2] ? constants.get(node.inputs[2]) : undefined;
+          if (node.inputs[2] && !value) fail(`its constant_value ('${node.inputs[2]}') must be a constant`);
+          fill = value ? readNumbers(value) : [0];
+        } else {
+          pads = attr.ints('pads', []);
+          fill = [attr.float('value', 0)];
+        }
+        if (fill.length !== 1 || fill[0] !== 0) fail(`constant_value ${fill.join(', ')} is not supported (zero padding only)`);
+        if (pads.length !== 8 || pads.some((p) => typeof p !== 'number' || !Number.isInteger(p) || p < 0)) fail(`pads [${pads}] are not supported: 8 non-negative integers for [N, C, H, W] expected`);
+        const [n0, c0, top, left, n1, c1, bottom, right] = pads as number[];
+        if (n0 || c0 || n1 || c1) fail(`pads [${pads}] pad the batch or channel axis; only height and width may be padded`);
+        if (top + bottom + left + right === 0) return output(x);
+        const layer = addLayer(label, 'ZeroPadding2D', { padding: [[top, bottom], [left, right]], data_format: 'channels_last' }, [x.layer]);
+        output({ kind: 'image', layer: layer.name, c: x.c, h: x.h + top + bottom, w: x.w + left + right });
         return;
       }
       case 'GlobalAveragePool':
@@ -357,7 +483,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
         if (kernel.length !== 2) fail(`kernel_shape [${kernel}] is not supported (2-D pooling only)`);
         if (attr.int('ceil_mode', 0) !== 0) fail('ceil_mode = 1 is not supported');
         const zeroPadsCount = node.opType === 'AveragePool' && attr.int('count_include_pad', 0) === 1;
-        const window = windowOf(attr, fail, x, [kernel[0], kernel[1]], zeroPadsCount ? 'conv' : 'pool');
+        const window = windowOf(attr, fail, x, [kernel[0], kernel[1]], zeroPadsCount ? 'explicit' : 'pool');
         if (window.dilations.some((d) => d !== 1)) fail(`dilations [${window.dilations}] are not supported for pooling`);
         let inbound = x.layer;
         if (window.explicitPads) inbound = addLayer(`${label}.pad`, 'ZeroPadding2D', { padding: window.explicitPads, data_format: 'channels_last' }, [inbound]).name;
@@ -382,6 +508,13 @@ export function graphToSpec(onnx: OnnxModel, file: string, readInt64s: (tensor: 
   const ordered = weights.sort((a, b) => layers.indexOf(byName.get(a.weight.layer)!) - layers.indexOf(byName.get(b.weight.layer)!));
   const model: ModelSpec = { inputs: [{ name: inputName, shape: engineInputShape }], layers: layers as LayerNode[], outputs };
   return { model, weights: ordered, notes };
+}
+
+/** Whether the only node reading `name` is a Flatten to [N, -1] (axis 1). */
+function flattenedOnRead(nodes: readonly OnnxNode[], name: string): boolean {
+  const readers = nodes.filter((n) => n.inputs.includes(name));
+  const axis = readers[0]?.attributes.get('axis');
+  return readers.length === 1 && readers[0].opType === 'Flatten' && (axis === undefined || (axis.kind === 'int' && axis.value === 1));
 }
 
 /** Engine values of an initializer decoded in the ONNX layout. */
@@ -425,8 +558,10 @@ interface Window {
  * Strides, dilations and pads of a Conv or pooling node, mapped onto 'valid'/'same' (TensorFlow's
  * 'same' puts the odd pixel at the end, as ONNX's SAME_UPPER does). Pads that match neither: for a
  * convolution (zero padding) a ZeroPadding2D layer does them; for pooling they are refused.
+ * 'explicit': average pooling that counts the padded zeros (count_include_pad) always gets a
+ * ZeroPadding2D layer, because TensorFlow's 'same' averages over the real cells only.
  */
-function windowOf(attr: AttributeReader, fail: (problem: string) => never, x: { h: number; w: number }, kernel: [number, number], padsBy: 'conv' | 'pool'): Window {
+function windowOf(attr: AttributeReader, fail: (problem: string) => never, x: { h: number; w: number }, kernel: [number, number], padsBy: 'conv' | 'pool' | 'explicit'): Window {
   const pair = (name: string): [number, number] => {
     const v = attr.ints(name, [1, 1]);
     if (v.length !== 2 || !v.every((d) => Number.isInteger(d) && d > 0)) fail(`${name} [${v}] must be two positive integers`);
@@ -460,7 +595,7 @@ function windowOf(attr: AttributeReader, fail: (problem: string) => never, x: { 
   const [sameTop, sameBottom] = tfSame(x.h, 0);
   const [sameLeft, sameRight] = tfSame(x.w, 1);
   const sameOut = Math.ceil(x.h / strides[0]) === outH && Math.ceil(x.w / strides[1]) === outW;
-  if (sameOut && top === sameTop && bottom === sameBottom && left === sameLeft && right === sameRight) return { ...base, padding: 'same' };
-  if (padsBy === 'conv') return { ...base, padding: 'valid', explicitPads: [[top, bottom], [left, right]] };
+  if (padsBy !== 'explicit' && sameOut && top === sameTop && bottom === sameBottom && left === sameLeft && right === sameRight) return { ...base, padding: 'same' };
+  if (padsBy !== 'pool') return { ...base, padding: 'valid', explicitPads: [[top, bottom], [left, right]] };
   return fail(`pads [${pads}] are not supported for pooling: only none, or the ones TensorFlow's 'same' padding uses here ([${[sameTop, sameLeft, sameBottom, sameRight]}])${top !== bottom || left !== right ? '; these are asymmetric' : ''}`);
 }
