@@ -22,3 +22,18 @@ export function shortPath(path: string): string {
 export function fileName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
+
+/** The banner saying the file changed since the report was made. */
+export function staleBanner(): HTMLElement {
+  const banner = element('p', 'The file changed since this analysis: these numbers describe the previous version. Re-run to update them.', 'stale-banner');
+  banner.setAttribute('role', 'status');
+  return banner;
+}
+
+/** The reader's notes on a checkpoint, as a list. */
+export function checkpointNotes(notes: readonly string[]): HTMLElement {
+  const list = element('ul', undefined, 'notes');
+  list.setAttribute('aria-label', 'Checkpoint notes');
+  for (const note of notes) list.append(element('li', note));
+  return list;
+}

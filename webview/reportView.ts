@@ -7,7 +7,7 @@ import { drawEigenvalueChart } from './charts/eigenvalueChart';
 import { drawLossSliceChart } from './charts/lossSliceChart';
 import { drawSurfaceHeatmap } from './charts/surfaceHeatmap';
 import { drawVolumeChart } from './charts/volumeChart';
-import { button, element, shortPath } from './dom';
+import { button, checkpointNotes, element, shortPath, staleBanner } from './dom';
 import { summaryRows } from './summaryRows';
 import { tensorCharts, tensorTable, weightsView } from './tensorView';
 import { vscode } from './vscodeApi';
@@ -34,22 +34,13 @@ function header(report: FlatnessReport, stale: boolean): HTMLElement[] {
   const data = report.data.dataFree ? `data-free probes (${report.data.samples})` : `${shortPath(report.data.source)} (${report.data.samples} samples)`;
   const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} parameters in ${report.checkpoint.layers} layers · ${data} · seed ${report.seed} · ${report.tool.backend} backend · flatness-lens ${report.tool.version}`, 'muted meta');
   parts.push(meta);
-  if (stale) {
-    const banner = element('p', 'The file changed since this analysis: these numbers describe the previous version. Re-run to update them.', 'stale-banner');
-    banner.setAttribute('role', 'status');
-    parts.push(banner);
-  }
+  if (stale) parts.push(staleBanner());
   if (report.data.dataFree) {
     const badge = element('p', undefined, 'data-free');
     badge.append(element('span', 'data-free', 'badge'), document.createTextNode(' No data set: Gaussian probe inputs labelled with the model’s own predictions. The numbers describe the model near those probes, not on real data.'));
     parts.push(badge);
   }
-  if (report.checkpoint.notes.length > 0) {
-    const notes = element('ul', undefined, 'notes');
-    notes.setAttribute('aria-label', 'Checkpoint notes');
-    for (const note of report.checkpoint.notes) notes.append(element('li', note));
-    parts.push(notes);
-  }
+  if (report.checkpoint.notes.length > 0) parts.push(checkpointNotes(report.checkpoint.notes));
   return parts;
 }
 

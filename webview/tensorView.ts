@@ -1,7 +1,7 @@
 import type { TensorStatistics, WeightsReport } from '../src/shared/report';
 import { chartCard } from './chartCard';
 import { drawStableRankChart, drawTensorNormChart, tensorChartHeight, weightMatrices } from './charts/tensorNormChart';
-import { button, element, shortPath } from './dom';
+import { button, checkpointNotes, element, shortPath, staleBanner } from './dom';
 import { formatNumber } from './summaryRows';
 import { vscode } from './vscodeApi';
 
@@ -72,21 +72,12 @@ export function tensorCharts(tensors: readonly TensorStatistics[]): HTMLElement[
 export function weightsView(report: WeightsReport, stale: boolean): HTMLElement[] {
   const parts: HTMLElement[] = [element('h1', shortPath(report.checkpoint.path))];
   parts.push(element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} float values in ${report.tensors.length} tensors · flatness-lens ${report.tool.version}`, 'muted meta'));
-  if (stale) {
-    const banner = element('p', 'The file changed since this analysis: these numbers describe the previous version. Re-run to update them.', 'stale-banner');
-    banner.setAttribute('role', 'status');
-    parts.push(banner);
-  }
+  if (stale) parts.push(staleBanner());
   const missing = element('p', undefined, 'architecture-missing');
   missing.setAttribute('role', 'note');
   missing.append(element('span', 'weights only', 'badge'), document.createTextNode(` No Hessian metrics: this file ${report.architectureMissing}.`));
   parts.push(missing);
-  if (report.checkpoint.notes.length > 0) {
-    const notes = element('ul', undefined, 'notes');
-    notes.setAttribute('aria-label', 'Checkpoint notes');
-    for (const note of report.checkpoint.notes) notes.append(element('li', note));
-    parts.push(notes);
-  }
+  if (report.checkpoint.notes.length > 0) parts.push(checkpointNotes(report.checkpoint.notes));
   const bar = element('div', undefined, 'toolbar');
   bar.setAttribute('role', 'toolbar');
   bar.setAttribute('aria-label', 'Report actions');

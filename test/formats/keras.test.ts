@@ -1,9 +1,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { unzipSync, zipSync } from 'fflate';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { describeKerasH5, kerasH5Format, matchKerasH5, readKerasH5 } from '../../src/formats/keras';
@@ -14,10 +12,10 @@ import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/formats/k
 import { readZipEntries as zipEntries, withExtractedFile } from '../../src/formats/keras/archive';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
 import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import { caseFolders } from '../fixtures/tempDirs';
+import { assertOutputsMatch, engineOutputs, readReferenceOutputs, type ReferenceOutputs } from '../fixtures/referenceOutputs';
 import { FileProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'keras');
@@ -25,33 +23,12 @@ const fixture = (name: string) => join(fixtures, name);
 const { freshDir } = caseFolders('keras');
 before(() => initBackend('cpu'));
 
-interface Reference {
-  readonly inputShape: number[];
-  readonly inputs: number[];
-  readonly outputShape: number[];
-  readonly outputs: number[];
-}
-const reference = (name: string): Reference => JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Reference;
-
-function engineOutputs(checkpoint: Checkpoint, ref: Reference): Float32Array {
-  const network = new NetworkFunction(checkpoint);
-  try {
-    return tf.tidy(() => network.forward(network.initialParameters(), tf.tensor(ref.inputs, ref.inputShape, 'float32')).dataSync() as Float32Array);
-  } finally {
-    network.dispose();
-  }
-}
+const reference = (name: string): ReferenceOutputs => readReferenceOutputs(fixture(`${name}.json`));
 
 /** Outputs (softmax probabilities) equal numpy's float64 ones within 1e-5 relative. */
 function assertMatchesNumpy(checkpoint: Checkpoint, name: string): void {
   const ref = reference(name);
-  const actual = engineOutputs(checkpoint, ref);
-  assert.equal(actual.length, ref.outputs.length);
-  const scale = Math.max(...ref.outputs.map(Math.abs));
-  ref.outputs.forEach((expected, i) => {
-    const tolerance = 1e-5 * Math.max(Math.abs(expected), 1e-2 * scale);
-    assert.ok(Math.abs(actual[i] - expected) <= tolerance, `${name} output ${i}: ${actual[i]} vs numpy ${expected}`);
-  });
+  assertOutputsMatch(engineOutputs(checkpoint, ref.inputs, ref.inputShape, 'nhwc'), ref, `${name} (vs numpy)`);
 }
 
 async function assertFileProblem(promise: Promise<unknown>, file: string, problem: RegExp): Promise<void> {

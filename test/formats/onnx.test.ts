@@ -1,9 +1,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { describeOnnx, matchOnnx, onnxFormat, readOnnx } from '../../src/formats/onnx';
 import { toEngine, toOnnx, type WeightLayout } from '../../src/formats/onnx/layouts';
@@ -18,6 +16,7 @@ import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import { caseFolders } from '../fixtures/tempDirs';
+import { assertOutputsMatch, engineOutputs, readReferenceOutputs, type ReferenceOutputs } from '../fixtures/referenceOutputs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'onnx');
@@ -26,37 +25,11 @@ const kerasFixture = (name: string) => join(fixtures, '..', 'keras', name);
 const { freshDir } = caseFolders('onnx');
 before(() => initBackend('cpu'));
 
-interface Reference {
-  readonly inputShape: number[];
-  readonly inputs: number[];
-  readonly outputShape: number[];
-  readonly outputs: number[];
-}
-const reference = (name: string): Reference => JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Reference;
-
-/** The engine's output for the PyTorch inputs, transposed NCHW → NHWC as the reader documents. */
-function engineOutputs(checkpoint: Checkpoint, ref: Reference): Float32Array {
-  const network = new NetworkFunction(checkpoint);
-  try {
-    return tf.tidy(() => {
-      let x = tf.tensor(ref.inputs, ref.inputShape, 'float32');
-      if (ref.inputShape.length === 4) x = tf.transpose(x, [0, 2, 3, 1]);
-      return network.forward(network.initialParameters(), x).dataSync() as Float32Array;
-    });
-  } finally {
-    network.dispose();
-  }
-}
+const reference = (name: string): ReferenceOutputs => readReferenceOutputs(fixture(`${name}.json`));
 
 function assertMatchesPyTorch(checkpoint: Checkpoint, name: string): void {
   const ref = reference(name);
-  const actual = engineOutputs(checkpoint, ref);
-  assert.equal(actual.length, ref.outputs.length);
-  const scale = Math.max(...ref.outputs.map(Math.abs));
-  ref.outputs.forEach((expected, i) => {
-    const tolerance = 1e-5 * Math.max(Math.abs(expected), 1e-2 * scale);
-    assert.ok(Math.abs(actual[i] - expected) <= tolerance, `${name} output ${i}: ${actual[i]} vs PyTorch ${expected}`);
-  });
+  assertOutputsMatch(engineOutputs(checkpoint, ref.inputs, ref.inputShape, 'nchw'), ref, `${name} (vs PyTorch)`);
 }
 
 async function assertRejects(promise: Promise<unknown>, kind: typeof FileProblem | typeof ModelProblem, file: string, problem: RegExp): Promise<void> {

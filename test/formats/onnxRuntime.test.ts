@@ -7,15 +7,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { SeededRandom } from '../../src/analysis/random';
 import { onnxFormat, readOnnx } from '../../src/formats/onnx';
 import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
-import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled, type RescaleRequest } from '../../src/rescale/plan';
 import { caseFolders } from '../fixtures/tempDirs';
+import { engineOutputs } from '../fixtures/referenceOutputs';
 
 const fixture = (name: string) => join(__dirname, '..', 'fixtures', 'onnx', name);
 const { freshDir } = caseFolders('onnx-runtime');
@@ -61,20 +59,6 @@ async function runOrt(file: string, batch: Batch): Promise<Float32Array> {
   }
 }
 
-/** Flatness Lens's forward pass on the same batch, given channels-last (the reader's convention). */
-function engineOutputs(checkpoint: Checkpoint, batch: Batch): Float32Array {
-  const network = new NetworkFunction(checkpoint);
-  try {
-    return tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor(batch.values, batch.shape, 'float32');
-      if (batch.shape.length === 4) x = tf.transpose(x, [0, 2, 3, 1]);
-      return Float32Array.from(network.forward(network.initialParameters(), x).dataSync());
-    });
-  } finally {
-    network.dispose();
-  }
-}
-
 /**
  * max |actual − expected| / max |expected| (the measure planRescale checks before writing), asserted
  * to be at most 1e-5: float32 noise, where an elementwise ratio would blow up at outputs near zero.
@@ -104,7 +88,7 @@ for (const { name, alphas } of cases) {
     const vsTorch = assertClose(ortOnTorchInputs, Float32Array.from(ref.outputs), `${name}: ONNX Runtime vs PyTorch`);
     const batch = inputsFor(name);
     const ortOutputs = await runOrt(fixture(`${name}.onnx`), batch);
-    const ours = assertClose(engineOutputs(await readOnnx(fixture(`${name}.onnx`)), batch), ortOutputs, `${name}: Flatness Lens vs ONNX Runtime`);
+    const ours = assertClose(engineOutputs(await readOnnx(fixture(`${name}.onnx`)), batch.values, batch.shape, 'nchw'), ortOutputs, `${name}: Flatness Lens vs ONNX Runtime`);
     report(t, name, { 'ORT vs PyTorch': vsTorch, 'Flatness Lens vs ORT': ours });
   });
 

@@ -1,15 +1,12 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { analyzeAnyFile, analyzeFile } from '../../src/analysis/analyzeFile';
 import { formatFor, readCheckpoint, readTensorFile } from '../../src/formats/registry';
 import { ArchitectureMissing } from '../../src/formats/weightsOnly';
 import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import { FileProblem } from '../../src/shared/errors';
@@ -17,6 +14,7 @@ import { isWeightsReport, type WeightsReport } from '../../src/shared/report';
 import { missingPythonModules, runPythonJson } from '../fixtures/python';
 import { jacobiEigen } from '../reference/symmetricEigen';
 import { caseFolders } from '../fixtures/tempDirs';
+import { assertOutputsMatch, engineOutputs, readReferenceOutputs, type ReferenceOutputs } from '../fixtures/referenceOutputs';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'weights');
 const fixture = (name: string) => join(fixtures, name);
@@ -24,13 +22,7 @@ const { freshDir } = caseFolders('weights-only');
 const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
 before(() => initBackend('cpu'));
 
-interface Expected {
-  readonly inputShape: number[];
-  readonly inputs: number[];
-  readonly outputShape: number[];
-  readonly outputs: number[];
-}
-const expected = (network: string): Expected => JSON.parse(readFileSync(fixture(`${network}.expected.json`), 'utf8')) as Expected;
+const expected = (network: string): ReferenceOutputs => readReferenceOutputs(fixture(`${network}.expected.json`));
 
 /** Copies fixtures into a fresh folder: `[source, name in the folder]`. */
 async function folderWith(files: readonly (readonly [string, string])[]): Promise<string> {
@@ -39,26 +31,9 @@ async function folderWith(files: readonly (readonly [string, string])[]): Promis
   return dir;
 }
 
-/** The engine's outputs for PyTorch's inputs (NCHW samples transposed to channels-last). */
-function engineOutputs(checkpoint: Checkpoint, ref: Expected): Float32Array {
-  const network = new NetworkFunction(checkpoint);
-  try {
-    return tf.tidy(() => {
-      let x = tf.tensor(ref.inputs, ref.inputShape, 'float32');
-      if (ref.inputShape.length === 4) x = tf.transpose(x, [0, 2, 3, 1]);
-      return network.forward(network.initialParameters(), x).dataSync() as Float32Array;
-    });
-  } finally {
-    network.dispose();
-  }
-}
-
 function assertComputesPyTorchOutputs(checkpoint: Checkpoint, network: string): void {
   const ref = expected(network);
-  const actual = engineOutputs(checkpoint, ref);
-  assert.equal(actual.length, ref.outputs.length);
-  const scale = Math.max(...ref.outputs.map(Math.abs));
-  ref.outputs.forEach((value, i) => assert.ok(Math.abs(actual[i] - value) <= 1e-5 * Math.max(Math.abs(value), 1e-2 * scale), `${checkpoint.path} output ${i}: ${actual[i]} vs PyTorch ${value}`));
+  assertOutputsMatch(engineOutputs(checkpoint, ref.inputs, ref.inputShape, 'nchw'), ref, `${checkpoint.path} (vs PyTorch)`);
 }
 
 test('each weights-only format is recognized by the registry', async () => {

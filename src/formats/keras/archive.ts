@@ -1,16 +1,13 @@
 /**
- * The zip container of a Keras 3 `.keras` file (read with fflate), and the private temporary copy
+ * The zip container of a Keras 3 `.keras` file, and the private temporary copy
  * of its model.weights.h5 that h5wasm needs, since h5wasm opens host files only.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unzipSync } from 'fflate';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../fsErrors';
-
-/** Refuse archives that would unpack to more than this (a zip bomb, or not a small model). */
-export const MAX_UNPACKED_BYTES = 2 * 1024 ** 3;
+import { entryData, memorySource, readZipArchive } from '../zipArchive';
 
 export interface ArchiveEntry {
   readonly name: string;
@@ -19,7 +16,7 @@ export interface ArchiveEntry {
   readonly compression: number;
 }
 
-/** The entries of the zip at `file` that `wanted` accepts (all by default), in archive order. */
+/** The entries of the zip at `file` that `wanted` accepts (all by default), in archive order, each checked before it is inflated. */
 export async function readZipEntries(file: string, wanted: (name: string) => boolean = () => true): Promise<ArchiveEntry[]> {
   let bytes: Buffer;
   try {
@@ -27,25 +24,8 @@ export async function readZipEntries(file: string, wanted: (name: string) => boo
   } catch (error) {
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
-  const compression = new Map<string, number>();
-  let unpacked: Record<string, Uint8Array>;
-  try {
-    let total = 0;
-    unpacked = unzipSync(bytes, {
-      filter: (entry) => {
-        if (!wanted(entry.name)) return false;
-        if (compression.has(entry.name)) throw new Error(`it holds two entries named ${entry.name}`);
-        total += entry.originalSize;
-        if (total > MAX_UNPACKED_BYTES) throw new Error(`it unpacks to more than ${MAX_UNPACKED_BYTES} bytes`);
-        compression.set(entry.name, entry.compression);
-        return true;
-      },
-    });
-  } catch (error) {
-    throw new FileProblem(file, `is not a readable .keras zip archive (${error instanceof Error ? error.message : String(error)})`);
-  }
-  // Map order is the central directory's; object keys would put numeric-looking names first.
-  return [...compression].map(([name, method]) => ({ name, data: unpacked[name], compression: method }));
+  const archive = readZipArchive(file, memorySource(bytes), 'not a readable .keras zip archive');
+  return archive.entries.filter((entry) => wanted(entry.name)).map((entry) => ({ name: entry.name, data: entryData(archive, entry), compression: entry.compression }));
 }
 
 /**

@@ -14,7 +14,7 @@ import { writeNewFilesAtomically } from '../atomicWrite';
 import { describeFsError } from '../fsErrors';
 import { conversionNotes, float32Bytes } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from './zipArchive';
+import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from '../zipArchive';
 
 export const NPZ_WEIGHTS_FORMAT_ID = 'npz-weights';
 const NPZ_KIND = '.npz (zip) archive';

@@ -18,7 +18,7 @@ import { describeFsError } from '../fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import { describePickleValue, PickleDict, PickleGlobal, PickleHostObject, PickleTuple, unpickle, type PickleHooks, type PickleValue } from './pickle';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from './zipArchive';
+import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from '../zipArchive';
 
 export const PYTORCH_FORMAT_ID = 'pytorch';
 

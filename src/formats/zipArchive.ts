@@ -1,13 +1,13 @@
 /**
- * The zip container of PyTorch `.pt` and NumPy `.npz` files, read from its central directory so
+ * The zip container of PyTorch `.pt`, NumPy `.npz` and Keras `.keras` files, read from its central directory so
  * that every entry's byte position is known: readers check each entry before inflating it, and
  * writers can replace an entry's data while every other entry keeps its bytes.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { deflateSync, Inflate, inflateSync } from 'fflate';
-import { zipEntryRefusal } from '../../data/npz';
-import { FileProblem } from '../../shared/errors';
-import { describeFsError } from '../fsErrors';
+import { zipEntryRefusal } from '../data/npz';
+import { FileProblem } from '../shared/errors';
+import { describeFsError } from './fsErrors';
 
 export interface ZipEntry {
   readonly name: string;
