@@ -8,6 +8,7 @@ import { metricNames, type AnalysisSettings, type LossKind, type MetricName } fr
 export interface ExtensionSettings {
   readonly dataSets: Readonly<Record<string, string>>;
   readonly architectures: Readonly<Record<string, string>>;
+  readonly inputShapes: Readonly<Record<string, string>>;
   readonly loss: LossKind | 'auto';
   readonly samples: number;
   readonly probeSamples: number;
@@ -29,6 +30,7 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   return {
     dataSets: c.get<Record<string, string>>('dataSets', {}),
     architectures: c.get<Record<string, string>>('architectures', {}),
+    inputShapes: c.get<Record<string, string>>('inputShapes', {}),
     loss: c.get<LossKind | 'auto'>('loss', 'auto'),
     samples: c.get<number>('samples', 0),
     probeSamples: c.get<number>('probeSamples', 256),
@@ -73,6 +75,18 @@ export function architectureFor(checkpoint: string, settings: ExtensionSettings)
   return value === undefined ? undefined : workspacePath(value, checkpoint);
 }
 
+/**
+ * The per-sample input shape set for a checkpoint in flatnessLens.inputShapes ("32,32,3"), for models
+ * whose files leave input dimensions open. Text that is not a shape is passed on as NaN, so the
+ * analysis reports it against the checkpoint.
+ */
+export function inputShapeFor(checkpoint: string, settings: ExtensionSettings): number[] | undefined {
+  if (checkpoint === '') return undefined;
+  const relative = vscode.workspace.asRelativePath(checkpoint, false).split(path.sep).join('/');
+  const value = mappedValue(relative, settings.inputShapes);
+  return value === undefined ? undefined : value.split(/[,x×\s]+/).filter(Boolean).map(Number);
+}
+
 /** An analysis request for a checkpoint with the data choice made (undefined = data-free). */
 export function analysisRequest(checkpoint: string, data: string | undefined, settings: ExtensionSettings): AnalysisRequest {
   const metricSettings: DeepPartial<AnalysisSettings> = {
@@ -84,6 +98,7 @@ export function analysisRequest(checkpoint: string, data: string | undefined, se
   return {
     checkpoint,
     architecture: architectureFor(checkpoint, settings),
+    inputShape: inputShapeFor(checkpoint, settings),
     data,
     loss: settings.loss === 'auto' ? undefined : settings.loss,
     samples: settings.samples > 0 ? settings.samples : undefined,

@@ -7,7 +7,7 @@ import type { DataChoice, DataChoices } from '../jobs/dataChoice';
 import { ComparePanel } from '../report/comparePanel';
 import { ReportPanel, type ReportActions } from '../report/reportPanel';
 import type { Granularity } from '../rescale/symmetry';
-import { architectureFor, readSettings } from '../settings';
+import { architectureFor, inputShapeFor, readSettings } from '../settings';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
 import { checkpointTarget, checkpointTargets } from './targets';
@@ -122,6 +122,7 @@ export class Commands implements ReportActions {
         granularity: granularity.value,
         objective: objective.value,
         architecture: architectureFor(entry.uri.fsPath, settings),
+        inputShape: inputShapeFor(entry.uri.fsPath, settings),
         data: data.kind === 'file' ? data.path : undefined,
         samples: settings.samples > 0 ? settings.samples : undefined,
         probeSamples: settings.probeSamples,
@@ -168,7 +169,7 @@ export class Commands implements ReportActions {
       for (let a = 0; a < entries.length; a++) {
         for (let b = a + 1; b < entries.length; b++) {
           const comparison = await this.analyzer.compareOutputs({
-            first: { checkpoint: entries[a].uri.fsPath, architecture: architectureFor(entries[a].uri.fsPath, settings), data: data.kind === 'file' ? data.path : undefined, samples: settings.samples > 0 ? settings.samples : undefined, probeSamples: settings.probeSamples, seed: settings.seed },
+            first: { checkpoint: entries[a].uri.fsPath, architecture: architectureFor(entries[a].uri.fsPath, settings), inputShape: inputShapeFor(entries[a].uri.fsPath, settings), data: data.kind === 'file' ? data.path : undefined, samples: settings.samples > 0 ? settings.samples : undefined, probeSamples: settings.probeSamples, seed: settings.seed },
             second: entries[b].uri.fsPath,
           }).done;
           if (comparison.maxOutputDeviation !== null && comparison.maxOutputDeviation <= 1e-4) {

@@ -5,7 +5,7 @@ import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
 import { formatById } from '../formats/registry';
 import { isWeightsOnlyFormat } from '../formats/weightsOnly';
-import { analysisRequest, architectureFor, readSettings } from '../settings';
+import { analysisRequest, architectureFor, inputShapeFor, readSettings } from '../settings';
 import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import type { ResultCache } from './resultCache';
@@ -43,7 +43,7 @@ export class AnalysisService implements vscode.Disposable {
   private requestKey(entry: CheckpointEntry, data: DataChoice): string {
     const settings = readSettings(entry.uri);
     const request = analysisRequest('', data.kind === 'file' ? data.path : undefined, settings);
-    return JSON.stringify({ ...request, architecture: architectureFor(entry.uri.fsPath, settings) });
+    return JSON.stringify({ ...request, architecture: architectureFor(entry.uri.fsPath, settings), inputShape: inputShapeFor(entry.uri.fsPath, settings) });
   }
 
   /**

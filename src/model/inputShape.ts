@@ -38,7 +38,7 @@ export function requireKnownInputShape(checkpoint: Checkpoint): void {
     throw new FileProblem(
       checkpoint.path,
       `input '${input.name}' has shape ${describeShape(input.shape)} per sample: the file leaves ${input.shape.filter((d) => d === openDimension).length === 1 ? 'a dimension' : 'dimensions'} open. ` +
-        `Give the per-sample shape to analyze it at (CLI: --input-shape ${example})`,
+        `Give the per-sample shape to analyze it at (CLI: --input-shape ${example}; in the editor: the flatnessLens.inputShapes setting)`,
     );
   }
 }
