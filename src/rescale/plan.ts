@@ -237,10 +237,11 @@ function layerScalesFromAlphas(structure: ScaleStructure, alphas: readonly numbe
     if (rows.some((r) => Math.abs(evaluateForm(r, u) - inputScale) > 1e-12)) refuse(`layer '${layer}' reads inputs of different scales; --alpha needs a chain`);
     u[k] = inputScale + Math.log(alphas[k]);
   }
-  const broken = structure.constraints.find((c) => Math.abs(evaluateForm(c, u)) > 1e-9);
-  if (broken) {
-    const where = structure.barriers.map((b) => b.layer).join(', ');
-    refuse(`these factors change the function: the scale must return to 1 at ${where || 'the output'} (the product of the α along each chain must be 1)`);
+  const broken = [...new Set(structure.constraints.flatMap((c, i) => (Math.abs(evaluateForm(c, u)) > 1e-9 ? [structure.constraintBarriers[i]] : [])))];
+  if (broken.length > 0) {
+    const where = broken.slice(0, 3).map((b) => `'${structure.barriers[b].layer}' (${structure.barriers[b].reason})`);
+    const more = broken.length > 3 ? ` and ${broken.length - 3} more` : '';
+    refuse(`these factors change the function: the scale must return to 1 at ${where.join('; ')}${more}; the product of the α along each chain up to such a layer must be 1`);
   }
   return u;
 }

@@ -65,6 +65,8 @@ export interface ScaleStructure {
   readonly weights: readonly WeightScaling[];
   /** Rows of A u = 0. */
   readonly constraints: readonly LinearForm[];
+  /** For each constraint, the index in `barriers` of the layer that imposes it. */
+  readonly constraintBarriers: readonly number[];
   /** Non-homogeneous parts that pinned a non-zero scale, with the reason. */
   readonly barriers: readonly Barrier[];
   /** Number of free directions (the dimension of the null space of A). */
@@ -114,6 +116,7 @@ export class SymmetryAnalysis {
   private readonly variables: ScaleVariable[] = [];
   private readonly weights: WeightScaling[] = [];
   private readonly constraints: LinearForm[] = [];
+  private readonly constraintBarriers: number[] = [];
   private readonly barriers: Barrier[] = [];
   private readonly edges = new Map<string, EdgeScale>();
 
@@ -129,6 +132,7 @@ export class SymmetryAnalysis {
       variables: this.variables,
       weights: this.weights,
       constraints: this.constraints,
+      constraintBarriers: this.constraintBarriers,
       barriers: this.barriers,
       freedom: basis.length,
       basis,
@@ -146,6 +150,7 @@ export class SymmetryAnalysis {
       if (seen.has(form) || isZeroForm(form)) continue;
       seen.add(form);
       this.constraints.push(form);
+      this.constraintBarriers.push(this.barriers.length);
       pinned = true;
     }
     if (pinned) this.barriers.push({ layer, reason });

@@ -138,7 +138,7 @@ test('--alpha reproduces the paper by hand: trace = Σ Tr H_kk / α_k² with bia
   const plan = await planRescale({ checkpoint: model, data, mode: 'alpha', alphas: [4, 0.5, 0.5], seed: 1 });
   assert.deepEqual(plan.factors.map((f) => Number(f.alpha!.toFixed(6))), [4, 0.5, 0.5]);
   assert.ok(Math.abs(plan.after.trace - plan.predicted.trace!) <= 0.02 * plan.after.trace);
-  await assert.rejects(planRescale({ checkpoint: model, data, mode: 'alpha', alphas: [4, 0.5, 0.6] }), /product of the α along each chain must be 1/);
+  await assert.rejects(planRescale({ checkpoint: model, data, mode: 'alpha', alphas: [4, 0.5, 0.6] }), /scale must return to 1 at 'dense_3' \(activation 'softmax' is not homogeneous\); the product of the α along each chain up to such a layer must be 1/);
   await assert.rejects(planRescale({ checkpoint: model, data, mode: 'alpha', alphas: [4, 0.25] }), /needs 3 factors, one per layer \(dense_1, dense_2, dense_3\)/);
 });
 

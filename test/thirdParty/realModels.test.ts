@@ -29,7 +29,7 @@ import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';
 import { applyScaling } from '../../src/rescale/applyScaling';
 import { compareFunctions } from '../../src/rescale/compareFunctions';
-import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { planRescale, RescaleRefused, writeRescaled } from '../../src/rescale/plan';
 import { analyzeSymmetry } from '../../src/rescale/symmetry';
 import { FileProblem } from '../../src/shared/errors';
 import type { FlatnessReport } from '../../src/shared/report';
@@ -203,6 +203,13 @@ test('nsfwjs MobileNetV2 (uint8, ReLU6, BatchNorm, depthwise) analyzes data-free
   const u = structure.variables.map((_, i) => (constrained.has(i) ? 0 : i % 2 === 0 ? 0.3 : 0.7));
   const scaledLayers = new Set(structure.variables.filter((_, i) => u[i] !== 0).map((v) => v.layer));
   assert.ok(scaledLayers.has('Conv1') && scaledLayers.has('block_16_depthwise') && scaledLayers.has('dense_1'), [...scaledLayers].join(', '));
+  // The paper's α-scale transformation across a ReLU6 — BatchNorm bn_Conv1's output ×2, its consumer
+  // unchanged — would change the function: it is refused, naming the ReLU6 and why.
+  const acrossRelu6 = structure.variables.map((v) => (v.layer === 'bn_Conv1' ? 2 : 1));
+  await assert.rejects(
+    planRescale({ checkpoint: file, mode: 'alpha', alphas: acrossRelu6, probeSamples: 1 }),
+    (e: unknown) => e instanceof RescaleRefused && /cannot rescale: these factors change the function: the scale must return to 1 at 'Conv1_relu' \(ReLU6 .*not positively homogeneous/.test(e.message),
+  );
   const scaled = applyScaling(checkpoint.weights, structure, u);
   assert.equal(scaled.problem, undefined);
   const inputs = tf.tensor(new SeededRandom(3).normals(2 * 224 * 224 * 3), [2, 224, 224, 3]);
