@@ -8,7 +8,7 @@ import type { ElementType, NumericArray } from './numericArray';
 import { readCompanionFile } from './companion';
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
-const SUPPORTED_DTYPES = '<f4 <f8 |u1 |i1 <i2 <u2 <i4 <u4 <i8 <u8 |b1 (and their big-endian forms)';
+const SUPPORTED_DTYPES = '<f2 <f4 <f8 |u1 |i1 <i2 <u2 <i4 <u4 <i8 <u8 |b1 (and their big-endian forms)';
 
 /** Labels file names to try beside an inputs .npy, by the name part that marks it as inputs. */
 const LABEL_NAME_FOR_INPUT_NAME: Readonly<Record<string, readonly string[]>> = {

@@ -1,3 +1,4 @@
+import { halfToFloat } from '../formats/tfjsLayersWeights';
 import type { Shape } from '../model/spec';
 
 export type NumericValues =
@@ -19,10 +20,10 @@ export interface NumericArray {
 }
 
 /** Element types shared by the binary formats (npy, IDX): kind letter and byte size, as in numpy. */
-export type ElementType = 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8';
+export type ElementType = 'f2' | 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8';
 
 export const BYTES_PER_ELEMENT: Readonly<Record<ElementType, number>> = {
-  f4: 4, f8: 8, i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, i8: 8, u8: 8,
+  f2: 2, f4: 4, f8: 8, i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, i8: 8, u8: 8,
 };
 
 export function hasIntegerElements(values: NumericValues): boolean {
@@ -52,6 +53,11 @@ export function decodeElements(
   }
   const buffer = copy.buffer;
   switch (type) {
+    case 'f2': {
+      // float16 has no typed array here: widened to float32, which holds every value exactly.
+      const halves = new Uint16Array(buffer, 0, count);
+      return Float32Array.from(halves, halfToFloat);
+    }
     case 'f4': return new Float32Array(buffer, 0, count);
     case 'f8': return new Float64Array(buffer, 0, count);
     case 'i1': return new Int8Array(buffer, 0, count);

@@ -667,3 +667,53 @@ function patchEntrySizes(bytes: Uint8Array, name: string, size: number): void {
 }
 
 const listDir = (dir: string): Promise<string[]> => readdir(dir);
+
+test('.npz float16 arrays are read exactly (widened to float32) and a replaced one is written as float32', async () => {
+  const npy = (descr: string, shape: string, data: Uint8Array): Uint8Array => {
+    let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+    header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+    const bytes = new Uint8Array(10 + header.length + data.length);
+    bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+    new DataView(bytes.buffer).setUint16(8, header.length, true);
+    bytes.set(new TextEncoder().encode(header), 10);
+    bytes.set(data, 10 + header.length);
+    return bytes;
+  };
+  // 1, −2, 65504 (the largest float16), 2⁻²⁴ (the smallest subnormal), as little-endian half bits.
+  const halves = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001]);
+  const file = join(await freshDir(), 'half.npz');
+  await writeFile(file, zipSync({ 'fc.weight.npy': npy('<f2', '(2, 2)', new Uint8Array(halves.buffer)) }));
+  const read = await npzWeightsFile.readTensors(file);
+  assert.equal(read.tensors[0].dtype, 'float16');
+  assert.deepEqual(Array.from(read.tensors[0].values!), [1, -2, 65504, 2 ** -24]);
+  assert.equal(await npzWeightsFile.countParameters(file), 4);
+  const out = join(await freshDir(), 'half-rescaled.npz');
+  await npzWeightsFile.writeTensors(file, new Map([['fc.weight', new Float32Array([0.5, 0.25, 3, 4])]]), out);
+  const written = await npzWeightsFile.readTensors(out);
+  assert.equal(written.tensors[0].dtype, 'float32');
+  assert.deepEqual(Array.from(written.tensors[0].values!), [0.5, 0.25, 3, 4]);
+});
+
+test('a training checkpoint saved by PyTorch ({epoch, model, optimizer}) gives the state dict under "model"', async (t) => {
+  const missing = missingPythonModules(['torch']);
+  if (missing) return t.skip(missing);
+  const file = join(await freshDir(), 'checkpoint.pt');
+  const sums = runPythonJson<Record<string, number>>(
+    `
+import json, sys, torch
+request = json.load(sys.stdin)
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+optimizer = torch.optim.Adam(model.parameters())
+model(torch.randn(5, 4)).sum().backward()
+optimizer.step()
+torch.save({"epoch": 3, "model": model.state_dict(), "optimizer": optimizer.state_dict()}, request["file"])
+print(json.dumps({k: float(v.double().sum()) for k, v in model.state_dict().items()}))
+`,
+    { file },
+  );
+  const read = await pytorchFile.readTensors(file);
+  assert.deepEqual(read.tensors.map((tensor) => tensor.name), Object.keys(sums));
+  for (const tensor of read.tensors) assert.ok(Math.abs(tensor.values!.reduce((a, b) => a + b, 0) - sums[tensor.name]) < 1e-5, tensor.name);
+  assert.ok(read.notes.some((note) => /under 'model'.*epoch, optimizer/.test(note)), read.notes.join('; '));
+});

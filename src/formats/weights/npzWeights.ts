@@ -23,10 +23,10 @@ const NPZ_KIND = '.npz (zip) archive';
 export const DATASET_ARRAY_NAMES: ReadonlySet<string> = new Set([...STANDARD_KEY_PAIRS.flat(), 'features', 'targets']);
 
 const NUMPY_DTYPE_NAMES: Readonly<Record<ElementType, string>> = {
-  f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16', i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64',
+  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', i2: 'int16', u2: 'uint16', i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64',
 };
 
-const isFloat = (type: ElementType): boolean => type === 'f4' || type === 'f8';
+const isFloat = (type: ElementType): boolean => type === 'f2' || type === 'f4' || type === 'f8';
 
 /** The array name of an `.npy` entry, or undefined for other entries. */
 function arrayName(entryName: string): string | undefined {

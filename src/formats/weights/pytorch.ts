@@ -5,7 +5,7 @@
  * globals a state dict needs; any other global is refused.
  *
  * Layouts read: a flat `{name: tensor}` dict at the top (`torch.save(model.state_dict())`), or a
- * training checkpoint whose `state_dict` / `model_state_dict` entry is such a dict (its other
+ * training checkpoint whose `state_dict`, `model_state_dict`, `model`, `net` or `network` entry is such a dict (its other
  * entries, e.g. optimizer state, are ignored). Nested dicts of tensors are not flattened. Tensors
  * must be contiguous and little-endian. Legacy (pre-1.6, not zip) files and TorchScript archives
  * are not read.
@@ -43,7 +43,7 @@ const STORAGE_TYPES: Readonly<Record<string, StorageType>> = {
 };
 
 /** Where the state dict may sit inside a training checkpoint, tried in this order. */
-const STATE_DICT_KEYS = ['state_dict', 'model_state_dict'];
+const STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network'];
 
 class TorchStorage extends PickleHostObject {
   constructor(readonly key: string, readonly typeName: string, readonly type: StorageType, readonly numel: number) {
