@@ -5,6 +5,7 @@
  */
 import type { TensorStatistics } from '../shared/report';
 import { SeededRandom } from './random';
+import { tridiagonalEigen } from './tridiagonal';
 
 export interface TensorToDescribe {
   readonly name: string;
@@ -26,7 +27,7 @@ export interface SpectralNormOptions {
   readonly maxIterations: number;
 }
 
-export const defaultSpectralNormOptions: SpectralNormOptions = { tolerance: 1e-10, maxIterations: 3000 };
+export const defaultSpectralNormOptions: SpectralNormOptions = { tolerance: 1e-10, maxIterations: 300 };
 
 export function describeTensors(tensors: readonly TensorToDescribe[], outputAxis: OutputAxis, options = defaultSpectralNormOptions): TensorStatistics[] {
   return tensors.map((tensor) => describeTensor(tensor, outputAxis, options));
@@ -76,9 +77,10 @@ export function describeTensor(tensor: TensorToDescribe, outputAxis: OutputAxis,
 }
 
 /**
- * σ₁ of the row-major rows×cols matrix by power iteration on AᵀA in float64, stopped when the
- * estimate changes by less than `tolerance` (relative). Singular values do not depend on which of
- * A or Aᵀ is iterated, so callers need not transpose.
+ * σ₁ of the row-major rows×cols matrix: the largest eigenvalue of the Gram matrix on the smaller
+ * side (AᵀA or AAᵀ), by Lanczos with full reorthogonalization in float64. Stops when the Ritz
+ * residual bound β·|last component| is below `tolerance`·σ₁², or the Krylov space is the whole space
+ * (then the value is exact up to rounding). `iterations` counts Lanczos steps (two matrix products each).
  */
 export function largestSingularValue(
   a: Float32Array,
@@ -87,34 +89,76 @@ export function largestSingularValue(
   options: SpectralNormOptions,
   random: SeededRandom,
 ): { value: number; converged: boolean; iterations: number } {
-  let v = new Float64Array(cols);
-  for (let j = 0; j < cols; j++) v[j] = random.normal();
-  normalize(v);
-  const u = new Float64Array(rows);
+  const onColumns = cols <= rows;
+  const n = onColumns ? cols : rows;
+  const gram = (v: Float64Array): Float64Array => {
+    const [inner, outer] = onColumns ? [rows, cols] : [cols, rows];
+    const middle = new Float64Array(inner);
+    const out = new Float64Array(outer);
+    if (onColumns) {
+      for (let i = 0; i < rows; i++) {
+        let sum = 0;
+        const offset = i * cols;
+        for (let j = 0; j < cols; j++) sum += a[offset + j] * v[j];
+        middle[i] = sum;
+      }
+      for (let i = 0; i < rows; i++) {
+        const m = middle[i];
+        if (m === 0) continue;
+        const offset = i * cols;
+        for (let j = 0; j < cols; j++) out[j] += a[offset + j] * m;
+      }
+    } else {
+      for (let i = 0; i < rows; i++) {
+        const offset = i * cols;
+        const vi = v[i];
+        if (vi !== 0) for (let j = 0; j < cols; j++) middle[j] += a[offset + j] * vi;
+      }
+      for (let i = 0; i < rows; i++) {
+        let sum = 0;
+        const offset = i * cols;
+        for (let j = 0; j < cols; j++) sum += a[offset + j] * middle[j];
+        out[i] = sum;
+      }
+    }
+    return out;
+  };
+  const basis: Float64Array[] = [];
+  const alpha: number[] = [];
+  const beta: number[] = [];
+  let q: Float64Array = new Float64Array(n);
+  for (let j = 0; j < n; j++) q[j] = random.normal();
+  normalize(q);
   let estimate = 0;
-  for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
-    for (let i = 0; i < rows; i++) {
-      let s = 0;
-      const offset = i * cols;
-      for (let j = 0; j < cols; j++) s += a[offset + j] * v[j];
-      u[i] = s;
+  const maxSteps = Math.min(n, options.maxIterations);
+  for (let step = 1; step <= maxSteps; step++) {
+    basis.push(q);
+    const w = gram(q);
+    alpha.push(dot(w, q));
+    for (let pass = 0; pass < 2; pass++) for (const b of basis) axpy(w, b, -dot(w, b));
+    const norm = normalize(w);
+    const { values, vectors } = tridiagonalEigen(alpha, beta);
+    const top = values.length - 1;
+    estimate = Math.max(values[top], 0);
+    const residual = norm * Math.abs(vectors[step - 1][top]);
+    if (estimate === 0 && norm === 0) return { value: 0, converged: true, iterations: step };
+    if (residual <= options.tolerance * estimate || norm <= 1e-14 * Math.max(estimate, 1e-300) || step === n) {
+      return { value: Math.sqrt(estimate), converged: true, iterations: step };
     }
-    const next = new Float64Array(cols);
-    for (let i = 0; i < rows; i++) {
-      const ui = u[i];
-      if (ui === 0) continue;
-      const offset = i * cols;
-      for (let j = 0; j < cols; j++) next[j] += a[offset + j] * ui;
-    }
-    // ‖Aᵀ A v‖ for a unit v converges to σ₁² from below.
-    const sigmaSquared = normalize(next);
-    if (sigmaSquared === 0) return { value: 0, converged: true, iterations: iteration };
-    const value = Math.sqrt(sigmaSquared);
-    v = next;
-    if (Math.abs(value - estimate) <= options.tolerance * value) return { value, converged: true, iterations: iteration };
-    estimate = value;
+    beta.push(norm);
+    q = w;
   }
-  return { value: estimate, converged: false, iterations: options.maxIterations };
+  return { value: Math.sqrt(estimate), converged: false, iterations: maxSteps };
+}
+
+function dot(x: Float64Array, y: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+  return s;
+}
+
+function axpy(y: Float64Array, x: Float64Array, scale: number): void {
+  for (let i = 0; i < y.length; i++) y[i] += scale * x[i];
 }
 
 function normalize(x: Float64Array): number {

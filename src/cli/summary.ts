@@ -38,7 +38,7 @@ function tensorTable(tensors: readonly TensorStatistics[]): string[] {
   const line = (cells: string[]) => `  ${cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
   const out = [line(header), ...rows.map(line)];
   if (tensors.length > TENSOR_ROWS) out.push(`  … and ${tensors.length - TENSOR_ROWS} more (the --json report has all)`);
-  if (tensors.some((t) => t.matrix && !t.matrix.converged)) out.push('  * power iteration stopped before converging');
+  if (tensors.some((t) => t.matrix && !t.matrix.converged)) out.push('  * Lanczos stopped before converging (300 steps)');
   return out;
 }
 

@@ -4,7 +4,7 @@ import { describeTensor, describeTensors } from '../../src/analysis/tensorStatis
 import { SeededRandom } from '../../src/analysis/random';
 import { jacobiEigen } from '../reference/symmetricEigen';
 
-/** σ₁ from the exact eigenvalues of the Gram matrix AᵀA (float64 Jacobi, independent of power iteration). */
+/** σ₁ from the exact eigenvalues of the Gram matrix AᵀA (float64 Jacobi, independent of Lanczos). */
 function exactSpectralNorm(a: Float32Array, rows: number, cols: number): number {
   const gram = new Float64Array(cols * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let k = 0; k < cols; k++) gram[j * cols + k] += a[i * cols + j] * a[i * cols + k];
