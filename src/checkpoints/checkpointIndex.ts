@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkpointExtensions, describeCheckpoint, formatById } from '../formats/registry';
 import { isWeightsOnlyFormat } from '../formats/weightsOnly';
+import { architectureFor, readSettings } from '../settings';
 import { FileProblem } from '../shared/errors';
 import type { AnyReport } from '../shared/report';
 import { contentHash } from './contentHash';
@@ -29,6 +30,15 @@ export interface CheckpointEntry {
   /** Content hash of the files the shown report was computed from. */
   analyzedHash?: string;
   state: CheckpointState;
+}
+
+/**
+ * A weights-only file (safetensors, .pt, .npz) with no architecture beside it or in the settings:
+ * it gets tensor statistics only, which need no data.
+ */
+export function lacksArchitecture(entry: CheckpointEntry): boolean {
+  const format = entry.format === undefined ? undefined : formatById(entry.format);
+  return format !== undefined && isWeightsOnlyFormat(format) && entry.files.length === 1 && architectureFor(entry.uri.fsPath, readSettings(entry.uri)) === undefined;
 }
 
 /** Candidate files by name; the format registry decides by content. */

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CheckpointEntry, CheckpointIndex, CheckpointState } from './checkpointIndex';
+import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from './checkpointIndex';
 import { isWeightsReport } from '../shared/report';
 
 /** Context values the menus' `when` clauses match. */
@@ -87,10 +87,12 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
     item.resourceUri = entry.uri;
     item.id = entry.uri.toString();
     const size = entry.parameters !== undefined ? `${entry.parameters.toLocaleString('en-US')} params` : undefined;
-    item.description = [entry.format, size, describeState(entry.state)].filter(Boolean).join(' · ');
+    const format = entry.format && lacksArchitecture(entry) ? `${entry.format} (weights only)` : entry.format;
+    item.description = [format, size, describeState(entry.state)].filter(Boolean).join(' · ');
     item.iconPath = icon(entry.state);
     item.contextValue = entry.state.kind === 'done' || entry.state.kind === 'stale' ? contextValues.analyzed : contextValues.checkpoint;
-    const tooltip = new vscode.MarkdownString(`**${entry.relativePath}**\n\n${entry.format ?? 'unknown format'}${size ? `, ${size}` : ''}\n\n${describeState(entry.state)}`);
+    const architecture = format !== entry.format ? '\n\nNo architecture: tensor statistics only. Add `<name>.architecture.json` beside it, or set `flatnessLens.architectures`.' : '';
+    const tooltip = new vscode.MarkdownString(`**${entry.relativePath}**\n\n${format ?? 'unknown format'}${size ? `, ${size}` : ''}\n\n${describeState(entry.state)}${architecture}`);
     item.tooltip = tooltip;
     item.command = entry.state.kind === 'done' || entry.state.kind === 'stale'
       ? { command: 'flatnessLens.showReport', title: 'Show Report', arguments: [entry.uri] }

@@ -1,10 +1,8 @@
 import * as vscode from 'vscode';
 import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analyzerClient';
-import type { CheckpointEntry, CheckpointIndex, CheckpointState } from '../checkpoints/checkpointIndex';
+import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
-import { formatById } from '../formats/registry';
-import { isWeightsOnlyFormat } from '../formats/weightsOnly';
 import { analysisRequest, architectureFor, inputShapeFor, readSettings } from '../settings';
 import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
@@ -31,13 +29,9 @@ export class AnalysisService implements vscode.Disposable {
 
   /** The data choice for a checkpoint, asking if needed; undefined when the user cancels. */
   dataFor(entry: CheckpointEntry): Promise<DataChoice | undefined> {
-    const settings = readSettings(entry.uri);
-    // A weights-only file without an architecture gets tensor statistics, which need no data: do not ask.
-    const format = entry.format === undefined ? undefined : formatById(entry.format);
-    if (format && isWeightsOnlyFormat(format) && entry.files.length === 1 && architectureFor(entry.uri.fsPath, settings) === undefined) {
-      return Promise.resolve({ kind: 'data-free' });
-    }
-    return this.data.resolve(entry, settings.dataSets);
+    // Tensor statistics need no data: do not ask for any.
+    if (lacksArchitecture(entry)) return Promise.resolve({ kind: 'data-free' });
+    return this.data.resolve(entry, readSettings(entry.uri).dataSets);
   }
 
   private requestKey(entry: CheckpointEntry, data: DataChoice): string {
