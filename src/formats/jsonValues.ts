@@ -15,3 +15,23 @@ export function describeJson(value: unknown): string {
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
+
+/**
+ * How deep Keras model configs may nest. Real ones stay under 20 levels; the readers walk some
+ * parts recursively (losses, Keras 3 call arguments), so a crafted file could overflow the stack.
+ */
+export const MAX_JSON_NESTING = 100;
+
+/** True when arrays/objects in `value` nest more than `limit` levels deep (checked without recursion). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { isJsonObject } from './jsonValues';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from './jsonValues';
 import { checkpointFromContents } from './keras';
 import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
 import { loadH5wasm } from './keras/h5wasm';
@@ -47,6 +47,7 @@ async function readArchive(file: string): Promise<KerasArchive> {
   } catch (error) {
     throw new FileProblem(file, `config.json is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  if (nestsDeeperThan(config, MAX_JSON_NESTING)) throw new FileProblem(file, `config.json nests lists and objects more than ${MAX_JSON_NESTING} levels deep; a Keras config needs far fewer`);
   let kerasVersion: string | undefined;
   try {
     const metadata: unknown = JSON.parse(new TextDecoder().decode(entries['metadata.json'] ?? new Uint8Array()));

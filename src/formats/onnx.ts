@@ -4,21 +4,23 @@
  * onnx/graphToSpec.ts for what is supported and how NCHW is handled, and
  * /work/shared/notes/formats-and-real-data.md for what a robust reader checks.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
 import { graphToSpec, engineValues, type OnnxWeightSource } from './onnx/graphToSpec';
 import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
-import { decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
+import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
 import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
 import { decodeOnnx, type OnnxSource } from './onnx/source';
 import { writeOnnx } from './onnx/writer';
 import type { CheckpointFormat, CheckpointSummary } from './registry';
-import { resolveShardPath } from './tfjsLayersShards';
 
 export const ONNX_FORMAT_ID = 'onnx';
+
+/** protobuf's hard limit on a serialized message. */
+const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
 export const onnxFormat: CheckpointFormat = {
   id: ONNX_FORMAT_ID,
@@ -40,8 +42,13 @@ async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8
   const file = resolve(path);
   let data: Buffer;
   try {
+    const { size } = await stat(file);
+    if (size > MAX_PROTOBUF_BYTES) {
+      throw new FileProblem(file, `is not a valid ONNX model: it is ${size} bytes, more than the 2 GiB a protobuf message can hold (larger models keep their weights in external data files)`);
+    }
     data = await readFile(file);
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
   // A private copy with its own buffer: never a view into Node's shared Buffer pool.
@@ -74,27 +81,31 @@ export async function readOnnx(path: string): Promise<Checkpoint> {
   return { path: file, format: ONNX_FORMAT_ID, model: mapped.model, weights, notes, source: { ...source } };
 }
 
-/** Parameter count from the dims of the float initializers, without decoding their data. */
+/** Parameter count from the dims of the float initializers, whose data sizes are checked but not decoded. */
 export async function describeOnnx(path: string): Promise<CheckpointSummary> {
-  const { file, onnx } = await readModelFile(path);
+  const { file, bytes, onnx } = await readModelFile(path);
   let parameters = 0;
   const files = [file];
-  let modelDir: string | undefined;
+  const modelDir = await realpath(dirname(file));
   for (const tensor of onnx.graph.initializers) {
     if (!isFloatTensor(tensor)) continue;
     parameters += numelOf(tensor, file);
-    const location = tensor.external?.location;
-    if (location !== undefined) {
-      modelDir ??= await realpath(dirname(file));
-      const real = await resolveShardPath(location, modelDir, file, `initializer '${tensor.name}' (external data)`);
-      if (!files.includes(real)) files.push(real);
-    }
+    const external = await checkStoredData(bytes, tensor, file, modelDir);
+    if (external !== undefined && !files.includes(external)) files.push(external);
   }
   return { parameters, files };
 }
 
 /** A small int64, int32 or float constant, e.g. Reshape's target shape or Pad's constant_value. */
 function constantNumbers(bytes: Uint8Array, tensor: OnnxTensor, file: string): number[] {
+  const values = decodeConstant(bytes, tensor, file);
+  // Shape computations trust a constant's dims, so they must agree with its data.
+  const expected = tensor.dims.reduce((n, d) => n * d, 1);
+  if (values.length !== expected) throw new FileProblem(file, `constant '${tensor.name}' has dims [${tensor.dims}] (${expected} values) but holds ${values.length} values`);
+  return values;
+}
+
+function decodeConstant(bytes: Uint8Array, tensor: OnnxTensor, file: string): number[] {
   const label = `constant '${tensor.name}'`;
   if (tensor.external) throw new FileProblem(file, `${label} is stored externally; only weights may be`);
   try {

@@ -2,7 +2,7 @@
  * TF.js Layers format: a `model.json` (Keras topology + weights manifest) and binary weight shards.
  * Read with plain fs; see /work/shared/notes/formats-and-real-data.md for what is checked and why.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { sizeOf } from '../model/spec';
@@ -26,11 +26,19 @@ export const tfjsLayersFormat: CheckpointFormat = {
   describe: describeTfjsLayers,
 };
 
+/** model.json holds the topology and manifest only (weights are in the shards): a few MB at most. */
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
 async function readModelJson(file: string): Promise<ParsedModelJson> {
   let text: string;
   try {
+    const { size } = await stat(file);
+    if (size > MAX_MODEL_JSON_BYTES) {
+      throw new FileProblem(file, `is ${size} bytes, more than the ${MAX_MODEL_JSON_BYTES}-byte limit for a model.json (which holds no weights); refusing to read it`);
+    }
     text = await readFile(file, 'utf8');
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
   return parseModelJson(text, file);

@@ -3,7 +3,7 @@
  * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
  */
 import { FileProblem } from '../shared/errors';
-import { describeJson, isJsonObject } from './jsonValues';
+import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from './jsonValues';
 import type { JsonObject } from './jsonValues';
 
 export const TFJS_LAYERS_FORMAT_ID = 'tfjs-layers';
@@ -63,6 +63,7 @@ export function parseModelJson(text: string, file: string): ParsedModelJson {
     throw new FileProblem(file, `is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   if (!isJsonObject(raw)) throw new FileProblem(file, `expected a JSON object at the top level, found ${describeJson(raw)}`);
+  if (nestsDeeperThan(raw, MAX_JSON_NESTING)) throw new FileProblem(file, `nests lists and objects more than ${MAX_JSON_NESTING} levels deep; a model.json needs far fewer`);
 
   const format = raw.format;
   if (format === 'graph-model') {

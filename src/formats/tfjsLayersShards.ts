@@ -11,11 +11,12 @@ const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /**
  * The real path of a shard listed in the manifest, which must stay inside the model's folder.
- * `modelDir` must already be a real path (symlinks resolved).
+ * `modelDir` must already be a real path (symlinks resolved). `kind` names such files in messages
+ * (ONNX external data files get the same checks).
  */
-export async function resolveShardPath(listed: string, modelDir: string, file: string, where: string): Promise<string> {
+export async function resolveShardPath(listed: string, modelDir: string, file: string, where: string, kind = 'shard'): Promise<string> {
   const refuse = (why: string): never => {
-    throw new FileProblem(file, `shard path ${JSON.stringify(listed)} in ${where} ${why}; shards must be plain relative paths inside the model's folder`);
+    throw new FileProblem(file, `${kind} path ${JSON.stringify(listed)} in ${where} ${why}; ${kind} files must be plain relative paths inside the model's folder`);
   };
   if (listed === '') refuse('is empty');
   let decoded = listed;
@@ -37,9 +38,10 @@ export async function resolveShardPath(listed: string, modelDir: string, file: s
   try {
     real = await realpath(joined);
   } catch (error) {
-    if (hasErrorCode(error, 'ENOENT')) throw new FileProblem(file, `shard file '${listed}' listed in ${where} is missing (looked for ${joined})`);
-    throw new FileProblem(file, `cannot open shard file '${listed}' listed in ${where} (${describeFsError(error)})`);
+    if (hasErrorCode(error, 'ENOENT')) throw new FileProblem(file, `${kind} file '${listed}' listed in ${where} is missing (looked for ${joined})`);
+    throw new FileProblem(file, `cannot open ${kind} file '${listed}' listed in ${where} (${describeFsError(error)})`);
   }
+  if (real === modelDir) refuse("names the model's folder itself, not a file in it");
   const insidePrefix = modelDir.endsWith(sep) ? modelDir : modelDir + sep;
   if (!real.startsWith(insidePrefix)) refuse(`leads outside the model's folder (to ${real}, through a symlink)`);
   return real;

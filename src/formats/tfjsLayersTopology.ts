@@ -176,15 +176,27 @@ function sortInputsFirst(nodes: readonly LayerNode[], file: string): LayerNode[]
   const byName = new Map(nodes.map((node) => [node.name, node]));
   const state = new Map<string, 'visiting' | 'done'>();
   const sorted: LayerNode[] = [];
-  const visit = (node: LayerNode): void => {
+  // An explicit stack: a long chain listed outputs-first would overflow the call stack.
+  const stack: { node: LayerNode; next: number }[] = [];
+  const enter = (node: LayerNode): void => {
     const seen = state.get(node.name);
     if (seen === 'done') return;
     if (seen === 'visiting') throw new ModelProblem(node.name, `is part of a cycle of layers (in ${file})`);
     state.set(node.name, 'visiting');
-    for (const name of node.inbound) visit(byName.get(name) as LayerNode);
-    state.set(node.name, 'done');
-    sorted.push(node);
+    stack.push({ node, next: 0 });
   };
-  nodes.forEach(visit);
+  for (const root of nodes) {
+    enter(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.node.inbound.length) {
+        enter(byName.get(top.node.inbound[top.next++]) as LayerNode);
+      } else {
+        stack.pop();
+        state.set(top.node.name, 'done');
+        sorted.push(top.node);
+      }
+    }
+  }
   return sorted;
 }

@@ -2,11 +2,11 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unzipSync, zipSync } from 'fflate';
+import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { describeKerasH5, kerasH5Format, matchKerasH5, readKerasH5 } from '../../src/formats/keras';
 import { withH5 } from '../../src/formats/keras/h5Layout';
-import { loadH5wasm } from '../../src/formats/keras/h5wasm';
+import { loadH5wasm, type H5Group } from '../../src/formats/keras/h5wasm';
 import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
 import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/formats/kerasV3';
 import { readZipEntries as zipEntries, withExtractedFile } from '../../src/formats/keras/archive';
@@ -16,7 +16,7 @@ import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import { caseFolders } from '../fixtures/tempDirs';
 import { assertOutputsMatch, engineOutputs, readReferenceOutputs, type ReferenceOutputs } from '../fixtures/referenceOutputs';
-import { FileProblem } from '../../src/shared/errors';
+import { FileProblem, ModelProblem } from '../../src/shared/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'keras');
 const fixture = (name: string) => join(fixtures, name);
@@ -261,4 +261,149 @@ test('bad .keras archives are FileProblems naming the .keras file', async () => 
   const notZip = join(dir, 'notzip.keras');
   await writeFile(notZip, new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
   await assertFileProblem(readKerasV3(notZip), notZip, /not a readable .keras zip/);
+});
+
+// ---- hostile and malformed Keras files -------------------------------------------------------
+
+/** Replaces (or adds) a root string attribute of a copy of `name`. */
+function withRootAttribute(name: string, attribute: string, value: string | number): Promise<string> {
+  return editedCopy(name, (h5file) => {
+    if (Object.keys(h5file.attrs).includes(attribute)) h5file.delete_attribute(attribute);
+    h5file.create_attribute(attribute, value);
+  });
+}
+
+test('a model_config that is not JSON, not an object or not a string is a FileProblem naming the attribute', async () => {
+  const cases: [string | number, RegExp][] = [
+    ['{"class_name": "Sequential", nope', /root attribute model_config is not valid JSON/],
+    ['[1, 2]', /root attribute model_config is not a JSON object/],
+    [42, /attribute model_config of the root group is not a string/],
+  ];
+  for (const [value, problem] of cases) {
+    const file = await withRootAttribute('mlp.h5', 'model_config', value);
+    await assertFileProblem(readKerasH5(file), file, problem);
+    await assertFileProblem(describeKerasH5(file), file, problem);
+  }
+});
+
+test('a training_config nested 30000 levels deep is a FileProblem, not a stack overflow', async () => {
+  const file = await withRootAttribute('mlp.h5', 'training_config', `{"loss": ${'['.repeat(30000)}"mse"${']'.repeat(30000)}}`);
+  await assertFileProblem(readKerasH5(file), file, /root attribute training_config nests lists and objects more than 100 levels deep/);
+});
+
+test('weight_names listing a dataset that does not exist, or a group, is a FileProblem naming both', async () => {
+  for (const [names, problem] of [
+    [['dense/kernel:0', 'dense/gamma:0'], /model_weights\/dense lists weight 'dense\/gamma:0', but there is no dataset model_weights\/dense\/dense\/gamma:0/],
+    [['dense'], /model_weights\/dense lists weight 'dense', but there is no dataset model_weights\/dense\/dense/],
+  ] as const) {
+    const file = await editedCopy('mlp.h5', (h5file) => {
+      const layer = h5file.get('model_weights/dense') as H5Group;
+      layer.delete_attribute('weight_names');
+      layer.create_attribute('weight_names', [...names]);
+    });
+    await assertFileProblem(readKerasH5(file), file, problem);
+    await assertFileProblem(describeKerasH5(file), file, problem);
+  }
+});
+
+test('a kernel whose input size disagrees with the layer before is refused at first use, naming the layer', async () => {
+  const file = await editedCopy('mlp.h5', (h5file) => {
+    const config = String(h5file.get_attribute('model_config', true)).replace('"batch_input_shape": [null, 4]', '"batch_input_shape": [null, 5]');
+    h5file.delete_attribute('model_config');
+    h5file.create_attribute('model_config', config);
+  });
+  const checkpoint = await readKerasH5(file);
+  assert.deepEqual(checkpoint.model.inputs[0].shape, [5]);
+  assert.throws(() => engineOutputs(checkpoint, new Array<number>(5).fill(0), [1, 5], 'nhwc'), (error: unknown) => {
+    assert.ok(error instanceof ModelProblem, String(error));
+    assert.match(error.message, /layer 'dense': kernel expects 4 input features, the layer receives 5/);
+    return true;
+  });
+});
+
+test('an .h5 cut short anywhere, or with damaged bytes that make HDF5 abort or ask for 2.4 GB, is a FileProblem; the reader keeps working', async () => {
+  const dir = await freshDir();
+  const mlp = await readFile(fixture('mlp.h5'));
+  for (let keep = 0; keep < mlp.length; keep += 1500) {
+    const file = join(dir, `cut-${keep}.h5`);
+    await writeFile(file, mlp.subarray(0, keep));
+    await assertFileProblem(readKerasH5(file), file, /./);
+    await assertFileProblem(describeKerasH5(file), file, /./);
+  }
+  const damaged: [string, [number, number][], RegExp][] = [
+    ['cnn.h5', [[4408, 242]], /HDF5 error \(the HDF5 library aborted on an inconsistent internal structure\); the file may be damaged/],
+    ['mlp.h5', [[5491, 150], [10270, 40], [12939, 148], [13424, 202], [13861, 21]], /HDF5 error \(memory allocation failed.*\); the file may be damaged/],
+  ];
+  for (const [name, changes, problem] of damaged) {
+    const bytes = new Uint8Array(await readFile(fixture(name)));
+    for (const [at, value] of changes) bytes[at] = value;
+    const file = join(dir, `damaged-${name}`);
+    await writeFile(file, bytes);
+    await assertFileProblem(readKerasH5(file), file, problem);
+  }
+  assertMatchesNumpy(await readKerasH5(fixture('mlp.h5')), 'mlp');
+});
+
+test('an HDF5 external link to another file is refused, naming its target, and nothing of that file is read', async () => {
+  const dir = await freshDir();
+  const secret = join(dir, 'secret.h5');
+  const h5 = await loadH5wasm();
+  const made = new h5.File(secret, 'w');
+  made.create_dataset({ name: 'data', data: new Float32Array(32).fill(1000), shape: [4, 8], dtype: '<f4' });
+  made.close();
+  const file = await editedCopy('mlp.h5', (h5file) => {
+    (h5file.get('model_weights/dense/dense') as H5Group).create_external_link(secret, '/data', 'linked:0');
+    const layer = h5file.get('model_weights/dense') as H5Group;
+    layer.delete_attribute('weight_names');
+    layer.create_attribute('weight_names', ['dense/linked:0', 'dense/bias:0']);
+  });
+  const problem = new RegExp(`refers to another file \\('${secret.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}'\\) through an HDF5 external link`);
+  await assertFileProblem(readKerasH5(file), file, problem);
+  await assertFileProblem(describeKerasH5(file), file, problem);
+});
+
+/** Sets an entry's declared uncompressed size in its local and central zip headers. */
+function patchEntrySize(bytes: Uint8Array, name: string, size: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nameBytes = new TextEncoder().encode(name);
+  for (let at = 0; at + 46 < bytes.length; at++) {
+    const signature = view.getUint32(at, true);
+    const nameAt = signature === 0x04034b50 ? at + 30 : signature === 0x02014b50 ? at + 46 : -1;
+    if (nameAt < 0 || !nameBytes.every((b, i) => bytes[nameAt + i] === b)) continue;
+    view.setUint32(signature === 0x04034b50 ? at + 22 : at + 24, size, true);
+  }
+}
+
+test('hostile .keras archives: a zip bomb, escaping entry names, broken config.json, weights that are not HDF5, not a zip', async () => {
+  const dir = await freshDir();
+  const entries = unzipSync(new Uint8Array(await readFile(fixture('mlp.keras'))));
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const config = new TextDecoder().decode(entries['config.json']);
+  assert.ok(config.includes('"loss": "categorical_crossentropy"'));
+
+  const bomb = zipSync({ 'config.json': [entries['config.json'], { level: 0 }], 'model.weights.h5': [new Uint8Array(100000), { level: 9 }] });
+  patchEntrySize(bomb, 'model.weights.h5', 3_000_000_000);
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['bomb.keras', bomb, /entry 'model\.weights\.h5' declares 3000000000 bytes from \d+ compressed .*zip bomb, refusing to inflate it/],
+    ['parent.keras', zipSync({ ...entries, '../evil.json': encode('{}') } as Zippable), /entry '\.\.\/evil\.json' has a '\.\.' component in its path; refusing the archive/],
+    ['absolute.keras', zipSync({ ...entries, '/tmp/evil.json': encode('{}') } as Zippable), /entry '\/tmp\/evil\.json' has an absolute path/],
+    ['backslash.keras', zipSync({ ...entries, 'a\\..\\..\\evil.json': encode('{}') } as Zippable), /has a backslash in its name/],
+    ['noconfig.keras', zipSync({ 'model.weights.h5': entries['model.weights.h5'] }), /has no config\.json: not a Keras 3 model file/],
+    ['badconfig.keras', zipSync({ ...entries, 'config.json': encode('{"class_name": nope') }), /config\.json is not valid JSON/],
+    ['listconfig.keras', zipSync({ ...entries, 'config.json': encode('[1, 2]') }), /config\.json is not a JSON object/],
+    [
+      'deepconfig.keras',
+      zipSync({ ...entries, 'config.json': encode(config.replace('"loss": "categorical_crossentropy"', `"loss": ${'['.repeat(200000)}"mse"${']'.repeat(200000)}`)) }),
+      /config\.json nests lists and objects more than 100 levels deep/,
+    ],
+    ['textweights.keras', zipSync({ ...entries, 'model.weights.h5': encode('not hdf5') }), /model\.weights\.h5: cannot open it as an HDF5 file \(file signature not found\)/],
+    ['text.keras', encode('this is not a zip archive, just text'), /not a readable \.keras zip archive/],
+    ['empty.keras', new Uint8Array(0), /not a readable \.keras zip archive: truncated/],
+  ];
+  for (const [name, bytes, problem] of cases) {
+    const file = join(dir, name);
+    await writeFile(file, bytes);
+    await assertFileProblem(readKerasV3(file), file, problem);
+    await assertFileProblem(describeKerasV3(file), file, problem);
+  }
 });

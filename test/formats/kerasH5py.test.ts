@@ -5,10 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeKerasH5, readKerasH5 } from '../../src/formats/keras';
 import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
+import { describeKerasV3, readKerasV3 } from '../../src/formats/kerasV3';
 import { readCheckpoint } from '../../src/formats/registry';
 import { planRescale, writeRescaled, type RescaleRequest } from '../../src/rescale/plan';
+import { FileProblem } from '../../src/shared/errors';
 import { missingPythonModules, runPythonJson } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 
@@ -123,4 +127,94 @@ test('a rescaled .keras (MLP with optimizer state, flatten) has the original ent
 
 test('a rescaled .keras (Functional CNN, deflated weights entry, sharpen) has the original entries and structure in h5py and the new values', { skip }, async () => {
   await rescaleAndCompare('cnn.keras', { ...small, mode: 'sharpen', factor: 10 }, kerasPaths);
+});
+
+// ---- hostile HDF5 files crafted with h5py: data from other files, sizes that lie ----------------
+
+/** Writes variants of mlp.h5 and mlp.keras into `dir`, each with dense's kernel replaced as named. */
+const hostileProgram = String.raw`
+import io, json, os, shutil, sys, zipfile
+import h5py, numpy as np
+
+request = json.load(sys.stdin)
+d = request['dir']
+secret = np.arange(32, dtype='<f4') + 1000
+secret.tofile(os.path.join(d, 'secret.bin'))
+with h5py.File(os.path.join(d, 'secret.h5'), 'w') as f:
+    f['data'] = secret.reshape(4, 8)
+
+def replace_kernel(f, path, how):
+    del f[path]
+    if how == 'external-relative':
+        f.create_dataset(path, shape=(4, 8), dtype='<f4', external=[('../secret.bin', 0, 128)])
+    elif how == 'external-absolute':
+        f.create_dataset(path, shape=(4, 8), dtype='<f4', external=[(os.path.join(d, 'secret.bin'), 0, 128)])
+    elif how == 'virtual':
+        layout = h5py.VirtualLayout(shape=(4, 8), dtype='<f4')
+        layout[:] = h5py.VirtualSource(os.path.join(d, 'secret.h5'), 'data', shape=(4, 8))
+        f.create_virtual_dataset(path, layout)
+    elif how == 'huge-unwritten':
+        f.create_dataset(path, shape=(1000000000, 8), dtype='<f4', chunks=(1024, 8))
+    elif how == 'large-unwritten':
+        f.create_dataset(path, shape=(20000000, 8), dtype='<f4', chunks=(1024, 8))
+    elif how == 'huge-compressed':
+        f.create_dataset(path, shape=(20000000, 8), dtype='<f4', chunks=(65536, 8), compression='gzip')
+
+written = {}
+for how in request['variants']:
+    out = os.path.join(d, how + '.h5')
+    shutil.copy(request['h5'], out)
+    with h5py.File(out, 'a') as f:
+        replace_kernel(f, 'model_weights/dense/dense/kernel:0', how)
+    written[how + '.h5'] = out
+    src = zipfile.ZipFile(request['keras'])
+    weights = os.path.join(d, how + '.weights.h5')
+    with open(weights, 'wb') as w:
+        w.write(src.read('model.weights.h5'))
+    with h5py.File(weights, 'a') as f:
+        replace_kernel(f, 'layers/dense/vars/0', how)
+    out = os.path.join(d, how + '.keras')
+    with zipfile.ZipFile(out, 'w') as z:
+        for info in src.infolist():
+            z.writestr(info, open(weights, 'rb').read() if info.filename == 'model.weights.h5' else src.read(info.filename))
+    written[how + '.keras'] = out
+json.dump(written, sys.stdout)
+`;
+
+async function assertRefused(promise: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof FileProblem, `expected FileProblem, got ${String(error)}`);
+    assert.ok(error.message.includes(file), `message should name ${file}: ${error.message}`);
+    assert.match(error.message, problem);
+    return true;
+  });
+}
+
+test('a weight stored in another file (external raw data, relative or absolute; a virtual dataset) is refused in .h5 and .keras', { skip }, async () => {
+  const dir = await freshDir();
+  const variants = ['external-relative', 'external-absolute', 'virtual'];
+  const files = runPythonJson<Record<string, string>>(hostileProgram, { dir, h5: fixture('mlp.h5'), keras: fixture('mlp.keras'), variants });
+  assert.ok(existsSync(join(dir, 'secret.bin')));
+  for (const variant of variants) {
+    const h5 = files[`${variant}.h5`];
+    const keras = files[`${variant}.keras`];
+    const refusal = /refers to another file \('.*secret\.(bin|h5)'\) through an HDF5 external link, external data file or virtual dataset/;
+    await assertRefused(readKerasH5(h5), h5, refusal);
+    await assertRefused(readKerasV3(keras), keras, new RegExp(`model\\.weights\\.h5: ${refusal.source}`));
+  }
+});
+
+test('a chunked weight that declares gigabytes it does not hold (unwritten, or compressed beyond deflate\'s limit) is refused before reading', { skip }, async () => {
+  const dir = await freshDir();
+  const variants = ['huge-unwritten', 'large-unwritten', 'huge-compressed'];
+  const files = runPythonJson<Record<string, string>>(hostileProgram, { dir, h5: fixture('mlp.h5'), keras: fixture('mlp.keras'), variants });
+  for (const [variant, bytes, compressed] of [['huge-unwritten', 32000000000, false], ['large-unwritten', 640000000, false], ['huge-compressed', 640000000, true]] as const) {
+    const h5 = files[`${variant}.h5`];
+    const keras = files[`${variant}.keras`];
+    const tail = `\\(${bytes} bytes\\), more than .* \\(\\d+ bytes\\) can hold${compressed ? ' even compressed' : ''}; refusing to read it`;
+    await assertRefused(readKerasH5(h5), h5, new RegExp(`dataset model_weights/dense/dense/kernel:0 declares shape \\[\\d+, 8\\] ${tail}`));
+    await assertRefused(describeKerasH5(h5), h5, /refusing to read it/);
+    await assertRefused(readKerasV3(keras), keras, new RegExp(`dataset layers/dense/vars/0 declares shape \\[\\d+, 8\\] ${tail}`));
+    await assertRefused(describeKerasV3(keras), keras, /refusing to read it/);
+  }
 });

@@ -1,13 +1,13 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { describeOnnx, matchOnnx, onnxFormat, readOnnx } from '../../src/formats/onnx';
 import { toEngine, toOnnx, type WeightLayout } from '../../src/formats/onnx/layouts';
 import { decodeModel, GraphField, ModelField, TensorField } from '../../src/formats/onnx/proto';
 import { floatToHalf } from '../../src/formats/onnx/tensors';
-import { concatBytes, lengthDelimitedField, parseMessage, stringField, stringOf, varintField, type WireField } from '../../src/formats/onnx/wire';
+import { concatBytes, encodeVarint, lengthDelimitedField, parseMessage, stringField, stringOf, varintField, type WireField } from '../../src/formats/onnx/wire';
 import { PROVENANCE_KEY } from '../../src/formats/onnx/writer';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
 import { halfToFloat } from '../../src/formats/tfjsLayersWeights';
@@ -364,4 +364,187 @@ test('float_data initializers are decoded', async () => {
   await writeFile(path, edited);
   const checkpoint = await readOnnx(path);
   assert.deepEqual(checkpoint.weights.map((w) => w.values), original.weights.map((w) => w.values));
+});
+
+// ---- hostile and malformed files: lying sizes, escaping paths, blow-ups ------------------------
+
+/** The model with initializer `name`'s dims replaced by `dims`. */
+function withDims(bytes: Uint8Array, name: string, dims: readonly (number | bigint)[]): Uint8Array {
+  return editInitializer(bytes, name, (fields) => [...dims.map((d) => varintField(TensorField.dims, d)), ...fields.filter((f) => f.number !== TensorField.dims).map((f) => bytes.subarray(f.start, f.end))]);
+}
+
+test('initializer dims that claim far more values than the data holds are refused by read and describe, without allocating', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const cases: [string, readonly (number | bigint)[], RegExp][] = [
+    ['huge', [3e7, 3e7], /initializer 'fc1\.weight': dims \[30000000,30000000\] of float need 3600000000000000 bytes, but its raw_data holds 192 bytes/],
+    ['overflowing', [1e9, 1e9], /initializer 'fc1\.weight' is too large \(dims \[1000000000,1000000000\]\)/],
+    ['negative', [-6, -8], /initializer 'fc1\.weight' has an invalid dimension -6/],
+  ];
+  for (const [label, dims, problem] of cases) {
+    const path = join(dir, `${label}.onnx`);
+    await writeFile(path, withDims(bytes, 'fc1.weight', dims));
+    await assertRejects(describeOnnx(path), FileProblem, path, problem);
+    // The graph check comes first on read: the node does not receive that many features.
+    await assertRejects(readOnnx(path), ModelProblem, path, /'\/fc1\/Gemm'.*weight 'fc1\.weight' expects/);
+  }
+  const beyond = join(dir, 'beyond-int64.onnx');
+  await writeFile(beyond, withDims(bytes, 'fc1.weight', [2n ** 63n + 5n, 6]));
+  for (const read of [readOnnx, describeOnnx]) await assertRejects(read(beyond), FileProblem, beyond, /not a valid ONNX model: tensor 'fc1\.weight' dims = .* is too large/);
+});
+
+test('a length-delimited field whose declared length runs past the end is refused without allocating it', async () => {
+  const dir = await freshDir();
+  const giant = join(dir, 'giant-graph.onnx');
+  await writeFile(giant, concatBytes([varintField(ModelField.irVersion, 7), encodeVarint((ModelField.graph << 3) | 2), encodeVarint(2n ** 62n), new Uint8Array(10)]));
+  await assertRejects(readOnnx(giant), FileProblem, giant, /not a valid ONNX model: field 7 at byte 2 declares 4611686018427387904 bytes but only 10 remain \(truncated\?\)/);
+
+  // Inside an initializer whose own length is consistent: raw_data declares 10^12 bytes.
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const lying = editInitializer(bytes, 'fc1.bias', (fields) => [
+    ...fields.filter((f) => f.number !== TensorField.rawData).map((f) => bytes.subarray(f.start, f.end)),
+    encodeVarint((TensorField.rawData << 3) | 2),
+    encodeVarint(1e12),
+    new Uint8Array(32),
+  ]);
+  const inner = join(dir, 'lying-raw-data.onnx');
+  await writeFile(inner, lying);
+  for (const read of [readOnnx, describeOnnx]) await assertRejects(read(inner), FileProblem, inner, /not a valid ONNX model: field 9 at byte \d+ declares 1000000000000 bytes but only 32 remain/);
+});
+
+test('files named .onnx that are not protobuf, or are too large to be, are refused naming the file', async () => {
+  const dir = await freshDir();
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['png.onnx', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /not a valid ONNX model/],
+    ['json.onnx', new TextEncoder().encode('{"graph": {"node": []}}'), /not a valid ONNX model/],
+    ['zip.onnx', new Uint8Array(await readFile(kerasFixture('mlp.keras'))), /not a valid ONNX model/],
+    // Starts like a ModelProto (ir_version) and then is noise.
+    ['noise.onnx', Uint8Array.from({ length: 4096 }, (_, i) => (i < 2 ? [0x08, 0x07][i] : (i * 2654435761) >>> 24)), /not a valid ONNX model/],
+    ['no-ir-version.onnx', lengthDelimitedField(ModelField.graph, new Uint8Array(0)), /not a valid ONNX model: it has no ir_version/],
+  ];
+  for (const [name, bytes, problem] of cases) {
+    const path = join(dir, name);
+    await writeFile(path, bytes);
+    await assertRejects(readOnnx(path), FileProblem, path, problem);
+    await assertRejects(describeOnnx(path), FileProblem, path, problem);
+  }
+  // A sparse file: nothing is read.
+  const huge = join(dir, 'huge.onnx');
+  await writeFile(huge, await readFile(fixture('mlp.onnx')));
+  await truncate(huge, 3 * 2 ** 30);
+  await assertRejects(readOnnx(huge), FileProblem, huge, /it is 3221225472 bytes, more than the 2 GiB a protobuf message can hold/);
+});
+
+test('initializer data in the wrong wire type is a FileProblem naming the initializer, not a decoding error', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  // fc2.bias as four float_data varints instead of raw_data.
+  const edited = editInitializer(bytes, 'fc2.bias', (fields) => [
+    ...fields.filter((f) => f.number !== TensorField.rawData).map((f) => bytes.subarray(f.start, f.end)),
+    ...[1, 2, 3, 4].map((v) => varintField(TensorField.floatData, v)),
+  ]);
+  const path = join(dir, 'varint-floats.onnx');
+  await writeFile(path, edited);
+  await assertRejects(readOnnx(path), FileProblem, path, /: initializer 'fc2\.bias' float_data has wire type 0/);
+  await assertRejects(describeOnnx(path), FileProblem, path, /float_data has wire type 0/);
+});
+
+test('external data: symlinks out of the folder, the folder itself, a directory, and bad offsets or lengths are refused', async () => {
+  const root = await freshDir();
+  const dir = join(root, 'model');
+  await mkdir(join(dir, 'sub'), { recursive: true });
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const raw = decodeModel(bytes).graph.initializers.find((t) => t.name === 'fc1.weight')!.fields.find((f) => f.number === TensorField.rawData)!;
+  const data = bytes.subarray(raw.valueStart, raw.valueEnd);
+  await writeFile(join(root, 'secret.bin'), data);
+  await symlink(join(root, 'secret.bin'), join(dir, 'link.bin'));
+  await writeFile(join(dir, 'w.bin'), data);
+  const entry = (key: string, value: string) => lengthDelimitedField(TensorField.externalData, concatBytes([stringField(1, key), stringField(2, value)]));
+  const external = (location: string, offset: string, length: string) =>
+    editInitializer(bytes, 'fc1.weight', (fields) => [
+      ...fields.filter((f) => f.number !== TensorField.rawData).map((f) => bytes.subarray(f.start, f.end)),
+      entry('location', location),
+      entry('offset', offset),
+      entry('length', length),
+      varintField(TensorField.dataLocation, 1),
+    ]);
+  const cases: [string, string, string, RegExp][] = [
+    ['link.bin', '0', '192', /external data path "link\.bin" in initializer 'fc1\.weight' \(external data\) leads outside the model's folder \(to .*secret\.bin, through a symlink\)/],
+    ['.', '0', '192', /external data path "\." .* names the model's folder itself/],
+    ['sub', '0', '192', /'sub' is not a file/],
+    ['sub/../../secret.bin', '0', '192', /contains '\.\.'/],
+    ['%2e%2e/secret.bin', '0', '192', /contains '\.\.'/],
+    ['file:///etc/passwd', '0', '192', /is a URL/],
+    ['w.bin', '100', '192', /need 192 bytes from offset 100, but 'w\.bin' holds only 192 bytes/],
+    ['w.bin', '9007199254740993', '192', /invalid offset "9007199254740993"/],
+    ['w.bin', '-4', '192', /invalid offset "-4"/],
+    ['w.bin', '0x0', '192', /invalid offset "0x0"/],
+    ['w.bin', '0', '1e9', /length "1e9" does not match: dims \[8,6\] of float need 192 bytes/],
+  ];
+  for (const [i, [location, offset, length, problem]] of cases.entries()) {
+    const path = join(dir, `case-${i}.onnx`);
+    await writeFile(path, external(location, offset, length));
+    await assertRejects(readOnnx(path), FileProblem, path, problem);
+    await assertRejects(describeOnnx(path), FileProblem, path, problem);
+  }
+});
+
+test('external data: only the tensor\'s byte range of a large external file is read', async () => {
+  const dir = await freshDir();
+  const bytes = new Uint8Array(await readFile(fixture('mlp.onnx')));
+  const raw = decodeModel(bytes).graph.initializers.find((t) => t.name === 'fc1.weight')!.fields.find((f) => f.number === TensorField.rawData)!;
+  const offset = 2 ** 31 + 8;
+  // A sparse 3 GiB file (over Node's readFile limit) with the weight at an offset past 2 GiB.
+  const big = join(dir, 'big.bin');
+  await writeFile(big, new Uint8Array(0));
+  await truncate(big, 3 * 2 ** 30);
+  const handle = await open(big, 'r+');
+  await handle.write(bytes.subarray(raw.valueStart, raw.valueEnd), 0, raw.valueEnd - raw.valueStart, offset);
+  await handle.close();
+  const entry = (key: string, value: string) => lengthDelimitedField(TensorField.externalData, concatBytes([stringField(1, key), stringField(2, value)]));
+  const path = join(dir, 'big-external.onnx');
+  await writeFile(path, editInitializer(bytes, 'fc1.weight', (fields) => [
+    ...fields.filter((f) => f.number !== TensorField.rawData).map((f) => bytes.subarray(f.start, f.end)),
+    entry('location', 'big.bin'),
+    entry('offset', String(offset)),
+    varintField(TensorField.dataLocation, 1),
+  ]));
+  const original = await readOnnx(fixture('mlp.onnx'));
+  assert.deepEqual((await readOnnx(path)).weights.map((w) => w.values), original.weights.map((w) => w.values));
+  assert.deepEqual((await describeOnnx(path)).files, [path, big]);
+});
+
+/** The Constant node `name` with its value replaced by an int64 tensor of `dims` holding `values`. */
+function withConstant(bytes: Uint8Array, name: string, dims: readonly number[], values: readonly number[]): Uint8Array {
+  const data = new Uint8Array(8 * values.length);
+  const view = new DataView(data.buffer);
+  values.forEach((v, i) => view.setBigInt64(8 * i, BigInt(v), true));
+  const tensor = concatBytes([...dims.map((d) => varintField(TensorField.dims, d)), varintField(TensorField.dataType, 7), lengthDelimitedField(TensorField.rawData, data)]);
+  const attribute = lengthDelimitedField(5, concatBytes([stringField(1, 'value'), lengthDelimitedField(5, tensor), varintField(20, 4)]));
+  return editNode(bytes, name, (fields) => fields.map((f) => (f.number === 5 ? attribute : bytes.subarray(f.start, f.end))));
+}
+
+test('shape computations in the graph: a huge ConstantOfShape, a broadcasting blow-up and constants whose dims lie are refused before allocating', async () => {
+  const dir = await freshDir();
+  // concat.onnx computes ZeroPad2d's pads as ConstantOfShape([Constant_1 · Constant_2 − 4]), Concat, Reshape, Slice, ...
+  const bytes = new Uint8Array(await readFile(fixture('concat.onnx')));
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['constant-of-shape', withConstant(bytes, '/pad/Constant_1', [], [1e12]), /'\/pad\/ConstantOfShape'.*ConstantOfShape: would compute a constant of dims \[\d+\] \(\d+ values\); only small shape computations/],
+    [
+      'broadcast',
+      withConstant(withConstant(bytes, '/pad/Constant_1', [1, 3000], new Array<number>(3000).fill(1)), '/pad/Constant_2', [3000, 1], new Array<number>(3000).fill(2)),
+      /'\/pad\/Mul'.*Mul: would compute a constant of dims \[3000,3000\] \(9000000 values\)/,
+    ],
+    ['lying-dims', withConstant(bytes, '/pad/Constant_1', [1000000, 1000000], [2]), /constant '.*' has dims \[1000000,1000000\] \(1000000000000 values\) but holds 1 values/],
+  ];
+  for (const [label, edited, problem] of cases) {
+    const path = join(dir, `${label}.onnx`);
+    await writeFile(path, edited);
+    await assert.rejects(readOnnx(path), (error: unknown) => {
+      assert.ok(error instanceof FileProblem || error instanceof ModelProblem, `${label}: expected FileProblem or ModelProblem, got ${String(error)}`);
+      assert.ok(error.message.includes(path), `${label}: message should name ${path}: ${error.message}`);
+      assert.match(error.message, problem, label);
+      return true;
+    });
+  }
 });

@@ -8,7 +8,7 @@ import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 import { writeNewFilesAtomically } from '../../src/formats/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
+import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
 import { halfToFloat } from '../../src/formats/tfjsLayersWeights';
 import {
   denseLayer,
@@ -563,4 +563,66 @@ test('describe() counts parameters and lists every file without decoding weights
   assert.equal(summary.files.length, 1 + written.shardPaths.length);
   await truncate(written.shardPaths[1], 3);
   await assertRejects(tfjsLayersFormat.describe(written.path), FileProblem, written.path, /need \d+ bytes but its shards .* hold \d+ bytes \(truncated\?\)/);
+});
+
+// ---- hostile model.json files: lying shapes, deep nesting, huge files, long chains ---------------
+
+test('weight shapes with huge dims are refused from the manifest, before any shard is read', async () => {
+  for (const [shape, problem] of [
+    [[1e9, 1e9], /weight 'dense_1\/kernel': shape \[1000000000,1000000000\] is too large/],
+    [[1e7, 1e7], /weightsManifest\[0\]: its 4 weights need 400000000000092 bytes but its shards \('group1-shard1of1\.bin'\) hold 172 bytes \(truncated\?\)/],
+    [[2 ** 31, 4], /need 34359738460 bytes but its shards .* hold 172 bytes/],
+  ] as const) {
+    const written = await writeModel();
+    await editModelJson(written.path, (json) => void ((json.weightsManifest as { weights: JsonObject[] }[])[0].weights[0].shape = shape));
+    await assertRejects(readTfjsLayers(written.path), FileProblem, written.path, problem);
+    await assertRejects(tfjsLayersFormat.describe(written.path), FileProblem, written.path, problem);
+  }
+});
+
+const nested = (depth: number, inner: string) => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+test('deeply nested JSON is refused with a FileProblem, not a stack overflow; ordinary nesting is read', async () => {
+  const model = { ...mlpModel([4, 5, 3]), trainingConfig: { loss: 'categorical_crossentropy' } };
+  const spliced = async (edit: (text: string) => string) => {
+    const written = await writeModel(model);
+    await writeFile(written.path, edit(await readFile(written.path, 'utf8')));
+    return written;
+  };
+  const cases: [string, (text: string) => string][] = [
+    ['a loss nested in single-element lists', (text) => text.replace('"loss":"categorical_crossentropy"', `"loss":${nested(200000, '"mse"')}`)],
+    ['an unused field', (text) => text.replace('"generatedBy":', `"extra":${'{"a":'.repeat(200000)}1${'}'.repeat(200000)},"generatedBy":`)],
+  ];
+  for (const [, edit] of cases) {
+    const written = await spliced(edit);
+    await assertRejects(readTfjsLayers(written.path), FileProblem, written.path, /nests lists and objects more than 100 levels deep/);
+    await assertRejects(tfjsLayersFormat.describe(written.path), FileProblem, written.path, /more than 100 levels deep/);
+  }
+  // Keras 3 inbound nodes are walked for __keras_tensor__ entries.
+  const functional = functionalTopology([{ layer: inputLayer('in', [4]), inbound: [] }, { layer: denseLayer('d', 2), inbound: ['in'] }], ['in'], ['d'], 'keras3');
+  const written = await writeModel({ topology: functional, weights: denseWeights('d', 4, 2, 1) });
+  const text = await readFile(written.path, 'utf8');
+  assert.ok(text.includes('"args":['));
+  await writeFile(written.path, text.replace('"args":[', `"args":[${nested(200000, '')},`));
+  await assertRejects(readTfjsLayers(written.path), FileProblem, written.path, /more than 100 levels deep/);
+
+  const ordinary = await spliced((t) => t.replace('"generatedBy":', `"extra":${nested(50, '1')},"generatedBy":`));
+  assertSameWeights(await readTfjsLayers(ordinary.path), ordinary.storedValues);
+});
+
+test('a model.json over the size limit is refused without being read', async () => {
+  const written = await writeModel();
+  await truncate(written.path, MAX_MODEL_JSON_BYTES + 1);
+  await assertRejects(readTfjsLayers(written.path), FileProblem, written.path, new RegExp(`is ${MAX_MODEL_JSON_BYTES + 1} bytes, more than the ${MAX_MODEL_JSON_BYTES}-byte limit for a model\\.json`));
+  await assertRejects(tfjsLayersFormat.describe(written.path), FileProblem, written.path, /-byte limit for a model\.json/);
+});
+
+test('a functional chain of 50000 layers listed outputs-first is sorted without overflowing the stack', async () => {
+  const count = 50000;
+  const layers: { layer: JsonObject; inbound: string[] }[] = [{ layer: inputLayer('in', [2]), inbound: [] }];
+  for (let i = 0; i < count; i++) layers.push({ layer: { class_name: 'Activation', config: { name: `a${i}`, activation: 'relu' } }, inbound: [i === 0 ? 'in' : `a${i - 1}`] });
+  const written = await writeModel({ topology: functionalTopology([...layers].reverse(), ['in'], [`a${count - 1}`]), weights: [] });
+  const { model } = await readTfjsLayers(written.path);
+  assert.deepEqual(model.layers.slice(0, 3).map((l) => l.name), ['in', 'a0', 'a1']);
+  assert.equal(model.layers.length, count + 1);
 });

@@ -6,11 +6,13 @@
  *   model_weights/<layer>/<weight_name>   the dataset
  * Group keys come back sorted, so order is taken from layer_names / weight_names only.
  */
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Shape } from '../../model/spec';
-import { FileProblem } from '../../shared/errors';
-import { isJsonObject, type JsonObject } from '../jsonValues';
+import { FileProblem, ModelProblem } from '../../shared/errors';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan, type JsonObject } from '../jsonValues';
 import { halfToFloat } from '../tfjsLayersWeights';
-import { describeH5Error, type H5Dataset, type H5File, type H5Group, type H5wasm } from './h5wasm';
+import { confinedTo, describeH5Error, type H5Dataset, type H5File, type H5Group, type H5wasm } from './h5wasm';
 
 /** HDF5 datatype class numbers (H5T_class_t) that h5wasm reports in `metadata.type`. */
 const H5T_INTEGER = 0;
@@ -49,21 +51,35 @@ export function openH5(h5: H5wasm, file: string, mode: 'r' | 'a'): H5File {
   }
 }
 
-/** Runs `read` on the open file; library exceptions become FileProblems, the file is always closed. */
+/**
+ * Runs `read` on the open file, which may not pull data from other files; library exceptions
+ * become FileProblems, the file is always closed.
+ */
 export function withH5<T>(h5: H5wasm, file: string, mode: 'r' | 'a', read: (h5file: H5File) => T): T {
-  const h5file = openH5(h5, file, mode);
-  try {
-    return read(h5file);
-  } catch (error) {
-    if (error instanceof FileProblem || !(error instanceof Error)) throw error;
-    throw new FileProblem(file, `HDF5 error (${describeH5Error(error)})`);
-  } finally {
+  return confinedTo(h5, file, (refused) => {
+    const otherFile = () =>
+      new FileProblem(
+        file,
+        `refers to another file ('${refused[0]}') through an HDF5 external link, external data file or virtual dataset; ` +
+          'Flatness Lens reads a model only from the file itself',
+      );
+    const h5file = openH5(h5, file, mode);
     try {
-      h5file.close();
-    } catch {
-      // Closing a file that failed half-way can fail too; the first error is the one to report.
+      const result = read(h5file);
+      if (refused.length > 0) throw otherFile();
+      return result;
+    } catch (error) {
+      if (refused.length > 0) throw otherFile();
+      if (error instanceof FileProblem || error instanceof ModelProblem || !(error instanceof Error)) throw error;
+      throw new FileProblem(file, `HDF5 error (${describeH5Error(error)}); the file may be damaged`);
+    } finally {
+      try {
+        h5file.close();
+      } catch {
+        // Closing a file that failed half-way can fail too; the first error is the one to report.
+      }
     }
-  }
+  });
 }
 
 export function readKerasH5Layout(h5file: H5File, file: string): KerasH5Contents {
@@ -84,6 +100,7 @@ export function readKerasH5Layout(h5file: H5File, file: string): KerasH5Contents
   const weightsRoot = h5file.get('model_weights');
   if (!isGroup(weightsRoot)) throw new FileProblem(file, 'has a model_config but no model_weights group');
   const weights: KerasH5Weight[] = [];
+  const room = storageRoom(h5file);
   for (const layer of stringListAttribute(weightsRoot, 'layer_names', 'model_weights', file)) {
     const layerGroup = weightsRoot.get(layer);
     if (!isGroup(layerGroup)) throw new FileProblem(file, `model_weights/layer_names lists '${layer}', but there is no group model_weights/${layer}`);
@@ -94,6 +111,7 @@ export function readKerasH5Layout(h5file: H5File, file: string): KerasH5Contents
       const meta = dataset.metadata;
       const isFloat = meta.type === H5T_FLOAT;
       if (!isFloat && meta.type !== H5T_INTEGER) throw new FileProblem(file, `weight '${name}' (${path}) is not numeric (HDF5 type class ${meta.type})`);
+      checkDeclaredSize(dataset, path, room, file);
       const segments = name.split('/');
       const role = segments[segments.length - 1].replace(/:\d+$/, '');
       weights.push({ name, layer, role, path, shape: meta.shape ?? [], byteWidth: meta.size, isFloat });
@@ -106,6 +124,37 @@ export function readKerasH5Layout(h5file: H5File, file: string): KerasH5Contents
     backend: optionalStringAttribute(h5file, 'backend'),
     weights,
   };
+}
+
+/** Deflate, HDF5's usual filter, compresses at most about 1032:1. */
+const MAX_FILTER_RATIO = 1032;
+
+/** The name and size of the HDF5 file itself, for checkDeclaredSize. */
+export interface StorageRoom {
+  readonly name: string;
+  readonly bytes: number;
+}
+
+export function storageRoom(h5file: H5File): StorageRoom {
+  return { name: basename(h5file.filename), bytes: statSync(h5file.filename).size };
+}
+
+/**
+ * Refuses a dataset that declares more values than the file could hold, even compressed, before
+ * h5wasm allocates them: chunks never written read as fill values, so a few bytes of header can
+ * declare gigabytes.
+ */
+export function checkDeclaredSize(dataset: H5Dataset, path: string, room: StorageRoom, file: string): void {
+  const meta = dataset.metadata;
+  const shape = meta.shape ?? [];
+  const bytes = shape.reduce((n, d) => n * d, 1) * meta.size;
+  const filtered = dataset.filters.length > 0;
+  if (bytes > room.bytes * (filtered ? MAX_FILTER_RATIO : 1)) {
+    throw new FileProblem(
+      file,
+      `dataset ${path} declares shape [${shape.join(', ')}] (${bytes} bytes), more than ${room.name} (${room.bytes} bytes) can hold${filtered ? ' even compressed' : ''}; refusing to read it`,
+    );
+  }
 }
 
 /** The dataset's values as float32, rejecting NaN and infinities with the weight's name. */
@@ -153,11 +202,14 @@ function optionalStringAttribute(owner: H5Group, name: string): string | undefin
 
 function parseJsonAttribute(owner: H5Group, name: string, file: string): unknown {
   const text = stringAttribute(owner, name, 'the root group', file);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new FileProblem(file, `root attribute ${name} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  if (nestsDeeperThan(value, MAX_JSON_NESTING)) throw new FileProblem(file, `root attribute ${name} nests lists and objects more than ${MAX_JSON_NESTING} levels deep; a Keras config needs far fewer`);
+  return value;
 }
 
 /**

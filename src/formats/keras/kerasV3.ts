@@ -10,7 +10,7 @@ import type { LayerNode } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { isJsonObject } from '../jsonValues';
 import type { KerasH5Contents, KerasH5Weight } from './h5Layout';
-import { isDataset, isGroup } from './h5Layout';
+import { checkDeclaredSize, isDataset, isGroup, storageRoom } from './h5Layout';
 import type { H5File, H5Group } from './h5wasm';
 
 /** Roles of a layer's variables in the order Keras 3 saves them (trainable first). */
@@ -63,6 +63,7 @@ export function kerasV3Weights(h5file: H5File, layers: readonly LayerNode[], fil
   const used = new Map<string, number>();
   const claimed = new Set<string>();
   const weights: KerasH5Weight[] = [];
+  const room = storageRoom(h5file);
   for (const node of layers) {
     const base = toSnakeCase(node.className);
     const count = used.get(base);
@@ -86,6 +87,7 @@ export function kerasV3Weights(h5file: H5File, layers: readonly LayerNode[], fil
       if (!isDataset(dataset)) throw new FileProblem(file, `layer '${node.name}': ${path} is missing or not a dataset`);
       const meta = dataset.metadata;
       if (meta.type !== 0 && meta.type !== 1) throw new FileProblem(file, `layer '${node.name}': ${path} is not numeric`);
+      checkDeclaredSize(dataset, path, room, file);
       weights.push({ name: `${node.name}/${role}`, layer: node.name, role, path, shape: meta.shape ?? [], byteWidth: meta.size, isFloat: meta.type === 1 });
     });
   }

@@ -91,6 +91,7 @@ export function foldNode(node: OnnxNode, io: FoldInputs): IntTensor | undefined 
       const value = io.tensorAttribute('value') ?? [0];
       if (value.length !== 1) io.fail(`its value has ${value.length} elements, expected 1`);
       if (dims.some((d) => !Number.isInteger(d) || d < 0)) io.fail(`shape [${dims}] must be non-negative integers`);
+      checkResultSize(io, dims);
       return result(io, dims, new Array<number>(product(dims)).fill(value[0]));
     }
     case 'Add':
@@ -149,6 +150,12 @@ export function viewDims(node: OnnxNode, dims: readonly number[], io: Pick<FoldI
   }
 }
 
+/** Refuses a result of `dims` before it is computed (broadcasting and gathering can multiply sizes). */
+function checkResultSize(io: Pick<FoldInputs, 'fail'>, dims: readonly number[]): void {
+  const count = product(dims);
+  if (count > MAX_FOLDED_VALUES) io.fail(`would compute a constant of dims [${dims}] (${count} values); only small shape computations are evaluated`);
+}
+
 function result(io: Pick<FoldInputs, 'fail'>, dims: readonly number[], values: readonly IntValue[]): IntTensor {
   if (values.length > MAX_FOLDED_VALUES) io.fail(`computes a constant of ${values.length} values; only small shape computations are evaluated`);
   if (values.length !== product(dims)) io.fail(`computes ${values.length} values for dims [${dims}]`);
@@ -187,6 +194,8 @@ function gather(x: IntTensor, indices: IntTensor, io: FoldInputs, picks: number[
   const n = x.dims[axis];
   const inner = product(x.dims.slice(axis + 1));
   const outer = product(x.dims.slice(0, axis));
+  const dims = [...x.dims.slice(0, axis), ...indices.dims, ...x.dims.slice(axis + 1)];
+  checkResultSize(io, dims);
   const values: IntValue[] = [];
   for (let o = 0; o < outer; o++) {
     for (const pick of picks) {
@@ -195,7 +204,7 @@ function gather(x: IntTensor, indices: IntTensor, io: FoldInputs, picks: number[
       for (let i = 0; i < inner; i++) values.push(x.values[(o * n + k) * inner + i]);
     }
   }
-  return result(io, [...x.dims.slice(0, axis), ...indices.dims, ...x.dims.slice(axis + 1)], values);
+  return result(io, dims, values);
 }
 
 function concat(parts: readonly IntTensor[], io: FoldInputs): IntTensor {
@@ -263,6 +272,7 @@ function arithmetic(op: string, a: IntTensor, b: IntTensor, io: FoldInputs): Int
     if (d !== db[i] && d !== 1 && db[i] !== 1) io.fail(`operands of dims [${a.dims}] and [${b.dims}] do not broadcast`);
     return d === 1 ? db[i] : d;
   });
+  checkResultSize(io, dims);
   const [sa, sb] = [stridesOf(da), stridesOf(db)];
   const at = (t: IntTensor, d: number[], s: number[], index: readonly number[]) => t.values[index.reduce((offset, v, i) => offset + (d[i] === 1 ? 0 : v * s[i]), 0)] as number;
   const values: number[] = [];

@@ -3,13 +3,13 @@
  * repeated fields, or external files) into fresh float32 arrays, and encoding new values back into
  * a TensorProto that keeps every other field's bytes.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../fsErrors';
 import { resolveShardPath } from '../tfjsLayersShards';
 import { halfToFloat } from '../tfjsLayersWeights';
 import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';
-import { concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';
+import { WireError, concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';
 
 const floatWidths: Record<number, number> = { [DataType.FLOAT]: 4, [DataType.FLOAT16]: 2, [DataType.BFLOAT16]: 2, [DataType.DOUBLE]: 8 };
 
@@ -31,8 +31,18 @@ function fieldsNumbered(tensor: OnnxTensor, number: number): WireField[] {
   return tensor.fields.filter((f) => f.number === number);
 }
 
-/** The stored bytes of a float tensor in little-endian element layout (a copy). */
-async function storedBytes(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<Uint8Array> {
+/** Where a float tensor's stored bytes are, already checked against what its dims need. */
+interface LocatedData {
+  /** The external data file's real path, when the data is not inline. */
+  readonly externalFile?: string;
+  /** The bytes in little-endian element layout (a copy). */
+  read(): Promise<Uint8Array>;
+}
+
+const DECIMAL = /^[0-9]+$/;
+
+/** Finds and size-checks the tensor's data without reading external files or copying raw_data. */
+async function locateData(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<LocatedData> {
   const label = `initializer '${tensor.name}'`;
   const width = floatWidths[tensor.dataType];
   const numel = numelOf(tensor, file);
@@ -42,46 +52,82 @@ async function storedBytes(bytes: Uint8Array, tensor: OnnxTensor, file: string, 
     const { location, offset, length } = tensor.external;
     if (location === undefined) throw new FileProblem(file, `${label} has external data without a 'location'`);
     const where = `${label} (external data)`;
-    const path = await resolveShardPath(location, modelDir, file, where);
-    const start = offset === undefined ? 0 : Number(offset);
-    if (!Number.isSafeInteger(start) || start < 0) throw new FileProblem(file, `${where}: invalid offset ${JSON.stringify(offset)}`);
-    if (length !== undefined && Number(length) !== needed) throw new FileProblem(file, `${where}: length ${length} does not match: ${describe}`);
+    const path = await resolveShardPath(location, modelDir, file, where, 'external data');
+    const start = offset === undefined ? 0 : DECIMAL.test(offset) ? Number(offset) : NaN;
+    if (!Number.isSafeInteger(start)) throw new FileProblem(file, `${where}: invalid offset ${JSON.stringify(offset)} (expected a decimal byte count)`);
+    if (length !== undefined && (!DECIMAL.test(length) || Number(length) !== needed)) throw new FileProblem(file, `${where}: length ${JSON.stringify(length)} does not match: ${describe}`);
     const info = await stat(path).catch((error: unknown) => {
       throw new FileProblem(file, `${where}: cannot read '${location}' (${describeFsError(error)})`);
     });
     if (!info.isFile()) throw new FileProblem(file, `${where}: '${location}' is not a file`);
     if (start + needed > info.size) throw new FileProblem(file, `${where}: ${describe} from offset ${start}, but '${location}' holds only ${info.size} bytes (truncated?)`);
-    const data = await readFile(path).catch((error: unknown) => {
-      throw new FileProblem(file, `${where}: cannot read '${location}' (${describeFsError(error)})`);
-    });
-    if (start + needed > data.byteLength) throw new FileProblem(file, `${where}: '${location}' changed while it was being read`);
-    return Uint8Array.prototype.slice.call(data, start, start + needed);
+    return { externalFile: path, read: () => readRange(path, start, needed, file, `${where}: '${location}'`) };
   }
   const raw = fieldsNumbered(tensor, TensorField.rawData);
-  let data: Uint8Array;
+  let held: number;
   let source: string;
-  if (raw.length > 0) {
-    const f = raw[raw.length - 1];
-    data = bytes.slice(f.valueStart, f.valueEnd);
-    source = 'raw_data';
-  } else if (tensor.dataType === DataType.FLOAT) {
-    data = fixedBytesOf(bytes, fieldsNumbered(tensor, TensorField.floatData), 4, `${label} float_data`);
-    source = 'float_data';
-  } else if (tensor.dataType === DataType.DOUBLE) {
-    data = fixedBytesOf(bytes, fieldsNumbered(tensor, TensorField.doubleData), 8, `${label} double_data`);
-    source = 'double_data';
-  } else {
-    // float16/bfloat16 in int32_data: one 16-bit pattern per (varint) int32.
-    const words = int64sOf(bytes, fieldsNumbered(tensor, TensorField.int32Data), `${label} int32_data`);
-    data = new Uint8Array(words.length * 2);
-    const view = new DataView(data.buffer);
-    words.forEach((w, i) => view.setUint16(2 * i, w & 0xffff, true));
-    source = 'int32_data';
+  let read: () => Uint8Array;
+  try {
+    if (raw.length > 0) {
+      const f = raw[raw.length - 1];
+      held = f.valueEnd - f.valueStart;
+      source = 'raw_data';
+      read = () => bytes.slice(f.valueStart, f.valueEnd);
+    } else if (tensor.dataType === DataType.FLOAT || tensor.dataType === DataType.DOUBLE) {
+      const double = tensor.dataType === DataType.DOUBLE;
+      source = double ? 'double_data' : 'float_data';
+      const data = fixedBytesOf(bytes, fieldsNumbered(tensor, double ? TensorField.doubleData : TensorField.floatData), double ? 8 : 4, `${label} ${source}`);
+      held = data.byteLength;
+      read = () => data;
+    } else {
+      // float16/bfloat16 in int32_data: one 16-bit pattern per (varint) int32.
+      const words = int64sOf(bytes, fieldsNumbered(tensor, TensorField.int32Data), `${label} int32_data`);
+      held = words.length * 2;
+      source = 'int32_data';
+      read = () => {
+        const data = new Uint8Array(words.length * 2);
+        const view = new DataView(data.buffer);
+        words.forEach((w, i) => view.setUint16(2 * i, w & 0xffff, true));
+        return data;
+      };
+    }
+  } catch (error) {
+    if (error instanceof WireError) throw new FileProblem(file, error.message);
+    throw error;
   }
-  if (data.byteLength !== needed) {
-    throw new FileProblem(file, `${label}: ${describe}, but its ${source} holds ${data.byteLength} bytes` + (data.byteLength < needed ? ' (truncated?)' : ' (extra bytes)'));
+  if (held !== needed) {
+    throw new FileProblem(file, `${label}: ${describe}, but its ${source} holds ${held} bytes` + (held < needed ? ' (truncated?)' : ' (extra bytes)'));
   }
-  return data;
+  return { read: async () => read() };
+}
+
+/** Exactly `length` bytes from `start` of an external data file, without reading the rest of it. */
+async function readRange(path: string, start: number, length: number, file: string, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(out, filled, Math.min(length - filled, 1 << 30), start + filled);
+      if (bytesRead === 0) throw new FileProblem(file, `${what} changed while it was being read`);
+      filled += bytesRead;
+    }
+  } catch (error) {
+    if (error instanceof FileProblem) throw error;
+    throw new FileProblem(file, `${what}: cannot read it (${describeFsError(error)})`);
+  } finally {
+    await handle?.close();
+  }
+  return out;
+}
+
+/**
+ * Checks, without decoding, that the tensor's stored data is as large as its dims need; returns
+ * the real path of its external data file, if any.
+ */
+export async function checkStoredData(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<string | undefined> {
+  return (await locateData(bytes, tensor, file, modelDir)).externalFile;
 }
 
 /** The tensor's values as a new float32 array (never a view of the file's buffer). */
@@ -89,7 +135,7 @@ export async function decodeFloatTensor(bytes: Uint8Array, tensor: OnnxTensor, f
   if (!isFloatTensor(tensor)) {
     throw new FileProblem(file, `initializer '${tensor.name}' has data type ${dataTypeNames[tensor.dataType] ?? tensor.dataType}; weights must be float, float16, bfloat16 or double`);
   }
-  const data = await storedBytes(bytes, tensor, file, modelDir);
+  const data = await (await locateData(bytes, tensor, file, modelDir)).read();
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const numel = numelOf(tensor, file);
   const values = new Float32Array(numel);
