@@ -67,11 +67,15 @@ export function workspacePath(value: string, checkpoint: string): string {
   return path.isAbsolute(value) ? value : path.join(folder, value);
 }
 
+/** A checkpoint's entry in a by-file-or-folder setting. */
+function settingFor(checkpoint: string, mapping: Readonly<Record<string, string>>): string | undefined {
+  if (checkpoint === '') return undefined;
+  return mappedValue(vscode.workspace.asRelativePath(checkpoint, false).split(path.sep).join('/'), mapping);
+}
+
 /** The architecture file set for a weights-only checkpoint in flatnessLens.architectures, if any. */
 export function architectureFor(checkpoint: string, settings: ExtensionSettings): string | undefined {
-  if (checkpoint === '') return undefined;
-  const relative = vscode.workspace.asRelativePath(checkpoint, false).split(path.sep).join('/');
-  const value = mappedValue(relative, settings.architectures);
+  const value = settingFor(checkpoint, settings.architectures);
   return value === undefined ? undefined : workspacePath(value, checkpoint);
 }
 
@@ -81,9 +85,7 @@ export function architectureFor(checkpoint: string, settings: ExtensionSettings)
  * analysis reports it against the checkpoint.
  */
 export function inputShapeFor(checkpoint: string, settings: ExtensionSettings): number[] | undefined {
-  if (checkpoint === '') return undefined;
-  const relative = vscode.workspace.asRelativePath(checkpoint, false).split(path.sep).join('/');
-  const value = mappedValue(relative, settings.inputShapes);
+  const value = settingFor(checkpoint, settings.inputShapes);
   return value === undefined ? undefined : value.split(/[,x×\s]+/).filter(Boolean).map(Number);
 }
 

@@ -37,8 +37,12 @@ export interface CheckpointEntry {
  * it gets tensor statistics only, which need no data.
  */
 export function lacksArchitecture(entry: CheckpointEntry): boolean {
+  return isWeightsOnly(entry) && entry.files.length === 1 && architectureFor(entry.uri.fsPath, readSettings(entry.uri)) === undefined;
+}
+
+function isWeightsOnly(entry: CheckpointEntry): boolean {
   const format = entry.format === undefined ? undefined : formatById(entry.format);
-  return format !== undefined && isWeightsOnlyFormat(format) && entry.files.length === 1 && architectureFor(entry.uri.fsPath, readSettings(entry.uri)) === undefined;
+  return format !== undefined && isWeightsOnlyFormat(format);
 }
 
 /** Candidate files by name; the format registry decides by content. */
@@ -171,7 +175,7 @@ export class CheckpointIndex implements vscode.Disposable {
   private async architectureChanged(uri: vscode.Uri): Promise<CheckpointEntry[]> {
     if (!/(^|\.)architecture\.json$/i.test(path.basename(uri.fsPath))) return [];
     const folder = path.dirname(uri.fsPath);
-    const entries = [...this.entries.values()].filter((e) => e.uri.fsPath !== uri.fsPath && path.dirname(e.uri.fsPath) === folder && e.format !== undefined && isWeightsOnlyFormat(formatById(e.format)!));
+    const entries = [...this.entries.values()].filter((e) => e.uri.fsPath !== uri.fsPath && path.dirname(e.uri.fsPath) === folder && isWeightsOnly(e));
     for (const entry of entries) await this.describe(entry.uri);
     return entries;
   }
@@ -201,7 +205,7 @@ export class CheckpointIndex implements vscode.Disposable {
     if (this.entries.delete(uri.fsPath)) this.changed.fire(undefined);
     void this.architectureChanged(uri).then((entries) => entries.forEach((entry) => this.changed.fire(entry)));
     for (const entry of this.entries.values()) {
-      if (entry.files.includes(uri.fsPath) && !(entry.format !== undefined && isWeightsOnlyFormat(formatById(entry.format)!))) {
+      if (entry.files.includes(uri.fsPath) && !isWeightsOnly(entry)) {
         this.update(entry, { kind: 'unreadable', reason: `${path.basename(uri.fsPath)} was deleted` });
       }
     }

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
-import { graphToSpec, engineValues, type OnnxWeightSource } from './onnx/graphToSpec';
+import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './onnx/graphToSpec';
 import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
 import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
 import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
@@ -57,10 +57,15 @@ async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8
   return { file, bytes, onnx: decodeOnnx(bytes, file) };
 }
 
-export async function readOnnx(path: string): Promise<Checkpoint> {
+/** An ONNX file read, checked and mapped onto the engine's layers (weights still undecoded). */
+export async function mapOnnxFile(path: string): Promise<{ file: string; bytes: Uint8Array; onnx: OnnxModel; mapped: MappedGraph }> {
   const { file, bytes, onnx } = await readModelFile(path);
+  return { file, bytes, onnx, mapped: graphToSpec(onnx, file, (tensor) => constantNumbers(bytes, tensor, file)) };
+}
+
+export async function readOnnx(path: string): Promise<Checkpoint> {
+  const { file, bytes, onnx, mapped } = await mapOnnxFile(path);
   const modelDir = await realpath(dirname(file));
-  const mapped = graphToSpec(onnx, file, (tensor) => constantNumbers(bytes, tensor, file));
   const weights: WeightTensor[] = [];
   const onnxWeights: Record<string, OnnxWeightSource> = {};
   const external: string[] = [];

@@ -11,9 +11,9 @@ import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { writeNewFilesAtomically } from './atomicWrite';
 import { describeFsError } from './fsErrors';
-import { graphToSpec, engineValues } from './onnx/graphToSpec';
+import { graphToSpec, engineValues, type MappedGraph } from './onnx/graphToSpec';
+import { mapOnnxFile } from './onnx';
 import { toOnnx, type WeightLayout } from './onnx/layouts';
-import { decodeOnnx } from './onnx/source';
 import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from './registry';
 import { weightsToWrite } from './weightsToWrite';
 import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './weights/architecture';
@@ -134,24 +134,24 @@ async function readText(file: string, what: string): Promise<string> {
 export async function bindArchitecture(tensorFile: TensorFile, architecture: string, readModel: (path: string) => Promise<Checkpoint>): Promise<Checkpoint> {
   const tensors = new Map(tensorFile.tensors.map((t) => [t.name, t]));
   const notes = [...tensorFile.notes];
-  let bound: { model: Checkpoint['model']; weights: WeightTensor[]; storedWeights: Record<string, StoredWeight>; notes: readonly string[] };
+  let bound: BoundWeights;
   let architectureText: string | undefined;
-  if (architecture.toLowerCase().endsWith('.json') && !(await looksLikeTfjsModel(architecture))) {
-    architectureText = await readText(architecture, 'architecture description');
-    const description = parseArchitecture(architectureText, architecture);
-    if (description.kind === 'from') {
-      const target = resolve(dirname(architecture), description.from);
-      if (target === tensorFile.path) throw new FileProblem(architecture, '"from" names the weights file itself');
-      bound = await bindToModelFile(tensorFile, tensors, target, readModel);
-      architectureText = undefined;
-      notes.push(`architecture from ${target} (named by ${architecture})`);
-    } else {
-      const onnx = compileArchitecture(description, tensors, architecture, tensorFile.path);
-      bound = bindGraph(onnx, tensors, architecture);
-      const trainingLoss = description.loss === undefined ? undefined : { ce: 'categorical_crossentropy', bce: 'binary_crossentropy', mse: 'mse' }[description.loss];
-      bound = { ...bound, model: { ...bound.model, trainingLoss } };
-      notes.push(`architecture from ${architecture}`);
-    }
+  const text = architecture.toLowerCase().endsWith('.json') ? await readText(architecture, 'architecture file') : undefined;
+  const description = text !== undefined && !looksLikeTfjsModel(text) ? parseArchitecture(text, architecture) : undefined;
+  if (description?.kind === 'layers') {
+    architectureText = text;
+    const onnx = compileArchitecture(description, tensors, architecture, tensorFile.path);
+    bound = bindMappedGraph(graphToSpec(onnx, architecture, (tensor) => {
+      throw new FileProblem(architecture, `constant '${tensor.name}' cannot be read from a description`);
+    }), tensors, architecture, tensorFile.path);
+    const trainingLoss = description.loss === undefined ? undefined : { ce: 'categorical_crossentropy', bce: 'binary_crossentropy', mse: 'mse' }[description.loss];
+    bound = { ...bound, model: { ...bound.model, trainingLoss } };
+    notes.push(`architecture from ${architecture}`);
+  } else if (description?.kind === 'from') {
+    const target = resolve(dirname(architecture), description.from);
+    if (target === tensorFile.path) throw new FileProblem(architecture, '"from" names the weights file itself');
+    bound = await bindToModelFile(tensorFile, tensors, target, readModel);
+    notes.push(`architecture from ${target} (named by ${architecture})`);
   } else {
     bound = await bindToModelFile(tensorFile, tensors, architecture, readModel);
     notes.push(`architecture from ${architecture}`);
@@ -164,8 +164,15 @@ export async function bindArchitecture(tensorFile: TensorFile, architecture: str
   return { path: tensorFile.path, format: tensorFile.format, model: bound.model, weights: bound.weights, notes, source: { ...source } };
 }
 
-async function looksLikeTfjsModel(file: string): Promise<boolean> {
-  const text = await readText(file, 'architecture file');
+interface BoundWeights {
+  readonly model: Checkpoint['model'];
+  readonly weights: WeightTensor[];
+  readonly storedWeights: Record<string, StoredWeight>;
+  readonly notes: readonly string[];
+}
+
+/** A TF.js model.json (not a description) given as the architecture. */
+function looksLikeTfjsModel(text: string): boolean {
   return /"modelTopology"\s*:/.test(text) && !text.includes(ARCHITECTURE_TAG);
 }
 
@@ -183,38 +190,20 @@ function takeValues(tensors: ReadonlyMap<string, StoredTensor>, name: string, di
   return stored.values;
 }
 
-function bindGraph(onnx: ReturnType<typeof decodeOnnx>, tensors: ReadonlyMap<string, StoredTensor>, architecture: string) {
-  const mapped = graphToSpec(onnx, architecture, (tensor) => {
-    throw new FileProblem(architecture, `constant '${tensor.name}' cannot be read from a description`);
-  });
+/** An ONNX graph's weights (from a file or a compiled description) taken from the tensors of the same names. */
+function bindMappedGraph(mapped: MappedGraph, tensors: ReadonlyMap<string, StoredTensor>, architecture: string, weightsFile: string): BoundWeights {
   const storedWeights: Record<string, StoredWeight> = {};
   const weights = mapped.weights.map(({ tensor, weight, source }) => {
     storedWeights[weight.name] = { tensor: tensor.name, dims: source.dims, layout: source.layout };
-    return { ...weight, values: engineValues(tensors.get(tensor.name)!.values!, source) };
+    const values = takeValues(tensors, tensor.name, source.dims, `initializer '${tensor.name}' of ${architecture}`, weightsFile);
+    return { ...weight, values: engineValues(values, source) };
   });
   return { model: mapped.model, weights, storedWeights, notes: mapped.notes };
 }
 
 /** The weights of an architecture-bearing file, replaced by the tensors of the same names. */
-async function bindToModelFile(tensorFile: TensorFile, tensors: ReadonlyMap<string, StoredTensor>, architecture: string, readModel: (path: string) => Promise<Checkpoint>) {
-  if (architecture.toLowerCase().endsWith('.onnx')) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(architecture));
-    } catch (error) {
-      throw new FileProblem(architecture, `cannot read the architecture (${describeFsError(error)})`);
-    }
-    const mapped = graphToSpec(decodeOnnx(bytes, architecture), architecture, () => {
-      throw new FileProblem(architecture, 'as an architecture source, its Reshape shapes must be plain constants');
-    });
-    const storedWeights: Record<string, StoredWeight> = {};
-    const weights = mapped.weights.map(({ tensor, weight, source }) => {
-      storedWeights[weight.name] = { tensor: tensor.name, dims: source.dims, layout: source.layout };
-      const values = takeValues(tensors, tensor.name, source.dims, `initializer '${tensor.name}' of ${architecture}`, tensorFile.path);
-      return { ...weight, values: engineValues(values, source) };
-    });
-    return { model: mapped.model, weights, storedWeights, notes: mapped.notes };
-  }
+async function bindToModelFile(tensorFile: TensorFile, tensors: ReadonlyMap<string, StoredTensor>, architecture: string, readModel: (path: string) => Promise<Checkpoint>): Promise<BoundWeights> {
+  if (architecture.toLowerCase().endsWith('.onnx')) return bindMappedGraph((await mapOnnxFile(architecture)).mapped, tensors, architecture, tensorFile.path);
   const model = await readModel(architecture);
   const storedWeights: Record<string, StoredWeight> = {};
   const weights = model.weights.map((weight) => {
@@ -222,5 +211,5 @@ async function bindToModelFile(tensorFile: TensorFile, tensors: ReadonlyMap<stri
     storedWeights[weight.name] = { tensor: name, dims: weight.shape, layout: { kind: 'same' } };
     return { ...weight, values: takeValues(tensors, name, weight.shape, `weight '${weight.name}' of ${architecture}`, tensorFile.path) };
   });
-  return { model: model.model, weights, storedWeights, notes: [] as string[] };
+  return { model: model.model, weights, storedWeights, notes: [] };
 }

@@ -3,7 +3,7 @@ import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analy
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../cli/rescaleReport';
 import type { RescaleRequest } from '../rescale/plan';
-import { analysisRequest, architectureFor, inputShapeFor, readSettings } from '../settings';
+import { analysisRequest, readSettings } from '../settings';
 import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import type { ResultCache } from './resultCache';
@@ -35,9 +35,9 @@ export class AnalysisService implements vscode.Disposable {
   }
 
   private requestKey(entry: CheckpointEntry, data: DataChoice): string {
-    const settings = readSettings(entry.uri);
-    const request = analysisRequest('', data.kind === 'file' ? data.path : undefined, settings);
-    return JSON.stringify({ ...request, architecture: architectureFor(entry.uri.fsPath, settings), inputShape: inputShapeFor(entry.uri.fsPath, settings) });
+    // Keyed by everything but the path: the cache is already per content hash.
+    const request = analysisRequest(entry.uri.fsPath, data.kind === 'file' ? data.path : undefined, readSettings(entry.uri));
+    return JSON.stringify({ ...request, checkpoint: '' });
   }
 
   /**

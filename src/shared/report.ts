@@ -172,7 +172,7 @@ export interface WeightsReport {
   readonly schemaVersion: 1;
   readonly kind: 'weights';
   readonly tool: FlatnessReport['tool'];
-  readonly checkpoint: { readonly path: string; readonly format: string; readonly parameters: number; readonly sha256: string; readonly notes: readonly string[] };
+  readonly checkpoint: Omit<ReportCheckpoint, 'layers' | 'architecture'>;
   readonly tensors: readonly TensorStatistics[];
   /** Why no Hessian metric was computed and how to supply the architecture. */
   readonly architectureMissing: string;

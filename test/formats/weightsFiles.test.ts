@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { npzWeightsFile } from '../../src/formats/weights/npzWeights';
+import { encodeNpy, npzWeightsFile } from '../../src/formats/weights/npzWeights';
 import { pytorchFile } from '../../src/formats/weights/pytorch';
 import { MAX_HEADER_BYTES, safetensorsFile, SAFETENSORS_PROVENANCE_KEY } from '../../src/formats/weights/safetensors';
 import type { StoredTensor, TensorFile, TensorFileFormat } from '../../src/formats/weights/tensorFile';
@@ -669,20 +669,10 @@ function patchEntrySizes(bytes: Uint8Array, name: string, size: number): void {
 const listDir = (dir: string): Promise<string[]> => readdir(dir);
 
 test('.npz float16 arrays are read exactly (widened to float32) and a replaced one is written as float32', async () => {
-  const npy = (descr: string, shape: string, data: Uint8Array): Uint8Array => {
-    let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-    header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-    const bytes = new Uint8Array(10 + header.length + data.length);
-    bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-    new DataView(bytes.buffer).setUint16(8, header.length, true);
-    bytes.set(new TextEncoder().encode(header), 10);
-    bytes.set(data, 10 + header.length);
-    return bytes;
-  };
   // 1, −2, 65504 (the largest float16), 2⁻²⁴ (the smallest subnormal), as little-endian half bits.
   const halves = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001]);
   const file = join(await freshDir(), 'half.npz');
-  await writeFile(file, zipSync({ 'fc.weight.npy': npy('<f2', '(2, 2)', new Uint8Array(halves.buffer)) }));
+  await writeFile(file, zipSync({ 'fc.weight.npy': encodeNpy('<f2', [2, 2], new Uint8Array(halves.buffer)) }));
   const read = await npzWeightsFile.readTensors(file);
   assert.equal(read.tensors[0].dtype, 'float16');
   assert.deepEqual(Array.from(read.tensors[0].values!), [1, -2, 65504, 2 ** -24]);

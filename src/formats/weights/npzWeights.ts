@@ -104,10 +104,14 @@ async function countParameters(path: string): Promise<number> {
 
 /** A version 1.0 `.npy` of float32 little-endian values in C order, its header padded as numpy pads it. */
 export function encodeFloat32Npy(shape: readonly number[], values: Float32Array): Uint8Array {
+  return encodeNpy('<f4', shape, float32Bytes(values));
+}
+
+/** A version 1.0 `.npy` holding `data` (already encoded as `descr`, C order). */
+export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Array): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const data = float32Bytes(values);
   const bytes = new Uint8Array(10 + header.length + data.length);
   bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(bytes.buffer).setUint16(8, header.length, true);
