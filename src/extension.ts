@@ -40,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
     register('flatnessLens.selectData', (target) => commands.selectData(target)),
     register('flatnessLens.refresh', () => index.refresh()),
     index.onDidChangeContent((entry) => void commands.autoAnalyze(entry)),
+    service.onDidProgress(({ entry, progress }) => ReportPanel.progress(entry.uri.fsPath, progress)),
     vscode.window.registerWebviewPanelSerializer(ReportPanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => ReportPanel.revive(panel, context.extensionUri, state, commands, log),
     }),

@@ -1,4 +1,4 @@
-import { isWeightsReport, type AnyReport, type FlatnessReport } from '../src/shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type RescaleProvenance } from '../src/shared/report';
 import { chartCard } from './chartCard';
 import { drawAlphaOrbitChart } from './charts/alphaOrbitChart';
 import { blockTraceChartHeight, drawBlockTraceChart } from './charts/blockTraceChart';
@@ -8,9 +8,9 @@ import { drawLossSliceChart } from './charts/lossSliceChart';
 import { drawSurfaceHeatmap } from './charts/surfaceHeatmap';
 import { drawVolumeChart } from './charts/volumeChart';
 import { button, checkpointNotes, element, shortPath, staleBanner } from './dom';
-import { summaryRows } from './summaryRows';
+import { formatNumber, summaryRows } from './summaryRows';
 import { tensorCharts, tensorTable, weightsView } from './tensorView';
-import { vscode } from './vscodeApi';
+import { isInEditor, vscode } from './vscodeApi';
 
 function toolbar(report: FlatnessReport): HTMLElement {
   const bar = element('div', undefined, 'toolbar');
@@ -24,17 +24,20 @@ function toolbar(report: FlatnessReport): HTMLElement {
   flatten.disabled = sharpen.disabled = noFreedom;
   const exportJson = button('Export JSON', () => vscode.postMessage({ type: 'report/export', format: 'json' }), 'Save the full report as JSON');
   const exportCsv = button('Export CSV', () => vscode.postMessage({ type: 'report/export', format: 'csv' }), 'Save the summary metrics as CSV');
-  for (const b of [flatten, sharpen, exportJson, exportCsv]) b.className = 'secondary';
-  bar.append(button('Re-run', () => vscode.postMessage({ type: 'report/rerun' }), 'Analyze the checkpoint again'), flatten, sharpen, exportJson, exportCsv);
+  const exportHtml = button('Export HTML', () => vscode.postMessage({ type: 'report/export', format: 'html' }), 'Save the report as one HTML file that opens in any browser, offline');
+  for (const b of [flatten, sharpen, exportJson, exportCsv, exportHtml]) b.className = 'secondary';
+  bar.append(button('Re-run', () => vscode.postMessage({ type: 'report/rerun' }), 'Analyze the checkpoint again'), flatten, sharpen, exportJson, exportCsv, exportHtml);
   return bar;
 }
 
 function header(report: FlatnessReport, stale: boolean): HTMLElement[] {
   const parts: HTMLElement[] = [element('h1', shortPath(report.checkpoint.path))];
   const data = report.data.dataFree ? `data-free probes (${report.data.samples})` : `${shortPath(report.data.source)} (${report.data.samples} samples)`;
-  const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} parameters in ${report.checkpoint.layers} layers · ${data} · seed ${report.seed} · ${report.tool.backend} backend · flatness-lens ${report.tool.version}`, 'muted meta');
+  const layers = report.checkpoint.layerSummary ?? `${report.checkpoint.layers} layers`;
+  const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} parameters in ${layers} · ${data} · seed ${report.seed} · ${report.tool.backend} backend · flatness-lens ${report.tool.version}`, 'muted meta');
   parts.push(meta);
   if (stale) parts.push(staleBanner());
+  if (report.checkpoint.provenance) parts.push(provenanceSection(report.checkpoint.provenance));
   if (report.data.dataFree) {
     const badge = element('p', undefined, 'data-free');
     badge.append(element('span', 'data-free', 'badge'), document.createTextNode(' No data set: Gaussian probe inputs labelled with the model’s own predictions. The numbers describe the model near those probes, not on real data.'));
@@ -42,6 +45,29 @@ function header(report: FlatnessReport, stale: boolean): HTMLElement[] {
   }
   if (report.checkpoint.notes.length > 0) parts.push(checkpointNotes(report.checkpoint.notes));
   return parts;
+}
+
+function factorText(f: RescaleProvenance['factors'][number]): string {
+  if (f.alpha !== undefined) return `${f.layer} ×${formatNumber(f.alpha)}`;
+  if (f.unitScaleMin !== undefined && f.unitScaleMax !== undefined) return `${f.layer} ×${formatNumber(f.unitScaleMin)}…${formatNumber(f.unitScaleMax)}`;
+  return f.layer;
+}
+
+/** "Equivalent to model.json": the original, the factors and the measured output difference, with a link to the original's report. */
+function provenanceSection(p: RescaleProvenance): HTMLElement {
+  const section = element('section', undefined, 'provenance');
+  section.setAttribute('aria-label', 'Provenance');
+  const heading = element('h2', `Equivalent to ${p.source}`);
+  const what = `${p.mode === 'flatten' ? 'Rescaled to flatten' : p.mode === 'sharpen' ? 'Rescaled to sharpen' : 'Rescaled'}${p.objective ? ` (${p.objective}, per ${p.granularity ?? 'layer'})` : ''}: the same function with different weights.`;
+  const factors = p.factors.length > 0 ? `Factors: ${p.factors.map(factorText).join(', ')}.` : 'No factors recorded.';
+  const proof = p.maxOutputDeviation !== undefined ? `Same function: max |Δ output| = ${p.maxOutputDeviation.toExponential(1)} (relative to the largest output)${p.samples !== undefined ? ` on ${p.samples} samples` : ''}${p.data ? ` of ${p.data}` : ''}.` : 'No output comparison recorded.';
+  section.append(heading, element('p', what), element('p', factors, 'factors'), element('p', proof, 'equivalence'));
+  if (isInEditor) {
+    const open = button(`Open the report of ${p.source}`, () => vscode.postMessage({ type: 'report/openOriginal' }), 'Show the original checkpoint’s report beside this one');
+    open.className = 'secondary open-original';
+    section.append(open);
+  }
+  return section;
 }
 
 function summaryTable(report: FlatnessReport): HTMLElement {
@@ -103,7 +129,7 @@ export function reportView(report: AnyReport, stale: boolean): HTMLElement[] {
   if (isWeightsReport(report)) return weightsView(report, stale);
   const summaryHeading = element('h2', 'Summary');
   const chartsHeading = element('h2', 'Charts');
-  const parts = [...header(report, stale), toolbar(report), summaryHeading, summaryTable(report), chartsHeading, charts(report)];
+  const parts = [...header(report, stale), ...(isInEditor ? [toolbar(report)] : []), summaryHeading, summaryTable(report), chartsHeading, charts(report)];
   if (report.tensors && report.tensors.length > 0) {
     const details = element('details', undefined, 'tensor-details');
     details.append(element('summary', `Weight tensors (${report.tensors.length})`), tensorTable(report.tensors));

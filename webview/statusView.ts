@@ -1,5 +1,6 @@
 import type { AnalysisProgress } from '../src/shared/report';
-import { element } from './dom';
+import { button, element } from './dom';
+import { vscode } from './vscodeApi';
 
 /** The strip above the content: analysis progress, a failure, or nothing. */
 export class StatusView {
@@ -19,7 +20,13 @@ export class StatusView {
       bar.id = 'analysis-progress';
       const label = element('label', undefined, 'progress-label');
       label.htmlFor = bar.id;
-      box.append(label, bar);
+      const cancel = button('Cancel', () => {
+        cancel.disabled = true;
+        cancel.textContent = 'Cancelling…';
+        vscode.postMessage({ type: 'report/cancel' });
+      }, 'Stop this analysis');
+      cancel.className = 'secondary cancel';
+      box.append(label, bar, cancel);
       this.element.replaceChildren(box);
     }
     const bar = box.querySelector('progress')!;
@@ -28,6 +35,12 @@ export class StatusView {
   }
 
   showFailure(message: string): void {
+    if (/cancel/i.test(message)) {
+      const note = element('p', `Analysis cancelled. ${message === 'cancelled' ? '' : message}`.trim(), 'muted cancelled');
+      note.setAttribute('role', 'status');
+      this.element.replaceChildren(note);
+      return;
+    }
     const box = element('div', undefined, 'error-box');
     box.setAttribute('role', 'alert');
     box.append(element('strong', 'The analysis failed. '), element('span', message));

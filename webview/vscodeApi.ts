@@ -12,10 +12,27 @@ export interface VsCodeApi {
   getState(): unknown;
 }
 
-declare function acquireVsCodeApi(): VsCodeApi;
+declare const acquireVsCodeApi: (() => VsCodeApi) | undefined;
+
+/** False in an exported HTML report opened in a browser: no host to send actions to. */
+export const isInEditor = typeof acquireVsCodeApi === 'function';
+
+/** An exported report's state: the report embedded in the page; actions go nowhere. */
+function standaloneApi(): VsCodeApi {
+  let state: unknown = embeddedState();
+  return { postMessage: () => undefined, setState: (s) => (state = s), getState: () => state };
+}
+
+/** The report an exported HTML file carries in `<script type="application/json" id="embedded-report">`. */
+function embeddedState(): PersistedState | undefined {
+  const text = document.getElementById('embedded-report')?.textContent;
+  if (!text) return undefined;
+  const report = JSON.parse(text) as AnyReport;
+  return { view: 'report', report, stale: false };
+}
 
 /** `acquireVsCodeApi` may be called once per page; every module shares this instance. */
-export const vscode: VsCodeApi = acquireVsCodeApi();
+export const vscode: VsCodeApi = isInEditor ? acquireVsCodeApi!() : standaloneApi();
 
 /** The saved state if it has the shape this version writes, else undefined (e.g. state from an older build). */
 export function readPersistedState(): PersistedState | undefined {

@@ -2,12 +2,13 @@ import type { Dataset } from '../data/dataset';
 import { lossDescriptions, type LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import type { Checkpoint } from '../model/spec';
+import { layerSummary, rescaleProvenance } from '../formats/provenance';
 import { exponentialSum, minimizeExponentialSum } from '../rescale/exponentialSum';
 import { layerFactors } from '../rescale/layerFactors';
 import { analyzeSymmetry, evaluateForm } from '../rescale/symmetry';
 import { layerTraceTerms } from '../rescale/traceTerms';
 import { throwIfAborted } from '../shared/errors';
-import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName } from '../shared/report';
+import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName, RescaleProvenance } from '../shared/report';
 import { spectralDensity } from './density';
 import { hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
@@ -186,6 +187,8 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         sha256: input.checkpointSha256,
         notes: input.checkpoint.notes,
         ...(typeof input.checkpoint.source.architecture === 'string' ? { architecture: input.checkpoint.source.architecture } : {}),
+        layerSummary: layerSummary(input.checkpoint),
+        ...provenanceField(input.checkpoint),
       },
       data: {
         source: input.dataset.source,
@@ -235,3 +238,8 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   return { cost, total: Object.values(cost).reduce((a, b) => a + (b ?? 0), 0) };
 }
 
+
+function provenanceField(checkpoint: Checkpoint): { provenance?: RescaleProvenance } {
+  const provenance = rescaleProvenance(checkpoint);
+  return provenance ? { provenance } : {};
+}

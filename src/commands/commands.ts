@@ -12,6 +12,16 @@ import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/
 import type { Equivalence } from '../shared/webviewProtocol';
 import { checkpointTarget, checkpointTargets } from './targets';
 
+/** A message with every absolute path inside an open workspace folder shown relative to it. */
+function relativeToWorkspace(message: string): string {
+  let result = message;
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const root = folder.uri.fsPath.endsWith(path.sep) ? folder.uri.fsPath : folder.uri.fsPath + path.sep;
+    result = result.split(root).join('');
+  }
+  return result;
+}
+
 /** The extension's commands; each resolves its target, asks what it must, and reports failures. */
 export class Commands implements ReportActions {
   constructor(
@@ -34,7 +44,8 @@ export class Commands implements ReportActions {
       void vscode.window.showInformationMessage(`Flatness Lens: ${error.message === 'cancelled' ? 'analysis cancelled' : error.message}`);
       return;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = relativeToWorkspace(error instanceof Error ? error.message : String(error));
+    this.log(`error: ${message}`);
     void vscode.window.showErrorMessage(`Flatness Lens: ${message}`, 'Show Log').then((choice) => choice && this.output.show(true));
   }
 
@@ -42,7 +53,7 @@ export class Commands implements ReportActions {
     const entry = await checkpointTarget(this.index, argument, 'Checkpoint to analyze');
     if (!entry) return;
     if (entry.state.kind === 'unreadable') {
-      this.fail(new Error(`${entry.uri.fsPath}: ${entry.state.reason}`));
+      this.fail(new Error(`${entry.relativePath}: ${entry.state.reason}`));
       return;
     }
     const data = await this.service.dataFor(entry);
@@ -76,6 +87,15 @@ export class Commands implements ReportActions {
 
   rerun(checkpoint: vscode.Uri): void {
     void this.analyze(checkpoint, true);
+  }
+
+  cancel(checkpoint?: vscode.Uri): void {
+    const stopped = checkpoint ? this.service.cancel(checkpoint.fsPath) : this.service.cancelAll();
+    if (!stopped) void vscode.window.showInformationMessage('Flatness Lens: no analysis is running.');
+  }
+
+  showReportOf(checkpoint: vscode.Uri): void {
+    void this.show(checkpoint);
   }
 
   rescale(checkpoint: vscode.Uri, mode: 'flatten' | 'sharpen'): void {
@@ -181,10 +201,6 @@ export class Commands implements ReportActions {
     } catch (error) {
       this.fail(error);
     }
-  }
-
-  cancel(): void {
-    if (!this.service.cancelAll()) void vscode.window.showInformationMessage('Flatness Lens: no analysis is running.');
   }
 
   async selectData(argument?: unknown): Promise<void> {

@@ -18,6 +18,9 @@ export class AnalysisService implements vscode.Disposable {
   private readonly waiting = new Set<CheckpointEntry>();
   private readonly finished = new vscode.EventEmitter<{ entry: CheckpointEntry; report: AnyReport }>();
   readonly onDidFinish = this.finished.event;
+  private readonly progressed = new vscode.EventEmitter<{ entry: CheckpointEntry; progress: AnalysisProgress }>();
+  /** Each progress report of a running analysis (the report panel of that checkpoint shows it). */
+  readonly onDidProgress = this.progressed.event;
 
   constructor(
     private readonly analyzer: AnalyzerClient,
@@ -96,6 +99,7 @@ export class AnalysisService implements vscode.Disposable {
     const run = (onProgress: (p: AnalysisProgress) => void) => {
       const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, dataPath, settings), (p) => {
         this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: p.message });
+        this.progressed.fire({ entry, progress: p });
         onProgress(p);
       });
       this.running = { entry, job };
@@ -139,6 +143,14 @@ export class AnalysisService implements vscode.Disposable {
     return run;
   }
 
+  /** Stops the analysis or rescale of this checkpoint if it is the one running; false otherwise. */
+  cancel(checkpoint: string): boolean {
+    const running = this.running;
+    if (!running || running.entry.uri.fsPath !== checkpoint) return false;
+    this.analyzer.cancel(running.job.id);
+    return true;
+  }
+
   /** Stops the running job and everything queued behind it. */
   cancelAll(): boolean {
     const running = this.running;
@@ -165,5 +177,6 @@ export class AnalysisService implements vscode.Disposable {
 
   dispose(): void {
     this.finished.dispose();
+    this.progressed.dispose();
   }
 }

@@ -3,12 +3,17 @@ import * as vscode from 'vscode';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
 import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { reportCsv, saveWithDialog } from './reportExport';
+import { readStandaloneAssets, standaloneReportHtml } from './standaloneHtml';
 import { reloadUntilReady, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** What the report panel asks the rest of the extension to do. */
 export interface ReportActions {
   rerun(checkpoint: vscode.Uri): void;
   rescale(checkpoint: vscode.Uri, mode: 'flatten' | 'sharpen'): void;
+  /** Stops the analysis of this checkpoint, if one runs. */
+  cancel(checkpoint: vscode.Uri): void;
+  /** Shows the report of another checkpoint (the original of a rescaled one). */
+  showReportOf(checkpoint: vscode.Uri): void;
 }
 
 const reportTitle = (checkpoint: string) => `Flatness: ${path.basename(path.dirname(checkpoint))}/${path.basename(checkpoint)}`;
@@ -110,6 +115,14 @@ export class ReportPanel {
       case 'report/rerun':
         this.actions.rerun(uri);
         return;
+      case 'report/cancel':
+        this.actions.cancel(uri);
+        return;
+      case 'report/openOriginal': {
+        const source = this.report?.checkpoint.provenance?.source;
+        if (source) this.actions.showReportOf(vscode.Uri.file(path.resolve(path.dirname(this.checkpoint), source)));
+        return;
+      }
       case 'report/rescale':
         this.actions.rescale(uri, message.mode);
         return;
@@ -117,7 +130,10 @@ export class ReportPanel {
         if (!this.report) return;
         const base = this.checkpoint.replace(/\.json$/i, '');
         if (message.format === 'json') await saveWithDialog(`${base}.flatness.json`, { JSON: ['json'] }, JSON.stringify(this.report, null, 2));
-        else await saveWithDialog(`${base}.flatness.csv`, { CSV: ['csv'] }, reportCsv(this.report));
+        else if (message.format === 'html') {
+          const { script, stylesheet } = readStandaloneAssets(ReportPanel.extensionUri!.fsPath);
+          await saveWithDialog(`${base}.flatness.html`, { HTML: ['html'] }, standaloneReportHtml(this.report, script, stylesheet));
+        } else await saveWithDialog(`${base}.flatness.csv`, { CSV: ['csv'] }, reportCsv(this.report));
         return;
       }
       case 'report/exportChart': {

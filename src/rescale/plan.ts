@@ -260,6 +260,11 @@ export function rescaledFileName(plan: RescalePlan, taken: (file: string) => boo
   throw new FileProblem(plan.checkpoint.path, 'no free name for the rescaled file');
 }
 
+/** `file` as seen from `folder`, in forward slashes, so a moved folder keeps its links. */
+function relativeTo(folder: string, file: string): string {
+  return path.isAbsolute(file) ? path.relative(folder, file).split(path.sep).join('/') : file;
+}
+
 /** Writes the verified plan next to the original (or to `outPath`), never over an existing file. */
 export async function writeRescaled(plan: RescalePlan, outPath?: string): Promise<string[]> {
   const format = formatById(plan.checkpoint.format)!;
@@ -278,7 +283,7 @@ export async function writeRescaled(plan: RescalePlan, outPath?: string): Promis
     before: plan.before,
     after: plan.after,
     maxOutputDeviation: plan.maxOutputDeviation,
-    data: plan.data,
+    data: { ...plan.data, source: plan.data.dataFree ? plan.data.source : relativeTo(path.dirname(target), plan.data.source) },
   };
   return format.write(plan.checkpoint, target, { weights: plan.weights, metadata });
 }

@@ -87,6 +87,26 @@ export interface ReportCheckpoint {
   readonly notes: readonly string[];
   /** The file the architecture came from, when the checkpoint file holds weights only. */
   readonly architecture?: string;
+  /** "3 Dense layers (6 weight tensors)": the layers that hold weights, by kind. */
+  readonly layerSummary?: string;
+  /** Where a checkpoint written by Rescale came from, as stored in the file. */
+  readonly provenance?: RescaleProvenance;
+}
+
+/** The record a rescaled checkpoint carries: the original, the factors and the equivalence proof. */
+export interface RescaleProvenance {
+  /** The original checkpoint, relative to this checkpoint's folder. */
+  readonly source: string;
+  readonly sourceSha256?: string;
+  readonly mode: string;
+  readonly objective?: string;
+  readonly granularity?: string;
+  readonly factors: readonly { readonly layer: string; readonly alpha?: number; readonly unitScaleMin?: number; readonly unitScaleMax?: number }[];
+  /** max |f_original(x) − f_rescaled(x)| / max |f_original(x)| on `samples` inputs. */
+  readonly maxOutputDeviation?: number;
+  readonly samples?: number;
+  /** The inputs used for the check, relative to this checkpoint's folder (or "data-free probes"). */
+  readonly data?: string;
 }
 
 export interface FlatnessReport {

@@ -22,12 +22,16 @@ export type ToWebviewMessage =
   | { readonly type: 'report/failed'; readonly message: string }
   | { readonly type: 'compare/show'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };
 
-export type ExportFormat = 'json' | 'csv';
+export type ExportFormat = 'json' | 'csv' | 'html';
 
 export type FromWebviewMessage =
   | { readonly type: 'report/ready' }
   | { readonly type: 'report/rerun' }
   | { readonly type: 'report/rescale'; readonly mode: 'flatten' | 'sharpen' }
+  /** Stop the analysis this panel is showing progress for. */
+  | { readonly type: 'report/cancel' }
+  /** Open the report of the checkpoint this rescaled one was made from. */
+  | { readonly type: 'report/openOriginal' }
   | { readonly type: 'report/export'; readonly format: ExportFormat }
   /** A chart as a PNG data URL (data:image/png;base64,...), to be saved where the user chooses. */
   | { readonly type: 'report/exportChart'; readonly chart: string; readonly dataUrl: string }
@@ -41,12 +45,14 @@ export function isFromWebviewMessage(value: unknown): value is FromWebviewMessag
   switch (m.type) {
     case 'report/ready':
     case 'report/rerun':
+    case 'report/cancel':
+    case 'report/openOriginal':
     case 'compare/ready':
       return true;
     case 'report/rescale':
       return m.mode === 'flatten' || m.mode === 'sharpen';
     case 'report/export':
-      return m.format === 'json' || m.format === 'csv';
+      return m.format === 'json' || m.format === 'csv' || m.format === 'html';
     case 'report/exportChart':
       return typeof m.chart === 'string' && /^[a-z0-9-]{1,40}$/.test(m.chart) && typeof m.dataUrl === 'string' && m.dataUrl.length < 20_000_000 && pngDataUrl.test(m.dataUrl);
     default:
