@@ -1,7 +1,7 @@
 import { button, element } from './dom';
 import { readTheme, type ChartTheme } from './theme';
 import { applyThemeToCharts } from './charts/chartSetup';
-import { vscode } from './vscodeApi';
+import { isInEditor, vscode } from './vscodeApi';
 
 /** The short id a chart is exported under (`report/exportChart`). */
 export type ChartId = 'eigenvalues' | 'density' | 'slices' | 'surface' | 'block-traces' | 'alpha-orbit' | 'volume' | 'tensor-norms' | 'stable-ranks' | 'compare-eigenvalues' | 'compare-slices';
@@ -58,7 +58,7 @@ export function chartCard(spec: ChartCardSpec): HTMLElement {
   const exportButton = button('Export PNG', () => exportCard(live), `Save the ${spec.title.toLowerCase()} chart as a PNG file`);
   exportButton.className = 'secondary';
   exportButton.dataset.exportChart = spec.id;
-  actions.append(exportButton);
+  if (isInEditor) actions.append(exportButton);
   header.append(title, actions);
   card.setAttribute('aria-labelledby', title.id);
   card.append(header, box, element('p', spec.caption, 'caption'));

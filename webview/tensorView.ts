@@ -3,7 +3,7 @@ import { chartCard } from './chartCard';
 import { drawStableRankChart, drawTensorNormChart, tensorChartHeight, weightMatrices } from './charts/tensorNormChart';
 import { button, checkpointNotes, element, shortPath, staleBanner } from './dom';
 import { formatNumber } from './summaryRows';
-import { vscode } from './vscodeApi';
+import { isInEditor, vscode } from './vscodeApi';
 
 /** Every tensor's statistics as a table (name, shape, type, norms, spectral norm, stable rank). */
 export function tensorTable(tensors: readonly TensorStatistics[]): HTMLElement {
@@ -83,9 +83,10 @@ export function weightsView(report: WeightsReport, stale: boolean): HTMLElement[
   bar.setAttribute('aria-label', 'Report actions');
   const exportJson = button('Export JSON', () => vscode.postMessage({ type: 'report/export', format: 'json' }), 'Save the full report as JSON');
   const exportCsv = button('Export CSV', () => vscode.postMessage({ type: 'report/export', format: 'csv' }), 'Save the tensor statistics as CSV');
-  exportJson.className = exportCsv.className = 'secondary';
-  bar.append(button('Re-run', () => vscode.postMessage({ type: 'report/rerun' }), 'Read the file again (after adding its architecture)'), exportJson, exportCsv);
-  parts.push(bar);
+  const exportHtml = button('Export HTML', () => vscode.postMessage({ type: 'report/export', format: 'html' }), 'Save the report as one HTML file that opens in any browser, offline');
+  exportJson.className = exportCsv.className = exportHtml.className = 'secondary';
+  bar.append(button('Re-run', () => vscode.postMessage({ type: 'report/rerun' }), 'Read the file again (after adding its architecture)'), exportJson, exportCsv, exportHtml);
+  if (isInEditor) parts.push(bar);
   const grid = element('div', undefined, 'chart-grid');
   grid.append(...tensorCharts(report.tensors));
   parts.push(element('h2', 'Tensors'), tensorTable(report.tensors), element('h2', 'Charts'), grid);

@@ -9,6 +9,7 @@ import { ProgressBar } from './progressBar';
 import { planRescale, RescaleRefused, writeRescaled, type RescaleRequest } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
+import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../report/standaloneHtml';
 import type { DeepPartial } from '../analysis/analyzeFile';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
@@ -33,6 +34,8 @@ Options:
   --seed S               seed for every random choice (default 0): same seed, same numbers
   --metrics LIST         comma-separated from ${metricNames.join(',')} (default: all)
   --json OUT             write the full JSON report to OUT ('-' for stdout)
+  --html OUT             write the report as one self-contained HTML file (charts included;
+                         opens in any browser, offline)
   --top-k K              number of top eigenvalues (default 5)
   --trace-samples N      Hutchinson probes per weight tensor (default 30)
   --epsilon E            radius of the ε-sharpness ball (default 0.05)
@@ -79,13 +82,13 @@ function positiveNumber(name: string, text: string | undefined): number | undefi
   return n;
 }
 
-function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string; quiet: boolean } {
+function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string; html?: string; quiet: boolean } {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
-      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' },
+      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
       'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
       'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -114,7 +117,13 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
     const target = path.resolve(json);
     if (target === request.checkpoint || target === request.data) throw new UsageError(`--json ${json} would overwrite an input file; choose another name`);
   }
-  return { request, json, quiet: values.quiet === true };
+  const html = values.html;
+  if (html !== undefined) {
+    if (html === '' || html === '-') throw new UsageError('--html needs a file name');
+    const target = path.resolve(html);
+    if (target === request.checkpoint || target === request.data) throw new UsageError(`--html ${html} would overwrite an input file; choose another name`);
+  }
+  return { request, json, html, quiet: values.quiet === true };
 }
 
 /** Options shared by analyze and rescale: data, loss, samples, seed, backend. */
@@ -153,7 +162,9 @@ function withoutUndefined<T>(value: T): T {
 }
 
 async function runAnalyze(args: string[]): Promise<number> {
-  const { request, json, quiet } = parseAnalyze(args);
+  const { request, json, html, quiet } = parseAnalyze(args);
+  // Read before the analysis, so a missing build fails at once rather than after minutes of work.
+  const htmlAssets = html === undefined ? undefined : readStandaloneAssets(packageRootFrom(__dirname));
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -171,6 +182,10 @@ async function runAnalyze(args: string[]): Promise<number> {
         fs.writeFileSync(path.resolve(json), text);
         process.stdout.write(`Report written to ${json}\n`);
       }
+    }
+    if (html !== undefined && htmlAssets) {
+      fs.writeFileSync(path.resolve(html), standaloneReportHtml(report, htmlAssets.script, htmlAssets.stylesheet));
+      (json === '-' ? process.stderr : process.stdout).write(`HTML report written to ${html}\n`);
     }
     return 0;
   } finally {

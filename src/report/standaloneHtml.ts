@@ -87,5 +87,17 @@ export function readStandaloneAssets(packageRoot: string): { script: string; sty
       throw new Error(`cannot export HTML: ${relative} is missing from ${packageRoot} (${error instanceof Error ? error.message : String(error)}); build it with npm run build`);
     }
   };
-  return { script: read('dist/webview.js'), stylesheet: read('media/report.css') };
+  return { script: read('dist/webview.js').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'), stylesheet: read('media/report.css') };
+}
+
+/** The nearest folder at or above `start` holding this package's package.json (dist/cli.js → the root; src/cli under tsx → the root too). */
+export function packageRootFrom(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'flatness-lens') return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    if (path.dirname(dir) === dir) return path.resolve(start, '..');
+  }
 }
