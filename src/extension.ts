@@ -3,6 +3,7 @@ import { AnalyzerClient } from './analyzer/analyzerClient';
 import { CheckpointIndex } from './checkpoints/checkpointIndex';
 import { CheckpointTree } from './checkpoints/checkpointTree';
 import { Commands } from './commands/commands';
+import { openExample } from './commands/openExample';
 import { AnalysisService } from './jobs/analysisService';
 import { DataChoices } from './jobs/dataChoice';
 import { ResultCache } from './jobs/resultCache';
@@ -39,6 +40,10 @@ export function activate(context: vscode.ExtensionContext): void {
     register('flatnessLens.cancel', () => commands.cancel()),
     register('flatnessLens.selectData', (target) => commands.selectData(target)),
     register('flatnessLens.refresh', () => index.refresh()),
+    register('flatnessLens.openExample', () => openExample(context.extensionUri, log).catch((error: unknown) => {
+      log(`could not copy the example: ${error instanceof Error ? error.message : String(error)}`);
+      void vscode.window.showErrorMessage(`Flatness Lens: could not copy the example (${error instanceof Error ? error.message : String(error)})`);
+    })),
     index.onDidChangeContent((entry) => void commands.autoAnalyze(entry)),
     service.onDidProgress(({ entry, progress }) => ReportPanel.progress(entry.uri.fsPath, progress)),
     vscode.window.registerWebviewPanelSerializer(ReportPanel.viewType, {
