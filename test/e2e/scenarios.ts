@@ -179,7 +179,7 @@ export const scenarios: Scenario[] = [
     id: 'c',
     title: 'Rescale to Flatten… writes model.flat.json with the same function and a lower trace',
     timeoutMs: 150_000,
-    async run({ workbench, cliReport, note }) {
+    async run({ workbench, workspace, cliReport, note }) {
       await workbench.openExplorer();
       const row = await workbench.explorerRow(exampleRelative);
       await workbench.contextMenu(row, 'Rescale to Flatten');
@@ -198,6 +198,17 @@ export const scenarios: Scenario[] = [
       const flat = firstNumber(traceText);
       note(`trace: original ${formatNumber(original)} (CLI), rescaled '${traceText}' (webview)`);
       check(flat < original, `the rescaled checkpoint's trace ${flat} is not lower than the original's ${formatNumber(original)}`);
+      const rescaledFrame = await reportFrame(workbench, 'examples/digits-mlp/model.flat.json', 10_000);
+      const provenance = rescaledFrame.locator('section.provenance');
+      await waitVisible(provenance, "the rescaled report's provenance section", 10_000);
+      const provenanceText = normalize(await provenance.innerText());
+      note(`provenance section: ${provenanceText}`);
+      check(provenanceText.includes('Equivalent to model.json'), `the provenance section does not say 'Equivalent to model.json': '${provenanceText}'`);
+      check(/max \|Δ output\| = \d\.\de-\d+ .* on \d+ samples/.test(provenanceText), `the provenance section has no 'max |Δ output| = … on N samples': '${provenanceText}'`);
+      await provenance.scrollIntoViewIfNeeded({ timeout: 5000 });
+      note(`screenshot ${await workbench.screenshot('c-provenance')}`);
+      const stored = JSON.parse(fs.readFileSync(path.join(path.dirname(workspace.example), 'model.flat.json'), 'utf8')) as { flatnessLens?: { data?: { source?: string } } };
+      check(stored.flatnessLens?.data?.source === 'digits.csv.gz', `model.flat.json stores the data set as '${stored.flatnessLens?.data?.source}', not relative to itself ('digits.csv.gz')`);
       // Not in the contract, but a user sees it: the original's report, opened beside the new one, should fill in too.
       try {
         await reportFrame(workbench, exampleRelative, 10_000);
@@ -310,6 +321,133 @@ export const scenarios: Scenario[] = [
       const eigenvalues = await summaryValue(frame, eigenvalueRow, 90_000);
       note(`with the architecture: '${eigenvalues.metric}' = '${eigenvalues.value}'`);
       check(firstNumber(eigenvalues.value) > 0, `the top eigenvalue shown is '${eigenvalues.value}'`);
+    },
+  },
+  {
+    id: 'g',
+    title: 'The walkthrough opens, and its first step copies the example into the workspace',
+    timeoutMs: 90_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      await workbench.runCommand('Welcome: Open Walkthrough...');
+      await workbench.pickQuickItem("the walkthrough 'Get started with Flatness Lens'", (r) => r.text.includes('Get started with Flatness Lens'));
+      const page = workbench.page;
+      const steps = page.locator('.gettingStartedContainer .getting-started-step');
+      await poll('the walkthrough with its five steps', 20_000, async () => ((await steps.count()) >= 5 ? true : undefined), async () => `${await steps.count()} steps shown`);
+      const titles = (await steps.locator('.step-title').allInnerTexts()).map(normalize);
+      note(`walkthrough steps: ${titles.join(' | ')}`);
+      check(titles.join('|') === 'Open the example|Analyze a checkpoint|Read the report|Rescale to flatten or sharpen|Compare checkpoints', `unexpected steps: ${titles.join(' | ')}`);
+      await sleep(800);
+      note(`screenshot ${await workbench.screenshot('g-walkthrough')}`);
+      await page.locator('.gettingStartedContainer').getByRole('button', { name: 'Open the Example' }).first().click({ timeout: 10_000 });
+      const copied = path.join(workspace.root, 'flatness-example', 'model.json');
+      await poll(`${copied} written by Open the Example`, 20_000, async () => (fs.existsSync(copied) ? true : undefined));
+      await workbench.explorerRow('flatness-example/model.json', 20_000);
+      note(`screenshot ${await workbench.screenshot('g-walkthrough-example-copied')}`);
+      for (const file of ['model.json', 'model.weights.bin', 'digits.csv.gz']) {
+        check(fs.readFileSync(path.join(workspace.root, 'flatness-example', file)).equals(fs.readFileSync(path.join(path.dirname(workspace.example), file))), `flatness-example/${file} differs from the example's`);
+      }
+    },
+  },
+  {
+    id: 'h',
+    title: 'Cancel in the report panel stops a running analysis',
+    timeoutMs: 150_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      await startAnalyze(workbench, exampleRelative);
+      let frame = await reportFrame(workbench, exampleRelative, 90_000);
+      await summaryValue(frame, eigenvalueRow, 90_000);
+      writeWorkspaceSettings(workspace.settingsFile, { 'flatnessLens.traceSamples': 100000 });
+      try {
+        await sleep(1500);
+        frame = await reportFrame(workbench, exampleRelative, 10_000);
+        await frame.getByRole('button', { name: 'Re-run' }).click({ timeout: 10_000 });
+        const cancel = frame.getByRole('button', { name: 'Cancel' });
+        await waitVisible(cancel, "the report's Cancel button while the analysis runs", 30_000);
+        await sleep(1500);
+        const label = normalize(await frame.locator('.progress-label').innerText({ timeout: 5000 }));
+        note(`report progress before cancelling: '${label}'`);
+        note(`screenshot ${await workbench.screenshot('h-report-running')}`);
+        const started = Date.now();
+        await cancel.click({ timeout: 5000 });
+        await waitVisible(frame.locator('.status .cancelled'), "the report saying 'Analysis cancelled'", 10_000);
+        const seconds = (Date.now() - started) / 1000;
+        note(`report said cancelled ${seconds.toFixed(1)} s after Cancel`);
+        await waitHidden(workbench.progressToast(), 'the progress notification to disappear after Cancel in the report', 10_000);
+        check(seconds <= 3, `the report took ${seconds.toFixed(1)} s to say the analysis was cancelled`);
+        const shown = await summaryValue(frame, eigenvalueRow, 5000);
+        note(`the previous report stays: '${shown.metric}' = '${shown.value}'`);
+        note(`screenshot ${await workbench.screenshot('h-report-cancelled')}`);
+      } finally {
+        writeWorkspaceSettings(workspace.settingsFile, {});
+        await sleep(1500);
+      }
+    },
+  },
+  {
+    id: 'i',
+    title: 'Export HTML from the report writes one file that shows the report offline',
+    timeoutMs: 120_000,
+    async run({ workbench, workspace, cliReport, note }) {
+      await workbench.reset();
+      await startAnalyze(workbench, exampleRelative);
+      const frame = await reportFrame(workbench, exampleRelative, 90_000);
+      await summaryValue(frame, eigenvalueRow, 90_000);
+      const target = path.join(path.dirname(workspace.example), 'model.flatness.html');
+      fs.rmSync(target, { force: true });
+      await frame.getByRole('button', { name: 'Export HTML' }).click({ timeout: 10_000 });
+      // code-server's save dialog is a quick input holding the proposed path; Enter accepts it.
+      await waitVisible(workbench.page.locator('.quick-input-widget .quick-input-box input'), 'the save dialog', 10_000);
+      note(`save dialog proposes '${await workbench.page.locator('.quick-input-widget .quick-input-box input').inputValue()}'`);
+      await workbench.page.keyboard.press('Enter');
+      await poll(`${target} written`, 20_000, async () => (fs.existsSync(target) && fs.statSync(target).size > 100_000 ? true : undefined));
+      note(`exported ${path.basename(target)}: ${(fs.statSync(target).size / 1024).toFixed(0)} KiB`);
+      const page = await workbench.page.context().newPage();
+      try {
+        const requests: string[] = [];
+        await page.route('**', (route) => {
+          requests.push(route.request().url());
+          return route.request().url().startsWith('file:') ? route.continue() : route.abort();
+        });
+        await page.setViewportSize({ width: 1200, height: 900 });
+        await page.goto(`file://${target}`);
+        const rows = page.locator('tr[data-metric]');
+        await waitVisible(rows.first(), 'the exported report’s summary table', 20_000);
+        const text = (await rows.allInnerTexts()).map(normalize).join(' | ');
+        const expected = formatNumber((await cliReport()).hessian.topEigenvalues?.[0]);
+        check(text.includes(expected), `the exported report does not show λ₁ = ${expected}: ${text.slice(0, 300)}`);
+        check((await page.locator('canvas').count()) >= 5, 'the exported report has fewer than 5 charts');
+        const outside = requests.filter((u) => !u.startsWith('file:'));
+        check(outside.length === 0, `the exported report asked the network for ${outside.join(', ')}`);
+        await sleep(800);
+        const shot = path.join(path.dirname(await workbench.screenshot('i-export-html-saved')), 'i-export-html-in-browser.png');
+        await page.screenshot({ path: shot });
+        note(`screenshot ${shot}`);
+      } finally {
+        await page.close();
+      }
+    },
+  },
+  {
+    id: 'j',
+    title: 'Screenshots for the README and the walkthrough: the report and the α-orbit chart',
+    timeoutMs: 120_000,
+    async run({ workbench, note }) {
+      await workbench.reset();
+      await startAnalyze(workbench, exampleRelative);
+      const frame = await reportFrame(workbench, exampleRelative, 90_000);
+      await summaryValue(frame, eigenvalueRow, 90_000);
+      await workbench.runCommand('View: Close Primary Side Bar').catch(() => undefined);
+      await sleep(1000);
+      note(`screenshot ${await workbench.screenshot('docs-report')}`);
+      const orbit = frame.locator('[data-chart="alpha-orbit"]');
+      await orbit.scrollIntoViewIfNeeded({ timeout: 10_000 });
+      await sleep(1000);
+      const file = path.join(path.dirname(await workbench.screenshot('docs-report-scrolled')), 'docs-alpha-orbit.png');
+      await orbit.screenshot({ path: file, timeout: 15_000 });
+      note(`screenshot ${file}`);
+      await workbench.runCommand('View: Toggle Primary Side Bar Visibility').catch(() => undefined);
     },
   },
 ];
