@@ -49,10 +49,16 @@ function isWeightsOnly(entry: CheckpointEntry): boolean {
 const candidateGlob = `**/*.{${checkpointExtensions.join(',')}}`;
 const candidatePattern = new RegExp(`\\.(${checkpointExtensions.join('|')})$`, 'i');
 
+/** Extensions that many files share besides checkpoints: an unrecognized one is skipped without a word. */
+function looksLikeAnyFile(file: string): boolean {
+  return ['.json', '.npz'].includes(path.extname(file).toLowerCase());
+}
+
 /**
  * The workspace's checkpoints, found with the format registry and kept current by file watchers.
  * `files.exclude` applies (findFiles' default), and so does `flatnessLens.exclude`.
  */
+
 export class CheckpointIndex implements vscode.Disposable {
   private readonly entries = new Map<string, CheckpointEntry>();
   private readonly changed = new vscode.EventEmitter<CheckpointEntry | undefined>();
@@ -148,7 +154,8 @@ export class CheckpointIndex implements vscode.Disposable {
       this.entries.set(uri.fsPath, entry);
       return entry;
     } catch (error) {
-      if (error instanceof FileProblem && /not a checkpoint format/.test(error.problem)) {
+      // A .json or .npz that is no checkpoint is any other file; a .onnx, .h5, .pt … that is none is a checkpoint we cannot read.
+      if (error instanceof FileProblem && /not a checkpoint format/.test(error.problem) && looksLikeAnyFile(uri.fsPath)) {
         if (previous) this.entries.delete(uri.fsPath);
         return undefined;
       }

@@ -10,7 +10,11 @@ export const contextValues = {
   folder: 'flatnessLens.folder',
 } as const;
 
-type Node = { readonly kind: 'folder'; readonly folder: string; readonly entries: CheckpointEntry[] } | { readonly kind: 'checkpoint'; readonly entry: CheckpointEntry };
+type Node =
+  | { readonly kind: 'folder'; readonly folder: string; readonly entries: CheckpointEntry[] }
+  /** Files that look like checkpoints but could not be read, each with its reason, so none disappears silently. */
+  | { readonly kind: 'notReadable'; readonly entries: CheckpointEntry[] }
+  | { readonly kind: 'checkpoint'; readonly entry: CheckpointEntry; readonly labelWithPath?: boolean };
 
 const compact = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : v.toPrecision(4));
 
@@ -67,12 +71,19 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
   async getChildren(node?: Node): Promise<Node[]> {
     if (node?.kind === 'checkpoint') return [];
     if (node?.kind === 'folder') return node.entries.map((entry) => ({ kind: 'checkpoint', entry }));
+    if (node?.kind === 'notReadable') return node.entries.map((entry) => ({ kind: 'checkpoint', entry, labelWithPath: true }));
     const byFolder = new Map<string, CheckpointEntry[]>();
+    const notReadable: CheckpointEntry[] = [];
     for (const entry of await this.index.all()) {
+      if (entry.state.kind === 'unreadable') {
+        notReadable.push(entry);
+        continue;
+      }
       const folder = path.posix.dirname(entry.relativePath.split(path.sep).join('/'));
       byFolder.set(folder, [...(byFolder.get(folder) ?? []), entry]);
     }
-    return [...byFolder].sort(([a], [b]) => a.localeCompare(b)).map(([folder, entries]) => ({ kind: 'folder', folder, entries }));
+    const folders: Node[] = [...byFolder].sort(([a], [b]) => a.localeCompare(b)).map(([folder, entries]) => ({ kind: 'folder', folder, entries }));
+    return notReadable.length > 0 ? [...folders, { kind: 'notReadable', entries: notReadable.sort((a, b) => a.relativePath.localeCompare(b.relativePath)) }] : folders;
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
@@ -82,8 +93,16 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
       item.contextValue = contextValues.folder;
       return item;
     }
+    if (node.kind === 'notReadable') {
+      const item = new vscode.TreeItem('Not readable', vscode.TreeItemCollapsibleState.Expanded);
+      item.iconPath = new vscode.ThemeIcon('warning');
+      item.description = `${node.entries.length} file${node.entries.length === 1 ? '' : 's'}`;
+      item.tooltip = 'Files that look like checkpoints but could not be read; each says why. The README’s "Checkpoints" section lists what is read.';
+      item.contextValue = contextValues.folder;
+      return item;
+    }
     const { entry } = node;
-    const item = new vscode.TreeItem(path.basename(entry.uri.fsPath), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(node.labelWithPath ? entry.relativePath.split(path.sep).join('/') : path.basename(entry.uri.fsPath), vscode.TreeItemCollapsibleState.None);
     item.resourceUri = entry.uri;
     item.id = entry.uri.toString();
     const size = entry.parameters !== undefined ? `${entry.parameters.toLocaleString('en-US')} params` : undefined;

@@ -79,11 +79,16 @@ export async function readCheckpoint(path: string, options?: ReadOptions): Promi
   return (await requireFormat(path)).read(path, options);
 }
 
+/** Why a file is refused: the formats that are read, and where the README describes them. */
+function notACheckpoint(): string {
+  const known = checkpointFormats.map((f) => f.displayName).join('; ');
+  return `not a checkpoint format Flatness Lens reads: expected one of: ${known} (README, section "Checkpoints")`;
+}
+
 async function requireFormat(path: string): Promise<CheckpointFormat> {
   const format = await formatFor(path);
   if (format === undefined) {
-    const known = checkpointFormats.map((f) => f.displayName).join('; ');
-    throw new FileProblem(resolve(path), `not a checkpoint format Flatness Lens reads: expected one of: ${known}`);
+    throw new FileProblem(resolve(path), notACheckpoint());
   }
   return format;
 }
@@ -127,6 +132,6 @@ async function readHead(file: string): Promise<Uint8Array> {
 /** The format and summary of a checkpoint file, or a FileProblem saying why it is not one. */
 export async function describeCheckpoint(path: string): Promise<{ format: CheckpointFormat; summary: CheckpointSummary }> {
   const format = await formatFor(path);
-  if (format === undefined) throw new FileProblem(resolve(path), 'not a checkpoint format Flatness Lens reads');
+  if (format === undefined) throw new FileProblem(resolve(path), notACheckpoint());
   return { format, summary: await format.describe(path) };
 }

@@ -51,6 +51,9 @@ async function checkpointRow(workbench: Workbench, relativePath: string, timeout
     async () => {
       await workbench.expandAllSideBarRows(3000);
       const rows = await workbench.sideBarRowInfos();
+      // Unreadable files are listed under 'Not readable' by their relative path.
+      const notReadable = rows.find((r) => (r.text === relativePath || r.text.startsWith(relativePath + ' ')) && also(r));
+      if (notReadable) return notReadable;
       const f = rows.findIndex((r) => r.text === folder || r.text.startsWith(folder + ' ') || r.ariaLabel.startsWith(folder));
       if (f < 0) return undefined;
       for (let i = f + 1; i < rows.length && rows[i].level > rows[f].level; i++) {
@@ -144,6 +147,11 @@ export const scenarios: Scenario[] = [
       note(`tree row: ${example.text}`);
       const broken = await checkpointRow(workbench, brokenRelative, 10_000);
       note(`tree row: ${broken.text}`);
+      const rows = await workbench.sideBarRowInfos();
+      const group = rows.findIndex((r) => r.text.startsWith('Not readable'));
+      const brokenAt = rows.findIndex((r) => r.text.startsWith(brokenRelative));
+      check(group >= 0 && brokenAt > group && rows[brokenAt].level > rows[group].level, `${brokenRelative} is not listed under 'Not readable': ${workbench.describeRows(rows)}`);
+      check(/truncated|bytes/.test(broken.text), `the unreadable row does not give the reason: '${broken.text}'`);
       note(`screenshot ${await workbench.screenshot('a-checkpoints-tree')}`);
     },
   },
