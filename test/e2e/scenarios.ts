@@ -347,7 +347,9 @@ export const scenarios: Scenario[] = [
       check(titles.join('|') === 'Open the example|Analyze a checkpoint|Read the report|Rescale to flatten or sharpen|Compare checkpoints', `unexpected steps: ${titles.join(' | ')}`);
       await sleep(800);
       note(`screenshot ${await workbench.screenshot('g-walkthrough')}`);
-      await page.locator('.gettingStartedContainer').getByRole('button', { name: 'Open the Example' }).first().click({ timeout: 10_000 });
+      const stepButton = page.locator('.gettingStartedContainer .getting-started-step.expanded').getByText('Open the Example', { exact: true });
+      note(`step buttons: ${(await stepButton.evaluateAll((nodes) => nodes.map((n) => n.outerHTML.slice(0, 200)))).join(' || ')}`);
+      await stepButton.first().click({ timeout: 10_000 });
       const copied = path.join(workspace.root, 'flatness-example', 'model.json');
       await poll(`${copied} written by Open the Example`, 20_000, async () => (fs.existsSync(copied) ? true : undefined));
       await workbench.explorerRow('flatness-example/model.json', 20_000);
