@@ -29,8 +29,9 @@ export async function checkpointTargets(index: CheckpointIndex, argument: unknow
     const entries = await Promise.all(chosen.map((s) => checkpointTarget(index, s, '')));
     return entries.filter((e): e is CheckpointEntry => e !== undefined);
   }
-  const entries = await index.all();
   const first = argument ? await checkpointTarget(index, argument, '') : undefined;
+  // Only what can be compared: readable files; the right-clicked one first and already ticked.
+  const entries = (await index.all()).filter((entry) => entry.state.kind !== 'unreadable').sort((a, b) => Number(b === first) - Number(a === first));
   const picked = await vscode.window.showQuickPick(
     entries.map((entry) => ({ label: entry.relativePath, description: entry.format, picked: entry === first, entry })),
     { canPickMany: true, placeHolder: 'Checkpoints to compare (two or more)' },
