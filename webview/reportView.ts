@@ -107,7 +107,7 @@ function charts(report: FlatnessReport): HTMLElement {
     grid.append(chartCard({ id: 'density', title: 'Spectral density', caption: 'Stochastic Lanczos quadrature: Gauss nodes and weights smoothed with a Gaussian of width (λmax − λmin)/100. Most of the mass sits near 0; a log scale shows the outliers.', toggle: { label: 'log scale', initial: true }, draw: (canvas, theme, logScale) => drawDensityChart(canvas, report, theme, logScale) }));
   }
   if (report.landscape) {
-    grid.append(chartCard({ id: 'slices', title: '1-D loss slices', caption: 'The loss along a filter-normalized random direction and along the top eigenvector; the dashed line is the quadratic model L + ½λ₁t² the eigenvalue predicts.', draw: (canvas, theme) => drawLossSliceChart(canvas, report, theme) }));
+    grid.append(chartCard({ id: 'slices', title: '1-D loss slices', caption: 'The loss along a filter-normalized random direction and along the top eigenvector; the dashed line is the quadratic model L + ½λ₁t² the eigenvalue predicts.', height: 320, draw: (canvas, theme) => drawLossSliceChart(canvas, report, theme) }));
     grid.append(chartCard({ id: 'surface', title: '2-D loss landscape', caption: 'The loss on the plane spanned by two filter-normalized random directions (colour: log scale); the circle is this network. Hover for values.', height: 320, draw: (canvas, theme) => drawSurfaceHeatmap(canvas, report, theme) }));
   }
   if (h.blockTraces && h.blockTraces.length > 0) {

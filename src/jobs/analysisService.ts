@@ -87,7 +87,7 @@ export class AnalysisService implements vscode.Disposable {
     this.waiting.delete(entry);
     const settings = readSettings(entry.uri);
     const dataPath = data.kind === 'file' ? data.path : undefined;
-    this.output.appendLine(`analyzing ${entry.relativePath} on ${dataPath ?? 'data-free probes'} (seed ${settings.seed})`);
+    this.output.appendLine(`analyzing ${entry.relativePath} on ${dataPath ? vscode.workspace.asRelativePath(dataPath, false) : 'data-free probes'} (seed ${settings.seed})`);
     let hash: string;
     try {
       hash = await this.index.hashOf(entry);
