@@ -10,7 +10,7 @@ import type { Granularity } from '../rescale/symmetry';
 import { architectureFor, inputShapeFor, readSettings } from '../settings';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
-import { checkpointTarget, checkpointTargets } from './targets';
+import { checkpointTarget, checkpointTargets, whyNotRescalable } from './targets';
 
 /** A message with every absolute path inside an open workspace folder shown relative to it. */
 function relativeToWorkspace(message: string): string {
@@ -103,8 +103,13 @@ export class Commands implements ReportActions {
   }
 
   async rescaleCommand(argument: unknown, mode: 'flatten' | 'sharpen'): Promise<void> {
-    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`);
+    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`, (e) => whyNotRescalable(e) === undefined);
     if (!entry) return;
+    const notRescalable = whyNotRescalable(entry);
+    if (notRescalable) {
+      this.fail(new Error(`cannot rescale ${entry.relativePath}: ${notRescalable}`));
+      return;
+    }
     let factor: number | undefined;
     if (mode === 'sharpen') {
       const text = await vscode.window.showInputBox({

@@ -1,8 +1,18 @@
 import * as vscode from 'vscode';
-import type { CheckpointEntry, CheckpointIndex } from '../checkpoints/checkpointIndex';
+import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex } from '../checkpoints/checkpointIndex';
+import { isWeightsReport } from '../shared/report';
+
+/** Why a checkpoint cannot be rescaled, or undefined when it can (as far as is known before rescaling). */
+export function whyNotRescalable(entry: CheckpointEntry): string | undefined {
+  if (entry.state.kind === 'unreadable') return `it is not readable (${entry.state.reason})`;
+  if (lacksArchitecture(entry)) return 'it holds weights only: add its architecture (<name>.architecture.json beside it, or the flatnessLens.architectures setting)';
+  const report = entry.state.kind === 'done' || entry.state.kind === 'stale' ? entry.state.report : undefined;
+  if (report && !isWeightsReport(report) && report.invariant?.minTraceOverLayerScaling?.degreesOfFreedom === 0) return 'its network has no function-preserving layer scalings (no ReLU-like layer pairs)';
+  return undefined;
+}
 
 /** A command's argument: a tree node, an Explorer URI, or nothing (then the active editor or a pick). */
-export async function checkpointTarget(index: CheckpointIndex, argument: unknown, placeHolder: string): Promise<CheckpointEntry | undefined> {
+export async function checkpointTarget(index: CheckpointIndex, argument: unknown, placeHolder: string, offered: (entry: CheckpointEntry) => boolean = () => true): Promise<CheckpointEntry | undefined> {
   if (typeof argument === 'object' && argument !== null && 'entry' in argument) return (argument as { entry: CheckpointEntry }).entry;
   if (argument instanceof vscode.Uri) return index.entryFor(argument);
   const active = vscode.window.activeTextEditor?.document.uri;
@@ -10,9 +20,9 @@ export async function checkpointTarget(index: CheckpointIndex, argument: unknown
     const entry = index.get(active);
     if (entry) return entry;
   }
-  const entries = await index.all();
+  const entries = (await index.all()).filter(offered);
   if (entries.length === 0) {
-    void vscode.window.showInformationMessage('Flatness Lens: no checkpoints found in this workspace.');
+    void vscode.window.showInformationMessage('Flatness Lens: no suitable checkpoints found in this workspace.');
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
