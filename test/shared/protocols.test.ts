@@ -5,7 +5,7 @@ import { isFromWebviewMessage } from '../../src/shared/webviewProtocol';
 
 test('webview messages with unexpected content are rejected', () => {
   const png = 'data:image/png;base64,iVBORw0KGgo=';
-  for (const ok of [{ type: 'report/ready' }, { type: 'report/rerun' }, { type: 'compare/ready' }, { type: 'report/rescale', mode: 'flatten' }, { type: 'report/export', format: 'csv' }, { type: 'report/exportChart', chart: 'alpha-orbit', dataUrl: png }]) {
+  for (const ok of [{ type: 'report/ready' }, { type: 'report/rerun' }, { type: 'compare/ready' }, { type: 'report/rescale', mode: 'flatten' }, { type: 'report/export', format: 'csv' }, { type: 'report/export', format: 'html' }, { type: 'report/cancel' }, { type: 'report/openOriginal' }, { type: 'report/exportChart', chart: 'alpha-orbit', dataUrl: png }]) {
     assert.equal(isFromWebviewMessage(ok), true, JSON.stringify(ok));
   }
   for (const bad of [
