@@ -1,6 +1,7 @@
 /**
  * TF.js Layers format: a `model.json` (Keras topology + weights manifest) and binary weight shards.
- * Read with plain fs; see /work/shared/notes/formats-and-real-data.md for what is checked and why.
+ * Read with plain fs; the manifest's sizes, dtypes and shard lengths are checked against each other
+ * before any weight is decoded.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
