@@ -13,7 +13,7 @@ import { hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import { Objective } from './objective';
-import { SeededRandom } from './random';
+import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { describeTensors } from './tensorStatistics';
 import { hessianTrace } from './trace';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterInfo } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
 import type { HessianVectorProduct } from './lanczos';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, type ParameterVector } from './vectors';
 
 export interface BlockTrace {

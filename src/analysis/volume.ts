@@ -1,6 +1,6 @@
 import { throwIfAborted } from '../shared/errors';
 import type { Objective } from './objective';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { addScaled, disposeVector, randomNormalVector, unitVector, type ParameterVector } from './vectors';
 
 export interface VolumeFlatnessOptions {

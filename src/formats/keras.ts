@@ -11,7 +11,7 @@ import { countParameters, readKerasH5Layout, readWeightValues, withH5, type Kera
 import { loadH5wasm } from './keras/h5wasm';
 import { writeKerasH5, type KerasH5Source } from './keras/h5Writer';
 import { checkWeightShape } from './keras/weightShapes';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 import { trainingLossOf } from './tfjsLayers';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { isTrainableWeight } from './tfjsLayersWeights';

@@ -15,7 +15,7 @@ import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './on
 import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
 import { decodeOnnx, type OnnxSource } from './onnx/source';
 import { writeOnnx } from './onnx/writer';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 
 export const ONNX_FORMAT_ID = 'onnx';
 

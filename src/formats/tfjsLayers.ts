@@ -10,7 +10,7 @@ import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
 import { isJsonObject } from './jsonValues';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './tfjsLayersJson';
 import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hessianTopEigenvalues } from '../analysis/eigenvalues';
 import type { HessianVectorProduct } from '../analysis/lanczos';
-import type { SeededRandom } from '../analysis/random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, type ParameterVector } from '../analysis/vectors';
 import type { ParameterInfo } from '../model/network';
 import { entryLogFactors } from './applyScaling';

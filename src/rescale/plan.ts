@@ -4,7 +4,7 @@ import { prepareInputs, type InputRequest } from '../analysis/analyzeFile';
 import { hessianTopEigenvalues } from '../analysis/eigenvalues';
 import { NonFiniteCurvature } from '../analysis/lanczos';
 import { Objective } from '../analysis/objective';
-import { SeededRandom } from '../analysis/random';
+import { SeededRandom } from '../numeric/random';
 import { hessianTrace } from '../analysis/trace';
 import { disposeVector, type ParameterVector } from '../analysis/vectors';
 import { formatById } from '../formats/registry';

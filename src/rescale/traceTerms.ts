@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HessianVectorProduct } from '../analysis/lanczos';
-import type { SeededRandom } from '../analysis/random';
+import type { SeededRandom } from '../numeric/random';
 import { blockStreamLabel, meanAndStderr } from '../analysis/trace';
 import { disposeVector } from '../analysis/vectors';
 import type { ParameterInfo } from '../model/network';

@@ -11,7 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, Targets } from '../../src/data/dataset';
+import type { Dataset } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint, WeightTensor } from '../../src/model/spec';
@@ -23,7 +24,7 @@ import { spectralDensity } from '../../src/analysis/density';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from '../../src/analysis/sharpness';
 import { volumeFlatness } from '../../src/analysis/volume';
 import { fisherRaoNorm } from '../../src/analysis/fisherRao';
-import { SeededRandom } from '../../src/analysis/random';
+import { SeededRandom } from '../../src/numeric/random';
 import { disposeVector, fromFlat, toFlat, type ParameterVector } from '../../src/analysis/vectors';
 import { analyze, type AnalysisInput } from '../../src/analysis/analyze';
 import { mergeSettings } from '../../src/analysis/analyzeFile';

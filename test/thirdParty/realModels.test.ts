@@ -22,7 +22,7 @@ import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
-import { SeededRandom } from '../../src/analysis/random';
+import { SeededRandom } from '../../src/numeric/random';
 import { readCheckpoint } from '../../src/formats/registry';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
