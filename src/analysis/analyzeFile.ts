@@ -1,9 +1,8 @@
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import { fitDatasetToModel, takeFirst } from '../data/fit';
 import { loadDataset, type LoadDatasetOptions } from '../data/load';
 import { probeDataset } from '../data/probe';
 import { readCheckpoint, readTensorFile } from '../formats/registry';
+import { fileSha256 } from '../io/sha256';
 import { initBackend, type BackendChoice } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { withInputShape } from '../model/inputShape';
@@ -46,12 +45,6 @@ export function mergeSettings(overrides: DeepPartial<AnalysisSettings> | undefin
     merged[key] = typeof value === 'object' ? { ...value, ...(override as object | undefined) } : (override ?? value);
   }
   return merged as unknown as AnalysisSettings;
-}
-
-export async function fileSha256(path: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape'>;

@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeAnyFile, type AnalysisRequest } from '../analysis/analyzeFile';
-import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
+import { failureKind } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { ProgressBar } from './progressBar';
-import { planRescale, RescaleRefused, writeRescaled, type RescaleRequest } from '../rescale/plan';
+import { planRescale, writeRescaled, type RescaleRequest } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
 import type { DeepPartial } from '../analysis/analyzeFile';
@@ -266,12 +266,13 @@ function reportError(error: unknown): number {
     process.stderr.write(`flatness: ${error.message}\nRun 'flatness --help' for usage.\n`);
     return 2;
   }
-  if (error instanceof Cancelled) {
+  const kind = failureKind(error);
+  if (kind === 'cancelled') {
     process.stderr.write('flatness: cancelled\n');
     return 130;
   }
-  if (error instanceof FileProblem || error instanceof ModelProblem || error instanceof RescaleRefused) {
-    process.stderr.write(`flatness: ${error.message}\n`);
+  if (kind !== 'internal') {
+    process.stderr.write(`flatness: ${(error as Error).message}\n`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);

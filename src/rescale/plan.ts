@@ -10,7 +10,7 @@ import { disposeVector, type ParameterVector } from '../analysis/vectors';
 import { formatById } from '../formats/registry';
 import { NetworkFunction } from '../model/network';
 import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem, throwIfAborted } from '../shared/errors';
+import { FileProblem, RescaleRefused, throwIfAborted } from '../shared/errors';
 import { toolVersion } from '../shared/version';
 import { applyScaling } from './applyScaling';
 import { exponentialSum, minimizeExponentialSum, scaleToGrowBy, type TraceTerm } from './exponentialSum';
@@ -34,13 +34,6 @@ export interface RescaleRequest extends InputRequest {
   readonly traceSamples?: number;
   /** Largest accepted max |Δ output| / max |output| before writing. */
   readonly tolerance?: number;
-}
-
-export class RescaleRefused extends Error {
-  constructor(readonly checkpoint: string, readonly reason: string) {
-    super(`${checkpoint}: cannot rescale: ${reason}`);
-    this.name = 'RescaleRefused';
-  }
 }
 
 export interface CurvatureSummary {
