@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendChoice } from './model/backend';
+import type { BackendChoice } from './shared/requests';
 import { metricNames, type LossKind, type MetricName } from './shared/report';
 
 /** The extension's settings (package.json "contributes.configuration"), read with types and defaults. */

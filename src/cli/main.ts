@@ -1,15 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeAnyFile, type AnalysisRequest } from '../analysis/analyzeFile';
+import { analyzeAnyFile } from '../analysis/analyzeFile';
+import type { AnalysisRequest, RescaleRequest, DeepPartial } from '../shared/requests';
 import { failureKind } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { ProgressBar } from './progressBar';
-import { planRescale, writeRescaled, type RescaleRequest } from '../rescale/plan';
+import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
-import type { DeepPartial } from '../analysis/analyzeFile';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]

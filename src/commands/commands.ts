@@ -6,7 +6,7 @@ import type { AnalysisService } from '../jobs/analysisService';
 import type { DataChoice, DataChoices } from '../jobs/dataChoice';
 import { ComparePanel } from '../report/comparePanel';
 import { ReportPanel, type ReportActions } from '../report/reportPanel';
-import type { Granularity } from '../rescale/symmetry';
+import type { Granularity } from '../shared/requests';
 import { comparisonRequest } from '../jobs/requests';
 import { readSettings } from '../settings';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';

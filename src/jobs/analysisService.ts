@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analyzerClient';
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
-import type { RescaleReport } from '../cli/rescaleReport';
+import type { RescaleReport } from '../shared/rescaleResult';
 import { readSettings } from '../settings';
 import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';

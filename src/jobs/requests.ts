@@ -1,5 +1,4 @@
-import type { AnalysisRequest, DeepPartial, InputRequest } from '../analysis/analyzeFile';
-import type { RescaleRequest } from '../rescale/plan';
+import type { AnalysisRequest, DeepPartial, InputRequest, RescaleRequest } from '../shared/requests';
 import { architectureFor, inputShapeFor, type ExtensionSettings } from '../settings';
 import type { FunctionComparisonRequest } from '../shared/analyzerProtocol';
 import type { AnalysisSettings } from '../shared/report';

@@ -1,6 +1,5 @@
-import type { AnalysisRequest, InputRequest } from '../analysis/analyzeFile';
-import type { RescaleReport } from '../cli/rescaleReport';
-import type { RescaleRequest } from '../rescale/plan';
+import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
+import type { RescaleReport } from './rescaleResult';
 import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
 

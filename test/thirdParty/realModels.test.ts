@@ -31,7 +31,7 @@ import { applyScaling } from '../../src/rescale/applyScaling';
 import { compareFunctions } from '../../src/rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import { RescaleRefused } from '../../src/shared/errors';
-import { analyzeSymmetry } from '../../src/rescale/symmetry';
+import { analyzeSymmetry } from '../../src/symmetry/symmetry';
 import { FileProblem } from '../../src/shared/errors';
 import type { FlatnessReport } from '../../src/shared/report';
 import { npmPackageOrSkip } from '../fixtures/npmPackages';
