@@ -36,8 +36,14 @@ export function analysisRequest(checkpoint: string, data: DataChoice, settings: 
 /** What the user chose in the Rescale command's prompts. */
 export type RescaleChoices = Pick<RescaleRequest, 'mode' | 'factor' | 'granularity' | 'objective'>;
 
+/**
+ * Per layer, the trace terms are Hutchinson estimates per weight tensor, as `traceSamples` counts them
+ * for the report. Per unit, the rescaler's probes are shared by all units; its own default (more
+ * probes in all) applies.
+ */
 export function rescaleRequest(checkpoint: string, data: DataChoice, settings: ExtensionSettings, choices: RescaleChoices): RescaleRequest {
-  return { ...inputRequest(checkpoint, data, settings), ...choices, traceSamples: settings.traceSamples };
+  const traceSamples = choices.granularity === 'unit' ? undefined : settings.traceSamples;
+  return { ...inputRequest(checkpoint, data, settings), ...choices, traceSamples };
 }
 
 /** Compare the second checkpoint's outputs with the first's, on the first's inputs. */

@@ -127,15 +127,31 @@ test('Rescale to Sharpen sends the same loss, samples and backend as the analysi
   const w = await workspace();
   try {
     host.inputs.push('50');
-    host.picks.push('Per unit', 'Trace');
+    host.picks.push('Per layer', 'Trace');
     await w.commands.rescaleCommand(Uri.file(w.first), 'sharpen');
     assert.deepEqual(w.analyzer.sent, [
       {
         type: 'rescale',
-        request: { ...inputsFor(w.root, w.first, [3]), mode: 'sharpen', factor: 50, granularity: 'unit', objective: 'trace', traceSamples: 12 },
+        request: { ...inputsFor(w.root, w.first, [3]), mode: 'sharpen', factor: 50, granularity: 'layer', objective: 'trace', traceSamples: 12 },
       },
     ]);
     assert.deepEqual(host.messages, [{ severity: 'error', text: 'Flatness Lens: recorded only' }]);
+  } finally {
+    w.done();
+  }
+});
+
+test('Rescale to Flatten per unit leaves the probe count to the rescaler (its probes are shared by all units)', async () => {
+  const w = await workspace();
+  try {
+    host.picks.push('Per unit', 'Top eigenvalue λ_max');
+    await w.commands.rescaleCommand(Uri.file(w.second), 'flatten');
+    assert.deepEqual(w.analyzer.sent, [
+      {
+        type: 'rescale',
+        request: { ...inputsFor(w.root, w.second), mode: 'flatten', factor: undefined, granularity: 'unit', objective: 'lambda-max', traceSamples: undefined },
+      },
+    ]);
   } finally {
     w.done();
   }
