@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { analyze } from '../src/analysis/analyze';
 import { mergeSettings } from '../src/analysis/analyzeFile';
 import { Objective } from '../src/analysis/objective';
-import { SeededRandom } from '../src/analysis/random';
+import { SeededRandom } from '../src/numeric/random';
 import { disposeVector } from '../src/analysis/vectors';
 import type { Dataset } from '../src/data/dataset';
 import { tfjsLayersFormat } from '../src/formats/tfjsLayers';

@@ -1,4 +1,4 @@
-import { SeededRandom } from '../src/analysis/random';
+import { SeededRandom } from '../src/numeric/random';
 import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';
 
 /** The benchmark's networks, with He-initialized weights from a fixed seed. */

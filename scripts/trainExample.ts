@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/analysis/objective';
-import { SeededRandom } from '../src/analysis/random';
+import { SeededRandom } from '../src/numeric/random';
 import { loadDataset } from '../src/data/load';
 import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
 import { initBackend } from '../src/model/backend';

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AnalysisRequest, DeepPartial } from './analysis/analyzeFile';
-import type { BackendChoice } from './model/backend';
-import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from './shared/report';
+import type { BackendChoice } from './shared/requests';
+import { metricNames, type LossKind, type MetricName } from './shared/report';
 
 /** The extension's settings (package.json "contributes.configuration"), read with types and defaults. */
 export interface ExtensionSettings {
@@ -87,27 +86,4 @@ export function architectureFor(checkpoint: string, settings: ExtensionSettings)
 export function inputShapeFor(checkpoint: string, settings: ExtensionSettings): number[] | undefined {
   const value = settingFor(checkpoint, settings.inputShapes);
   return value === undefined ? undefined : value.split(/[,x×\s]+/).filter(Boolean).map(Number);
-}
-
-/** An analysis request for a checkpoint with the data choice made (undefined = data-free). */
-export function analysisRequest(checkpoint: string, data: string | undefined, settings: ExtensionSettings): AnalysisRequest {
-  const metricSettings: DeepPartial<AnalysisSettings> = {
-    eigenvalues: { count: settings.topK },
-    trace: { samples: settings.traceSamples },
-    sharpness: { epsilon: settings.sharpnessEpsilon },
-    volume: { epsilon: settings.volumeEpsilon },
-  };
-  return {
-    checkpoint,
-    architecture: architectureFor(checkpoint, settings),
-    inputShape: inputShapeFor(checkpoint, settings),
-    data,
-    loss: settings.loss === 'auto' ? undefined : settings.loss,
-    samples: settings.samples > 0 ? settings.samples : undefined,
-    probeSamples: settings.probeSamples,
-    seed: settings.seed,
-    metrics: settings.metrics,
-    settings: metricSettings,
-    backend: settings.backend,
-  };
 }

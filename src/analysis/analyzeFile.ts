@@ -1,10 +1,10 @@
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import { fitDatasetToModel, takeFirst } from '../data/fit';
-import { loadDataset, type LoadDatasetOptions } from '../data/load';
+import { loadDataset } from '../data/load';
+import type { LoadDatasetOptions, BackendChoice, InputRequest, DeepPartial, AnalysisRequest } from '../shared/requests';
 import { probeDataset } from '../data/probe';
 import { readCheckpoint, readTensorFile } from '../formats/registry';
-import { initBackend, type BackendChoice } from '../model/backend';
+import { fileSha256 } from '../io/sha256';
+import { initBackend } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { withInputShape } from '../model/inputShape';
 import { NetworkFunction } from '../model/network';
@@ -13,29 +13,6 @@ import { defaultSettings, metricNames, type AnalysisSettings, type AnyReport, ty
 import { toolVersion } from '../shared/version';
 import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';
 import { describeTensors } from './tensorStatistics';
-
-/** Everything needed to analyze one checkpoint file: what the CLI parses and the extension sends. */
-export interface AnalysisRequest {
-  readonly checkpoint: string;
-  /** For a weights-only checkpoint: the file holding its architecture (else looked for next to it). */
-  readonly architecture?: string;
-  /** Data set file; without one the data-free mode is used. */
-  readonly data?: string;
-  readonly dataOptions?: LoadDatasetOptions;
-  readonly loss?: LossKind;
-  /** Use the first N samples (all when absent). */
-  readonly samples?: number;
-  /** Probe inputs in the data-free mode. */
-  readonly probeSamples?: number;
-  readonly seed?: number;
-  readonly metrics?: readonly MetricName[];
-  readonly settings?: DeepPartial<AnalysisSettings>;
-  readonly backend?: BackendChoice;
-  /** Per-sample input shape (channels-last) for inputs whose dimensions the file leaves open. */
-  readonly inputShape?: readonly number[];
-}
-
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 export const defaultProbeSamples = 256;
 
@@ -47,14 +24,6 @@ export function mergeSettings(overrides: DeepPartial<AnalysisSettings> | undefin
   }
   return merged as unknown as AnalysisSettings;
 }
-
-export async function fileSha256(path: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape'>;
 
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
 export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {

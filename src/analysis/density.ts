@@ -1,6 +1,6 @@
 import type { ParameterInfo } from '../model/network';
 import { lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, randomNormalVector } from './vectors';
 
 export interface SpectralDensity {

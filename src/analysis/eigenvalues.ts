@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
-import { SeededRandom } from './random';
+import { SeededRandom } from '../numeric/random';
 import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
 import type { ParameterInfo } from '../model/network';
 

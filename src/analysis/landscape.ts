@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '../shared/errors';
 import type { Objective } from './objective';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, type ParameterVector } from './vectors';
 
 export interface LossSlice {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '../shared/errors';
 import type { Objective } from './objective';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { addScaled, disposeVector, dot, norm, randomNormalVector, scale, type ParameterVector } from './vectors';
 
 /**

@@ -4,7 +4,7 @@
  * where they show that a function-preserving rescale changes them too.
  */
 import type { TensorStatistics } from '../shared/report';
-import { SeededRandom } from './random';
+import { SeededRandom } from '../numeric/random';
 import { tridiagonalEigen } from './tridiagonal';
 
 export interface TensorToDescribe {

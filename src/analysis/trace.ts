@@ -1,22 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterInfo } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
+import type { BlockTraceEntry } from '../shared/report';
 import type { HessianVectorProduct } from './lanczos';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, type ParameterVector } from './vectors';
 
-export interface BlockTrace {
-  readonly layer: string;
-  /** The weight's role in its layer: kernel, bias, gamma, ... */
-  readonly weight: string;
-  readonly name: string;
-  readonly size: number;
-  /** Tr H_kk: the trace of the Hessian block of this weight tensor. */
-  readonly trace: number;
-  readonly stderr: number;
-  /** True when computed exactly with unit vectors (blocks no larger than the probe count). */
-  readonly exact: boolean;
-}
 
 export interface TraceEstimate {
   readonly estimate: number;
@@ -24,7 +13,7 @@ export interface TraceEstimate {
   /** Rademacher probes per weight tensor (or in all, for the joint method). */
   readonly samples: number;
   readonly method: 'blocks' | 'joint';
-  readonly blocks: BlockTrace[];
+  readonly blocks: BlockTraceEntry[];
 }
 
 export interface TraceOptions {
@@ -46,7 +35,7 @@ export async function hessianTrace(hvp: HessianVectorProduct, parameters: readon
   if (parameters.length > options.maxBlocksForBlockProbes) return jointTrace(hvp, parameters, options);
   const total = parameters.reduce((n, p) => n + Math.min(p.size, options.samples), 0);
   let done = 0;
-  const blocks: BlockTrace[] = [];
+  const blocks: BlockTraceEntry[] = [];
   for (const [k, p] of parameters.entries()) {
     const exact = p.size <= options.samples;
     const random = options.random.fork(blockStreamLabel(k, p.size));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterInfo } from '../model/network';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 
 /**
  * A vector in parameter space, held as one tensor per trainable weight (same shapes as θ).

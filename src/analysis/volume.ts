@@ -1,6 +1,7 @@
 import { throwIfAborted } from '../shared/errors';
+import type { VolumeFlatnessEntry } from '../shared/report';
 import type { Objective } from './objective';
-import type { SeededRandom } from './random';
+import type { SeededRandom } from '../numeric/random';
 import { addScaled, disposeVector, randomNormalVector, unitVector, type ParameterVector } from './vectors';
 
 export interface VolumeFlatnessOptions {
@@ -14,22 +15,7 @@ export interface VolumeFlatnessOptions {
   readonly onProgress?: (fraction: number) => void;
 }
 
-export interface VolumeFlatness {
-  readonly epsilon: number;
-  readonly directions: number;
-  readonly cap: number;
-  /** Radius along each direction where the loss first exceeds L + ε (the cap when it never does). */
-  readonly radii: number[];
-  readonly radiusMin: number;
-  readonly radiusMedian: number;
-  readonly radiusMax: number;
-  /** Fraction of directions along which the loss never left the ε-band up to the cap. */
-  readonly escapedFraction: number;
-  /**
-   * log of the estimated volume of the ε-flat region around θ, seen as star-shaped:
-   * Vol = V_n(1)·E_d[r(d)ⁿ]. A lower bound when directions reach the cap.
-   */
-  readonly logVolume: number;
+export interface VolumeFlatness extends VolumeFlatnessEntry {
   readonly lossEvaluations: number;
 }
 

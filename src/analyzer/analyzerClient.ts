@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { AnalysisRequest } from '../analysis/analyzeFile';
-import type { RescaleReport } from '../cli/rescaleReport';
-import type { RescaleRequest } from '../rescale/plan';
-import type { FailureKind, FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import type { AnalysisRequest, RescaleRequest } from '../shared/requests';
+import type { RescaleReport } from '../shared/rescaleResult';
+import type { FailureKind } from '../shared/errors';
+import type { FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
 
 export interface Job<T> {

@@ -1,9 +1,9 @@
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { rescaleReport } from '../cli/rescaleReport';
 import { compareFunctions } from '../rescale/compareFunctions';
-import { planRescale, RescaleRefused, writeRescaled } from '../rescale/plan';
-import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
-import { isToAnalyzerMessage, type FailureKind, type FromAnalyzerMessage, type JobMessage, type JobResult } from '../shared/analyzerProtocol';
+import { planRescale, writeRescaled } from '../rescale/plan';
+import { failureKind } from '../shared/errors';
+import { isToAnalyzerMessage, type FromAnalyzerMessage, type JobMessage, type JobResult } from '../shared/analyzerProtocol';
 import type { AnalysisProgress } from '../shared/report';
 
 /**
@@ -16,14 +16,6 @@ let running: { id: number; controller: AbortController } | undefined;
 
 function send(message: FromAnalyzerMessage): void {
   process.send?.(message);
-}
-
-function failureKind(error: unknown): FailureKind {
-  if (error instanceof Cancelled) return 'cancelled';
-  if (error instanceof FileProblem) return 'file';
-  if (error instanceof ModelProblem) return 'model';
-  if (error instanceof RescaleRefused) return 'refused';
-  return 'internal';
 }
 
 async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: AnalysisProgress) => void): Promise<JobResult> {

@@ -1,16 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeAnyFile, type AnalysisRequest } from '../analysis/analyzeFile';
-import { Cancelled, FileProblem, ModelProblem } from '../shared/errors';
+import { analyzeAnyFile } from '../analysis/analyzeFile';
+import type { AnalysisRequest, RescaleRequest, DeepPartial } from '../shared/requests';
+import { failureKind } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { ProgressBar } from './progressBar';
-import { planRescale, RescaleRefused, writeRescaled, type RescaleRequest } from '../rescale/plan';
+import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
 import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../report/standaloneHtml';
-import type { DeepPartial } from '../analysis/analyzeFile';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
@@ -281,12 +281,13 @@ function reportError(error: unknown): number {
     process.stderr.write(`flatness: ${error.message}\nRun 'flatness --help' for usage.\n`);
     return 2;
   }
-  if (error instanceof Cancelled) {
+  const kind = failureKind(error);
+  if (kind === 'cancelled') {
     process.stderr.write('flatness: cancelled\n');
     return 130;
   }
-  if (error instanceof FileProblem || error instanceof ModelProblem || error instanceof RescaleRefused) {
-    process.stderr.write(`flatness: ${error.message}\n`);
+  if (kind !== 'internal') {
+    process.stderr.write(`flatness: ${(error as Error).message}\n`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,23 +1,6 @@
 import * as path from 'node:path';
 import type { RescalePlan } from '../rescale/plan';
-
-/** The JSON that `flatness rescale --json` writes. */
-export interface RescaleReport {
-  readonly source: string;
-  readonly out: string;
-  readonly files: string[];
-  readonly mode: string;
-  readonly objective: string;
-  readonly granularity: string;
-  readonly symmetry: string;
-  readonly factors: RescalePlan['factors'];
-  readonly maxOutputDeviation: number;
-  readonly before: RescalePlan['before'];
-  readonly after: RescalePlan['after'];
-  readonly predicted: RescalePlan['predicted'];
-  readonly data: RescalePlan['data'];
-  readonly notes: string[];
-}
+import type { RescaleReport } from '../shared/rescaleResult';
 
 export function rescaleReport(plan: RescalePlan, files: string[]): RescaleReport {
   return {

@@ -6,8 +6,9 @@ import type { AnalysisService } from '../jobs/analysisService';
 import type { DataChoice, DataChoices } from '../jobs/dataChoice';
 import { ComparePanel } from '../report/comparePanel';
 import { ReportPanel, type ReportActions } from '../report/reportPanel';
-import type { Granularity } from '../rescale/symmetry';
-import { architectureFor, inputShapeFor, readSettings } from '../settings';
+import type { Granularity } from '../shared/requests';
+import { comparisonRequest } from '../jobs/requests';
+import { readSettings } from '../settings';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
 import { checkpointTarget, checkpointTargets, whyNotRescalable } from './targets';
@@ -139,21 +140,8 @@ export class Commands implements ReportActions {
     if (!objective) return;
     const data = await this.service.dataFor(entry);
     if (!data) return;
-    const settings = readSettings(entry.uri);
     try {
-      const result = await this.service.rescale(entry, {
-        mode,
-        factor,
-        granularity: granularity.value,
-        objective: objective.value,
-        architecture: architectureFor(entry.uri.fsPath, settings),
-        inputShape: inputShapeFor(entry.uri.fsPath, settings),
-        data: data.kind === 'file' ? data.path : undefined,
-        samples: settings.samples > 0 ? settings.samples : undefined,
-        probeSamples: settings.probeSamples,
-        seed: settings.seed,
-        backend: settings.backend,
-      });
+      const result = await this.service.rescale(entry, data, { mode, factor, granularity: granularity.value, objective: objective.value });
       const measure = objective.value === 'trace' ? 'trace' : 'top eigenvalue';
       const [before, after] = objective.value === 'trace' ? [result.before.trace, result.after.trace] : [result.before.topEigenvalue, result.after.topEigenvalue];
       void vscode.window.showInformationMessage(
@@ -193,10 +181,7 @@ export class Commands implements ReportActions {
       const equivalences: Equivalence[] = [];
       for (let a = 0; a < entries.length; a++) {
         for (let b = a + 1; b < entries.length; b++) {
-          const comparison = await this.analyzer.compareOutputs({
-            first: { checkpoint: entries[a].uri.fsPath, architecture: architectureFor(entries[a].uri.fsPath, settings), inputShape: inputShapeFor(entries[a].uri.fsPath, settings), data: data.kind === 'file' ? data.path : undefined, samples: settings.samples > 0 ? settings.samples : undefined, probeSamples: settings.probeSamples, seed: settings.seed },
-            second: entries[b].uri.fsPath,
-          }).done;
+          const comparison = await this.analyzer.compareOutputs(comparisonRequest(entries[a].uri.fsPath, entries[b].uri.fsPath, data, settings)).done;
           if (comparison.maxOutputDeviation !== null && comparison.maxOutputDeviation <= 1e-4) {
             equivalences.push({ a, b, maxOutputDeviation: comparison.maxOutputDeviation, samples: comparison.samples });
           }

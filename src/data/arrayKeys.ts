@@ -1,4 +1,4 @@
-import type { LoadDatasetOptions } from './format';
+import type { LoadDatasetOptions } from '../shared/requests';
 
 /** Names under which data sets commonly store inputs and labels, tried in this order. */
 export const STANDARD_KEY_PAIRS: readonly (readonly [string, string])[] = [

@@ -1,9 +1,5 @@
+import type { Targets } from '../model/loss';
 import type { Shape } from '../model/spec';
-
-/** Class labels (integers from 0) or real-valued targets (one row of `width` values per sample). */
-export type Targets =
-  | { readonly kind: 'classes'; readonly classes: Int32Array }
-  | { readonly kind: 'values'; readonly width: number; readonly values: Float32Array };
 
 /** A labelled data set held in memory as float32, one sample after another (row-major). */
 export interface Dataset {

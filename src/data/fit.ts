@@ -2,7 +2,8 @@ import { sizeOf } from '../model/spec';
 import type { Shape } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import type { LossKind } from '../shared/report';
-import type { Dataset, Targets } from './dataset';
+import type { Dataset } from './dataset';
+import type { Targets } from '../model/loss';
 import { formatShape } from './numericArray';
 
 

@@ -3,7 +3,8 @@ import { FileProblem } from '../shared/errors';
 import { datasetFromArrays } from './assemble';
 import { readCompanionFile } from './companion';
 import type { Dataset } from './dataset';
-import type { DataFormat, LoadDatasetOptions } from './format';
+import type { DataFormat } from './format';
+import type { LoadDatasetOptions } from '../shared/requests';
 import { BYTES_PER_ELEMENT, decodeElements, formatShape } from './numericArray';
 import type { ElementType, NumericArray } from './numericArray';
 

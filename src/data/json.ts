@@ -2,7 +2,8 @@ import { FileProblem } from '../shared/errors';
 import { chooseArrayKeys } from './arrayKeys';
 import { datasetFromArrays } from './assemble';
 import type { Dataset } from './dataset';
-import type { DataFormat, LoadDatasetOptions } from './format';
+import type { DataFormat } from './format';
+import type { LoadDatasetOptions } from '../shared/requests';
 import { classIndicesFromNames } from './labels';
 import type { NumericArray } from './numericArray';
 

@@ -1,5 +1,5 @@
 import { FileProblem } from '../shared/errors';
-import type { Targets } from './dataset';
+import type { Targets } from '../model/loss';
 import { hasIntegerElements, numberAt } from './numericArray';
 import type { NumericArray } from './numericArray';
 

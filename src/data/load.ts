@@ -3,14 +3,13 @@ import * as path from 'node:path';
 import { FileProblem } from '../shared/errors';
 import { csvFormat } from './csv';
 import type { Dataset } from './dataset';
-import type { DataFormat, LoadDatasetOptions } from './format';
+import type { DataFormat } from './format';
+import type { LoadDatasetOptions } from '../shared/requests';
 import { gunzipFile, isGzip } from './gzip';
 import { idxFormat } from './idx';
 import { jsonFormat } from './json';
 import { npyFormat } from './npy';
 import { npzFormat } from './npz';
-
-export type { LoadDatasetOptions } from './format';
 
 /** Formats with a magic number come first, so content beats a misleading name. */
 const FORMATS: readonly DataFormat[] = [npyFormat, npzFormat, idxFormat, jsonFormat, csvFormat];

@@ -4,7 +4,8 @@ import { FileProblem } from '../shared/errors';
 import { chooseArrayKeys } from './arrayKeys';
 import { datasetFromArrays } from './assemble';
 import type { Dataset } from './dataset';
-import type { DataFormat, LoadDatasetOptions } from './format';
+import type { DataFormat } from './format';
+import type { LoadDatasetOptions } from '../shared/requests';
 import { parseNpy } from './npy';
 
 /** Largest uncompressed entry we inflate. */

@@ -1,4 +1,4 @@
-import { halfToFloat } from '../formats/tfjsLayersWeights';
+import { halfToFloat } from './halfFloat';
 import type { Shape } from '../model/spec';
 
 export type NumericValues =

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRandom } from '../analysis/random';
+import { SeededRandom } from '../numeric/random';
 import type { LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import type { Dataset } from './dataset';

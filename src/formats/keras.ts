@@ -2,7 +2,7 @@
  * Keras legacy HDF5 checkpoints (`.h5`, `.hdf5`, from `model.save('x.h5')`), read and rewritten with
  * h5wasm (keras/h5wasm.ts). The model_config is the same Keras JSON a TF.js Layers model.json
  * holds, so topologyToModelSpec builds the ModelSpec. See keras/h5Layout.ts for the file layout and
- * /work/shared/notes/formats-and-real-data.md for what is checked.
+ * what is checked (HDF5 may open only the file itself; sizes are checked before allocating).
  */
 import { resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
@@ -11,7 +11,7 @@ import { countParameters, readKerasH5Layout, readWeightValues, withH5, type Kera
 import { loadH5wasm } from './keras/h5wasm';
 import { writeKerasH5, type KerasH5Source } from './keras/h5Writer';
 import { checkWeightShape } from './keras/weightShapes';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 import { trainingLossOf } from './tfjsLayers';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { isTrainableWeight } from './tfjsLayersWeights';

@@ -13,7 +13,7 @@ import { loadH5wasm } from './keras/h5wasm';
 import { readZipEntries, withExtractedFile } from './keras/archive';
 import { kerasV3Config, kerasV3Weights } from './keras/kerasV3';
 import { WEIGHTS_ENTRY, writeKerasV3, type KerasV3Source } from './keras/kerasV3Writer';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 
 export const KERAS_V3_FORMAT_ID = 'keras-v3';

@@ -1,8 +1,8 @@
 /**
  * ONNX models (`.onnx`): a protobuf ModelProto, decoded by a small hand-written wire-format reader
  * (no native code, no dependency), mapped onto the engine's channels-last Keras layers; see
- * onnx/graphToSpec.ts for what is supported and how NCHW is handled, and
- * /work/shared/notes/formats-and-real-data.md for what a robust reader checks.
+ * onnx/graphToSpec.ts for what is supported and how NCHW is handled. External data is read by
+ * range and only from files inside the model's folder.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './on
 import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
 import { decodeOnnx, type OnnxSource } from './onnx/source';
 import { writeOnnx } from './onnx/writer';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 
 export const ONNX_FORMAT_ID = 'onnx';
 

@@ -1,6 +1,7 @@
 /**
  * TF.js Layers format: a `model.json` (Keras topology + weights manifest) and binary weight shards.
- * Read with plain fs; see /work/shared/notes/formats-and-real-data.md for what is checked and why.
+ * Read with plain fs; the manifest's sizes, dtypes and shard lengths are checked against each other
+ * before any weight is decoded.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from './fsErrors';
 import { isJsonObject } from './jsonValues';
-import type { CheckpointFormat, CheckpointSummary } from './registry';
+import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
 import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './tfjsLayersJson';
 import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';

@@ -1,4 +1,5 @@
 /** Decoding weight values from shard bytes, and tying manifest names to the topology's layers. */
+import { halfToFloat } from '../data/halfFloat';
 import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { storedBytesPerValue } from './tfjsLayersJson';
@@ -39,16 +40,6 @@ export function decodeWeightValues(entry: TfjsWeightEntry, view: DataView, offse
     throw new FileProblem(file, `weight '${entry.name}' has ${what} at index ${bad}`);
   }
   return values;
-}
-
-/** IEEE 754 binary16 bits → number. */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 export interface WeightOwner {

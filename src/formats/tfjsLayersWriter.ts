@@ -6,7 +6,7 @@ import { writeNewFilesAtomically } from './atomicWrite';
 import { weightsToWrite } from './weightsToWrite';
 import { isJsonObject } from './jsonValues';
 import type { JsonObject } from './jsonValues';
-import type { WriteOptions } from './registry';
+import type { WriteOptions } from './checkpointFormat';
 import { layersModelJsonFor } from './tfjsLayersTopologyWriter';
 import { toolVersion } from '../shared/version';
 

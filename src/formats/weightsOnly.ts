@@ -14,7 +14,7 @@ import { describeFsError } from './fsErrors';
 import { graphToSpec, engineValues, type MappedGraph } from './onnx/graphToSpec';
 import { mapOnnxFile } from './onnx';
 import { toOnnx, type WeightLayout } from './onnx/layouts';
-import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from './registry';
+import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from './checkpointFormat';
 import { weightsToWrite } from './weightsToWrite';
 import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './weights/architecture';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './weights/tensorFile';

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analyzerClient';
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
-import type { RescaleReport } from '../cli/rescaleReport';
-import type { RescaleRequest } from '../rescale/plan';
-import { analysisRequest, readSettings } from '../settings';
+import type { RescaleReport } from '../shared/rescaleResult';
+import { readSettings } from '../settings';
 import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
+import { analysisRequest, rescaleRequest, type RescaleChoices } from './requests';
 import type { ResultCache } from './resultCache';
 
 /**
@@ -39,7 +39,7 @@ export class AnalysisService implements vscode.Disposable {
 
   private requestKey(entry: CheckpointEntry, data: DataChoice): string {
     // Keyed by everything but the path: the cache is already per content hash.
-    const request = analysisRequest(entry.uri.fsPath, data.kind === 'file' ? data.path : undefined, readSettings(entry.uri));
+    const request = analysisRequest(entry.uri.fsPath, data, readSettings(entry.uri));
     return JSON.stringify({ ...request, checkpoint: '' });
   }
 
@@ -97,7 +97,7 @@ export class AnalysisService implements vscode.Disposable {
       throw new AnalysisFailed('file', reason);
     }
     const run = (onProgress: (p: AnalysisProgress) => void) => {
-      const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, dataPath, settings), (p) => {
+      const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, data, settings), (p) => {
         this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: p.message });
         this.progressed.fire({ entry, progress: p });
         onProgress(p);
@@ -131,10 +131,11 @@ export class AnalysisService implements vscode.Disposable {
   }
 
   /** Rescales a checkpoint into a new file next to it; resolves with the rescale report. */
-  rescale(entry: CheckpointEntry, request: Omit<RescaleRequest, 'checkpoint'>): Promise<RescaleReport> {
+  rescale(entry: CheckpointEntry, data: DataChoice, choices: RescaleChoices): Promise<RescaleReport> {
+    const request = rescaleRequest(entry.uri.fsPath, data, readSettings(entry.uri), choices);
     const run = this.queue.then(() =>
       this.withProgress(`Rescaling ${entry.relativePath}`, (onProgress) => {
-        const job = this.analyzer.rescale({ ...request, checkpoint: entry.uri.fsPath }, onProgress);
+        const job = this.analyzer.rescale(request, onProgress);
         this.running = { entry, job };
         return job;
       }, false).finally(() => (this.running = undefined)),

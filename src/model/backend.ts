@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registerSecondOrderGradients } from './secondOrderGradients';
 import { registerFastWasmSlice } from './wasmSlice';
-
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+import type { BackendChoice } from '../shared/requests';
 
 export interface BackendInfo {
   readonly name: string;

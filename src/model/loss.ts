@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Targets } from '../data/dataset';
 import type { OutputHead } from './network';
 
 import type { LossKind } from '../shared/report';
+
+/** Class labels (integers from 0) or real-valued targets (one row of `width` values per sample). */
+export type Targets =
+  | { readonly kind: 'classes'; readonly classes: Int32Array }
+  | { readonly kind: 'values'; readonly width: number; readonly values: Float32Array };
 
 export type { LossKind };
 

@@ -1,5 +1,5 @@
 import type { WeightTensor } from '../model/spec';
-import { evaluateForm, type ScaleStructure, type WeightScaling } from './symmetry';
+import { evaluateForm, type ScaleStructure, type WeightScaling } from '../symmetry/symmetry';
 
 /**
  * Log of the factor each entry of a weight tensor is multiplied by, for log-scales u. Kernels are

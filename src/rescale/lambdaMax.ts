@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hessianTopEigenvalues } from '../analysis/eigenvalues';
 import type { HessianVectorProduct } from '../analysis/lanczos';
-import type { SeededRandom } from '../analysis/random';
+import type { SeededRandom } from '../numeric/random';
 import { disposeVector, type ParameterVector } from '../analysis/vectors';
 import type { ParameterInfo } from '../model/network';
 import { entryLogFactors } from './applyScaling';
-import type { ScaleStructure } from './symmetry';
+import type { ScaleStructure } from '../symmetry/symmetry';
 
 /** e^{ℓ(u)} for every trainable entry: the diagonal of D in θ' = Dθ. */
 function scaleFactors(structure: ScaleStructure, parameters: readonly ParameterInfo[], u: readonly number[]): ParameterVector {

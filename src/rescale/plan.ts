@@ -1,53 +1,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prepareInputs, type InputRequest } from '../analysis/analyzeFile';
+import { prepareInputs } from '../analysis/analyzeFile';
+import type { InputRequest, Granularity, RescaleRequest } from '../shared/requests';
 import { hessianTopEigenvalues } from '../analysis/eigenvalues';
 import { NonFiniteCurvature } from '../analysis/lanczos';
 import { Objective } from '../analysis/objective';
-import { SeededRandom } from '../analysis/random';
+import { SeededRandom } from '../numeric/random';
 import { hessianTrace } from '../analysis/trace';
 import { disposeVector, type ParameterVector } from '../analysis/vectors';
 import { formatById } from '../formats/registry';
 import { NetworkFunction } from '../model/network';
 import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem, throwIfAborted } from '../shared/errors';
+import { FileProblem, RescaleRefused, throwIfAborted } from '../shared/errors';
 import { toolVersion } from '../shared/version';
 import { applyScaling } from './applyScaling';
-import { exponentialSum, minimizeExponentialSum, scaleToGrowBy, type TraceTerm } from './exponentialSum';
+import { exponentialSum, minimizeExponentialSum, scaleToGrowBy, type TraceTerm } from '../symmetry/exponentialSum';
 import { growLambdaMax, minimizeLambdaMax } from './lambdaMax';
-import { layerFactors, type LayerFactor } from './layerFactors';
-import { analyzeSymmetry, describeStructure, evaluateForm, type Granularity, type ScaleStructure } from './symmetry';
-import { layerTraceTerms, unitTraceTerms } from './traceTerms';
-
-export type RescaleMode = 'flatten' | 'sharpen' | 'alpha';
-export type RescaleObjective = 'trace' | 'lambda-max';
-
-export interface RescaleRequest extends InputRequest {
-  readonly mode: RescaleMode;
-  /** sharpen: the trace (or λ_max) of the result is at least this many times the original's. */
-  readonly factor?: number;
-  /** alpha: per rescalable layer, the factor its kernel is multiplied by (product 1 along a chain). */
-  readonly alphas?: readonly number[];
-  readonly granularity?: Granularity;
-  readonly objective?: RescaleObjective;
-  /** Hutchinson probes per group (layer granularity) or in all (unit granularity). */
-  readonly traceSamples?: number;
-  /** Largest accepted max |Δ output| / max |output| before writing. */
-  readonly tolerance?: number;
-}
-
-export class RescaleRefused extends Error {
-  constructor(readonly checkpoint: string, readonly reason: string) {
-    super(`${checkpoint}: cannot rescale: ${reason}`);
-    this.name = 'RescaleRefused';
-  }
-}
-
-export interface CurvatureSummary {
-  readonly trace: number;
-  readonly traceStderr: number;
-  readonly topEigenvalue: number;
-}
+import { layerFactors } from '../symmetry/layerFactors';
+import type { LayerFactor, CurvatureSummary, PredictedCurvature, RescaleData } from '../shared/rescaleResult';
+import { analyzeSymmetry, describeStructure, evaluateForm, type ScaleStructure } from '../symmetry/symmetry';
+import { layerTraceTerms, unitTraceTerms } from '../analysis/traceTerms';
 
 export interface RescalePlan {
   readonly checkpoint: Checkpoint;
@@ -57,11 +29,11 @@ export interface RescalePlan {
   readonly barriers: ScaleStructure['barriers'];
   readonly u: number[];
   readonly factors: LayerFactor[];
-  readonly predicted: { readonly trace?: number; readonly topEigenvalue?: number };
+  readonly predicted: PredictedCurvature;
   readonly before: CurvatureSummary;
   readonly after: CurvatureSummary;
   readonly maxOutputDeviation: number;
-  readonly data: { readonly source: string; readonly samples: number; readonly dataFree: boolean };
+  readonly data: RescaleData;
   readonly weights: WeightTensor[];
   readonly notes: string[];
 }

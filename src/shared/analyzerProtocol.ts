@@ -1,6 +1,6 @@
-import type { AnalysisRequest, InputRequest } from '../analysis/analyzeFile';
-import type { RescaleReport } from '../cli/rescaleReport';
-import type { RescaleRequest } from '../rescale/plan';
+import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
+import type { RescaleReport } from './rescaleResult';
+import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
 
 /** Compare two checkpoints' outputs on the same inputs (data set or probes from the first). */
@@ -21,9 +21,6 @@ export type ToAnalyzerMessage =
   | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
   | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
   | { readonly type: 'cancel'; readonly id: number };
-
-/** What kind of failure, so the extension can word it (and retry or not). */
-export type FailureKind = 'file' | 'model' | 'refused' | 'cancelled' | 'internal';
 
 export type JobResult =
   | { readonly kind: 'analysis'; readonly report: AnyReport }

@@ -1,3 +1,6 @@
+/** What kind of failure, so the extension can word it (and retry or not). */
+export type FailureKind = 'file' | 'model' | 'refused' | 'cancelled' | 'internal';
+
 /** An error about a file the user gave us: says which file and what is wrong with it. */
 export class FileProblem extends Error {
   constructor(readonly file: string, readonly problem: string) {
@@ -14,6 +17,14 @@ export class ModelProblem extends Error {
   }
 }
 
+/** A rescaling that would not keep the network's function, or has nothing to rescale. */
+export class RescaleRefused extends Error {
+  constructor(readonly checkpoint: string, readonly reason: string) {
+    super(`${checkpoint}: cannot rescale: ${reason}`);
+    this.name = 'RescaleRefused';
+  }
+}
+
 /** Raised when the caller's AbortSignal fires. */
 export class Cancelled extends Error {
   constructor() {
@@ -24,4 +35,13 @@ export class Cancelled extends Error {
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new Cancelled();
+}
+
+/** How the analyzer process and the CLI classify a failure: the user's input, or a fault of ours. */
+export function failureKind(error: unknown): FailureKind {
+  if (error instanceof Cancelled) return 'cancelled';
+  if (error instanceof FileProblem) return 'file';
+  if (error instanceof ModelProblem) return 'model';
+  if (error instanceof RescaleRefused) return 'refused';
+  return 'internal';
 }

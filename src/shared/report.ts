@@ -33,12 +33,34 @@ export const defaultSettings: AnalysisSettings = {
 
 export interface BlockTraceEntry {
   readonly layer: string;
+  /** The weight's role in its layer: kernel, bias, gamma, ... */
   readonly weight: string;
   readonly name: string;
   readonly size: number;
+  /** Tr H_kk: the trace of the Hessian block of this weight tensor. */
   readonly trace: number;
   readonly stderr: number;
+  /** True when computed exactly with unit vectors (blocks no larger than the probe count). */
   readonly exact: boolean;
+}
+
+/** Volume ε-flatness as reported (see analysis/volume.ts for the estimator). */
+export interface VolumeFlatnessEntry {
+  readonly epsilon: number;
+  readonly directions: number;
+  readonly cap: number;
+  /** Radius along each direction where the loss first exceeds L + ε (the cap when it never does). */
+  readonly radii: number[];
+  readonly radiusMin: number;
+  readonly radiusMedian: number;
+  readonly radiusMax: number;
+  /** Fraction of directions along which the loss never left the ε-band up to the cap. */
+  readonly escapedFraction: number;
+  /**
+   * log of the estimated volume of the ε-flat region around θ, seen as star-shaped:
+   * Vol = V_n(1)·E_d[r(d)ⁿ]. A lower bound when directions reach the cap.
+   */
+  readonly logVolume: number;
 }
 
 export interface SliceEntry {
@@ -146,17 +168,7 @@ export interface FlatnessReport {
     readonly iterations: number;
     readonly restarts: number;
   };
-  readonly volumeFlatness?: {
-    readonly epsilon: number;
-    readonly directions: number;
-    readonly cap: number;
-    readonly radii: number[];
-    readonly radiusMin: number;
-    readonly radiusMedian: number;
-    readonly radiusMax: number;
-    readonly escapedFraction: number;
-    readonly logVolume: number;
-  };
+  readonly volumeFlatness?: VolumeFlatnessEntry;
   readonly landscape?: {
     readonly random: SliceEntry;
     readonly topEigenvector?: SliceEntry;

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { analyzeFile, defaultProbeSamples, type AnalysisRequest } from '../../src/analysis/analyzeFile';
+import { analyzeFile, defaultProbeSamples } from '../../src/analysis/analyzeFile';
+import type { AnalysisRequest } from '../../src/shared/requests';
 import { initBackend } from '../../src/model/backend';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 

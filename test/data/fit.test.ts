@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Dataset, Targets } from '../../src/data/dataset';
+import type { Dataset } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
 import { fitDatasetToModel, takeFirst } from '../../src/data/fit';
 import { problemMatching } from './fixtures';
 

@@ -2,7 +2,7 @@
 # Installs what the end-to-end tests need, offline apart from Debian's apt and the npm registry:
 # Debian's chromium, ripgrep and libkrb5-dev, and code-server (the real VS Code workbench) in its
 # own folder <repo>/.run/code-server/, outside the project's dependency tree. Idempotent: each
-# part is skipped when it is already there. See shared/notes/e2e-code-server.md for the recipe.
+# part is skipped when it is already there. test/e2e/README.md lists the pitfalls this works around.
 set -euo pipefail
 
 CODE_SERVER_VERSION=4.100.3

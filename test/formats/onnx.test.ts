@@ -10,7 +10,7 @@ import { floatToHalf } from '../../src/formats/onnx/tensors';
 import { concatBytes, encodeVarint, lengthDelimitedField, parseMessage, stringField, stringOf, varintField, type WireField } from '../../src/formats/onnx/wire';
 import { PROVENANCE_KEY } from '../../src/formats/onnx/writer';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { halfToFloat } from '../../src/formats/tfjsLayersWeights';
+import { halfToFloat } from '../../src/data/halfFloat';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint } from '../../src/model/spec';

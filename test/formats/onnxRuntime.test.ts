@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { SeededRandom } from '../../src/analysis/random';
+import { SeededRandom } from '../../src/numeric/random';
 import { onnxFormat, readOnnx } from '../../src/formats/onnx';
 import { initBackend } from '../../src/model/backend';
-import { planRescale, writeRescaled, type RescaleRequest } from '../../src/rescale/plan';
+import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import type { RescaleRequest } from '../../src/shared/requests';
 import { caseFolders } from '../fixtures/tempDirs';
 import { engineOutputs } from '../fixtures/referenceOutputs';
 

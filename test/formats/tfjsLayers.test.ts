@@ -9,7 +9,7 @@ import { FileProblem, ModelProblem } from '../../src/shared/errors';
 import { writeNewFilesAtomically } from '../../src/formats/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
 import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
-import { halfToFloat } from '../../src/formats/tfjsLayersWeights';
+import { halfToFloat } from '../../src/data/halfFloat';
 import {
   denseLayer,
   denseWeights,

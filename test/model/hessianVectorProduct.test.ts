@@ -18,7 +18,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, Targets } from '../../src/data/dataset';
+import type { Dataset } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import type { Checkpoint, LayerNode, ModelSpec, WeightTensor } from '../../src/model/spec';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Targets } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
 import type { ModelSpec, WeightTensor } from '../../src/model/spec';
 import {
   exactGradient,

@@ -13,7 +13,7 @@
  * Piecewise-linear pieces (ReLU, max pooling) take the branch of the real part, so results are exact
  * away from kinks and ties; tests choose seeds and inputs that avoid them.
  */
-import type { Targets } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
 import type { ModelSpec, WeightTensor } from '../../src/model/spec';
 import { HyperDual, epsilon12Part, epsilon1Part, realPart } from './hyperDual';
 import type { Num } from './hyperDual';

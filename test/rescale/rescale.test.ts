@@ -9,7 +9,9 @@ import { readCheckpoint } from '../../src/formats/registry';
 import { tfjsLayersFormat } from '../../src/formats/tfjsLayers';
 import type { Checkpoint } from '../../src/model/spec';
 import { FileProblem } from '../../src/shared/errors';
-import { planRescale, RescaleRefused, writeRescaled, type RescaleRequest } from '../../src/rescale/plan';
+import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import type { RescaleRequest } from '../../src/shared/requests';
+import { RescaleRefused } from '../../src/shared/errors';
 import { referenceOutputs } from '../reference/exactHessian';
 import { randomClassTargets, randomInputs, TinyModelBuilder, type TinyCheckpoint } from '../reference/tinyModels';
 

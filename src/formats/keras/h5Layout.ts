@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { Shape } from '../../model/spec';
 import { FileProblem, ModelProblem } from '../../shared/errors';
 import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan, type JsonObject } from '../jsonValues';
-import { halfToFloat } from '../tfjsLayersWeights';
+import { halfToFloat } from '../../data/halfFloat';
 import { confinedTo, describeH5Error, type H5Dataset, type H5File, type H5Group, type H5wasm } from './h5wasm';
 
 /** HDF5 datatype class numbers (H5T_class_t) that h5wasm reports in `metadata.type`. */

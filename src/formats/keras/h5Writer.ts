@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../fsErrors';
-import type { WriteOptions } from '../registry';
+import type { WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { moveIntoPlaceWithoutOverwriting } from '../atomicWrite';
 import { isDataset, withH5 } from './h5Layout';

@@ -11,7 +11,7 @@ import { zipSync, type Zippable } from 'fflate';
 import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../atomicWrite';
-import type { WriteOptions } from '../registry';
+import type { WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { readZipEntries, withExtractedFile } from './archive';
 import { withH5 } from './h5Layout';

@@ -9,7 +9,7 @@ import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../atomicWrite';
 import { weightsToWrite } from '../weightsToWrite';
-import type { WriteOptions } from '../registry';
+import type { WriteOptions } from '../checkpointFormat';
 import { toOnnx } from './layouts';
 import { GraphField, ModelField, decodeTensor } from './proto';
 import { decodeOnnx, isOnnxSource } from './source';

@@ -1,4 +1,4 @@
-import { halfToFloat } from '../tfjsLayersWeights';
+import { halfToFloat } from '../../data/halfFloat';
 
 /** Floating-point element encodings of weights-only files, all little-endian. */
 export type FloatEncoding = 'f64' | 'f32' | 'f16' | 'bf16';

@@ -1,6 +1,7 @@
 import { canonicalActivation, homogeneousActivations } from '../model/activations';
 import { passThroughLayers } from '../model/layers';
 import type { Checkpoint, LayerNode, WeightTensor } from '../model/spec';
+import type { Granularity } from '../shared/requests';
 
 /**
  * The positive rescalings that leave a network's function unchanged (Dinh et al. 2017, §4, and the
@@ -22,8 +23,6 @@ import type { Checkpoint, LayerNode, WeightTensor } from '../model/spec';
  * Each pinned or equated scale is a linear equation in the variables: the function-preserving
  * rescalings are the solutions of A u = 0.
  */
-
-export type Granularity = 'layer' | 'unit';
 
 /** A sparse linear form Σ coef·u[variable] over the scale variables. */
 export type LinearForm = readonly (readonly [variable: number, coefficient: number])[];

@@ -1,13 +1,5 @@
 import { evaluateForm, type ScaleStructure } from './symmetry';
-
-export interface LayerFactor {
-  readonly layer: string;
-  /** The layer's kernel (or BatchNorm γ) is multiplied by this — the α of Dinh et al. — when uniform. */
-  readonly alpha?: number;
-  /** Range of the factors of its units' weights when they differ (unit granularity, mixed inputs). */
-  readonly unitScaleMin?: number;
-  readonly unitScaleMax?: number;
-}
+import type { LayerFactor } from '../shared/rescaleResult';
 
 /** What the scaling u does to each rescalable layer, in the paper's terms. */
 export function layerFactors(structure: ScaleStructure, u: readonly number[]): LayerFactor[] {
@@ -24,7 +16,6 @@ export function layerFactors(structure: ScaleStructure, u: readonly number[]): L
     return { layer, unitScaleMin: Math.exp(columnMin - rowMax), unitScaleMax: Math.exp(columnMax - rowMin) };
   });
 }
-
 
 function range(values: readonly number[]): [number, number] {
   let lo = Infinity;

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { HessianVectorProduct } from '../analysis/lanczos';
-import type { SeededRandom } from '../analysis/random';
-import { blockStreamLabel, meanAndStderr } from '../analysis/trace';
-import { disposeVector } from '../analysis/vectors';
+import type { HessianVectorProduct } from './lanczos';
+import type { SeededRandom } from '../numeric/random';
+import { blockStreamLabel, meanAndStderr } from './trace';
+import { disposeVector } from './vectors';
 import type { ParameterInfo } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
-import type { TraceTerm } from './exponentialSum';
-import type { LinearForm, ScaleStructure, WeightScaling } from './symmetry';
+import type { TraceTerm } from '../symmetry/exponentialSum';
+import type { LinearForm, ScaleStructure, WeightScaling } from '../symmetry/symmetry';
 
 /** Entries of one weight tensor that share a log-factor form: their diagonal sum scales as one. */
 interface EntryGroup {

@@ -1,0 +1,35 @@
+import type { Checkpoint, WeightTensor } from '../model/spec';
+
+export interface WriteOptions {
+  /** Replacement values, with the same names and shapes as the checkpoint's weights. */
+  readonly weights?: readonly WeightTensor[];
+  /** Provenance to store where the format has room for it. */
+  readonly metadata?: Record<string, unknown>;
+}
+
+export interface ReadOptions {
+  /** For weights-only files: the file that holds the architecture (see weightsOnly.ts). */
+  readonly architecture?: string;
+}
+
+export interface CheckpointSummary {
+  /** Number of stored weight values (trainable or not). */
+  readonly parameters: number;
+  /** Every file the checkpoint consists of (the named file first): what its content hash covers. */
+  readonly files: readonly string[];
+}
+
+/** One checkpoint file format: a cheap recognizer, a reader and a writer. */
+export interface CheckpointFormat {
+  readonly id: string;
+  readonly displayName: string;
+  /** Cheap test on the file name and its first bytes (at most HEAD_BYTES); reads nothing else. */
+  match(fileName: string, head: Uint8Array): boolean;
+  read(path: string, options?: ReadOptions): Promise<Checkpoint>;
+  /** Writes new files (never overwrites) and returns the paths written. */
+  write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]>;
+  /** The files `write(…, outPath, …)` would create, so a caller can pick a free name first. */
+  filesWritten(outPath: string): string[];
+  /** Cheap facts for listing a checkpoint, without decoding its weights. */
+  describe(path: string): Promise<CheckpointSummary>;
+}

@@ -1,0 +1,14 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+
+/** Feeds a file's bytes to a hash, streamed: a large file never blocks the event loop or fills memory. */
+export async function hashFileInto(hash: crypto.Hash, file: string): Promise<void> {
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+}
+
+/** The SHA-256 of one file's contents, in hex (what `sha256sum` prints). */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await hashFileInto(hash, file);
+  return hash.digest('hex');
+}

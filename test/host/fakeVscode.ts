@@ -1,0 +1,181 @@
+/**
+ * A small stand-in for the `vscode` module: enough of the API for the extension's commands to run
+ * in plain Node. Tests script the user's answers and read back what the extension showed.
+ */
+import * as path from 'node:path';
+
+export class Uri {
+  private constructor(readonly scheme: string, readonly fsPath: string) {}
+  static file(fsPath: string): Uri {
+    return new Uri('file', path.resolve(fsPath));
+  }
+  static joinPath(base: Uri, ...segments: string[]): Uri {
+    return new Uri(base.scheme, path.join(base.fsPath, ...segments));
+  }
+  get path(): string {
+    return this.fsPath.split(path.sep).join('/');
+  }
+  toString(): string {
+    return `${this.scheme}://${this.path}`;
+  }
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+type Listener<T> = (value: T) => unknown;
+
+export class EventEmitter<T> {
+  private listeners: Listener<T>[] = [];
+  readonly event = (listener: Listener<T>): Disposable => {
+    this.listeners.push(listener);
+    return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+  };
+  fire(value: T): void {
+    for (const listener of [...this.listeners]) listener(value);
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+export enum ProgressLocation {
+  SourceControl = 1,
+  Window = 10,
+  Notification = 15,
+}
+
+export enum ViewColumn {
+  Active = -1,
+  Beside = -2,
+  One = 1,
+  Two = 2,
+}
+
+interface PickItem {
+  readonly label: string;
+}
+
+/** What a test scripts and observes. */
+export const host = {
+  workspaceRoot: '',
+  settings: {} as Record<string, unknown>,
+  /** Labels to pick, in order, for each quick pick (several labels, comma-joined, for a multi-pick). */
+  picks: [] as string[],
+  inputs: [] as string[],
+  messages: [] as { readonly severity: 'info' | 'error'; readonly text: string }[],
+  panels: [] as FakeWebviewPanel[],
+  reset(workspaceRoot: string, settings: Record<string, unknown>): void {
+    this.workspaceRoot = workspaceRoot;
+    this.settings = settings;
+    this.picks = [];
+    this.inputs = [];
+    this.messages = [];
+    this.panels = [];
+  },
+};
+
+/** A webview panel whose page answers `ready` as soon as it is given HTML. */
+export class FakeWebviewPanel {
+  readonly posted: unknown[] = [];
+  private readonly received = new EventEmitter<unknown>();
+  private readonly disposed = new EventEmitter<void>();
+  readonly webview = {
+    cspSource: 'fake-csp',
+    options: {},
+    asWebviewUri: (uri: Uri) => uri,
+    onDidReceiveMessage: this.received.event,
+    postMessage: async (message: unknown) => {
+      this.posted.push(message);
+      return true;
+    },
+    get html(): string {
+      return panelHtml.get(this) ?? '';
+    },
+    set html(value: string) {
+      panelHtml.set(this, value);
+      const panel = webviewOwner.get(this);
+      if (panel) queueMicrotask(() => panel.received.fire({ type: panel.viewType === 'flatnessLens.compare' ? 'compare/ready' : 'report/ready' }));
+    },
+  };
+  constructor(readonly viewType: string, readonly title: string) {
+    webviewOwner.set(this.webview, this);
+  }
+  readonly onDidDispose = this.disposed.event;
+  reveal(): void {}
+  dispose(): void {
+    this.disposed.fire();
+  }
+}
+const panelHtml = new WeakMap<object, string>();
+const webviewOwner = new WeakMap<object, FakeWebviewPanel>();
+
+function nextPick<T extends PickItem>(items: readonly T[], many: boolean): T | T[] | undefined {
+  const answer = host.picks.shift();
+  if (answer === undefined) return undefined;
+  const labels = many ? answer.split(',') : [answer];
+  const chosen = labels.map((label) => {
+    const item = items.find((i) => i.label === label);
+    if (!item) throw new Error(`fake quick pick: no item '${label}' among ${items.map((i) => `'${i.label}'`).join(', ')}`);
+    return item;
+  });
+  return many ? chosen : chosen[0];
+}
+
+export const window = {
+  async showQuickPick<T extends PickItem>(items: readonly T[] | Promise<readonly T[]>, options?: { canPickMany?: boolean }): Promise<T | T[] | undefined> {
+    return nextPick(await items, options?.canPickMany === true);
+  },
+  async showInputBox(options?: { validateInput?: (value: string) => string | undefined }): Promise<string | undefined> {
+    const answer = host.inputs.shift();
+    if (answer !== undefined && options?.validateInput?.(answer)) throw new Error(`fake input box: '${answer}' does not validate`);
+    return answer;
+  },
+  async showInformationMessage(text: string): Promise<undefined> {
+    host.messages.push({ severity: 'info', text });
+    return undefined;
+  },
+  async showErrorMessage(text: string): Promise<undefined> {
+    host.messages.push({ severity: 'error', text });
+    return undefined;
+  },
+  async withProgress<T>(_options: unknown, task: (progress: { report(value: unknown): void }, token: { onCancellationRequested: (l: () => void) => Disposable }) => Promise<T>): Promise<T> {
+    return task({ report: () => undefined }, { onCancellationRequested: () => ({ dispose: () => undefined }) });
+  },
+  createWebviewPanel(viewType: string, title: string): FakeWebviewPanel {
+    const panel = new FakeWebviewPanel(viewType, title);
+    host.panels.push(panel);
+    return panel;
+  },
+  createOutputChannel(): { appendLine(line: string): void; show(): void; dispose(): void } {
+    return { appendLine: () => undefined, show: () => undefined, dispose: () => undefined };
+  },
+  activeTextEditor: undefined,
+};
+
+export const workspace = {
+  isTrusted: true,
+  get workspaceFolders(): { uri: Uri }[] {
+    return [{ uri: Uri.file(host.workspaceRoot) }];
+  },
+  getWorkspaceFolder(uri: Uri): { uri: Uri } | undefined {
+    const relative = path.relative(host.workspaceRoot, uri.fsPath);
+    return relative.startsWith('..') || path.isAbsolute(relative) ? undefined : { uri: Uri.file(host.workspaceRoot) };
+  },
+  asRelativePath(target: string | Uri): string {
+    return path.relative(host.workspaceRoot, typeof target === 'string' ? target : target.fsPath);
+  },
+  getConfiguration(section: string) {
+    return {
+      get: <T>(key: string, fallback: T): T => (`${section}.${key}` in host.settings ? (host.settings[`${section}.${key}`] as T) : fallback),
+    };
+  },
+  async findFiles(): Promise<Uri[]> {
+    return [];
+  },
+  createFileSystemWatcher() {
+    const never = (): Disposable => ({ dispose: () => undefined });
+    return { onDidCreate: never, onDidChange: never, onDidDelete: never, dispose: () => undefined };
+  },
+};
