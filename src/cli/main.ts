@@ -10,7 +10,7 @@ import { ProgressBar } from './progressBar';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
-import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../report/standaloneHtml';
+import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]

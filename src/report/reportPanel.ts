@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
 import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { reportCsv, saveWithDialog } from './reportExport';
-import { readStandaloneAssets, standaloneReportHtml } from './standaloneHtml';
+import { readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
 import { reloadUntilReady, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** What the report panel asks the rest of the extension to do. */

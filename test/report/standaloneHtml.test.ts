@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { standaloneReportHtml } from '../../src/report/standaloneHtml';
+import { standaloneReportHtml } from '../../src/reportExport/standaloneHtml';
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../../webview/summaryRows';
 
