@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { escapeHtml } from '../reportExport/standaloneHtml';
 import * as vscode from 'vscode';
 
 /** The webview document: strict CSP (nothing but our bundled script by nonce and our stylesheet). */
@@ -6,7 +7,7 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, v
   const nonce = crypto.randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'report.css'));
-  const escaped = title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escaped = escapeHtml(title);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

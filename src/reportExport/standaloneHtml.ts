@@ -50,8 +50,13 @@ function inertInElement(text: string, tag: 'script' | 'style'): string {
  * One HTML file that shows the report in any browser with no network: the report as JSON, the
  * webview's script and stylesheet inline, the charts drawn by the same code as in the editor.
  */
+/** Text safe inside an HTML element or a double-quoted attribute. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 export function standaloneReportHtml(report: AnyReport, webviewScript: string, stylesheet: string): string {
-  const title = `Flatness report: ${report.checkpoint.path.split(/[\\/]/).slice(-2).join('/')}`.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const title = escapeHtml(`Flatness report: ${report.checkpoint.path.split(/[\\/]/).slice(-2).join('/')}`);
   const json = JSON.stringify(report).replace(/</g, '\\u003c');
   return `<!DOCTYPE html>
 <html lang="en">
