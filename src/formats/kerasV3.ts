@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from './jsonValues';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from '../io/jsonValues';
 import { checkpointFromContents } from './keras';
 import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
 import { loadH5wasm } from './keras/h5wasm';

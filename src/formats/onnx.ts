@@ -8,7 +8,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { describeFsError } from './fsErrors';
+import { describeFsError } from '../io/fsErrors';
 import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './onnx/graphToSpec';
 import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
 import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';

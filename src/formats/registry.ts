@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { describeFsError } from './fsErrors';
+import { describeFsError } from '../io/fsErrors';
 import { kerasH5Format } from './keras';
 import { kerasV3Format } from './kerasV3';
 import { onnxFormat } from './onnx';

@@ -3,8 +3,8 @@
  * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
  */
 import { FileProblem } from '../shared/errors';
-import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from './jsonValues';
-import type { JsonObject } from './jsonValues';
+import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../io/jsonValues';
+import type { JsonObject } from '../io/jsonValues';
 
 export const TFJS_LAYERS_FORMAT_ID = 'tfjs-layers';
 

@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { describeFsError, hasErrorCode } from './fsErrors';
+import { describeFsError, hasErrorCode } from '../io/fsErrors';
 import { storedBytesPerValue } from './tfjsLayersJson';
 import type { TfjsWeightsGroup } from './tfjsLayersJson';
 

@@ -5,8 +5,8 @@
 import { openDimension } from '../model/inputShape';
 import type { LayerNode, ModelSpec, Shape } from '../model/spec';
 import { FileProblem, ModelProblem } from '../shared/errors';
-import { describeJson, isJsonObject } from './jsonValues';
-import type { JsonObject } from './jsonValues';
+import { describeJson, isJsonObject } from '../io/jsonValues';
+import type { JsonObject } from '../io/jsonValues';
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 

@@ -2,10 +2,10 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
-import { writeNewFilesAtomically } from './atomicWrite';
+import { writeNewFilesAtomically } from '../io/atomicWrite';
 import { weightsToWrite } from './weightsToWrite';
-import { isJsonObject } from './jsonValues';
-import type { JsonObject } from './jsonValues';
+import { isJsonObject } from '../io/jsonValues';
+import type { JsonObject } from '../io/jsonValues';
 import type { WriteOptions } from './checkpointFormat';
 import { layersModelJsonFor } from './tfjsLayersTopologyWriter';
 import { toolVersion } from '../shared/version';

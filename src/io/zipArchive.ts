@@ -5,9 +5,36 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { deflateSync, Inflate, inflateSync } from 'fflate';
-import { zipEntryRefusal } from '../data/npz';
 import { FileProblem } from '../shared/errors';
+import { limits } from '../shared/limits';
 import { describeFsError } from './fsErrors';
+
+/** Largest uncompressed entry we inflate. */
+export const MAX_ENTRY_BYTES = limits.decompressedBytes.value;
+/**
+ * Deflate tops out near 1000:1 on constant data, so real arrays rarely exceed 200:1; we only apply
+ * the ratio above a size where the allocation would hurt, so small all-zero arrays still load.
+ */
+export const MAX_COMPRESSION_RATIO = limits.compressionRatio.value;
+export const RATIO_CHECK_ABOVE_BYTES = 64 * 1024 ** 2;
+
+/** Why an entry must not be inflated, or undefined when it is safe; judged from declared sizes only. */
+export function zipEntryRefusal(entry: { name: string; size: number; originalSize: number; compression: number }, archiveBytes: number): string | undefined {
+  if (entry.compression !== 0 && entry.compression !== 8) {
+    return `entry '${entry.name}' uses zip compression method ${entry.compression}; only stored (0) and deflate (8) are supported`;
+  }
+  if (entry.originalSize > MAX_ENTRY_BYTES) {
+    return `entry '${entry.name}' declares ${entry.originalSize} bytes uncompressed, more than the ${MAX_ENTRY_BYTES}-byte limit (${limits.decompressedBytes.what}); refusing to inflate it`;
+  }
+  if (entry.originalSize > RATIO_CHECK_ABOVE_BYTES && entry.originalSize > MAX_COMPRESSION_RATIO * entry.size) {
+    return (
+      `entry '${entry.name}' declares ${entry.originalSize} bytes from ${entry.size} compressed ` +
+      `(more than the ${MAX_COMPRESSION_RATIO}:1 limit); this looks like a zip bomb, refusing to inflate it`
+    );
+  }
+  if (entry.size > archiveBytes) return `entry '${entry.name}' is truncated: it declares ${entry.size} compressed bytes but the archive has ${archiveBytes}`;
+  return undefined;
+}
 
 export interface ZipEntry {
   readonly name: string;

@@ -6,7 +6,7 @@ import { openDimension } from '../../src/model/inputShape';
 import type { Checkpoint, WeightTensor } from '../../src/model/spec';
 import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
-import { writeNewFilesAtomically } from '../../src/formats/atomicWrite';
+import { writeNewFilesAtomically } from '../../src/io/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
 import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
 import { halfToFloat } from '../../src/data/halfFloat';

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileProblem } from '../../shared/errors';
-import { describeFsError } from '../fsErrors';
-import { entryData, memorySource, readZipArchive } from '../zipArchive';
+import { describeFsError } from '../../io/fsErrors';
+import { entryData, memorySource, readZipArchive } from '../../io/zipArchive';
 
 export interface ArchiveEntry {
   readonly name: string;

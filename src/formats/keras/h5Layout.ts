@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Shape } from '../../model/spec';
 import { FileProblem, ModelProblem } from '../../shared/errors';
-import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan, type JsonObject } from '../jsonValues';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan, type JsonObject } from '../../io/jsonValues';
 import { halfToFloat } from '../../data/halfFloat';
 import { confinedTo, describeH5Error, type H5Dataset, type H5File, type H5Group, type H5wasm } from './h5wasm';
 

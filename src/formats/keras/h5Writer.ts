@@ -10,10 +10,10 @@ import { copyFile, lstat, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import { describeFsError } from '../fsErrors';
+import { describeFsError } from '../../io/fsErrors';
 import type { WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
-import { moveIntoPlaceWithoutOverwriting } from '../atomicWrite';
+import { moveIntoPlaceWithoutOverwriting } from '../../io/atomicWrite';
 import { isDataset, withH5 } from './h5Layout';
 import { loadH5wasm, type H5File } from './h5wasm';
 

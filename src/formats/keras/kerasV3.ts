@@ -8,7 +8,7 @@
  */
 import type { LayerNode } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import { isJsonObject } from '../jsonValues';
+import { isJsonObject } from '../../io/jsonValues';
 import type { KerasH5Contents, KerasH5Weight } from './h5Layout';
 import { checkDeclaredSize, isDataset, isGroup, storageRoom } from './h5Layout';
 import type { H5File, H5Group } from './h5wasm';

@@ -10,7 +10,7 @@ import { basename, resolve } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import { writeNewFilesAtomically } from '../atomicWrite';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
 import type { WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { readZipEntries, withExtractedFile } from './archive';

@@ -5,7 +5,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { FileProblem } from '../../shared/errors';
-import { describeFsError } from '../fsErrors';
+import { describeFsError } from '../../io/fsErrors';
 import { resolveShardPath } from '../tfjsLayersShards';
 import { halfToFloat } from '../../data/halfFloat';
 import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';

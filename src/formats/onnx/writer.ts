@@ -7,7 +7,7 @@
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import { writeNewFilesAtomically } from '../atomicWrite';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
 import { weightsToWrite } from '../weightsToWrite';
 import type { WriteOptions } from '../checkpointFormat';
 import { toOnnx } from './layouts';

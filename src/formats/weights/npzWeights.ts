@@ -10,11 +10,11 @@ import { isNpy, parseNpy, parseNpyHeader, type NpyHeader } from '../../data/npy'
 import type { ElementType } from '../../data/numericArray';
 import { toFloat32 } from '../../data/numericArray';
 import { FileProblem } from '../../shared/errors';
-import { writeNewFilesAtomically } from '../atomicWrite';
-import { describeFsError } from '../fsErrors';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
+import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, float32Bytes } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from '../zipArchive';
+import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
 
 export const NPZ_WEIGHTS_FORMAT_ID = 'npz-weights';
 const NPZ_KIND = '.npz (zip) archive';

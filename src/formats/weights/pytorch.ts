@@ -13,12 +13,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FileProblem } from '../../shared/errors';
-import { writeNewFilesAtomically } from '../atomicWrite';
-import { describeFsError } from '../fsErrors';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
+import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import { describePickleValue, PickleDict, PickleGlobal, PickleHostObject, PickleTuple, unpickle, type PickleHooks, type PickleValue } from './pickle';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from '../zipArchive';
+import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
 
 export const PYTORCH_FORMAT_ID = 'pytorch';
 

@@ -7,8 +7,8 @@
 import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FileProblem } from '../../shared/errors';
-import { writeNewFilesAtomically } from '../atomicWrite';
-import { describeFsError } from '../fsErrors';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
+import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
 
