@@ -33,7 +33,7 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
   try {
     const { outputUnits } = network;
     const seed = request.seed ?? 0;
-    const loaded = request.data ? await loadDataset(request.data, request.dataOptions) : undefined;
+    const loaded = request.data ? await loadDataset(request.data, request.dataOptions, request.samples) : undefined;
     const trainingLoss = lossFromTrainingConfig(checkpoint.model.trainingLoss);
     const loss = request.loss ?? trainingLoss ?? lossFromOutputHead(network.outputHead, outputUnits, loaded?.targets);
     const lossFrom = request.loss ? 'option' : trainingLoss ? 'training config' : 'output layer';

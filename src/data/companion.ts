@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileProblem } from '../shared/errors';
-import { gunzipFile, isGzip } from './gzip';
+import { gunzipBounded, isGzip } from '../io/boundedGzip';
+import { readRegularFile } from '../io/regularFile';
 
 /**
  * Reads the first of `candidates` that exists (each also tried with and without `.gz`), gunzipping
@@ -15,14 +16,13 @@ export async function readCompanionFile(
   const tried = [...new Set(candidates.flatMap((name) => [name, /\.gz$/i.test(name) ? name.slice(0, -3) : `${name}.gz`]))]
     .filter((name) => path.resolve(name) !== path.resolve(file));
   for (const candidate of tried) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(candidate);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new FileProblem(candidate, `cannot read the ${role} file: ${(error as Error).message}`);
-    }
-    return { file: candidate, bytes: isGzip(bytes) ? await gunzipFile(candidate, bytes) : bytes };
+    const exists = await stat(candidate).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+    );
+    if (!exists) continue;
+    const bytes = await readRegularFile(candidate, { role: `the ${role} file` });
+    return { file: candidate, bytes: isGzip(bytes) ? (await gunzipBounded(candidate, bytes)).bytes : bytes };
   }
   throw new FileProblem(file, `no ${role} file found beside it; looked for ${tried.map((name) => path.basename(name)).join(', ')}`);
 }

@@ -1,4 +1,5 @@
 import { FileProblem } from '../shared/errors';
+import { parseBoundedJson } from '../io/boundedJson';
 import { chooseArrayKeys } from './arrayKeys';
 import { datasetFromArrays } from './assemble';
 import type { Dataset } from './dataset';
@@ -16,12 +17,7 @@ type PathOf = (sample: number, inner: readonly number[]) => string;
  * numbers, arrays of numbers, or strings (class names, numbered in sorted order).
  */
 export function parseJsonDataset(file: string, text: string, options: LoadDatasetOptions): Dataset {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new FileProblem(file, `not valid JSON: ${(error as Error).message}`);
-  }
+  const document = parseBoundedJson(file, text);
   if (Array.isArray(document)) return fromRecords(file, document, options);
   if (isObject(document)) {
     const choice = chooseArrayKeys(Object.keys(document), options, 'key');

@@ -4,7 +4,7 @@
  * onnx/graphToSpec.ts for what is supported and how NCHW is handled. External data is read by
  * range and only from files inside the model's folder.
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
@@ -16,6 +16,7 @@ import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
 import { decodeOnnx, type OnnxSource } from './onnx/source';
 import { writeOnnx } from './onnx/writer';
 import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
+import { readRegularFile } from '../io/regularFile';
 
 export const ONNX_FORMAT_ID = 'onnx';
 
@@ -46,7 +47,7 @@ async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8
     if (size > MAX_PROTOBUF_BYTES) {
       throw new FileProblem(file, `is not a valid ONNX model: it is ${size} bytes, more than the 2 GiB a protobuf message can hold (larger models keep their weights in external data files)`);
     }
-    data = await readFile(file);
+    data = Buffer.from(await readRegularFile(file, { role: 'the ONNX model' }));
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

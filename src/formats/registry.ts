@@ -1,8 +1,8 @@
-import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from '../io/fsErrors';
+import { openRegularFile } from '../io/regularFile';
 import { kerasH5Format } from './keras';
 import { kerasV3Format } from './kerasV3';
 import { onnxFormat } from './onnx';
@@ -74,12 +74,7 @@ export async function readTensorFile(path: string): Promise<TensorFile | undefin
 }
 
 async function readHead(file: string): Promise<Uint8Array> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    throw new FileProblem(file, `cannot open it (${describeFsError(error)})`);
-  }
+  const { handle } = await openRegularFile(file, 'the checkpoint');
   try {
     const head = new Uint8Array(HEAD_BYTES);
     let filled = 0;

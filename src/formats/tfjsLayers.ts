@@ -3,7 +3,7 @@
  * Read with plain fs; the manifest's sizes, dtypes and shard lengths are checked against each other
  * before any weight is decoded.
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { sizeOf } from '../model/spec';
@@ -16,6 +16,7 @@ import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
 import { topologyToModelSpec } from './tfjsLayersTopology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
 import { writeTfjsLayers } from './tfjsLayersWriter';
+import { readRegularTextFile } from '../io/regularFile';
 
 export const tfjsLayersFormat: CheckpointFormat = {
   id: TFJS_LAYERS_FORMAT_ID,
@@ -37,7 +38,7 @@ async function readModelJson(file: string): Promise<ParsedModelJson> {
     if (size > MAX_MODEL_JSON_BYTES) {
       throw new FileProblem(file, `is ${size} bytes, more than the ${MAX_MODEL_JSON_BYTES}-byte limit for a model.json (which holds no weights); refusing to read it`);
     }
-    text = await readFile(file, 'utf8');
+    text = await readRegularTextFile(file, { role: 'the model.json' });
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

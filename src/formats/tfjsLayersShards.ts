@@ -1,11 +1,12 @@
 /** Finding, checking and reading the binary weight shards a TF.js Layers model.json lists. */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { sizeOf } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError, hasErrorCode } from '../io/fsErrors';
 import { storedBytesPerValue } from './tfjsLayersJson';
 import type { TfjsWeightsGroup } from './tfjsLayersJson';
+import { readRegularFile } from '../io/regularFile';
 
 const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -85,7 +86,8 @@ export async function readGroupBytes(group: TfjsWeightsGroup, groupIndex: number
   const bytes = new Uint8Array(expected);
   let offset = 0;
   for (const [i, shardPath] of shardPaths.entries()) {
-    const data = await readFile(shardPath).catch((error: unknown) => {
+    const data = await readRegularFile(shardPath, { role: `shard file '${group.paths[i]}'` }).catch((error: unknown) => {
+      if (error instanceof FileProblem) throw error;
       throw new FileProblem(file, `cannot read shard file '${group.paths[i]}' (${describeFsError(error)})`);
     });
     if (data.byteLength !== shardSizes[i]) throw new FileProblem(file, `shard file '${group.paths[i]}' changed while it was being read`);

@@ -5,7 +5,7 @@
  * folder. The architecture is an ONNX, Keras or TF.js Layers file whose weights are replaced by the
  * tensors of the same names, or a description (weights/architecture.ts).
  */
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem } from '../shared/errors';
@@ -18,6 +18,8 @@ import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } f
 import { weightsToWrite } from './weightsToWrite';
 import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './weights/architecture';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './weights/tensorFile';
+import { readRegularTextFile } from '../io/regularFile';
+import { limits } from '../shared/limits';
 
 /** Raised when a weights-only file is read without an architecture; the report then has statistics only. */
 export class ArchitectureMissing extends FileProblem {
@@ -124,8 +126,9 @@ async function findSidecar(file: string): Promise<string | undefined> {
 
 async function readText(file: string, what: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return await readRegularTextFile(file, { role: `the ${what}`, maxBytes: limits.metadataBytes.value });
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read the ${what} (${describeFsError(error)})`);
   }
 }

@@ -1,3 +1,5 @@
+import { limits } from '../shared/limits';
+
 /** Narrowing helpers for values that came out of JSON.parse. */
 
 export type JsonObject = Record<string, unknown>;
@@ -20,7 +22,7 @@ export function describeJson(value: unknown): string {
  * How deep Keras model configs may nest. Real ones stay under 20 levels; the readers walk some
  * parts recursively (losses, Keras 3 call arguments), so a crafted file could overflow the stack.
  */
-export const MAX_JSON_NESTING = 100;
+export const MAX_JSON_NESTING = limits.jsonNesting.value;
 
 /** True when arrays/objects in `value` nest more than `limit` levels deep (checked without recursion). */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {

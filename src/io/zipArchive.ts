@@ -3,11 +3,11 @@
  * that every entry's byte position is known: readers check each entry before inflating it, and
  * writers can replace an entry's data while every other entry keeps its bytes.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { deflateSync, Inflate, inflateSync } from 'fflate';
 import { FileProblem } from '../shared/errors';
 import { limits } from '../shared/limits';
-import { describeFsError } from './fsErrors';
+import { openRegularFileSync } from './regularFile';
 
 /** Largest uncompressed entry we inflate. */
 export const MAX_ENTRY_BYTES = limits.decompressedBytes.value;
@@ -65,14 +65,8 @@ export function memorySource(bytes: Uint8Array): ByteSource {
  * read without loading the rest. The reads are synchronous and small.
  */
 export function withFileSource<T>(file: string, use: (source: ByteSource) => T): T {
-  let fd: number;
+  const { fd, size } = openRegularFileSync(file);
   try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new FileProblem(file, `cannot open it (${describeFsError(error)})`);
-  }
-  try {
-    const size = fstatSync(fd).size;
     return use({
       size,
       read(offset, length) {

@@ -13,6 +13,9 @@ import { NetworkFunction } from '../model/network';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem, RescaleRefused, throwIfAborted } from '../shared/errors';
 import { toolVersion } from '../shared/version';
+import { checkOutputs } from '../io/outputGuard';
+import { filesReadSoFar } from '../io/readLedger';
+import { trackTemporaryPath, untrackTemporaryPath } from '../io/atomicWrite';
 import { applyScaling } from './applyScaling';
 import { exponentialSum, minimizeExponentialSum, scaleToGrowBy, type TraceTerm } from '../symmetry/exponentialSum';
 import { growLambdaMax, minimizeLambdaMax } from './lambdaMax';
@@ -24,6 +27,8 @@ import { layerTraceTerms, unitTraceTerms } from '../analysis/traceTerms';
 export interface RescalePlan {
   readonly checkpoint: Checkpoint;
   readonly sourceSha256: string;
+  /** Every file read to make the plan (checkpoint, shards, architecture, data and companions): never written over. */
+  readonly inputFiles: readonly string[];
   readonly request: RescaleRequest;
   readonly symmetry: string;
   readonly barriers: ScaleStructure['barriers'];
@@ -147,6 +152,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       return {
         checkpoint,
         sourceSha256: inputs.checkpointSha256,
+        inputFiles: filesReadSoFar(),
         request,
         symmetry: describeStructure(structure),
         barriers: structure.barriers,
@@ -238,10 +244,18 @@ function relativeTo(folder: string, file: string): string {
 }
 
 /** Writes the verified plan next to the original (or to `outPath`), never over an existing file. */
-export async function writeRescaled(plan: RescalePlan, outPath?: string): Promise<string[]> {
+export interface WriteRescaledOptions {
+  /** Replace existing files at `outPath` that the job did not read (the CLI's --force, or the editor's confirmation). */
+  readonly force?: boolean;
+  readonly howToForce?: string;
+}
+
+export async function writeRescaled(plan: RescalePlan, outPath?: string, options: WriteRescaledOptions = {}): Promise<string[]> {
   const format = formatById(plan.checkpoint.format)!;
   const target = outPath ? path.resolve(outPath) : rescaledFileName(plan, (f) => fs.existsSync(f));
   if (path.resolve(target) === path.resolve(plan.checkpoint.path)) throw new FileProblem(target, 'is the original checkpoint; Flatness Lens never overwrites it');
+  const outputs = format.filesWritten(target);
+  checkOutputs(outputs, { inputs: [plan.checkpoint.path, ...plan.inputFiles], force: options.force, howToForce: options.howToForce });
   const metadata = {
     rescaledBy: `flatness-lens ${toolVersion}`,
     source: { file: path.basename(plan.checkpoint.path), sha256: plan.sourceSha256 },
@@ -257,6 +271,24 @@ export async function writeRescaled(plan: RescalePlan, outPath?: string): Promis
     maxOutputDeviation: plan.maxOutputDeviation,
     data: { ...plan.data, source: plan.data.dataFree ? plan.data.source : relativeTo(path.dirname(target), plan.data.source) },
   };
-  return format.write(plan.checkpoint, target, { weights: plan.weights, metadata });
+  const write = { weights: plan.weights, metadata };
+  if (!outputs.some((file) => fs.existsSync(file))) return format.write(plan.checkpoint, target, write);
+  // Replacing: the writers never overwrite, so write into a private folder beside the target and
+  // rename each file over its old version.
+  const staging = await fs.promises.mkdtemp(path.join(path.dirname(target), '.flatness-'));
+  trackTemporaryPath(staging);
+  try {
+    const staged = await format.write(plan.checkpoint, path.join(staging, path.basename(target)), write);
+    const placed: string[] = [];
+    for (const file of staged) {
+      const final = path.join(path.dirname(target), path.relative(staging, file));
+      await fs.promises.rename(file, final);
+      placed.push(final);
+    }
+    return placed;
+  } finally {
+    await fs.promises.rm(staging, { recursive: true, force: true });
+    untrackTemporaryPath(staging);
+  }
 }
 

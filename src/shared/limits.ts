@@ -16,6 +16,7 @@ export const limits = {
   fileBytes: { value: 4 * GiB, what: 'bytes read from one file' },
   decompressedBytes: { value: 4 * GiB, what: 'bytes a gzip stream or zip entry may inflate to' },
   compressionRatio: { value: 200, what: 'inflated-to-compressed ratio of a zip entry over 64 MiB' },
+  textBytes: { value: 512 * MiB, what: 'bytes of a text data file (CSV, JSON) after decompression' },
   jsonNesting: { value: 100, what: 'levels of nested lists and objects in a JSON file' },
   shardCount: { value: 10_000, what: 'weight shard files listed by one model.json' },
   tensorElements: { value: 2 ** 31 - 1, what: 'elements in one declared tensor shape' },

@@ -2,12 +2,13 @@
  * The zip container of a Keras 3 `.keras` file, and the private temporary copy
  * of its model.weights.h5 that h5wasm needs, since h5wasm opens host files only.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../../io/fsErrors';
 import { entryData, memorySource, readZipArchive } from '../../io/zipArchive';
+import { readRegularFile } from '../../io/regularFile';
 
 export interface ArchiveEntry {
   readonly name: string;
@@ -20,8 +21,9 @@ export interface ArchiveEntry {
 export async function readZipEntries(file: string, wanted: (name: string) => boolean = () => true): Promise<ArchiveEntry[]> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = Buffer.from(await readRegularFile(file));
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
   const archive = readZipArchive(file, memorySource(bytes), 'not a readable .keras zip archive');

@@ -3,13 +3,14 @@
  * repeated fields, or external files) into fresh float32 arrays, and encoding new values back into
  * a TensorProto that keeps every other field's bytes.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../../io/fsErrors';
 import { resolveShardPath } from '../tfjsLayersShards';
 import { halfToFloat } from '../../data/halfFloat';
 import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';
 import { WireError, concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';
+import { openRegularFile } from '../../io/regularFile';
 
 const floatWidths: Record<number, number> = { [DataType.FLOAT]: 4, [DataType.FLOAT16]: 2, [DataType.BFLOAT16]: 2, [DataType.DOUBLE]: 8 };
 
@@ -106,7 +107,7 @@ async function readRange(path: string, start: number, length: number, file: stri
   const out = new Uint8Array(length);
   let handle;
   try {
-    handle = await open(path, 'r');
+    handle = (await openRegularFile(path, 'the external data file')).handle;
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await handle.read(out, filled, Math.min(length - filled, 1 << 30), start + filled);

@@ -3,7 +3,6 @@
  * named by the entry without `.npy`. `.npz` files are also data sets (src/data/npz.ts); this format
  * claims an archive only when none of the entries visible in its first bytes has a data-set name.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { STANDARD_KEY_PAIRS } from '../../data/arrayKeys';
 import { isNpy, parseNpy, parseNpyHeader, type NpyHeader } from '../../data/npy';
@@ -15,6 +14,7 @@ import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, float32Bytes } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
 import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
+import { readRegularFile } from '../../io/regularFile';
 
 export const NPZ_WEIGHTS_FORMAT_ID = 'npz-weights';
 const NPZ_KIND = '.npz (zip) archive';
@@ -41,8 +41,9 @@ export function looksLikeDataset(head: Uint8Array): boolean {
 async function readArchive(file: string): Promise<ZipArchive> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(file);
+    bytes = await readRegularFile(file);
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
   return readZipArchive(file, memorySource(bytes), NPZ_KIND);

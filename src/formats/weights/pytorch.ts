@@ -10,7 +10,6 @@
  * must be contiguous and little-endian. Legacy (pre-1.6, not zip) files and TorchScript archives
  * are not read.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../../io/atomicWrite';
@@ -19,6 +18,7 @@ import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from 
 import { describePickleValue, PickleDict, PickleGlobal, PickleHostObject, PickleTuple, unpickle, type PickleHooks, type PickleValue } from './pickle';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
 import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
+import { readRegularFile } from '../../io/regularFile';
 
 export const PYTORCH_FORMAT_ID = 'pytorch';
 
@@ -85,8 +85,9 @@ function isAllowedGlobal(module: string, name: string): boolean {
 
 async function readBytes(file: string): Promise<Uint8Array> {
   try {
-    return await readFile(file);
+    return await readRegularFile(file);
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
 }

@@ -4,13 +4,13 @@
  * tensors' raw little-endian bytes, offsets relative to the end of the header.
  * See https://github.com/huggingface/safetensors#format.
  */
-import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../../io/atomicWrite';
 import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
+import { openRegularFile, readRegularFile } from '../../io/regularFile';
 
 export const SAFETENSORS_FORMAT_ID = 'safetensors';
 /** Where provenance goes in `__metadata__` (a JSON string: the format allows only string values). */
@@ -161,8 +161,9 @@ function headerLength(file: string, prefix: Uint8Array, fileSize: number): numbe
 
 async function readWhole(file: string): Promise<Uint8Array> {
   try {
-    return await readFile(file);
+    return await readRegularFile(file);
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
 }
@@ -192,8 +193,9 @@ async function countParameters(path: string): Promise<number> {
   const file = resolve(path);
   let handle;
   try {
-    handle = await open(file, 'r');
+    handle = (await openRegularFile(file)).handle;
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot open it (${describeFsError(error)})`);
   }
   try {
