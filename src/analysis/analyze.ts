@@ -7,7 +7,7 @@ import { exponentialSum, minimizeExponentialSum } from '../symmetry/exponentialS
 import { layerFactors } from '../symmetry/layerFactors';
 import { analyzeSymmetry, evaluateForm } from '../symmetry/symmetry';
 import { layerTraceTerms } from './traceTerms';
-import { throwIfAborted } from '../shared/errors';
+import { LimitExceeded, throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName, RescaleProvenance } from '../shared/report';
 import { spectralDensity } from './density';
 import { hessianTopEigenvalues } from './eigenvalues';
@@ -57,6 +57,9 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const { settings, metrics, network } = input;
   const random = new SeededRandom(input.seed);
   const wants = (m: MetricName) => metrics.includes(m);
+  if (wants('eigenvalues') && settings.eigenvalues.count > network.parameterCount) {
+    throw new LimitExceeded('top-k', `${settings.eigenvalues.count} eigenvalues asked for, but the network has ${network.parameterCount} parameters (the Hessian's dimension); choose at most ${network.parameterCount}`);
+  }
   const objective = new Objective(network, input.dataset, input.loss, settings.batchSize);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
   const timings: Record<string, number> = {};

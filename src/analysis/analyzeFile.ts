@@ -28,7 +28,7 @@ export function mergeSettings(overrides: DeepPartial<AnalysisSettings> | undefin
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
 export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {
   const backend = await initBackend(request.backend);
-  const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture }), request.inputShape);
+  const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture, allowNonFinite: request.allowNonFinite }), request.inputShape);
   const network = new NetworkFunction(checkpoint);
   try {
     const { outputUnits } = network;

@@ -11,6 +11,10 @@ import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
 import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
+import { formatLimitValue, limitLines, limits, type Limit } from '../shared/limits';
+import { escapeControlCharacters } from '../shared/safeText';
+import { checkOutputs } from '../io/outputGuard';
+import { removePendingTempFilesSync, replaceFilesAtomically } from '../io/atomicWrite';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
@@ -44,6 +48,8 @@ Options:
   --directions N         random directions for volume ε-flatness (default 10)
   --batch-size N         samples per evaluation batch: memory only, same numbers (default 1024)
   --backend auto|wasm|cpu|tensorflow   tensor backend (default auto: tfjs-node if installed, else wasm)
+  --force                replace existing output files (never an input of the job)
+  --allow-non-finite     analyze a checkpoint even if some weights are NaN or infinite
   --quiet                no progress on stderr
   -h, --help             this help
   --version              print the version
@@ -57,42 +63,84 @@ per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
   --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
   --json OUT             write the rescale report (factors, deviation, before/after, predicted)
   --tolerance T          largest accepted relative output deviation (default 1e-5)
-  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
+  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend,
+  --force, --allow-non-finite, --quiet as for analyze
+
+Outputs never replace a file the job reads (checkpoint, shards, architecture, data and its
+companions); an existing output file is replaced only with --force. SIGINT/SIGTERM stop at once.
+
+Limits (README, "Safety and limits"):
+${limitLines().join('\n')}`;
 
 class UsageError extends Error {}
 
-function positiveInteger(name: string, text: string | undefined): number | undefined {
+/**
+ * parseArgs reads `--alpha -1,2` as two options; a string option followed by something that reads
+ * as a negative number takes it as its value, so the value's own check can say what is wrong.
+ */
+export function joinNegativeValues(args: readonly string[], stringOptions: ReadonlySet<string>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const next = args[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && stringOptions.has(arg.slice(2)) && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+
+function parseOptions<T extends OptionSpec>(args: string[], options: T) {
+  const stringOptions = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([name]) => name));
+  return parseArgs({ args: joinNegativeValues(args, stringOptions), allowPositionals: true, options });
+}
+
+/** A count option: an integer from 1 to its limit. */
+function countOption(name: string, text: string | undefined, limit: Limit): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (≥ 1), got '${text}'`);
+  if (n > limit.value) throw new UsageError(`--${name} ${text} is over the limit of ${formatLimitValue(limit.value)} (${limit.what})`);
   return n;
 }
 
 function inputShapeOption(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
-  const dims = text.split(',').map((d) => Number(d.trim()));
+  const dims = text.split(',').map((d) => (d.trim() === '' ? NaN : Number(d.trim())));
   if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) throw new UsageError(`--input-shape takes positive integers separated by commas (e.g. 32,32,3), got '${text}'`);
+  const elements = dims.reduce((a, b) => a * b, 1);
+  if (elements > limits.inputElements.value) throw new UsageError(`--input-shape ${text} has ${elements} elements, over the limit of ${limits.inputElements.value} (${limits.inputElements.what})`);
   return dims;
 }
 
 function positiveNumber(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
+  const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got '${text}'`);
   return n;
 }
 
-function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string; html?: string; quiet: boolean } {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
+/** Output files of one run: refused when one is an input (always) or exists (unless --force). */
+function checkCliOutputs(outputs: readonly (string | undefined)[], request: AnalysisRequest, force: boolean): void {
+  const files = outputs.filter((o): o is string => o !== undefined && o !== '-').map((o) => path.resolve(o));
+  const inputs = [request.checkpoint, request.data, request.architecture].filter((f): f is string => f !== undefined);
+  try {
+    checkOutputs(files, { inputs, force, howToForce: 'pass --force' });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string; html?: string; quiet: boolean; force: boolean } {
+  const { values, positionals } = parseOptions(args, {
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
       'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
       'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
-      quiet: { type: 'boolean' },
-    },
+      quiet: { type: 'boolean' }, force: { type: 'boolean' }, 'allow-non-finite': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to analyze' : `one checkpoint at a time, got ${positionals.length}`);
   const checkpoint = path.resolve(positionals[0]);
@@ -100,11 +148,11 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
   const unknown = metrics?.filter((m) => !(metricNames as readonly string[]).includes(m));
   if (unknown?.length) throw new UsageError(`unknown metric${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (choose from ${metricNames.join(', ')})`);
   const settings: DeepPartial<AnalysisSettings> = {
-    eigenvalues: { count: positiveInteger('top-k', values['top-k']) },
-    trace: { samples: positiveInteger('trace-samples', values['trace-samples']) },
-    sharpness: { epsilon: positiveNumber('epsilon', values.epsilon), subspaceDim: positiveInteger('subspace-dim', values['subspace-dim']) },
-    volume: { epsilon: positiveNumber('volume-epsilon', values['volume-epsilon']), directions: positiveInteger('directions', values.directions) },
-    batchSize: positiveInteger('batch-size', values['batch-size']),
+    eigenvalues: { count: countOption('top-k', values['top-k'], limits.topK) },
+    trace: { samples: countOption('trace-samples', values['trace-samples'], limits.traceSamples) },
+    sharpness: { epsilon: positiveNumber('epsilon', values.epsilon), subspaceDim: countOption('subspace-dim', values['subspace-dim'], limits.subspaceDim) },
+    volume: { epsilon: positiveNumber('volume-epsilon', values['volume-epsilon']), directions: countOption('directions', values.directions, limits.directions) },
+    batchSize: countOption('batch-size', values['batch-size'], limits.batchSize),
   };
   const request: AnalysisRequest = {
     ...parseCommon(values),
@@ -113,17 +161,12 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
     settings: withoutUndefined(settings),
   };
   const json = values.json;
-  if (json && json !== '-') {
-    const target = path.resolve(json);
-    if (target === request.checkpoint || target === request.data) throw new UsageError(`--json ${json} would overwrite an input file; choose another name`);
-  }
+  if (json === '') throw new UsageError("--json needs a file name (or '-' for stdout)");
   const html = values.html;
-  if (html !== undefined) {
-    if (html === '' || html === '-') throw new UsageError('--html needs a file name');
-    const target = path.resolve(html);
-    if (target === request.checkpoint || target === request.data) throw new UsageError(`--html ${html} would overwrite an input file; choose another name`);
-  }
-  return { request, json, html, quiet: values.quiet === true };
+  if (html !== undefined && (html === '' || html === '-')) throw new UsageError('--html needs a file name');
+  const force = values.force === true;
+  checkCliOutputs([json, html], request, force);
+  return { request, json, html, quiet: values.quiet === true, force };
 }
 
 /** Options shared by analyze and rescale: data, loss, samples, seed, backend. */
@@ -149,11 +192,12 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
     data: data ? path.resolve(data) : undefined,
     dataOptions: labelIndex === undefined ? undefined : { labelColumn: labelIndex as number | 'first' | 'last' },
     loss: loss as LossKind | undefined,
-    samples: positiveInteger('samples', text('samples')),
-    probeSamples: positiveInteger('probe-samples', text('probe-samples')),
+    samples: countOption('samples', text('samples'), limits.samples),
+    probeSamples: countOption('probe-samples', text('probe-samples'), limits.probeSamples),
     inputShape: inputShapeOption(text('input-shape')),
     seed,
     backend: backend as AnalysisRequest['backend'],
+    allowNonFinite: values['allow-non-finite'] === true ? true : undefined,
   };
 }
 
@@ -161,51 +205,67 @@ function withoutUndefined<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
+/**
+ * SIGINT and SIGTERM abort the job; whatever the job is doing, the process removes its temporary
+ * files and exits within a second (status 130).
+ */
+function onStopSignals(controller: AbortController): () => void {
+  const stop = () => {
+    controller.abort();
+    setTimeout(() => {
+      removePendingTempFilesSync();
+      process.stderr.write('flatness: cancelled\n');
+      process.exit(130);
+    }, 500).unref();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}
+
 async function runAnalyze(args: string[]): Promise<number> {
-  const { request, json, html, quiet } = parseAnalyze(args);
+  const { request, json, html, quiet, force } = parseAnalyze(args);
   // Read before the analysis, so a missing build fails at once rather than after minutes of work.
   const htmlAssets = html === undefined ? undefined : readStandaloneAssets(packageRootFrom(__dirname));
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onStopSignals(controller);
   const bar = new ProgressBar(process.stderr, !quiet);
   try {
     const report = await analyzeAnyFile(request, { signal: controller.signal, onProgress: (p) => bar.update(p) });
     bar.finish();
     const text = JSON.stringify(report, null, 2) + '\n';
+    // Again now that every file the job read (shards, companions) is known.
+    checkCliOutputs([json, html], request, force);
     if (json === '-') {
       process.stdout.write(text);
     } else {
-      process.stdout.write(formatSummary(report) + '\n');
+      process.stdout.write(escapeControlCharacters(formatSummary(report)) + '\n');
       if (json) {
-        fs.writeFileSync(path.resolve(json), text);
-        process.stdout.write(`Report written to ${json}\n`);
+        await replaceFilesAtomically([{ path: path.resolve(json), data: text }]);
+        process.stdout.write(`Report written to ${escapeControlCharacters(json, false)}\n`);
       }
     }
     if (html !== undefined && htmlAssets) {
-      fs.writeFileSync(path.resolve(html), standaloneReportHtml(report, htmlAssets.script, htmlAssets.stylesheet));
-      (json === '-' ? process.stderr : process.stdout).write(`HTML report written to ${html}\n`);
+      await replaceFilesAtomically([{ path: path.resolve(html), data: standaloneReportHtml(report, htmlAssets.script, htmlAssets.stylesheet) }]);
+      (json === '-' ? process.stderr : process.stdout).write(`HTML report written to ${escapeControlCharacters(html, false)}\n`);
     }
     return 0;
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
 
-function parseRescale(args: string[]): { request: RescaleRequest; json?: string; out?: string; quiet: boolean } {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
+function parseRescale(args: string[]): { request: RescaleRequest; json?: string; out?: string; quiet: boolean; force: boolean } {
+  const { values, positionals } = parseOptions(args, {
       flatten: { type: 'boolean' }, sharpen: { type: 'string' }, alpha: { type: 'string' }, granularity: { type: 'string' },
       objective: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, tolerance: { type: 'string' },
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
-      quiet: { type: 'boolean' },
-    },
+      quiet: { type: 'boolean' }, force: { type: 'boolean' }, 'allow-non-finite': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to rescale' : `one checkpoint at a time, got ${positionals.length}`);
   const modes = [values.flatten ? 'flatten' : undefined, values.sharpen !== undefined ? 'sharpen' : undefined, values.alpha !== undefined ? 'alpha' : undefined].filter(Boolean);
@@ -213,8 +273,9 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
   const mode = modes[0] as RescaleRequest['mode'];
   const factor = mode === 'sharpen' ? positiveNumber('sharpen', values.sharpen) : undefined;
   if (factor !== undefined && factor <= 1) throw new UsageError(`--sharpen K needs K > 1, got ${values.sharpen}`);
-  const alphas = values.alpha?.split(',').map((a) => Number(a.trim()));
+  const alphas = values.alpha?.split(',').map((a) => (a.trim() === '' ? NaN : Number(a.trim())));
   if (alphas && alphas.some((a) => !(a > 0) || !Number.isFinite(a))) throw new UsageError(`--alpha takes positive numbers separated by commas, got '${values.alpha}'`);
+  if (alphas && alphas.length > limits.alphaFactors.value) throw new UsageError(`--alpha lists ${alphas.length} factors, over the limit of ${limits.alphaFactors.value} (${limits.alphaFactors.what})`);
   const granularity = values.granularity ?? 'layer';
   if (granularity !== 'layer' && granularity !== 'unit') throw new UsageError(`--granularity must be layer or unit, got '${granularity}'`);
   const objective = values.objective ?? 'trace';
@@ -230,30 +291,37 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
     alphas,
     granularity,
     objective,
-    traceSamples: positiveInteger('trace-samples', values['trace-samples']),
+    traceSamples: countOption('trace-samples', values['trace-samples'], limits.traceSamples),
     tolerance,
   };
-  return { request, json: values.json, out: values.out, quiet: values.quiet === true };
+  const force = values.force === true;
+  if (values.json === '') throw new UsageError("--json needs a file name (or '-' for stdout)");
+  if (values.out === '') throw new UsageError('--out needs a file name');
+  checkCliOutputs([values.json, values.out], request, force);
+  return { request, json: values.json, out: values.out, quiet: values.quiet === true, force };
 }
 
 async function runRescale(args: string[]): Promise<number> {
-  const { request, json, out, quiet } = parseRescale(args);
+  const { request, json, out, quiet, force } = parseRescale(args);
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
+  const stopListening = onStopSignals(controller);
   const bar = new ProgressBar(process.stderr, !quiet);
   try {
     const plan = await planRescale(request, { signal: controller.signal, onProgress: (fraction, message) => bar.update({ stage: 'setup', fraction, message }) });
     bar.finish();
-    const files = await writeRescaled(plan, out);
+    checkCliOutputs([json], request, force);
+    const files = await writeRescaled(plan, out, { force, howToForce: 'pass --force' });
     const report = rescaleReport(plan, files);
-    process.stdout.write(formatRescaleSummary(report) + '\n');
+    process.stdout.write(escapeControlCharacters(formatRescaleSummary(report)) + '\n');
     if (json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else if (json) fs.writeFileSync(path.resolve(json), JSON.stringify(report, null, 2) + '\n');
+    else if (json) {
+      checkOutputs([path.resolve(json)], { inputs: [...plan.inputFiles, ...files], force: true });
+      await replaceFilesAtomically([{ path: path.resolve(json), data: JSON.stringify(report, null, 2) + '\n' }]);
+    }
     return 0;
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
+    stopListening();
   }
 }
 
@@ -270,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'analyze') return await runAnalyze(rest);
     if (command === 'rescale') return await runRescale(rest);
-    throw new UsageError(`unknown command '${command}'`);
+    throw new UsageError(`unknown command '${escapeControlCharacters(command, false)}'`);
   } catch (error) {
     return reportError(error);
   }
@@ -278,7 +346,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function reportError(error: unknown): number {
   if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
-    process.stderr.write(`flatness: ${error.message}\nRun 'flatness --help' for usage.\n`);
+    process.stderr.write(`flatness: ${escapeControlCharacters(error.message)}\nRun 'flatness --help' for usage.\n`);
     return 2;
   }
   const kind = failureKind(error);
@@ -287,11 +355,11 @@ function reportError(error: unknown): number {
     return 130;
   }
   if (kind !== 'internal') {
-    process.stderr.write(`flatness: ${(error as Error).message}\n`);
+    process.stderr.write(`flatness: ${escapeControlCharacters((error as Error).message)}\n`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`flatness: unexpected error: ${message}\n`);
+  process.stderr.write(`flatness: unexpected error: ${escapeControlCharacters(message)}\n`);
   if (process.env.FLATNESS_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return 1;
 }

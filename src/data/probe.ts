@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from '../numeric/random';
+import { LimitExceeded } from '../shared/errors';
+import { limits } from '../shared/limits';
 import type { LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import type { Dataset } from './dataset';
@@ -12,6 +14,12 @@ import type { Dataset } from './dataset';
  */
 export function probeDataset(network: NetworkFunction, loss: LossKind, count: number, seed: number): Dataset {
   const perSample = network.inputShape.reduce((a, b) => a * b, 1);
+  if (!Number.isInteger(count) || count < 1 || count > limits.probeSamples.value) {
+    throw new LimitExceeded('probe samples', `${count} asked for; expected 1 to ${limits.probeSamples.value} (the limit on ${limits.probeSamples.what})`);
+  }
+  if (count * perSample > limits.probeElements.value) {
+    throw new LimitExceeded('probe samples', `${count} probes of ${perSample} input values each are ${count * perSample} values, over the limit of ${limits.probeElements.value} (${limits.probeElements.what}); ask for fewer`);
+  }
   const inputs = new SeededRandom(seed).fork('probe').normals(count * perSample);
   const outputs = tf.tidy(() => {
     const params = network.initialParameters();

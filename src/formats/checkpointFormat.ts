@@ -10,6 +10,8 @@ export interface WriteOptions {
 export interface ReadOptions {
   /** For weights-only files: the file that holds the architecture (see weightsOnly.ts). */
   readonly architecture?: string;
+  /** Accept NaN and infinite weights (refused by default, for every format alike). */
+  readonly allowNonFinite?: boolean;
 }
 
 export interface CheckpointSummary {

@@ -3,6 +3,8 @@ import type { Checkpoint } from '../model/spec';
 import { FileProblem } from '../shared/errors';
 import { describeFsError } from '../io/fsErrors';
 import { openRegularFile } from '../io/regularFile';
+import { refuseNonFiniteWeights } from './nonFiniteWeights';
+import { refuseImpossibleSizes } from './declaredSizes';
 import { kerasH5Format } from './keras';
 import { kerasV3Format } from './kerasV3';
 import { onnxFormat } from './onnx';
@@ -43,7 +45,10 @@ export async function formatFor(path: string): Promise<CheckpointFormat | undefi
 }
 
 export async function readCheckpoint(path: string, options?: ReadOptions): Promise<Checkpoint> {
-  return (await requireFormat(path)).read(path, options);
+  const checkpoint = await (await requireFormat(path)).read(path, options);
+  refuseImpossibleSizes(resolve(path), checkpoint);
+  if (!options?.allowNonFinite) refuseNonFiniteWeights(resolve(path), checkpoint);
+  return checkpoint;
 }
 
 /** Why a file is refused: the formats that are read, and where the README describes them. */

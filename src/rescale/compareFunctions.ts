@@ -11,7 +11,7 @@ import type { FunctionComparison, FunctionComparisonRequest } from '../shared/an
  */
 export async function compareFunctions(request: FunctionComparisonRequest): Promise<FunctionComparison> {
   const first = await prepareInputs(request.first);
-  const second = new NetworkFunction(withInputShape(await readCheckpoint(request.second), request.first.inputShape));
+  const second = new NetworkFunction(withInputShape(await readCheckpoint(request.second, { allowNonFinite: request.first.allowNonFinite }), request.first.inputShape));
   try {
     const { dataset } = first;
     if (second.inputShape.join(',') !== first.network.inputShape.join(',')) return { maxOutputDeviation: null, samples: dataset.count };

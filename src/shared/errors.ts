@@ -25,6 +25,14 @@ export class RescaleRefused extends Error {
   }
 }
 
+/** A setting or request over one of the limits in limits.ts, or out of range for this network. */
+export class LimitExceeded extends Error {
+  constructor(readonly setting: string, readonly problem: string) {
+    super(`${setting}: ${problem}`);
+    this.name = 'LimitExceeded';
+  }
+}
+
 /** Raised when the caller's AbortSignal fires. */
 export class Cancelled extends Error {
   constructor() {
@@ -42,6 +50,6 @@ export function failureKind(error: unknown): FailureKind {
   if (error instanceof Cancelled) return 'cancelled';
   if (error instanceof FileProblem) return 'file';
   if (error instanceof ModelProblem) return 'model';
-  if (error instanceof RescaleRefused) return 'refused';
+  if (error instanceof RescaleRefused || error instanceof LimitExceeded) return 'refused';
   return 'internal';
 }

@@ -24,6 +24,7 @@ export const limits = {
   inputElements: { value: 2 ** 24, what: 'elements in one input sample (--input-shape)' },
   samples: { value: 10_000_000, what: 'samples used (--samples)' },
   probeSamples: { value: 100_000, what: 'data-free probe inputs (--probe-samples)' },
+  probeElements: { value: 2 ** 27, what: 'input values of all probe inputs together (512 MiB of float32)' },
   topK: { value: 1000, what: 'top eigenvalues (--top-k; also at most the number of parameters)' },
   traceSamples: { value: 100_000, what: 'Hutchinson probes (--trace-samples)' },
   subspaceDim: { value: 10_000, what: 'ε-sharpness subspace dimension (--subspace-dim)' },

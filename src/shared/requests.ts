@@ -43,11 +43,13 @@ export interface AnalysisRequest {
   readonly backend?: BackendChoice;
   /** Per-sample input shape (channels-last) for inputs whose dimensions the file leaves open. */
   readonly inputShape?: readonly number[];
+  /** Analyze a checkpoint even when some weights are NaN or infinite (refused by default). */
+  readonly allowNonFinite?: boolean;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape'>;
+export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape' | 'allowNonFinite'>;
 
 export type RescaleMode = 'flatten' | 'sharpen' | 'alpha';
 
