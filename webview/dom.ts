@@ -1,7 +1,9 @@
-/** Creates an element with optional text and class names. */
+import { escapeControlCharacters } from '../src/shared/safeText';
+
+/** Creates an element with optional text (control characters shown escaped) and class names. */
 export function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
+  if (text !== undefined) e.textContent = escapeControlCharacters(text);
   if (className) e.className = className;
   return e;
 }

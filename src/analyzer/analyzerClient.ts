@@ -4,6 +4,7 @@ import type { RescaleReport } from '../shared/rescaleResult';
 import type { FailureKind } from '../shared/errors';
 import type { FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
+import { escapeControlCharacters } from '../shared/safeText';
 
 export interface Job<T> {
   readonly id: number;
@@ -39,6 +40,8 @@ export class AnalyzerClient {
   private child: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingJob>();
+  /** The process killed because it did not answer Cancel in time. */
+  private killedAfterCancel: ChildProcess | undefined;
 
   constructor(private readonly options: AnalyzerClientOptions) {}
 
@@ -73,6 +76,7 @@ export class AnalyzerClient {
     setTimeout(() => {
       if (this.pending.has(id) && this.child === child && child) {
         this.options.log(`analyzer did not stop job ${id} within ${graceMs} ms; restarting it`);
+        this.killedAfterCancel = child;
         child.kill('SIGKILL');
       }
     }, graceMs).unref();
@@ -94,14 +98,20 @@ export class AnalyzerClient {
     const execArgv = this.options.memoryLimitMb ? [`--max-old-space-size=${this.options.memoryLimitMb}`] : [];
     const child = fork(this.options.script, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.options.log(`analyzer process started (pid ${child.pid})`);
-    child.stdout?.on('data', (d: Buffer) => this.options.log(d.toString().trimEnd()));
-    child.stderr?.on('data', (d: Buffer) => this.options.log(d.toString().trimEnd()));
+    child.stdout?.on('data', (d: Buffer) => this.options.log(escapeControlCharacters(d.toString().trimEnd())));
+    child.stderr?.on('data', (d: Buffer) => this.options.log(escapeControlCharacters(d.toString().trimEnd())));
     child.on('message', (message: FromAnalyzerMessage) => this.receive(message));
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
       this.options.log(`analyzer process exited (${signal ?? `code ${code}`})`);
-      const reason = signal === 'SIGKILL' ? 'the analysis was stopped' : `the analyzer process ended unexpectedly (${signal ?? `exit code ${code}`}); it may have run out of memory`;
+      const forced = this.killedAfterCancel === child;
+      this.killedAfterCancel = undefined;
+      const reason = forced
+        ? 'the analyzer did not answer Cancel within a second, so it was stopped; it starts afresh with the next job'
+        : signal === 'SIGKILL'
+          ? 'the analysis was stopped'
+          : `the analyzer process ended unexpectedly (${signal ?? `exit code ${code}`}); it may have run out of memory`;
       for (const job of this.pending.values()) job.reject(new AnalysisFailed(signal === 'SIGKILL' ? 'cancelled' : 'internal', reason));
       this.pending.clear();
     });
@@ -123,7 +133,7 @@ export class AnalyzerClient {
         return;
       case 'failed':
         this.pending.delete(message.id);
-        job.reject(new AnalysisFailed(message.kind, message.message));
+        job.reject(new AnalysisFailed(message.kind, escapeControlCharacters(message.message)));
         return;
       default: {
         const unexpected: never = message;

@@ -3,7 +3,10 @@ import { rescaleReport } from '../cli/rescaleReport';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { failureKind } from '../shared/errors';
-import { isToAnalyzerMessage, type FromAnalyzerMessage, type JobMessage, type JobResult } from '../shared/analyzerProtocol';
+import type { FromAnalyzerMessage, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import { messageId, toAnalyzerMessageProblem } from '../shared/messageValidation';
+import { removePendingTempFilesSync } from '../io/atomicWrite';
+import { startNewJobLedger } from '../io/readLedger';
 import type { AnalysisProgress } from '../shared/report';
 
 /**
@@ -46,6 +49,7 @@ async function runNext(): Promise<void> {
   }
   const controller = new AbortController();
   running = { id: job.id, controller };
+  startNewJobLedger();
   let lastProgress = 0;
   try {
     const result = await run(job, controller.signal, (progress) => {
@@ -63,8 +67,16 @@ async function runNext(): Promise<void> {
   }
 }
 
-process.on('message', (message: unknown) => {
-  if (!isToAnalyzerMessage(message)) return;
+/** Every message is checked against its schema here, at the process boundary: a bad one never reaches the engine. */
+process.on('message', (raw: unknown) => {
+  const problem = toAnalyzerMessageProblem(raw);
+  if (problem !== undefined) {
+    const id = messageId(raw);
+    if (id !== undefined) send({ type: 'failed', id, kind: 'refused', message: `invalid request: ${problem}` });
+    else process.stderr.write(`analyzer: ignored an invalid message: ${problem}\n`);
+    return;
+  }
+  const message = raw as ToAnalyzerMessage;
   if (message.type === 'cancel') {
     if (running?.id === message.id) running.controller.abort();
     else cancelled.add(message.id);
@@ -74,5 +86,13 @@ process.on('message', (message: unknown) => {
   void runNext();
 });
 
-process.on('disconnect', () => process.exit(0));
+function stop(code: number): void {
+  running?.controller.abort();
+  removePendingTempFilesSync();
+  process.exit(code);
+}
+
+process.on('disconnect', () => stop(0));
+process.on('SIGTERM', () => stop(143));
+process.on('SIGINT', () => stop(130));
 send({ type: 'ready', pid: process.pid });

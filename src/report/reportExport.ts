@@ -1,6 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isWeightsReport, type AnyReport, type TensorStatistics } from '../shared/report';
+import { FileProblem } from '../shared/errors';
+import { escapeControlCharacters } from '../shared/safeText';
+import { checkOutputs } from '../io/outputGuard';
+import { replaceFilesAtomically } from '../io/atomicWrite';
 
 /** One row per tensor: its statistics. */
 export function tensorCsv(tensors: readonly TensorStatistics[]): string {
@@ -35,10 +39,28 @@ export function reportCsv(report: AnyReport): string {
   return ['metric,value,stderr', ...rows.filter(([, v]) => v !== undefined).map(([m, v, e]) => `${JSON.stringify(m)},${cell(v)},${cell(e)}`)].join('\n') + '\n';
 }
 
-/** Asks where to save and writes the file; never writes without the user's choice. */
-export async function saveWithDialog(defaultPath: string, filters: Record<string, string[]>, data: Uint8Array | string): Promise<void> {
+/**
+ * Asks where to save and writes the file; never writes without the user's choice. A target that
+ * is one of `inputs` (the checkpoint, its data) is refused; an existing file is replaced only after
+ * a modal "Replace?" confirmation. The write is atomic (temporary file, then rename).
+ */
+export async function saveWithDialog(defaultPath: string, filters: Record<string, string[]>, data: Uint8Array | string, inputs: readonly string[] = []): Promise<void> {
   const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters });
   if (!target) return;
-  await vscode.workspace.fs.writeFile(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-  void vscode.window.showInformationMessage(`Flatness Lens: saved ${path.basename(target.fsPath)}`);
+  const file = target.fsPath;
+  const name = escapeControlCharacters(path.basename(file), false);
+  try {
+    checkOutputs([file], { inputs, force: false, howToForce: 'confirm' });
+  } catch (error) {
+    const refusal = error instanceof FileProblem ? error.problem : String(error);
+    if (!(error instanceof FileProblem) || !refusal.startsWith('already exists')) {
+      void vscode.window.showErrorMessage(`Flatness Lens: not saved: ${name} ${escapeControlCharacters(refusal)}`);
+      return;
+    }
+    const replace = await vscode.window.showWarningMessage(`${name} already exists. Replace it?`, { modal: true }, 'Replace');
+    if (replace !== 'Replace') return;
+    checkOutputs([file], { inputs, force: true });
+  }
+  await replaceFilesAtomically([{ path: file, data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data }]);
+  void vscode.window.showInformationMessage(`Flatness Lens: saved ${name}`);
 }

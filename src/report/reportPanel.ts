@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AnalysisProgress, AnyReport } from '../shared/report';
+import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
 import { isFromWebviewMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/webviewProtocol';
 import { reportCsv, saveWithDialog } from './reportExport';
 import { readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
@@ -100,6 +100,13 @@ export class ReportPanel {
   /** The last report sent: sent again whenever the page (re)loads. */
   private lastShown: ToWebviewMessage | undefined;
 
+  /** The files the shown report was computed from, which an export must never replace. */
+  private inputFiles(): string[] {
+    const report = this.report;
+    const data = report && !isWeightsReport(report) && path.isAbsolute(report.data.source) ? [report.data.source] : [];
+    return [this.checkpoint, ...data];
+  }
+
   private async receive(message: FromWebviewMessage): Promise<void> {
     const uri = vscode.Uri.file(this.checkpoint);
     switch (message.type) {
@@ -129,16 +136,17 @@ export class ReportPanel {
       case 'report/export': {
         if (!this.report) return;
         const base = this.checkpoint.replace(/\.json$/i, '');
-        if (message.format === 'json') await saveWithDialog(`${base}.flatness.json`, { JSON: ['json'] }, JSON.stringify(this.report, null, 2));
+        const inputs = this.inputFiles();
+        if (message.format === 'json') await saveWithDialog(`${base}.flatness.json`, { JSON: ['json'] }, JSON.stringify(this.report, null, 2), inputs);
         else if (message.format === 'html') {
           const { script, stylesheet } = readStandaloneAssets(ReportPanel.extensionUri!.fsPath);
-          await saveWithDialog(`${base}.flatness.html`, { HTML: ['html'] }, standaloneReportHtml(this.report, script, stylesheet));
-        } else await saveWithDialog(`${base}.flatness.csv`, { CSV: ['csv'] }, reportCsv(this.report));
+          await saveWithDialog(`${base}.flatness.html`, { HTML: ['html'] }, standaloneReportHtml(this.report, script, stylesheet), inputs);
+        } else await saveWithDialog(`${base}.flatness.csv`, { CSV: ['csv'] }, reportCsv(this.report), inputs);
         return;
       }
       case 'report/exportChart': {
         const png = Buffer.from(message.dataUrl.slice(message.dataUrl.indexOf(',') + 1), 'base64');
-        await saveWithDialog(`${this.checkpoint.replace(/\.json$/i, '')}.${message.chart}.png`, { PNG: ['png'] }, png);
+        await saveWithDialog(`${this.checkpoint.replace(/\.json$/i, '')}.${message.chart}.png`, { PNG: ['png'] }, png, this.inputFiles());
         return;
       }
       default: {

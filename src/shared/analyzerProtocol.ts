@@ -1,4 +1,5 @@
 import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
+import { toAnalyzerMessageProblem } from './messageValidation';
 import type { RescaleReport } from './rescaleResult';
 import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
@@ -36,20 +37,7 @@ export type FromAnalyzerMessage =
 
 export type JobMessage = Exclude<ToAnalyzerMessage, { type: 'cancel' }>;
 
+/** True when `value` is a well-formed message (see messageValidation.ts for the problem it has otherwise). */
 export function isToAnalyzerMessage(value: unknown): value is ToAnalyzerMessage {
-  if (typeof value !== 'object' || value === null) return false;
-  const message = value as { type?: unknown; id?: unknown; request?: unknown };
-  if (typeof message.id !== 'number') return false;
-  if (message.type === 'cancel') return true;
-  const request = message.request as Record<string, unknown> | null | undefined;
-  if (typeof request !== 'object' || request === null) return false;
-  switch (message.type) {
-    case 'analyze':
-    case 'rescale':
-      return typeof request.checkpoint === 'string';
-    case 'compareOutputs':
-      return typeof request.second === 'string' && typeof (request.first as { checkpoint?: unknown } | undefined)?.checkpoint === 'string';
-    default:
-      return false;
-  }
+  return toAnalyzerMessageProblem(value) === undefined;
 }

@@ -91,7 +91,7 @@ test('--json - prints the report on stdout, and --json refuses to overwrite an i
   assert.equal(report.hessian.topEigenvalues!.length, 2);
   const clobber = await run(['analyze', model, '--data', data, '--json', data]);
   assert.equal(clobber.code, 2);
-  assert.match(clobber.stderr, /would overwrite an input file/);
+  assert.match(clobber.stderr, /never writes over its inputs/);
 });
 
 test('bad files end in a clear message naming the file, exit status 1', async () => {
