@@ -1,7 +1,7 @@
 import { FileProblem } from '../shared/errors';
 import type { Dataset } from './dataset';
 import { targetsFromLabels } from './labels';
-import { formatShape, toFloat32 } from './numericArray';
+import { formatShape, looksLikeFloat32Bits, toFloat32 } from './numericArray';
 import type { NumericArray } from './numericArray';
 
 export interface AssembleOptions {
@@ -28,6 +28,12 @@ export function datasetFromArrays(
   const sampleShape = inputs.shape.length === 1 ? [1] : inputs.shape.slice(1);
   const sampleSize = inputs.values.length / count;
   if (sampleSize === 0) throw new FileProblem(file, `each sample is empty (input shape ${formatShape(inputs.shape)})`);
+  for (const [what, array, source] of [['inputs', inputs, file], ['labels', labels, options.labelsFile ?? file]] as const) {
+    if (looksLikeFloat32Bits(array.values)) {
+      const sample = new Float32Array(array.values.buffer, array.values.byteOffset, Math.min(3, array.values.length));
+      throw new FileProblem(source, `${what} are stored as 32-bit integers (${array.values[0]}, ...) whose bytes read as float32 give ${[...sample].join(', ')}, ...; the file's dtype says int32 but the data looks like float32`);
+    }
+  }
   const values = toFloat32(inputs.values, options.inputScale ?? 1);
   const firstBad = values.findIndex((value) => !Number.isFinite(value));
   if (firstBad >= 0) {

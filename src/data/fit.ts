@@ -30,6 +30,12 @@ function fitTargets(file: string, targets: Targets, outputUnits: number, loss: L
   const fail = (problem: string): never => {
     throw new FileProblem(file, problem);
   };
+  if (loss === 'ce' && targets.kind === 'values' && targets.width === 1 && outputUnits > 1) {
+    const bad = targets.values.findIndex((value) => !Number.isInteger(value) || value < 0 || value >= outputUnits);
+    if (bad >= 0) {
+      fail(`sample ${bad} has label ${targets.values[bad]}, but cross-entropy over the model's ${outputUnits} outputs needs class indices: integers in [0, ${outputUnits})`);
+    }
+  }
   if (targets.kind === 'values' && targets.width !== outputUnits) {
     fail(`labels have ${targets.width} values per sample but the model has ${outputUnits} outputs`);
   }

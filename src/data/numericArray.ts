@@ -88,3 +88,21 @@ export function toFloat32(values: NumericValues, scale = 1): Float32Array {
 export function formatShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
+
+/**
+ * True when 32-bit integers look like float32 bit patterns stored under an integer dtype: every
+ * non-zero value is at least 2^23 in magnitude (no real label or pixel count is) and, read as
+ * float32, lies within [1e-6, 1e6]. 1.0f, for instance, reads as the integer 1065353216.
+ */
+export function looksLikeFloat32Bits(values: NumericValues): boolean {
+  if (!(values instanceof Int32Array || values instanceof Uint32Array) || values.length === 0) return false;
+  const floats = new Float32Array(values.buffer, values.byteOffset, values.length);
+  let nonZero = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === 0) continue;
+    nonZero++;
+    const magnitude = Math.abs(floats[i]);
+    if (Math.abs(values[i]) < 2 ** 23 || !(magnitude >= 1e-6 && magnitude <= 1e6)) return false;
+  }
+  return nonZero > 0;
+}
