@@ -3,6 +3,7 @@
  * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
  */
 import { FileProblem } from '../shared/errors';
+import { limits } from '../shared/limits';
 import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../io/jsonValues';
 import type { JsonObject } from '../io/jsonValues';
 
@@ -90,6 +91,8 @@ export function parseModelJson(text: string, file: string): ParsedModelJson {
 
 function parseManifest(value: unknown, file: string): TfjsWeightsGroup[] {
   if (!Array.isArray(value)) throw new FileProblem(file, `"weightsManifest" should be a list of groups, found ${describeJson(value)}`);
+  const shards = value.reduce((n: number, group: unknown) => n + (isJsonObject(group) && Array.isArray(group.paths) ? group.paths.length : 0), 0);
+  if (shards > limits.shardCount.value) throw new FileProblem(file, `"weightsManifest" lists ${shards} shard files, more than the limit of ${limits.shardCount.value} (${limits.shardCount.what})`);
   const seenNames = new Set<string>();
   return value.map((group: unknown, g) => {
     const where = `weightsManifest[${g}]`;
