@@ -15,6 +15,7 @@ import { formatLimitValue, limitLines, limits, type Limit } from '../shared/limi
 import { escapeControlCharacters } from '../shared/safeText';
 import { checkOutputs } from '../io/outputGuard';
 import { removePendingTempFilesSync, replaceFilesAtomically } from '../io/atomicWrite';
+import { startNewJobLedger } from '../io/readLedger';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
@@ -227,6 +228,7 @@ function onStopSignals(controller: AbortController): () => void {
 }
 
 async function runAnalyze(args: string[]): Promise<number> {
+  startNewJobLedger();
   const { request, json, html, quiet, force } = parseAnalyze(args);
   // Read before the analysis, so a missing build fails at once rather than after minutes of work.
   const htmlAssets = html === undefined ? undefined : readStandaloneAssets(packageRootFrom(__dirname));
@@ -302,6 +304,7 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
 }
 
 async function runRescale(args: string[]): Promise<number> {
+  startNewJobLedger();
   const { request, json, out, quiet, force } = parseRescale(args);
   const controller = new AbortController();
   const stopListening = onStopSignals(controller);
