@@ -16,8 +16,14 @@ import type { FunctionComparison, FunctionComparisonRequest } from '../../src/sh
 import type { AnalysisProgress, AnyReport, FlatnessReport } from '../../src/shared/report';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 import { host, Uri } from './fakeVscode';
+import { toAnalyzerMessageProblem } from '../../src/shared/messageValidation';
 
 type Sent = { readonly type: 'analyze'; readonly request: AnalysisRequest } | { readonly type: 'rescale'; readonly request: RescaleRequest } | { readonly type: 'compareOutputs'; readonly request: FunctionComparisonRequest };
+
+/** Every request the host builds must pass the analyzer's checks, as it arrives (through IPC's JSON). */
+function acceptedByTheAnalyzer(message: unknown): void {
+  assert.equal(toAnalyzerMessageProblem(JSON.parse(JSON.stringify(message))), undefined);
+}
 
 /** The analyzer's host-side client with the process left out: records every request it is sent. */
 class RecordingAnalyzer extends AnalyzerClient {
@@ -28,15 +34,18 @@ class RecordingAnalyzer extends AnalyzerClient {
   }
   override analyze(request: AnalysisRequest): Job<AnyReport> {
     this.sent.push({ type: 'analyze', request });
+    acceptedByTheAnalyzer({ type: 'analyze', id: 1, request });
     const report = { kind: 'full', checkpoint: { path: request.checkpoint }, timings: { total: 0.1 }, hessian: { topEigenvalues: [1], trace: { estimate: 2 } } };
     return { id: ++this.id, done: Promise.resolve(report as unknown as FlatnessReport) };
   }
   override rescale(request: RescaleRequest, _onProgress?: (p: AnalysisProgress) => void): Job<RescaleReport> {
     this.sent.push({ type: 'rescale', request });
+    acceptedByTheAnalyzer({ type: 'rescale', id: 1, request });
     return { id: ++this.id, done: Promise.reject(new AnalysisFailed('refused', 'recorded only')) };
   }
   override compareOutputs(request: FunctionComparisonRequest): Job<FunctionComparison> {
     this.sent.push({ type: 'compareOutputs', request });
+    acceptedByTheAnalyzer({ type: 'compareOutputs', id: 1, request });
     return { id: ++this.id, done: Promise.resolve({ maxOutputDeviation: 0, samples: 8 }) };
   }
 }
