@@ -84,3 +84,39 @@ test('a bad file fails only its job, with the file named', async () => {
     analyzer.dispose();
   }
 });
+
+test('an analyzer that does not answer Cancel within the grace time is killed, restarted, and the user told', async () => {
+  // A stand-in process that accepts jobs and never answers: what a stuck native call looks like.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-stuck-'));
+  const stuck = path.join(dir, 'stuck.js');
+  fs.writeFileSync(stuck, "process.on('message', () => undefined); process.send({ type: 'ready', pid: process.pid }); setInterval(() => undefined, 1000);\n");
+  const log: string[] = [];
+  const analyzer = new AnalyzerClient({ script: stuck, log: (line) => log.push(line) });
+  try {
+    const job = analyzer.analyze({ checkpoint: '/nowhere/model.json' });
+    const started = Date.now();
+    analyzer.cancel(job.id, 300);
+    await assert.rejects(job.done, (error: unknown) => error instanceof AnalysisFailed && /did not answer Cancel within a second, so it was stopped/.test(error.message));
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    assert.ok(log.some((line) => /did not stop job \d+ within 300 ms; restarting it/.test(line)), log.join('\n'));
+    const next = analyzer.analyze({ checkpoint: '/nowhere/model.json' });
+    assert.equal(log.filter((line) => /analyzer process started/.test(line)).length, 2);
+    analyzer.cancel(next.id, 100);
+    await assert.rejects(next.done);
+  } finally {
+    analyzer.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the analyzer process refuses a malformed job with a message, and keeps serving', async () => {
+  const analyzer = client();
+  try {
+    const bogus = analyzer.rescale({ checkpoint: path.join(example, 'model.json'), mode: 'bogus' as 'flatten' });
+    await assert.rejects(bogus.done, (error: unknown) => error instanceof AnalysisFailed && error.kind === 'refused' && /mode must be one of flatten, sharpen, alpha/.test(error.message));
+    const report = fullReport(await analyzer.analyze({ checkpoint: path.join(example, 'model.json'), probeSamples: 16, metrics: ['loss'] }).done);
+    assert.equal(report.data.samples, 16);
+  } finally {
+    analyzer.dispose();
+  }
+});
