@@ -104,7 +104,7 @@ function countOption(name: string, text: string | undefined, limit: Limit): numb
   if (text === undefined) return undefined;
   const n = Number(text);
   if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (≥ 1), got '${text}'`);
-  if (n > limit.value) throw new UsageError(`--${name} ${text} is over the limit of ${formatLimitValue(limit.value)} (${limit.what})`);
+  if (n > limit.value) throw new UsageError(`--${name} ${text} is over the limit of ${formatLimitValue(limit.value, limit.bytes === true)} (${limit.what})`);
   return n;
 }
 

@@ -7,16 +7,18 @@ export interface Limit {
   readonly value: number;
   /** What is bounded, for messages and the help text. */
   readonly what: string;
+  /** The value is a number of bytes (shown as GiB/MiB), not a count. */
+  readonly bytes?: boolean;
 }
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-export const limits = {
-  fileBytes: { value: 4 * GiB, what: 'bytes read from one file' },
-  decompressedBytes: { value: 4 * GiB, what: 'bytes a gzip stream or zip entry may inflate to' },
+const table = {
+  fileBytes: { value: 4 * GiB, what: 'bytes read from one file', bytes: true },
+  decompressedBytes: { value: 4 * GiB, what: 'bytes a gzip stream or zip entry may inflate to', bytes: true },
   compressionRatio: { value: 200, what: 'inflated-to-compressed ratio of a zip entry over 64 MiB' },
-  textBytes: { value: 512 * MiB, what: 'bytes of a text data file (CSV, JSON) after decompression' },
+  textBytes: { value: 512 * MiB, what: 'bytes of a text data file (CSV, JSON) after decompression', bytes: true },
   jsonNesting: { value: 100, what: 'levels of nested lists and objects in a JSON file' },
   shardCount: { value: 10_000, what: 'weight shard files listed by one model.json' },
   tensorElements: { value: 2 ** 31 - 1, what: 'elements in one declared tensor shape' },
@@ -31,13 +33,16 @@ export const limits = {
   directions: { value: 100_000, what: 'volume directions (--directions)' },
   batchSize: { value: 1_000_000, what: 'samples per batch (--batch-size)' },
   alphaFactors: { value: 10_000, what: 'factors in --alpha' },
-  metadataBytes: { value: 64 * MiB, what: 'bytes of a JSON header or description' },
-} as const satisfies Record<string, Limit>;
+  metadataBytes: { value: 64 * MiB, what: 'bytes of a JSON header or description', bytes: true },
+} satisfies Record<string, Limit>;
 
-export type LimitName = keyof typeof limits;
+export type LimitName = keyof typeof table;
 
-/** The value in a form people read: 4 GiB, 64 MiB, 10000. */
-export function formatLimitValue(value: number): string {
+export const limits: { readonly [K in LimitName]: Limit } = table;
+
+/** The value in a form people read: 4 GiB, 64 MiB for sizes; counts as they are. */
+export function formatLimitValue(value: number, bytes = true): string {
+  if (!bytes) return String(value);
   if (value >= GiB && value % GiB === 0) return `${value / GiB} GiB`;
   if (value >= MiB && value % MiB === 0) return `${value / MiB} MiB`;
   return String(value);
@@ -45,5 +50,5 @@ export function formatLimitValue(value: number): string {
 
 /** One line per limit, for `--help` and the README table. */
 export function limitLines(): string[] {
-  return Object.values(limits).map((limit) => `  ${formatLimitValue(limit.value).padStart(10)}  ${limit.what}`);
+  return Object.values(limits).map((limit) => `  ${formatLimitValue(limit.value, limit.bytes === true).padStart(10)}  ${limit.what}`);
 }

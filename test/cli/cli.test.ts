@@ -39,6 +39,8 @@ test('help and version', async () => {
   const help = await run(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /flatness analyze <checkpoint>/);
+  assert.match(help.stdout, /--force/);
+  assert.match(help.stdout, /Limits \(README, "Safety and limits"\):\n\s+4 GiB  bytes read from one file/);
   const version = await run(['--version']);
   assert.equal(version.code, 0);
   assert.equal(version.stdout.trim(), JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);

@@ -5,7 +5,7 @@ import { linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FileProblem } from '../../src/shared/errors';
-import { limitLines, limits } from '../../src/shared/limits';
+import { formatLimitValue, limitLines, limits } from '../../src/shared/limits';
 import { escapeControlCharacters } from '../../src/shared/safeText';
 import { enoughLines, gunzipBounded } from '../../src/io/boundedGzip';
 import { jsonNestingDepth, parseBoundedJson } from '../../src/io/boundedJson';
@@ -102,9 +102,15 @@ test('negative numbers are taken as option values', () => {
   assert.deepEqual(joinNegativeValues(['--seed', '-inf', '--samples', '-.5'], new Set(['seed', 'samples'])), ['--seed=-inf', '--samples=-.5']);
 });
 
-test('the limits table lists each limit once, with its value', () => {
+test('the limits table lists each limit once, with its value, in --help and in the README', () => {
   const lines = limitLines();
   assert.equal(lines.length, Object.keys(limits).length);
   assert.ok(lines.some((line) => /4 GiB\s+bytes a gzip stream or zip entry may inflate to/.test(line)));
-  assert.ok(lines.some((line) => /10000\s+weight shard files/.test(line)));
+  assert.ok(lines.some((line) => /16777216\s+units or channels a layer may declare/.test(line)), 'counts are not shown as sizes');
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Safety and limits'), readme.indexOf('## What is measured'));
+  for (const limit of Object.values(limits)) {
+    const shown = formatLimitValue(limit.value, limit.bytes === true);
+    assert.ok(section.includes(`| ${shown}`), `README "Safety and limits" lacks ${shown} (${limit.what})`);
+  }
 });
