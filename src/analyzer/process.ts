@@ -2,7 +2,7 @@ import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { rescaleReport } from '../cli/rescaleReport';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../rescale/plan';
-import { failureKind } from '../shared/errors';
+import { failureKind, throwIfAborted } from '../shared/errors';
 import type { FromAnalyzerMessage, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import { messageId, toAnalyzerMessageProblem } from '../shared/messageValidation';
 import { removePendingTempFilesSync } from '../io/atomicWrite';
@@ -15,7 +15,8 @@ import type { AnalysisProgress } from '../shared/report';
  */
 const queue: JobMessage[] = [];
 const cancelled = new Set<number>();
-let running: { id: number; controller: AbortController } | undefined;
+/** The job in progress; `answered` once Cancel was acknowledged, so its late outcome is not sent. */
+let running: { id: number; controller: AbortController; answered: boolean } | undefined;
 
 function send(message: FromAnalyzerMessage): void {
   process.send?.(message);
@@ -27,6 +28,7 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
       return { kind: 'analysis', report: await analyzeAnyFile(job.request, { signal, onProgress }) };
     case 'rescale': {
       const plan = await planRescale(job.request, { signal, onProgress: (fraction, message) => onProgress({ stage: 'setup', fraction, message }) });
+      throwIfAborted(signal);
       return { kind: 'rescale', report: rescaleReport(plan, await writeRescaled(plan, job.out)) };
     }
     case 'compareOutputs':
@@ -48,19 +50,20 @@ async function runNext(): Promise<void> {
     return;
   }
   const controller = new AbortController();
-  running = { id: job.id, controller };
+  const current = { id: job.id, controller, answered: false };
+  running = current;
   startNewJobLedger();
   let lastProgress = 0;
   try {
     const result = await run(job, controller.signal, (progress) => {
       const now = Date.now();
-      if (now - lastProgress < 250 && progress.fraction < 1) return;
+      if (current.answered || (now - lastProgress < 250 && progress.fraction < 1)) return;
       lastProgress = now;
       send({ type: 'progress', id: job.id, progress });
     });
-    send({ type: 'result', id: job.id, result });
+    if (!current.answered) send({ type: 'result', id: job.id, result });
   } catch (error) {
-    send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
+    if (!current.answered) send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
   } finally {
     running = undefined;
     void runNext();
@@ -78,7 +81,12 @@ process.on('message', (raw: unknown) => {
   }
   const message = raw as ToAnalyzerMessage;
   if (message.type === 'cancel') {
-    if (running?.id === message.id) running.controller.abort();
+    if (running?.id === message.id) {
+      // Answered at once; the job stops at its next check of the signal and writes nothing after it.
+      running.controller.abort();
+      if (!running.answered) send({ type: 'failed', id: message.id, kind: 'cancelled', message: 'cancelled' });
+      running.answered = true;
+    }
     else cancelled.add(message.id);
     return;
   }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import type { AnalysisRequest, RescaleRequest, DeepPartial } from '../shared/requests';
-import { failureKind } from '../shared/errors';
+import { failureKind, throwIfAborted } from '../shared/errors';
 import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { ProgressBar } from './progressBar';
@@ -227,14 +227,14 @@ function onStopSignals(controller: AbortController): () => void {
   };
 }
 
-async function runAnalyze(args: string[]): Promise<number> {
+async function runAnalyze(args: string[], io: CliOutput): Promise<number> {
   startNewJobLedger();
   const { request, json, html, quiet, force } = parseAnalyze(args);
   // Read before the analysis, so a missing build fails at once rather than after minutes of work.
   const htmlAssets = html === undefined ? undefined : readStandaloneAssets(packageRootFrom(__dirname));
   const controller = new AbortController();
   const stopListening = onStopSignals(controller);
-  const bar = new ProgressBar(process.stderr, !quiet);
+  const bar = new ProgressBar(io.stderr, !quiet);
   try {
     const report = await analyzeAnyFile(request, { signal: controller.signal, onProgress: (p) => bar.update(p) });
     bar.finish();
@@ -242,17 +242,17 @@ async function runAnalyze(args: string[]): Promise<number> {
     // Again now that every file the job read (shards, companions) is known.
     checkCliOutputs([json, html], request, force);
     if (json === '-') {
-      process.stdout.write(text);
+      io.stdout.write(text);
     } else {
-      process.stdout.write(escapeControlCharacters(formatSummary(report)) + '\n');
+      io.stdout.write(escapeControlCharacters(formatSummary(report)) + '\n');
       if (json) {
         await replaceFilesAtomically([{ path: path.resolve(json), data: text }]);
-        process.stdout.write(`Report written to ${escapeControlCharacters(json, false)}\n`);
+        io.stdout.write(`Report written to ${escapeControlCharacters(json, false)}\n`);
       }
     }
     if (html !== undefined && htmlAssets) {
       await replaceFilesAtomically([{ path: path.resolve(html), data: standaloneReportHtml(report, htmlAssets.script, htmlAssets.stylesheet) }]);
-      (json === '-' ? process.stderr : process.stdout).write(`HTML report written to ${escapeControlCharacters(html, false)}\n`);
+      (json === '-' ? io.stderr : io.stdout).write(`HTML report written to ${escapeControlCharacters(html, false)}\n`);
     }
     return 0;
   } finally {
@@ -303,20 +303,21 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
   return { request, json: values.json, out: values.out, quiet: values.quiet === true, force };
 }
 
-async function runRescale(args: string[]): Promise<number> {
+async function runRescale(args: string[], io: CliOutput): Promise<number> {
   startNewJobLedger();
   const { request, json, out, quiet, force } = parseRescale(args);
   const controller = new AbortController();
   const stopListening = onStopSignals(controller);
-  const bar = new ProgressBar(process.stderr, !quiet);
+  const bar = new ProgressBar(io.stderr, !quiet);
   try {
     const plan = await planRescale(request, { signal: controller.signal, onProgress: (fraction, message) => bar.update({ stage: 'setup', fraction, message }) });
     bar.finish();
     checkCliOutputs([json], request, force);
+    throwIfAborted(controller.signal);
     const files = await writeRescaled(plan, out, { force, howToForce: 'pass --force' });
     const report = rescaleReport(plan, files);
-    process.stdout.write(escapeControlCharacters(formatRescaleSummary(report)) + '\n');
-    if (json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    io.stdout.write(escapeControlCharacters(formatRescaleSummary(report)) + '\n');
+    if (json === '-') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (json) {
       checkOutputs([path.resolve(json)], { inputs: [...plan.inputFiles, ...files], force: true });
       await replaceFilesAtomically([{ path: path.resolve(json), data: JSON.stringify(report, null, 2) + '\n' }]);
@@ -328,41 +329,47 @@ async function runRescale(args: string[]): Promise<number> {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Where the CLI writes: the process's streams, or a test's collectors. */
+export interface CliOutput {
+  readonly stdout: Pick<NodeJS.WriteStream, 'write'>;
+  readonly stderr: Pick<NodeJS.WriteStream, 'write' | 'isTTY' | 'columns'>;
+}
+
+export async function main(argv: string[], io: CliOutput = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === '--version' || command === '-v') {
-      process.stdout.write(`${toolVersion}\n`);
+      io.stdout.write(`${toolVersion}\n`);
       return 0;
     }
     if (!command || command === '-h' || command === '--help' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(usage + '\n');
+      io.stdout.write(usage + '\n');
       return command ? 0 : 2;
     }
-    if (command === 'analyze') return await runAnalyze(rest);
-    if (command === 'rescale') return await runRescale(rest);
+    if (command === 'analyze') return await runAnalyze(rest, io);
+    if (command === 'rescale') return await runRescale(rest, io);
     throw new UsageError(`unknown command '${escapeControlCharacters(command, false)}'`);
   } catch (error) {
-    return reportError(error);
+    return reportError(error, io);
   }
 }
 
-function reportError(error: unknown): number {
+function reportError(error: unknown, io: CliOutput): number {
   if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
-    process.stderr.write(`flatness: ${escapeControlCharacters(error.message)}\nRun 'flatness --help' for usage.\n`);
+    io.stderr.write(`flatness: ${escapeControlCharacters(error.message)}\nRun 'flatness --help' for usage.\n`);
     return 2;
   }
   const kind = failureKind(error);
   if (kind === 'cancelled') {
-    process.stderr.write('flatness: cancelled\n');
+    io.stderr.write('flatness: cancelled\n');
     return 130;
   }
   if (kind !== 'internal') {
-    process.stderr.write(`flatness: ${escapeControlCharacters((error as Error).message)}\n`);
+    io.stderr.write(`flatness: ${escapeControlCharacters((error as Error).message)}\n`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`flatness: unexpected error: ${escapeControlCharacters(message)}\n`);
-  if (process.env.FLATNESS_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  io.stderr.write(`flatness: unexpected error: ${escapeControlCharacters(message)}\n`);
+  if (process.env.FLATNESS_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
   return 1;
 }

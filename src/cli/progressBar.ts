@@ -9,7 +9,7 @@ export class ProgressBar {
   private lastLine = 0;
   private readonly started = Date.now();
 
-  constructor(private readonly stream: NodeJS.WriteStream, private readonly enabled: boolean) {}
+  constructor(private readonly stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY' | 'columns'>, private readonly enabled: boolean) {}
 
   update(progress: AnalysisProgress): void {
     if (!this.enabled) return;

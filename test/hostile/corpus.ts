@@ -22,11 +22,11 @@ export interface Outcome {
 export interface Runners {
   /** `flatness <argv>` in this process (fast: no new process, tfjs loaded once). */
   cli(argv: string[]): Promise<Outcome>;
-  /** `node dist/cli.js <argv>` as a child process; `signalAfterMs` sends SIGTERM after that long. */
+  /** `node dist/cli.js <argv>` as a child process; `signalAfterMs` sends SIGTERM that long after its first progress line. */
   cliProcess(argv: string[], options?: { signalAfterMs?: number }): Promise<Outcome>;
   /** A message to the built analyzer process: stderr holds the failure message, stdout the result kind. */
   analyzer(message: unknown): Promise<Outcome>;
-  /** Sends `message`, then cancels it after `cancelAfterMs`; `stdout` is the answer's kind, `stderr` its message. */
+  /** Sends `message`, then cancels it `cancelAfterMs` after its first progress report; `stderr` holds the answer. */
   analyzerCancel(message: unknown, cancelAfterMs: number): Promise<Outcome & { answeredMs: number }>;
 }
 
@@ -231,7 +231,7 @@ function message(name: string, body: (dir: string, model: string) => unknown, sa
     name: `analyzer: ${name}`,
     async build(dir) {
       const model = await tinyModel(dir);
-      return { run: (r) => r.analyzer(body(dir, model.path)), code, says, timeLimitMs: 10_000 };
+      return { run: (r) => r.analyzer(body(dir, model.path)), code, says, timeLimitMs: 30_000 };
     },
   };
 }
@@ -283,14 +283,14 @@ export const hostileCases: readonly HostileCase[] = [
       const shard = model.shardPaths[0];
       execFileSync('rm', [shard]);
       mkfifo(shard);
-      return { run: (r) => r.cliProcess(['analyze', model.path, ...fast]), code: 1, says: /FIFO|not a file/, timeLimitMs: 15_000 };
+      return { run: (r) => r.cliProcess(['analyze', model.path, ...fast]), code: 1, says: /shard 'group1-shard1of1\.bin' listed in weightsManifest\[0\] is not a file/, timeLimitMs: 30_000 };
     },
   },
   {
     name: 'checkpoint: a FIFO is refused at once',
     async build(dir) {
       const fifo = mkfifo(join(dir, 'model.json'));
-      return { run: (r) => r.cliProcess(['analyze', fifo, ...fast]), code: 1, says: /is a FIFO \(named pipe\), not a regular file/, timeLimitMs: 15_000 };
+      return { run: (r) => r.cliProcess(['analyze', fifo, ...fast]), code: 1, says: /is a FIFO \(named pipe\), not a regular file/, timeLimitMs: 30_000 };
     },
   },
   { name: 'checkpoint: a folder', build: async (dir) => cli(['analyze', dir, ...fast], 1, /is a folder, not a regular file/) },
@@ -361,7 +361,7 @@ export const hostileCases: readonly HostileCase[] = [
   modelCase('data: a gzip stream of 64 MB is read only up to --samples rows', (dir, model) => {
     const big = gzipSync(Buffer.from(csvRows(12) + '0,0,0,0,0\n'.repeat(6_400_000)), { level: 1 });
     const file = write(dir, 'big.csv.gz', big);
-    return cli(['analyze', model.path, '--data', file, '--samples', '10', '--metrics', 'loss', '--json', '-', '--quiet'], 0, /"samples": 10/, { timeLimitMs: 20_000 });
+    return cli(['analyze', model.path, '--data', file, '--samples', '10', '--metrics', 'loss', '--json', '-', '--quiet'], 0, /"samples": 10/, { timeLimitMs: 40_000 });
   }),
   modelCase('data: a NaN label names the row', (dir, model) => cli(['analyze', model.path, '--data', write(dir, 'd.csv', csvRows(12, (i) => (i === 4 ? 'nan' : i % 3))), ...fast], 1, /sample 4/)),
   modelCase('data: label -1 names the row', (dir, model) => cli(['analyze', model.path, '--data', write(dir, 'd.csv', csvRows(12, (i) => (i === 3 ? -1 : i % 3))), ...fast], 1, /sample 3 has label -1, but cross-entropy over the model's 3 outputs needs class indices/)),
@@ -393,7 +393,7 @@ export const hostileCases: readonly HostileCase[] = [
     name: 'data: a FIFO is refused at once',
     async build(dir) {
       const model = await tinyModel(dir);
-      return { run: (r) => r.cliProcess(['analyze', model.path, '--data', mkfifo(join(dir, 'data.csv')), ...fast]), code: 1, says: /data\.csv: the data file is a FIFO/, timeLimitMs: 15_000 };
+      return { run: (r) => r.cliProcess(['analyze', model.path, '--data', mkfifo(join(dir, 'data.csv')), ...fast]), code: 1, says: /data\.csv: the data file is a FIFO/, timeLimitMs: 30_000 };
     },
   },
   {
@@ -402,7 +402,7 @@ export const hostileCases: readonly HostileCase[] = [
       const model = await tinyModel(dir);
       write(dir, 'x.npy', INPUTS);
       mkfifo(join(dir, 'y.npy'));
-      return { run: (r) => r.cliProcess(['analyze', model.path, '--data', join(dir, 'x.npy'), ...fast]), code: 1, says: /y\.npy: the labels file is a FIFO/, timeLimitMs: 15_000 };
+      return { run: (r) => r.cliProcess(['analyze', model.path, '--data', join(dir, 'x.npy'), ...fast]), code: 1, says: /y\.npy: the labels file is a FIFO/, timeLimitMs: 30_000 };
     },
   },
 
@@ -467,10 +467,10 @@ export const hostileCases: readonly HostileCase[] = [
 
   // ---- signals -------------------------------------------------------------------------------------
   modelCase('signal: SIGTERM ends a long analysis within a second', (dir, model, data) => ({
-    run: (r) => r.cliProcess(['analyze', model.path, '--data', data, '--metrics', 'trace,volume', '--trace-samples', '100000', '--directions', '100000', '--quiet'], { signalAfterMs: 1500 }),
+    run: (r) => r.cliProcess(['analyze', model.path, '--data', data, '--metrics', 'trace,volume', '--trace-samples', '100000', '--directions', '100000'], { signalAfterMs: 500 }),
     code: 130,
     says: /cancelled/,
-    timeLimitMs: 20_000,
+    timeLimitMs: 40_000,
   })),
 
   // ---- analyzer messages -----------------------------------------------------------------------
@@ -489,11 +489,11 @@ export const hostileCases: readonly HostileCase[] = [
   message('a job writing over its own checkpoint is refused', (dir, model) => ({ type: 'rescale', id: 22, request: { checkpoint: model, mode: 'alpha', alphas: [2, 0.5] }, out: join(dir, 'group1-shard1of1.bin') }), /group1-shard1of1\.bin: is an input of this job/),
   modelCase('analyzer: Cancel is answered within a second', (dir, model, data) => ({
     async run(r) {
-      const outcome = await r.analyzerCancel({ type: 'analyze', id: 40, request: { checkpoint: model.path, data, metrics: ['trace', 'volume'], settings: { trace: { samples: 100_000 }, volume: { directions: 100_000 } } } }, 1500);
+      const outcome = await r.analyzerCancel({ type: 'analyze', id: 40, request: { checkpoint: model.path, data, metrics: ['trace', 'volume'], settings: { trace: { samples: 100_000 }, volume: { directions: 100_000 } } } }, 500);
       return { ...outcome, stderr: `${outcome.stderr} (answered ${outcome.answeredMs} ms after Cancel)`, code: outcome.answeredMs <= 1000 ? outcome.code : 99 };
     },
     code: 1,
     says: /cancelled/,
-    timeLimitMs: 20_000,
+    timeLimitMs: 40_000,
   })),
 ];

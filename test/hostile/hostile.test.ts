@@ -21,21 +21,13 @@ const analyzerScript = join(root, 'dist', 'analyzer.js');
 const fixtures = join(root, 'test', 'fixtures');
 const { freshDir } = caseFolders('hostile');
 
-/** Runs the CLI's `main` here, collecting what it writes. One case at a time, so the swap is safe. */
+/** Runs the CLI's `main` here, collecting what it writes (a run cut off by its time limit keeps its own collectors). */
 async function cliInProcess(argv: string[]): Promise<Outcome> {
   const out: string[] = [];
   const err: string[] = [];
-  const stdoutWrite = process.stdout.write;
-  const stderrWrite = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
+  const collector = (into: string[]) => ({ write: ((chunk: string | Uint8Array) => (into.push(String(chunk)), true)) as NodeJS.WriteStream['write'] });
+  const code = await main(argv, { stdout: collector(out), stderr: { ...collector(err), isTTY: false, columns: 80 } });
+  return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
 function cliProcess(argv: string[], options: { signalAfterMs?: number } = {}): Promise<Outcome> {
@@ -48,10 +40,13 @@ function cliProcess(argv: string[], options: { signalAfterMs?: number } = {}): P
       done(afterSignal > 1000 ? { code: 99, stdout, stderr: `${stderr}\nended ${afterSignal} ms after SIGTERM` } : { code, stdout, stderr });
     });
     if (options.signalAfterMs !== undefined) {
-      setTimeout(() => {
-        signalledAt = Date.now();
-        child.kill('SIGTERM');
-      }, options.signalAfterMs);
+      // Counted from the first progress line, so the signal lands in the work, not in start-up.
+      child.stderr?.once('data', () => {
+        setTimeout(() => {
+          signalledAt = Date.now();
+          child.kill('SIGTERM');
+        }, options.signalAfterMs);
+      });
     }
   });
 }
@@ -111,15 +106,26 @@ const runners: Runners = {
   async analyzer(message) {
     const { child, stderr } = analyzerProcess();
     const id = typeof (message as { id?: unknown }).id === 'number' && Number.isInteger((message as { id: number }).id) ? (message as { id: number }).id : undefined;
-    const answer = nextAnswer(child, id, stderr, 8000);
+    const answer = nextAnswer(child, id, stderr, 25_000);
     child.send(message as object);
     return outcomeOf(await answer);
   },
   async analyzerCancel(message, cancelAfterMs) {
     const { child, stderr } = analyzerProcess();
     const id = (message as { id: number }).id;
-    const answer = nextAnswer(child, id, stderr, 15_000);
+    const answer = nextAnswer(child, id, stderr, 35_000);
+    // Counted from the job's first progress report, so Cancel lands in the work itself.
+    const working = new Promise<void>((started) => {
+      const onProgress = (m: Answer) => {
+        if (m.type === 'progress' && m.id === id) {
+          child.off('message', onProgress);
+          started();
+        }
+      };
+      child.on('message', onProgress);
+    });
     child.send(message as object);
+    await working;
     await new Promise((r) => setTimeout(r, cancelAfterMs));
     const cancelledAt = Date.now();
     child.send({ type: 'cancel', id });
@@ -159,7 +165,8 @@ for (const hostile of hostileCases) {
     const dir = await freshDir();
     const run = await hostile.build(dir, fixtures);
     const before = hashes(dir);
-    const limit = run.timeLimitMs ?? 10_000;
+    // Generous for a loaded machine: a hang is what this catches, and it would run for ever.
+    const limit = run.timeLimitMs ?? 60_000;
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
