@@ -3,7 +3,7 @@ import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analy
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../shared/rescaleResult';
 import { readSettings } from '../settings';
-import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
+import { isWeightsReport, progressText, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import { analysisRequest, rescaleRequest, type RescaleChoices } from './requests';
 import type { ResultCache } from './resultCache';
@@ -98,7 +98,7 @@ export class AnalysisService implements vscode.Disposable {
     }
     const run = (onProgress: (p: AnalysisProgress) => void) => {
       const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, data, settings), (p) => {
-        this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: p.message });
+        this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: progressText(p) });
         this.progressed.fire({ entry, progress: p });
         onProgress(p);
       });
@@ -167,7 +167,7 @@ export class AnalysisService implements vscode.Disposable {
         let reported = 0;
         const job = start((p) => {
           const percent = Math.round(p.fraction * 100);
-          progress.report({ message: `${p.message} (${percent}%)`, increment: Math.max(0, percent - reported) });
+          progress.report({ message: `${progressText(p)} (${percent}%)`, increment: Math.max(0, percent - reported) });
           reported = Math.max(reported, percent);
         });
         token.onCancellationRequested(() => this.analyzer.cancel(job.id));
