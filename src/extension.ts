@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { AnalyzerClient } from './analyzer/analyzerClient';
 import { CheckpointIndex } from './checkpoints/checkpointIndex';
 import { CheckpointTree } from './checkpoints/checkpointTree';
+import { trackRescalability } from './checkpoints/rescalable';
 import { Commands } from './commands/commands';
 import { openExample } from './commands/openExample';
 import { AnalysisService } from './jobs/analysisService';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     { dispose: () => analyzer.dispose() },
     index,
     tree,
+    trackRescalability(index),
     service,
     vscode.window.createTreeView('flatnessLens.checkpoints', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true }),
     register('flatnessLens.analyze', (target) => commands.analyze(target)),

@@ -11,7 +11,8 @@ import { comparisonRequest } from '../jobs/requests';
 import { readSettings } from '../settings';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
-import { checkpointTarget, checkpointTargets, whyNotRescalable } from './targets';
+import { whyNotRescalable } from '../checkpoints/rescalable';
+import { checkpointTarget, checkpointTargets } from './targets';
 
 /** A message with every absolute path inside an open workspace folder shown relative to it. */
 function relativeToWorkspace(message: string): string {
@@ -104,7 +105,7 @@ export class Commands implements ReportActions {
   }
 
   async rescaleCommand(argument: unknown, mode: 'flatten' | 'sharpen'): Promise<void> {
-    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`, (e) => whyNotRescalable(e) === undefined);
+    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`, whyNotRescalable);
     if (!entry) return;
     const notRescalable = whyNotRescalable(entry);
     if (notRescalable) {

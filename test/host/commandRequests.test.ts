@@ -81,6 +81,8 @@ async function workspace() {
   const service = new AnalysisService(analyzer, index, new ResultCache(path.join(root, '.storage')), data, output);
   const commands = new Commands(Uri.file(root) as unknown as import('vscode').Uri, index, service, analyzer, data, output);
   const done = () => {
+    // Closing the panels, as a user would between tests, so that each test's panels are its own.
+    for (const panel of host.panels) panel.dispose();
     index.dispose();
     service.dispose();
     fs.rmSync(root, { recursive: true, force: true });
@@ -169,6 +171,34 @@ test('Compare analyzes each checkpoint and compares outputs with the same inputs
     );
     assert.equal(host.panels.length, 1);
     assert.deepEqual(host.panels[0].posted.map((m) => (m as { type: string }).type), ['compare/show']);
+  } finally {
+    w.done();
+  }
+});
+
+test('Compare from a right-click ticks that checkpoint first and keeps the columns in the order they were ticked, three or more', async () => {
+  const w = await workspace();
+  try {
+    const third = await writeLayersModel(path.join(w.root, 'models', 'c'), mlpModel([3, 4, 2], 3));
+    host.picks.push('models/b/model.json,models/c/model.json,models/a/model.json');
+    await w.commands.compare(Uri.file(w.second), [Uri.file(w.second)]);
+    assert.deepEqual(host.shownPicks.map((p) => ({ first: p.labels[0], ticked: p.ticked })), [{ first: 'models/b/model.json', ticked: ['models/b/model.json'] }]);
+    const analyzed = w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint);
+    assert.deepEqual(analyzed, [w.second, third.path, w.first]);
+    const shown = host.panels[0].posted[0] as { type: string; reports: { checkpoint: { path: string } }[] };
+    assert.deepEqual(shown.reports.map((r) => r.checkpoint.path), [w.second, third.path, w.first], 'columns in the order ticked');
+    assert.equal(w.analyzer.sent.filter((s) => s.type === 'compareOutputs').length, 3, 'every pair is compared');
+  } finally {
+    w.done();
+  }
+});
+
+test('Compare on a multi-selection puts the right-clicked checkpoint first', async () => {
+  const w = await workspace();
+  try {
+    await w.commands.compare(Uri.file(w.second), [Uri.file(w.first), Uri.file(w.second)]);
+    assert.deepEqual(w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint), [w.second, w.first]);
+    assert.equal(host.shownPicks.length, 0, 'no picker when two or more are selected');
   } finally {
     w.done();
   }
