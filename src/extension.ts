@@ -7,6 +7,7 @@ import { Commands } from './commands/commands';
 import { openExample } from './commands/openExample';
 import { AnalysisService } from './jobs/analysisService';
 import { DataChoices } from './jobs/dataChoice';
+import { dataCandidatesRequest } from './jobs/requests';
 import { ResultCache } from './jobs/resultCache';
 import { ReportPanel } from './report/reportPanel';
 import { readSettings } from './settings';
@@ -21,7 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const index = new CheckpointIndex(() => readSettings().exclude, log);
   const tree = new CheckpointTree(index);
-  const data = new DataChoices(context.workspaceState);
+  const data = new DataChoices(context.workspaceState, (entry, files) => analyzer.dataCandidates(dataCandidatesRequest(entry.uri.fsPath, readSettings(entry.uri), files)).done, log);
   const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);
   const commands = new Commands(context.extensionUri, index, service, analyzer, data, output);
   const register = (id: string, run: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, run);

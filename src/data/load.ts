@@ -28,6 +28,11 @@ export async function loadDataset(file: string, options: LoadDatasetOptions = {}
     throw new FileProblem(file, code === 'ENOENT' ? 'file not found' : `cannot read the file: ${(error as Error).message}`);
   }
   if (isGzip(bytes)) bytes = await gunzipFile(file, bytes);
+  return dataFormatOf(file, bytes).read(file, bytes, options);
+}
+
+/** The format of a data file from its (decompressed) first bytes and its name; throws if none fits. */
+export function dataFormatOf(file: string, bytes: Uint8Array): DataFormat {
   const name = path.basename(file).replace(/\.gz$/i, '');
   const format =
     FORMATS.find((candidate) => candidate.matchesContent(bytes)) ??
@@ -36,7 +41,7 @@ export async function loadDataset(file: string, options: LoadDatasetOptions = {}
   if (!format) {
     throw new FileProblem(file, 'unrecognized data format; expected .npy, .npz, .csv, .tsv, .json or an IDX file (optionally gzipped)');
   }
-  return format.read(file, bytes, options);
+  return format;
 }
 
 function startsLikeJson(bytes: Uint8Array): boolean {

@@ -64,8 +64,8 @@ export const host = {
   settings: {} as Record<string, unknown>,
   /** Labels to pick, in order, for each quick pick (several labels, comma-joined, for a multi-pick). */
   picks: [] as string[],
-  /** Each multi-select quick pick shown: its labels and those ticked when it opened. */
-  shownPicks: [] as { readonly labels: readonly string[]; readonly ticked: readonly string[] }[],
+  /** Each quick pick shown: its labels, those ticked when it opened, its placeholder. */
+  shownPicks: [] as { readonly labels: readonly string[]; readonly ticked: readonly string[]; readonly placeholder?: string }[],
   inputs: [] as string[],
   messages: [] as { readonly severity: 'info' | 'error'; readonly text: string }[],
   panels: [] as FakeWebviewPanel[],
@@ -145,7 +145,7 @@ class FakeQuickPick<T extends PickItem> {
   readonly onDidHide = this.hidden.event;
 
   show(): void {
-    host.shownPicks.push({ labels: this.items.map((i) => i.label), ticked: this.selectedItems.map((i) => i.label) });
+    host.shownPicks.push({ labels: this.items.map((i) => i.label), ticked: this.selectedItems.map((i) => i.label), placeholder: this.placeholder });
     const answer = host.picks.shift();
     queueMicrotask(() => {
       if (answer === undefined) return this.hide();
@@ -173,8 +173,10 @@ export const window = {
   createQuickPick<T extends PickItem>(): FakeQuickPick<T> {
     return new FakeQuickPick<T>();
   },
-  async showQuickPick<T extends PickItem>(items: readonly T[] | Promise<readonly T[]>, options?: { canPickMany?: boolean }): Promise<T | T[] | undefined> {
-    return nextPick(await items, options?.canPickMany === true);
+  async showQuickPick<T extends PickItem>(items: readonly T[] | Promise<readonly T[]>, options?: { canPickMany?: boolean; placeHolder?: string }): Promise<T | T[] | undefined> {
+    const shown = await items;
+    host.shownPicks.push({ labels: shown.map((i) => i.label), ticked: [], placeholder: options?.placeHolder });
+    return nextPick(shown, options?.canPickMany === true);
   },
   async showInputBox(options?: { validateInput?: (value: string) => string | undefined }): Promise<string | undefined> {
     const answer = host.inputs.shift();
