@@ -11,10 +11,11 @@ import { dataCandidatesRequest } from './jobs/requests';
 import { ResultCache } from './jobs/resultCache';
 import { ReportPanel } from './report/reportPanel';
 import { readSettings } from './settings';
+import { relativeToWorkspace } from './workspacePaths';
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Flatness Lens');
-  const log = (line: string) => output.appendLine(line);
+  const log = (line: string) => output.appendLine(relativeToWorkspace(line));
   const analyzer = new AnalyzerClient({
     script: vscode.Uri.joinPath(context.extensionUri, 'dist', 'analyzer.js').fsPath,
     log,

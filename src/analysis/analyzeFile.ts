@@ -67,7 +67,12 @@ export async function analyzeAnyFile(request: AnalysisRequest, callbacks: Analys
   try {
     return await analyzeFile(request, callbacks);
   } catch (error) {
-    if (error instanceof ArchitectureMissing) return analyzeWeightsOnly(request.checkpoint, error.problem);
+    if (error instanceof ArchitectureMissing) {
+      callbacks.onProgress?.({ stage: 'setup', fraction: setupShare, message: `no architecture: describing the tensors of ${basename(request.checkpoint)} (no data used)` });
+      const report = await analyzeWeightsOnly(request.checkpoint, error.problem);
+      callbacks.onProgress?.({ stage: 'setup', fraction: 1, message: 'done' });
+      return report;
+    }
     throw error;
   }
 }

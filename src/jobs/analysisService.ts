@@ -3,6 +3,7 @@ import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analy
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../shared/rescaleResult';
 import { readSettings } from '../settings';
+import { relativeToWorkspace } from '../workspacePaths';
 import { isWeightsReport, progressText, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import { analysisRequest, rescaleRequest, type RescaleChoices } from './requests';
@@ -29,6 +30,11 @@ export class AnalysisService implements vscode.Disposable {
     private readonly data: DataChoices,
     private readonly output: vscode.OutputChannel,
   ) {}
+
+  /** A line in the Output channel, with workspace paths relative. */
+  private log(line: string): void {
+    this.output.appendLine(relativeToWorkspace(line));
+  }
 
   /** The data choice for a checkpoint, asking if needed; undefined when the user cancels. */
   dataFor(entry: CheckpointEntry): Promise<DataChoice | undefined> {
@@ -87,12 +93,16 @@ export class AnalysisService implements vscode.Disposable {
     this.waiting.delete(entry);
     const settings = readSettings(entry.uri);
     const dataPath = data.kind === 'file' ? data.path : undefined;
-    this.output.appendLine(`analyzing ${entry.relativePath} on ${dataPath ? vscode.workspace.asRelativePath(dataPath, false) : 'data-free probes'} (seed ${settings.seed})`);
+    this.log(
+      lacksArchitecture(entry)
+        ? `describing the tensors of ${entry.relativePath} (weights only, no architecture: tensor statistics, no data used)`
+        : `analyzing ${entry.relativePath} on ${dataPath ? vscode.workspace.asRelativePath(dataPath, false) : `data-free Gaussian probe inputs (${settings.probeSamples})`} (seed ${settings.seed})`,
+    );
     let hash: string;
     try {
       hash = await this.index.hashOf(entry);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = relativeToWorkspace(error instanceof Error ? error.message : String(error));
       this.index.update(entry, { kind: 'failed', reason });
       throw new AnalysisFailed('file', reason);
     }
@@ -107,11 +117,11 @@ export class AnalysisService implements vscode.Disposable {
     };
     try {
       const report = await this.withProgress(`Analyzing ${entry.relativePath}`, run, silent);
-      await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.output.appendLine(`could not cache the report: ${String(e)}`));
+      await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.log(`could not cache the report: ${String(e)}`));
       entry.analyzedHash = hash;
       const stillSame = entry.contentHash === hash;
       this.index.update(entry, stillSame ? { kind: 'done', report } : { kind: 'stale', report });
-      this.output.appendLine(
+      this.log(
         isWeightsReport(report)
           ? `done in ${report.timings.total.toFixed(1)} s: statistics of ${report.tensors.length} tensors; no architecture, so no Hessian metrics`
           : `done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`,
@@ -120,10 +130,10 @@ export class AnalysisService implements vscode.Disposable {
       return report;
     } catch (error) {
       const cancelled = error instanceof AnalysisFailed && error.kind === 'cancelled';
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = relativeToWorkspace(error instanceof Error ? error.message : String(error));
       const previous = before.kind === 'done' || before.kind === 'stale' ? before : ({ kind: 'new' } as const);
       this.index.update(entry, cancelled ? previous : { kind: 'failed', reason });
-      this.output.appendLine(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
+      this.log(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
       throw error;
     } finally {
       this.running = undefined;

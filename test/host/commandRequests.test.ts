@@ -55,7 +55,7 @@ class MemoryMemento {
 }
 
 /** A workspace with two small TF.js checkpoints under models/ and every request-shaping setting set. */
-async function workspace() {
+async function workspace(analyzer = new RecordingAnalyzer()) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-host-'));
   const first = await writeLayersModel(path.join(root, 'models', 'a'), mlpModel([3, 4, 2], 1));
   const second = await writeLayersModel(path.join(root, 'models', 'b'), mlpModel([3, 4, 2], 2));
@@ -74,10 +74,10 @@ async function workspace() {
     'flatnessLens.volumeEpsilon': 0.3,
     'flatnessLens.backend': 'cpu',
   });
-  const analyzer = new RecordingAnalyzer();
   const index = new CheckpointIndex(() => [], () => undefined);
   const data = new DataChoices(new MemoryMemento());
-  const output = { appendLine: () => undefined, show: () => undefined } as unknown as import('vscode').OutputChannel;
+  const logged: string[] = [];
+  const output = { appendLine: (line: string) => logged.push(line), show: () => undefined } as unknown as import('vscode').OutputChannel;
   const service = new AnalysisService(analyzer, index, new ResultCache(path.join(root, '.storage')), data, output);
   const commands = new Commands(Uri.file(root) as unknown as import('vscode').Uri, index, service, analyzer, data, output);
   const done = () => {
@@ -87,7 +87,7 @@ async function workspace() {
     service.dispose();
     fs.rmSync(root, { recursive: true, force: true });
   };
-  return { root, first: first.path, second: second.path, analyzer, commands, done };
+  return { root, first: first.path, second: second.path, analyzer, commands, logged, done };
 }
 
 /** What every request for a checkpoint under models/ carries, from the settings above. */
@@ -199,6 +199,28 @@ test('Compare on a multi-selection puts the right-clicked checkpoint first', asy
     await w.commands.compare(Uri.file(w.second), [Uri.file(w.first), Uri.file(w.second)]);
     assert.deepEqual(w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint), [w.second, w.first]);
     assert.equal(host.shownPicks.length, 0, 'no picker when two or more are selected');
+  } finally {
+    w.done();
+  }
+});
+
+/** An analyzer whose every analysis fails the way a bad checkpoint does: the message names the file by its absolute path. */
+class FailingAnalyzer extends RecordingAnalyzer {
+  override analyze(request: AnalysisRequest): Job<AnyReport> {
+    super.analyze(request);
+    return { id: 99, done: Promise.reject(new AnalysisFailed('file', `${request.checkpoint}: layer 'dense_9' has no weights`)) };
+  }
+}
+
+test('a failed analysis is logged with the cause and workspace-relative paths, and so are the data choice and the run', async () => {
+  const w = await workspace(new FailingAnalyzer());
+  try {
+    await w.commands.analyze(Uri.file(w.first));
+    const log = w.logged.join('\n');
+    assert.ok(!log.includes(w.root), `no absolute workspace path in the log:\n${log}`);
+    assert.match(log, /analyzing models\/a\/model\.json on data\/train\.npz \(seed 7\)/);
+    assert.match(log, /analysis of models\/a\/model\.json failed: models\/a\/model\.json: layer 'dense_9' has no weights/);
+    assert.match(host.messages.map((m) => m.text).join('\n'), /Flatness Lens: models\/a\/model\.json: layer 'dense_9' has no weights/);
   } finally {
     w.done();
   }
