@@ -492,8 +492,10 @@ export const scenarios: Scenario[] = [
         const seen: { label: string; value: number }[] = [];
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline) {
-          const text = await label.innerText({ timeout: 1000 }).catch(() => undefined);
-          if (text === undefined) break;
+          // Done when the progress line is gone (a slow read of it is no reason to stop watching).
+          if ((await label.count()) === 0) break;
+          const text = await label.innerText({ timeout: 2000 }).catch(() => undefined);
+          if (text === undefined) continue;
           const value = Number(await frame.locator('progress').getAttribute('value', { timeout: 1000 }).catch(() => 'NaN'));
           if (Number.isFinite(value) && seen.at(-1)?.label !== normalize(text)) seen.push({ label: normalize(text), value });
           if (seen.length === 12) note(`screenshot ${await workbench.screenshot('pr-report-progress')}`);
@@ -526,14 +528,16 @@ export const scenarios: Scenario[] = [
       const brokenRow = await checkpointRow(workbench, brokenRelative, 20_000);
       note(`tree row: ${brokenRow.text}`);
       const rows = workbench.sideBarRows();
-      const indexOf = async (relativePath: string) => (await workbench.sideBarRowInfos()).findIndex((r) => r.text.startsWith(relativePath) || r.text.startsWith(path.posix.basename(relativePath)));
-      const broken = await menuItemStates(workbench, rows.nth(await indexOf(brokenRelative)), 'gr-menu-not-rescalable');
+      const brokenIndex = (await workbench.sideBarRowInfos()).findIndex((r) => r.text.startsWith(`${brokenRelative} `));
+      check(brokenIndex >= 0, `no row for ${brokenRelative}`);
+      const broken = await menuItemStates(workbench, rows.nth(brokenIndex), 'gr-menu-not-rescalable');
       note(`menu on ${brokenRelative}: ${broken.map((i) => `${i.label}${i.disabled ? ' (greyed)' : ''}`).join(', ')}`);
       check(broken.some((i) => i.label.startsWith('Rescale to Flatten') && i.disabled), `'Rescale to Flatten…' is not greyed on ${brokenRelative}`);
       check(broken.some((i) => i.label.startsWith('Analyze Flatness') && !i.disabled), `'Analyze Flatness' is greyed on ${brokenRelative} as well`);
       await checkpointRow(workbench, exampleRelative, 10_000);
-      const exampleRowIndex = (await workbench.sideBarRowInfos()).findIndex((r) => r.text.startsWith('model.json'));
-      const example = await menuItemStates(workbench, rows.nth(exampleRowIndex));
+      const infos = await workbench.sideBarRowInfos();
+      const folder = infos.findIndex((r) => r.text.startsWith('examples/digits-mlp'));
+      const example = await menuItemStates(workbench, rows.nth(infos.findIndex((r, i) => i > folder && r.text.startsWith('model.json '))));
       check(example.some((i) => i.label.startsWith('Rescale to Flatten') && !i.disabled), `'Rescale to Flatten…' is greyed on the example: ${example.map((i) => `${i.label}${i.disabled ? ' (greyed)' : ''}`).join(', ')}`);
       await workbench.openExplorer();
       const explorer = await menuItemStates(workbench, await workbench.explorerRow(brokenRelative), 'gr-explorer-menu-not-rescalable');
@@ -565,7 +569,7 @@ export const scenarios: Scenario[] = [
       for (const hidden of ['iris.csv', 'settings.json', 'state.architecture.json']) check(!items.some((t) => t.startsWith(hidden)), `${hidden} is offered, though it cannot feed the model`);
       check(/left out/.test(prompt ?? ''), `the picker does not say that files were left out: '${prompt}'`);
       const output = await workbench.outputChannelText('Flatness Lens');
-      const line = output.split('\n').find((l) => l.includes('iris.csv left out'));
+      const line = output.split('\n').map(normalize).find((l) => l.includes('iris.csv left out'));
       note(`output channel: ${line ? normalize(line) : '(no line about iris.csv)'}`);
       check(line && /4 values/.test(line) && !line.includes(workspace.root), `the Output channel does not say, with a relative path, why iris.csv was left out: ${output.split('\n').slice(-6).join(' / ')}`);
     },
@@ -581,6 +585,7 @@ export const scenarios: Scenario[] = [
         for (const file of ['model.json', 'model.weights.bin']) fs.copyFileSync(path.join(path.dirname(workspace.example), file), path.join(workspace.root, copy, file));
       }
       await openCheckpointsView(workbench);
+      await workbench.runCommand('Flatness Lens: Refresh');
       await checkpointRow(workbench, 'compare-b/model.json', 20_000);
       await checkpointRow(workbench, exampleRelative, 10_000);
       const infos = await workbench.sideBarRowInfos();
