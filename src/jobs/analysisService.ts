@@ -60,14 +60,16 @@ export class AnalysisService implements vscode.Disposable {
       if (!latest) continue;
       const hash = await this.index.hashOf(entry).catch(() => undefined);
       entry.analyzedHash = latest.contentHash;
-      this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report: latest.report } : { kind: 'stale', report: latest.report });
+      const report = asReportOf(latest.report, entry);
+      this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report } : { kind: 'stale', report });
     }
   }
 
   /** A cached report for the checkpoint's current content and settings, if any. */
   async cached(entry: CheckpointEntry, data: DataChoice): Promise<AnyReport | undefined> {
     if (entry.state.kind === 'unreadable') return undefined;
-    return this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
+    const report = await this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
+    return report && asReportOf(report, entry);
   }
 
   /** Analyzes a checkpoint (or returns the cached report unless `force`). Rejects on failure or cancel. */
@@ -190,4 +192,13 @@ export class AnalysisService implements vscode.Disposable {
     this.finished.dispose();
     this.progressed.dispose();
   }
+}
+
+/**
+ * A cached report as the report of this checkpoint: the cache is keyed by content, so a byte-identical
+ * copy elsewhere finds the report computed for the other file, whose path it must not show.
+ */
+function asReportOf(report: AnyReport, entry: CheckpointEntry): AnyReport {
+  const file = entry.uri.fsPath;
+  return report.checkpoint.path === file ? report : ({ ...report, checkpoint: { ...report.checkpoint, path: file } } as AnyReport);
 }

@@ -225,3 +225,19 @@ test('a failed analysis is logged with the cause and workspace-relative paths, a
     w.done();
   }
 });
+
+test('a byte-identical copy gets the cached report under its own path, so Compare tells the two apart', async () => {
+  const w = await workspace();
+  try {
+    // Same path length too: the content hash counts each file name's length.
+    const copy = path.join(w.root, 'models', 'c', 'model.json');
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    for (const file of fs.readdirSync(path.dirname(w.second))) fs.copyFileSync(path.join(path.dirname(w.second), file), path.join(path.dirname(copy), file));
+    await w.commands.compare(undefined, [Uri.file(w.second), Uri.file(copy)]);
+    assert.deepEqual(w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint), [w.second], 'the copy comes from the cache');
+    const shown = host.panels[0].posted[0] as { reports: { checkpoint: { path: string } }[] };
+    assert.deepEqual(shown.reports.map((r) => r.checkpoint.path), [w.second, copy]);
+  } finally {
+    w.done();
+  }
+});
