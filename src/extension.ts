@@ -2,17 +2,20 @@ import * as vscode from 'vscode';
 import { AnalyzerClient } from './analyzer/analyzerClient';
 import { CheckpointIndex } from './checkpoints/checkpointIndex';
 import { CheckpointTree } from './checkpoints/checkpointTree';
+import { trackRescalability } from './checkpoints/rescalable';
 import { Commands } from './commands/commands';
 import { openExample } from './commands/openExample';
 import { AnalysisService } from './jobs/analysisService';
 import { DataChoices } from './jobs/dataChoice';
+import { dataCandidatesRequest } from './jobs/requests';
 import { ResultCache } from './jobs/resultCache';
 import { ReportPanel } from './report/reportPanel';
 import { readSettings } from './settings';
+import { relativeToWorkspace } from './workspacePaths';
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Flatness Lens');
-  const log = (line: string) => output.appendLine(line);
+  const log = (line: string) => output.appendLine(relativeToWorkspace(line));
   const analyzer = new AnalyzerClient({
     script: vscode.Uri.joinPath(context.extensionUri, 'dist', 'analyzer.js').fsPath,
     log,
@@ -20,7 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const index = new CheckpointIndex(() => readSettings().exclude, log);
   const tree = new CheckpointTree(index);
-  const data = new DataChoices(context.workspaceState);
+  const data = new DataChoices(context.workspaceState, (entry, files) => analyzer.dataCandidates(dataCandidatesRequest(entry.uri.fsPath, readSettings(entry.uri), files)).done, log);
   const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);
   const commands = new Commands(context.extensionUri, index, service, analyzer, data, output);
   const register = (id: string, run: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, run);
@@ -30,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
     { dispose: () => analyzer.dispose() },
     index,
     tree,
+    trackRescalability(index),
     service,
     vscode.window.createTreeView('flatnessLens.checkpoints', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true }),
     register('flatnessLens.analyze', (target) => commands.analyze(target)),

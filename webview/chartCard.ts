@@ -41,7 +41,8 @@ export function chartCard(spec: ChartCardSpec): HTMLElement {
   title.id = `chart-title-${spec.id}`;
   const actions = element('div', undefined, 'chart-actions');
   const box = element('div', undefined, 'chart-box');
-  if (spec.height !== undefined) box.style.height = `${spec.height}px`;
+  // A least height: the box grows to fill a card stretched by a taller neighbour in its row.
+  if (spec.height !== undefined) box.style.minHeight = `${spec.height}px`;
   const live: LiveCard = { spec, box, toggled: spec.toggle?.initial ?? false };
   if (spec.toggle) {
     const label = element('label', undefined, 'chart-toggle');

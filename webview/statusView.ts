@@ -1,4 +1,4 @@
-import type { AnalysisProgress } from '../src/shared/report';
+import { progressText, type AnalysisProgress } from '../src/shared/report';
 import { button, element } from './dom';
 import { vscode } from './vscodeApi';
 
@@ -31,7 +31,7 @@ export class StatusView {
     }
     const bar = box.querySelector('progress')!;
     bar.value = fraction;
-    box.querySelector('.progress-label')!.textContent = `${progress.stage}: ${progress.message} (${Math.round(fraction * 100)}%)`;
+    box.querySelector('.progress-label')!.textContent = `${progress.stage}: ${progressText(progress)} (${Math.round(fraction * 100)}%)`;
   }
 
   showFailure(message: string): void {

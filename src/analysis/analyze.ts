@@ -16,6 +16,7 @@ import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import { Objective } from './objective';
 import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
+import { countDetail, monotoneProgress, type StageProgress } from './progress';
 import { describeTensors } from './tensorStatistics';
 import { hessianTrace } from './trace';
 import { disposeVector, norm, type ParameterVector } from './vectors';
@@ -65,16 +66,18 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const timings: Record<string, number> = {};
   const started = performance.now();
   const plan = costPlan(input, objective);
+  const onProgress = monotoneProgress(callbacks.onProgress);
   let completed = 0;
-  const progress = (stage: AnalysisProgress['stage'], within: number, message: string) => {
+  const progress = (stage: AnalysisProgress['stage'], within: number, message: string, detail?: string) => {
     const total = plan.total || 1;
-    callbacks.onProgress?.({ stage, fraction: Math.min(1, (completed + within * (plan.cost[stage] ?? 0)) / total), message });
+    const fraction = Math.min(1, (completed + Math.min(1, within) * (plan.cost[stage] ?? 0)) / total);
+    onProgress?.({ stage, fraction, message, ...(detail ? { detail } : {}) });
   };
-  const timed = async <T>(stage: MetricName, label: string, work: (report: (fraction: number) => void) => Promise<T>): Promise<T> => {
+  const timed = async <T>(stage: MetricName, label: string, work: (report: StageProgress) => Promise<T>): Promise<T> => {
     throwIfAborted(callbacks.signal);
     progress(stage, 0, label);
     const t0 = performance.now();
-    const result = await work((fraction) => progress(stage, fraction, label));
+    const result = await work((fraction, detail) => progress(stage, fraction, label, detail));
     timings[stage] = (performance.now() - t0) / 1000;
     completed += plan.cost[stage] ?? 0;
     return result;
@@ -84,9 +87,8 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   try {
     const report: Mutable<Partial<FlatnessReport>> = {};
     const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
-    const { loss, accuracy, gradientNorm } = await timed('loss', 'loss and accuracy', async () => {
-      const evaluation = objective.evaluate();
-      const { gradient } = objective.gradient();
+    const { loss, accuracy, gradientNorm } = await timed('loss', 'loss and accuracy', async (report) => {
+      const { gradient, ...evaluation } = await objective.evaluateWithGradient((done, total) => report(done / total, countDetail('batch', done, total)), callbacks.signal);
       const result = { ...evaluation, gradientNorm: norm(gradient) };
       disposeVector(gradient);
       return result;
@@ -114,8 +116,8 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       const s = settings.sharpness;
       report.sharpness = await timed('sharpness', 'ε-sharpness (projected gradient ascent)', async (report) => {
         const ascent = { radius: s.epsilon, iterations: s.iterations, restarts: s.restarts, signal: callbacks.signal };
-        const full = await epsilonSharpness(objective, { ...ascent, random: random.fork('sharpness'), onProgress: (f) => report(f / 2) });
-        const sub = await subspaceSharpness(objective, Math.min(s.subspaceDim, network.parameterCount), { ...ascent, random: random.fork('subspace'), onProgress: (f) => report(0.5 + f / 2) });
+        const full = await epsilonSharpness(objective, { ...ascent, random: random.fork('sharpness'), onProgress: (f, detail) => report(f / 2, `full space: ${detail}`) });
+        const sub = await subspaceSharpness(objective, Math.min(s.subspaceDim, network.parameterCount), { ...ascent, random: random.fork('subspace'), onProgress: (f, detail) => report(0.5 + f / 2, `subspace: ${detail}`) });
         return { epsilon: s.epsilon, fullSpace: full.value, subspace: { dim: Math.min(s.subspaceDim, network.parameterCount), value: sub.value }, iterations: s.iterations, restarts: s.restarts };
       });
     }
@@ -131,17 +133,17 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         const first = filterNormalizedDirection(objective, random.fork('landscape:1'));
         const second = filterNormalizedDirection(objective, random.fork('landscape:2'));
         try {
-          const randomSlice = await lossSlice(objective, first, 'filter-normalized random direction', l.radius, l.points, callbacks.signal);
-          progressOf(0.2);
+          // Shares of the stage's loss evaluations: two slices of `points`, then the surface's grid.
+          const sliceShare = l.points / (2 * l.points + l.surfacePoints ** 2);
+          const randomSlice = await lossSlice(objective, first, 'filter-normalized random direction', l.radius, l.points, callbacks.signal, (f) => progressOf(sliceShare * f, 'random direction'));
           let topEigenvector;
           const lambda = hessian.topEigenvalues?.[0];
           if (topVector && lambda !== undefined && lambda > 0) {
             const reach = 2 * Math.sqrt((2 * (1 + loss)) / lambda);
-            const slice = await lossSlice(objective, topVector, 'top Hessian eigenvector (unit length)', reach, l.points, callbacks.signal);
+            const slice = await lossSlice(objective, topVector, 'top Hessian eigenvector (unit length)', reach, l.points, callbacks.signal, (f) => progressOf(sliceShare * (1 + f), 'top eigenvector'));
             topEigenvector = { ...slice, quadratic: slice.steps.map((t) => loss + 0.5 * lambda * t * t) };
           }
-          progressOf(0.4);
-          const surface = await lossSurface(objective, first, second, l.radius, l.surfacePoints, callbacks.signal, (f) => progressOf(0.4 + 0.6 * f));
+          const surface = await lossSurface(objective, first, second, l.radius, l.surfacePoints, callbacks.signal, (f) => progressOf(2 * sliceShare + (1 - 2 * sliceShare) * f, `surface row ${Math.round(f * l.surfacePoints)} of ${l.surfacePoints}`));
           return { random: randomSlice, topEigenvector, surface };
         } finally {
           disposeVector(first);
@@ -152,14 +154,18 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     if (wants('invariant')) {
       report.invariant = await timed('invariant', 'scale-invariant measures', async (progressOf) => {
         const structure = analyzeSymmetry(input.checkpoint, 'layer');
-        const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, { samples: settings.trace.samples, random: random.fork('trace'), signal: callbacks.signal });
+        const traceShare = plan.invariantTraceShare;
+        const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, {
+          samples: settings.trace.samples, random: random.fork('trace'), signal: callbacks.signal,
+          onProgress: (f, detail) => progressOf(traceShare * f, `Hessian diagonal sums: ${detail}`),
+        });
         const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);
         const orbit = unbounded ? undefined : minimizeExponentialSum(terms, structure.basis, structure.variables.length);
         const factors = layerFactors(structure, orbit?.u ?? new Array<number>(structure.variables.length).fill(0)).map((f) => ({ layer: f.layer, alpha: f.alpha ?? 1 }));
         const i = settings.invariant;
         const asam = await adaptiveSharpness(objective, i.asamEta, {
           radius: i.asamRho, iterations: settings.sharpness.iterations, restarts: settings.sharpness.restarts,
-          random: random.fork('asam'), signal: callbacks.signal, onProgress: (f) => progressOf(0.9 * f),
+          random: random.fork('asam'), signal: callbacks.signal, onProgress: (f, detail) => progressOf(traceShare + (0.97 - traceShare) * f, `adaptive sharpness: ${detail}`),
         });
         return {
           minTraceOverLayerScaling: {
@@ -177,7 +183,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       });
     }
     timings.total = (performance.now() - started) / 1000;
-    callbacks.onProgress?.({ stage: 'invariant', fraction: 1, message: 'done' });
+    onProgress?.({ stage: metrics[metrics.length - 1] ?? 'loss', fraction: 1, message: 'done' });
     hessian.hvps = objective.hvpCount;
     return {
       schemaVersion: 1,
@@ -221,24 +227,31 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   }
 }
 
-/** Rough cost of each stage in Hessian-vector-product units, so the progress bar moves evenly. */
-function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number } {
+/**
+ * Rough cost of each stage in Hessian-vector-product units, so the progress bar moves evenly. The
+ * unit prices (a loss evaluation, a gradient, a Lanczos step with its reorthogonalization) are
+ * timings of the example network relative to its Hessian-vector product.
+ */
+function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number; invariantTraceShare: number } {
   const s = input.settings;
   const wants = (m: MetricName) => input.metrics.includes(m);
-  const lossEval = 0.3;
-  const gradient = 0.5;
-  const ascent = (s.sharpness.iterations + 1) * s.sharpness.restarts * gradient;
+  const lossEval = 0.15;
+  const gradient = 0.8;
+  const lanczosStep = 1.5;
+  const ascent = ((s.sharpness.iterations + 1) * gradient + lossEval) * s.sharpness.restarts;
+  const traceProbes = objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.samples), 0);
+  const eigenvalueCount = wants('eigenvalues') ? s.eigenvalues.count : 1;
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     loss: lossEval + gradient,
-    eigenvalues: wants('eigenvalues') || wants('landscape') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0,
-    trace: wants('trace') || wants('invariant') ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.samples), 0) : 0,
-    density: wants('density') ? s.density.runs * s.density.steps : 0,
+    eigenvalues: wants('eigenvalues') || wants('landscape') ? (Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount) * lanczosStep : 0,
+    trace: wants('trace') ? traceProbes : 0,
+    density: wants('density') ? s.density.runs * s.density.steps * lanczosStep : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
     volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,
     landscape: wants('landscape') ? (2 * s.landscape.points + s.landscape.surfacePoints ** 2) * lossEval : 0,
-    invariant: wants('invariant') ? ascent + 2 : 0,
+    invariant: wants('invariant') ? traceProbes + ascent + 2 : 0,
   };
-  return { cost, total: Object.values(cost).reduce((a, b) => a + (b ?? 0), 0) };
+  return { cost, total: Object.values(cost).reduce((a, b) => a + (b ?? 0), 0), invariantTraceShare: traceProbes / (traceProbes + ascent + 2) };
 }
 
 

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { fitDatasetToModel, takeFirst } from '../data/fit';
 import { loadDataset } from '../data/load';
 import type { LoadDatasetOptions, BackendChoice, InputRequest, DeepPartial, AnalysisRequest } from '../shared/requests';
@@ -12,6 +13,7 @@ import { ArchitectureMissing } from '../formats/weightsOnly';
 import { defaultSettings, metricNames, type AnalysisSettings, type AnyReport, type FlatnessReport, type MetricName, type WeightsReport } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';
+import { monotoneProgress, progressSpan, setupShare } from './progress';
 import { describeTensors } from './tensorStatistics';
 
 export const defaultProbeSamples = 256;
@@ -25,15 +27,22 @@ export function mergeSettings(overrides: DeepPartial<AnalysisSettings> | undefin
   return merged as unknown as AnalysisSettings;
 }
 
+/** Reports each step of reading the inputs: its share of the setup done before it, and what it is. */
+export type SetupProgress = (fraction: number, message: string) => void;
+
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
-export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {
+export async function prepareInputs(request: InputRequest, onSetup?: SetupProgress): Promise<PreparedInputs> {
+  onSetup?.(0, 'starting the tensor backend');
   const backend = await initBackend(request.backend);
+  onSetup?.(0.1, `reading the checkpoint ${basename(request.checkpoint)}`);
   const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture, allowNonFinite: request.allowNonFinite }), request.inputShape);
   const network = new NetworkFunction(checkpoint);
   try {
     const { outputUnits } = network;
     const seed = request.seed ?? 0;
+    onSetup?.(0.4, request.data ? `loading the data set ${basename(request.data)}` : 'drawing data-free probe inputs');
     const loaded = request.data ? await loadDataset(request.data, request.dataOptions, request.samples) : undefined;
+    if (loaded) onSetup?.(0.8, 'fitting the data to the model');
     const trainingLoss = lossFromTrainingConfig(checkpoint.model.trainingLoss);
     const loss = request.loss ?? trainingLoss ?? lossFromOutputHead(network.outputHead, outputUnits, loaded?.targets);
     const lossFrom = request.loss ? 'option' : trainingLoss ? 'training config' : 'output layer';
@@ -41,6 +50,7 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
       ? fitDatasetToModel(loaded, network.inputShape, outputUnits, loss)
       : probeDataset(network, loss, request.samples ?? request.probeSamples ?? defaultProbeSamples, seed);
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
+    onSetup?.(0.9, 'hashing the checkpoint');
     const checkpointSha256 = await fileSha256(request.checkpoint);
     return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };
   } catch (error) {
@@ -57,15 +67,21 @@ export async function analyzeAnyFile(request: AnalysisRequest, callbacks: Analys
   try {
     return await analyzeFile(request, callbacks);
   } catch (error) {
-    if (error instanceof ArchitectureMissing) return analyzeWeightsOnly(request.checkpoint, error.problem);
+    if (error instanceof ArchitectureMissing) {
+      callbacks.onProgress?.({ stage: 'setup', fraction: setupShare, message: `no architecture: describing the tensors of ${basename(request.checkpoint)} (no data used)` });
+      const report = await analyzeWeightsOnly(request.checkpoint, error.problem);
+      callbacks.onProgress?.({ stage: 'setup', fraction: 1, message: 'done' });
+      return report;
+    }
     throw error;
   }
 }
 
 /** Reads the checkpoint and the data, fits one to the other, and runs `analyze`. Never writes a file. */
 export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisCallbacks = {}): Promise<FlatnessReport> {
-  callbacks.onProgress?.({ stage: 'setup', fraction: 0, message: 'reading checkpoint' });
-  const inputs = await prepareInputs(request);
+  const onProgress = monotoneProgress(callbacks.onProgress);
+  const setup = progressSpan(onProgress, 0, setupShare);
+  const inputs = await prepareInputs(request, (fraction, message) => setup?.({ stage: 'setup', fraction, message }));
   try {
     return await analyze(
       {
@@ -74,7 +90,7 @@ export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisC
         settings: mergeSettings(request.settings),
         version: toolVersion,
       },
-      callbacks,
+      { ...callbacks, onProgress: progressSpan(onProgress, setupShare, 1) },
     );
   } finally {
     inputs.network.dispose();

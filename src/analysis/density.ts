@@ -1,4 +1,5 @@
 import type { ParameterInfo } from '../model/network';
+import { countDetail, type StageProgress } from './progress';
 import { lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
 import type { SeededRandom } from '../numeric/random';
 import { disposeVector, randomNormalVector } from './vectors';
@@ -17,7 +18,7 @@ export interface DensityOptions {
   readonly steps: number;
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 /**
@@ -35,7 +36,7 @@ export async function spectralDensity(hvp: HessianVectorProduct, parameters: rea
       steps,
       keepBasis: false,
       signal: options.signal,
-      onStep: (step) => options.onProgress?.((r + step / steps) / options.runs),
+      onStep: (step) => options.onProgress?.((r + step / steps) / options.runs, `${countDetail('run', r + 1, options.runs)}, ${countDetail('Lanczos step', step, steps)}`),
     }).finally(() => disposeVector(start));
     for (const pair of ritzPairs(run)) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
 import { SeededRandom } from '../numeric/random';
+import { type StageProgress } from './progress';
 import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
 import type { ParameterInfo } from '../model/network';
 
@@ -12,7 +13,7 @@ export interface TopEigenvaluesOptions {
   readonly tolerance: number;
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 export interface TopEigenvalues {
@@ -39,15 +40,21 @@ export async function hessianTopEigenvalues(
   const k = Math.min(options.count, dimension);
   const steps = Math.min(dimension, Math.max(options.maxSteps, k + 2));
   const start = randomNormalVector(parameters, options.random);
+  const convergence = convergenceProgress();
   const run = await lanczos(hvp, start, {
     steps,
     keepBasis: true,
     signal: options.signal,
     onStep: (step, alpha, beta) => {
-      options.onProgress?.(step / steps);
-      if (step < k + 2) return false;
+      const detail = `Lanczos step ${step} of at most ${steps}`;
+      if (step < k + 2) {
+        options.onProgress?.(step / steps, detail);
+        return false;
+      }
       const pairs = ritzPairs({ alpha: [...alpha], beta: [...beta], steps: step }).slice(0, k);
-      return pairs.every((p) => p.residualEstimate <= options.tolerance * Math.max(Math.abs(p.value), 1e-12));
+      const worst = Math.max(...pairs.map((p) => p.residualEstimate / (options.tolerance * Math.max(Math.abs(p.value), 1e-12))));
+      options.onProgress?.(Math.max(step / steps, convergence(worst)), detail);
+      return worst <= 1;
     },
   }).finally(() => disposeVector(start));
   const basis = run.basis!;
@@ -69,4 +76,20 @@ export async function hessianTopEigenvalues(
   } finally {
     basis.forEach(disposeVector);
   }
+}
+
+/**
+ * How far Lanczos is from stopping, from the worst ratio of residual to tolerance (stop at ≤ 1):
+ * the residuals shrink about geometrically, so the share of the orders of magnitude already gained
+ * since the first check moves evenly, where the step count alone would jump when it stops early.
+ */
+function convergenceProgress(): (worstRatio: number) => number {
+  let first: number | undefined;
+  return (worstRatio) => {
+    if (!Number.isFinite(worstRatio)) return 0;
+    if (worstRatio <= 1) return 1;
+    first ??= worstRatio;
+    if (first <= worstRatio) return 0;
+    return Math.log(first / worstRatio) / Math.log(first);
+  };
 }

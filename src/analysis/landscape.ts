@@ -53,11 +53,12 @@ export function linspace(from: number, to: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + ((to - from) * i) / (count - 1));
 }
 
-export async function lossSlice(objective: Objective, direction: ParameterVector, label: string, radius: number, points: number, signal?: AbortSignal): Promise<LossSlice> {
+export async function lossSlice(objective: Objective, direction: ParameterVector, label: string, radius: number, points: number, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<LossSlice> {
   const steps = linspace(-radius, radius, points);
   const loss: number[] = [];
   for (const t of steps) {
     loss.push(lossAlong(objective, [direction], [t], signal));
+    onProgress?.(loss.length / points);
     await new Promise((resolve) => setImmediate(resolve));
   }
   return { direction: label, steps, loss };

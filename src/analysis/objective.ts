@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset';
 import { batchTargets, correctCount, perSampleLoss, summedLoss, type BatchTargets, type LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
+import { throwIfAborted } from '../shared/errors';
 import type { ParameterVector } from './vectors';
 
 interface Batch {
@@ -80,6 +81,36 @@ export class Objective {
       });
     }
     return { loss, accuracy: correct === undefined ? undefined : correct / this.dataset.count };
+  }
+
+  /**
+   * Loss, accuracy and ∇L at θ₀, as `evaluate` and `gradient` give them, one batch at a time with a
+   * pause after each, so that progress reports and a cancel get through on a large data set.
+   */
+  async evaluateWithGradient(onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<{ loss: number; accuracy: number | undefined; gradient: ParameterVector }> {
+    let loss = 0;
+    let correct: number | undefined = 0;
+    let sum: ParameterVector | undefined;
+    try {
+      for (const [index, batch] of this.batches.entries()) {
+        throwIfAborted(signal);
+        tf.tidy(() => {
+          const output = this.lossInput(this.theta, batch);
+          loss += this.lossShare(output, batch).dataSync()[0];
+          const n = correctCount(this.loss, output, batch.targets);
+          correct = n === undefined || correct === undefined ? undefined : correct + n;
+        });
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(this.theta as tf.Tensor[]);
+        value.dispose();
+        sum = accumulate(sum, grads);
+        onBatch?.(index + 1, this.batches.length);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      if (sum) tf.dispose(sum);
+      throw error;
+    }
+    return { loss, accuracy: correct === undefined ? undefined : correct / this.dataset.count, gradient: sum! };
   }
 
   /** ∇L at the given parameters, and L. */

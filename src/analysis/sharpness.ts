@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { countDetail, type StageProgress } from './progress';
 import { throwIfAborted } from '../shared/errors';
 import type { Objective } from './objective';
 import type { SeededRandom } from '../numeric/random';
@@ -45,7 +46,7 @@ export interface AscentOptions {
   readonly restarts: number;
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 export interface AscentResult {
@@ -102,7 +103,7 @@ async function maximizeOnBall(objective: Objective, map: PerturbationMap, option
       release(direction);
       if (next !== y) release(y);
       y = next;
-      options.onProgress?.((restart * options.iterations + it + 1) / total);
+      options.onProgress?.((restart * options.iterations + it + 1) / total, `${countDetail('restart', restart + 1, options.restarts)}, ${countDetail('ascent step', it + 1, options.iterations)}`);
       await new Promise((resolve) => setImmediate(resolve));
     }
     // the final iterate's loss has not been measured yet

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { countDetail, type StageProgress } from './progress';
 import type { ParameterInfo } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
 import type { BlockTraceEntry } from '../shared/report';
@@ -22,7 +23,7 @@ export interface TraceOptions {
   /** Above this many weight tensors, one joint probe serves all blocks (cheaper, noisier blocks). */
   readonly maxBlocksForBlockProbes: number;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 /**
@@ -51,7 +52,8 @@ export async function hessianTrace(hvp: HessianVectorProduct, parameters: readon
       values.push(tf.tidy(() => tf.sum(tf.mul(hz[k], z[k])).dataSync()[0]));
       disposeVector(z);
       disposeVector(hz);
-      options.onProgress?.(++done / total);
+      done++;
+      options.onProgress?.(done / total, countDetail('probe', done, total));
       await new Promise((resolve) => setImmediate(resolve));
     }
     const { mean, stderr } = meanAndStderr(values);
@@ -75,7 +77,7 @@ async function jointTrace(hvp: HessianVectorProduct, parameters: readonly Parame
     totals.push(parts.reduce((a, b) => a + b, 0));
     disposeVector(z);
     disposeVector(hz);
-    options.onProgress?.((s + 1) / options.samples);
+    options.onProgress?.((s + 1) / options.samples, countDetail('probe', s + 1, options.samples));
     await new Promise((resolve) => setImmediate(resolve));
   }
   const { mean, stderr } = meanAndStderr(totals);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { countDetail, type StageProgress } from './progress';
 import type { HessianVectorProduct } from './lanczos';
 import type { SeededRandom } from '../numeric/random';
 import { blockStreamLabel, meanAndStderr } from './trace';
@@ -65,7 +66,7 @@ export interface GroupTraceOptions {
   /** The trace metric's random stream: whole-tensor groups then get exactly the trace metric's probes. */
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 /**
@@ -79,7 +80,9 @@ export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: rea
   const groups = groupsOf(structure, parameters);
   const terms: TraceTerm[] = [];
   let variance = 0;
-  for (const [g, group] of groups.entries()) {
+  const totalProbes = groups.reduce((n, group) => n + Math.min(group.size, options.samples), 0);
+  let done = 0;
+  for (const group of groups) {
     const p = parameters[group.parameter];
     const exact = group.size <= options.samples;
     const random = options.random.fork(group.entries ? `${blockStreamLabel(group.parameter, p.size)}#${JSON.stringify(group.form)}` : blockStreamLabel(group.parameter, p.size));
@@ -99,12 +102,13 @@ export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: rea
       values.push(tf.tidy(() => tf.sum(tf.mul(hz[group.parameter], z[group.parameter])).dataSync()[0]));
       disposeVector(z);
       disposeVector(hz);
+      done++;
+      options.onProgress?.(done / totalProbes, countDetail('probe', done, totalProbes));
       await new Promise((resolve) => setImmediate(resolve));
     }
     const { mean, stderr } = meanAndStderr(values);
     terms.push({ h: exact ? mean * group.size : mean, form: group.form, label: group.entries ? `${p.name} (${group.size} entries)` : p.name });
     if (!exact) variance += stderr * stderr;
-    options.onProgress?.((g + 1) / groups.length);
   }
   return { terms, stderr: Math.sqrt(variance) };
 }
@@ -139,7 +143,7 @@ export async function unitTraceTerms(hvp: HessianVectorProduct, parameters: read
     });
     disposeVector(z);
     disposeVector(hz);
-    options.onProgress?.((s + 1) / probes);
+    options.onProgress?.((s + 1) / probes, countDetail('probe', s + 1, probes));
     await new Promise((resolve) => setImmediate(resolve));
   }
   const scalings = new Map(structure.weights.map((w) => [w.name, w]));

@@ -1,4 +1,5 @@
 import { throwIfAborted } from '../shared/errors';
+import { countDetail, type StageProgress } from './progress';
 import type { VolumeFlatnessEntry } from '../shared/report';
 import type { Objective } from './objective';
 import type { SeededRandom } from '../numeric/random';
@@ -12,7 +13,7 @@ export interface VolumeFlatnessOptions {
   readonly bisections: number;
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (fraction: number) => void;
+  readonly onProgress?: StageProgress;
 }
 
 export interface VolumeFlatness extends VolumeFlatnessEntry {
@@ -71,7 +72,7 @@ export async function volumeFlatness(objective: Objective, options: VolumeFlatne
     } finally {
       disposeVector(direction);
     }
-    options.onProgress?.((d + 1) / options.directions);
+    options.onProgress?.((d + 1) / options.directions, countDetail('direction', d + 1, options.directions));
     await new Promise((resolve) => setImmediate(resolve));
   }
   const sorted = [...radii].sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { AnalysisRequest, RescaleRequest } from '../shared/requests';
 import type { RescaleReport } from '../shared/rescaleResult';
 import type { FailureKind } from '../shared/errors';
-import type { FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
+import type { DataCandidates, DataCandidatesRequest, FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
 import { escapeControlCharacters } from '../shared/safeText';
 
@@ -55,6 +55,11 @@ export class AnalyzerClient {
 
   compareOutputs(request: FunctionComparisonRequest): Job<FunctionComparison> {
     return this.submit((id) => ({ type: 'compareOutputs', id, request }), undefined, (r) => (r.kind === 'comparison' ? r.comparison : undefined));
+  }
+
+  /** Which of the files could feed the model, by a quick look at each. */
+  dataCandidates(request: DataCandidatesRequest): Job<DataCandidates> {
+    return this.submit((id) => ({ type: 'dataCandidates', id, request }), undefined, (r) => (r.kind === 'dataCandidates' ? r.candidates : undefined));
   }
 
   private submit<T>(message: (id: number) => JobMessage, onProgress: ((p: AnalysisProgress) => void) | undefined, pick: (r: JobResult) => T | undefined): Job<T> {

@@ -1,4 +1,5 @@
 import { analyzeAnyFile } from '../analysis/analyzeFile';
+import { checkDataCandidates } from '../analysis/dataCandidates';
 import { rescaleReport } from '../cli/rescaleReport';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../rescale/plan';
@@ -33,6 +34,8 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
     }
     case 'compareOutputs':
       return { kind: 'comparison', comparison: await compareFunctions(job.request) };
+    case 'dataCandidates':
+      return { kind: 'dataCandidates', candidates: await checkDataCandidates(job.request, signal) };
     default: {
       const unexpected: never = job;
       throw new Error(`unknown job ${JSON.stringify(unexpected)}`);

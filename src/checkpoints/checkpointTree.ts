@@ -2,13 +2,18 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from './checkpointIndex';
 import { isWeightsReport } from '../shared/report';
+import { whyNotRescalable } from './rescalable';
 
-/** Context values the menus' `when` clauses match. */
+/**
+ * Context values the menus' `when` clauses match; a checkpoint that cannot be rescaled gets
+ * `notRescalableSuffix`, which the rescale commands' `enablement` greys them on.
+ */
 export const contextValues = {
   checkpoint: 'flatnessLens.checkpoint',
   analyzed: 'flatnessLens.checkpoint.analyzed',
   folder: 'flatnessLens.folder',
 } as const;
+export const notRescalableSuffix = '.notRescalable';
 
 type Node =
   | { readonly kind: 'folder'; readonly folder: string; readonly entries: CheckpointEntry[] }
@@ -109,9 +114,15 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
     const format = entry.format && lacksArchitecture(entry) ? `${entry.format} (weights only)` : entry.format;
     item.description = [format, size, describeState(entry.state)].filter(Boolean).join(' · ');
     item.iconPath = icon(entry.state);
-    item.contextValue = entry.state.kind === 'done' || entry.state.kind === 'stale' ? contextValues.analyzed : contextValues.checkpoint;
+    const notRescalable = whyNotRescalable(entry);
+    item.contextValue = (entry.state.kind === 'done' || entry.state.kind === 'stale' ? contextValues.analyzed : contextValues.checkpoint) + (notRescalable ? notRescalableSuffix : '');
     const architecture = format !== entry.format ? '\n\nNo architecture: tensor statistics only. Add `<name>.architecture.json` beside it, or set `flatnessLens.architectures`.' : '';
-    const tooltip = new vscode.MarkdownString(`**${entry.relativePath}**\n\n${format ?? 'unknown format'}${size ? `, ${size}` : ''}\n\n${describeState(entry.state)}${architecture}`);
+    const rescale = notRescalable && entry.state.kind !== 'unreadable' ? `\n\nRescale is not available: ${notRescalable}.` : '';
+    const tooltip = new vscode.MarkdownString();
+    tooltip.appendMarkdown(`**${entry.relativePath}**\n\n${format ?? 'unknown format'}${size ? `, ${size}` : ''}\n\n`);
+    tooltip.appendText(describeState(entry.state));
+    tooltip.appendMarkdown(architecture);
+    tooltip.appendText(rescale);
     item.tooltip = tooltip;
     item.command = entry.state.kind === 'done' || entry.state.kind === 'stale'
       ? { command: 'flatnessLens.showReport', title: 'Show Report', arguments: [entry.uri] }

@@ -1,8 +1,8 @@
-import type { AnalysisProgress } from '../shared/report';
+import { progressText, type AnalysisProgress } from '../shared/report';
 
 /**
- * Progress on stderr: a redrawn bar on a terminal, or one line per stage (and at most every
- * 10 seconds) when stderr is a file or a CI log, so logs stay readable.
+ * Progress on stderr: a redrawn bar on a terminal, or one line per step (and at most every
+ * 10 seconds within one) when stderr is a file or a CI log, so logs stay readable.
  */
 export class ProgressBar {
   private lastStage = '';
@@ -19,10 +19,10 @@ export class ProgressBar {
       const width = 28;
       const filled = Math.round(progress.fraction * width);
       const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-      const text = `${bar} ${String(percent).padStart(3)}%  ${elapsed}s  ${progress.message}`;
+      const text = `${bar} ${String(percent).padStart(3)}%  ${elapsed}s  ${progressText(progress)}`;
       this.stream.write(`\r${text.slice(0, (this.stream.columns || 100) - 1).padEnd(Math.min(this.stream.columns || 100, 100) - 1)}`);
     } else if (progress.message !== this.lastStage || Date.now() - this.lastLine > 10_000) {
-      this.stream.write(`[${String(percent).padStart(3)}%] ${elapsed}s ${progress.message}\n`);
+      this.stream.write(`[${String(percent).padStart(3)}%] ${elapsed}s ${progressText(progress)}\n`);
       this.lastLine = Date.now();
     }
     this.lastStage = progress.message;

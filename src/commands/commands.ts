@@ -9,19 +9,11 @@ import { ReportPanel, type ReportActions } from '../report/reportPanel';
 import type { Granularity } from '../shared/requests';
 import { comparisonRequest } from '../jobs/requests';
 import { readSettings } from '../settings';
+import { relativeToWorkspace } from '../workspacePaths';
 import { isWeightsReport, type AnyReport, type FlatnessReport } from '../shared/report';
 import type { Equivalence } from '../shared/webviewProtocol';
-import { checkpointTarget, checkpointTargets, whyNotRescalable } from './targets';
-
-/** A message with every absolute path inside an open workspace folder shown relative to it. */
-function relativeToWorkspace(message: string): string {
-  let result = message;
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    const root = folder.uri.fsPath.endsWith(path.sep) ? folder.uri.fsPath : folder.uri.fsPath + path.sep;
-    result = result.split(root).join('');
-  }
-  return result;
-}
+import { whyNotRescalable } from '../checkpoints/rescalable';
+import { checkpointTarget, checkpointTargets } from './targets';
 
 /** The extension's commands; each resolves its target, asks what it must, and reports failures. */
 export class Commands implements ReportActions {
@@ -34,7 +26,7 @@ export class Commands implements ReportActions {
     private readonly output: vscode.OutputChannel,
   ) {}
 
-  private log = (line: string) => this.output.appendLine(line);
+  private log = (line: string) => this.output.appendLine(relativeToWorkspace(line));
 
   private showReport(report: AnyReport, stale = false, column?: vscode.ViewColumn): void {
     ReportPanel.show(this.extensionUri, report, stale, this, this.log, column);
@@ -62,7 +54,7 @@ export class Commands implements ReportActions {
     try {
       this.showReport(await this.service.analyze(entry, data, { force }));
     } catch (error) {
-      ReportPanel.failed(entry.uri.fsPath, error instanceof Error ? error.message : String(error));
+      ReportPanel.failed(entry.uri.fsPath, relativeToWorkspace(error instanceof Error ? error.message : String(error)));
       this.fail(error);
     }
   }
@@ -104,7 +96,7 @@ export class Commands implements ReportActions {
   }
 
   async rescaleCommand(argument: unknown, mode: 'flatten' | 'sharpen'): Promise<void> {
-    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`, (e) => whyNotRescalable(e) === undefined);
+    const entry = await checkpointTarget(this.index, argument, `Checkpoint to rescale (${mode})`, whyNotRescalable);
     if (!entry) return;
     const notRescalable = whyNotRescalable(entry);
     if (notRescalable) {
@@ -197,7 +189,7 @@ export class Commands implements ReportActions {
     const entry = await checkpointTarget(this.index, argument, 'Checkpoint whose data set to choose');
     if (!entry) return;
     const choice = await this.data.ask(entry);
-    if (choice) this.log(`data set for ${entry.relativePath}: ${choice.kind === 'file' ? choice.path : 'data-free'}`);
+    if (choice) this.log(`data set for ${entry.relativePath}: ${choice.kind === 'file' ? choice.path : 'data-free (Gaussian probe inputs)'}`);
   }
 
   /** Auto-analysis after a checkpoint changes on disk: only when enabled, trusted and its data is known. */

@@ -158,4 +158,10 @@ export const csvFormat: DataFormat = {
   matchesContent: () => false,
   matchesName: (name) => /\.(csv|tsv|txt)$/i.test(name),
   read: async (file, bytes, options) => parseCsvDataset(file, new TextDecoder('utf-8').decode(bytes), options),
+  // The complete lines of the head are a small data set of the same columns.
+  peekSampleShape: (file, head, options) => {
+    const text = new TextDecoder('utf-8').decode(head);
+    const lastNewline = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    return lastNewline < 0 ? undefined : parseCsvDataset(file, text.slice(0, lastNewline), options).sampleShape;
+  },
 };

@@ -1,5 +1,6 @@
 import type { Dataset } from './dataset';
 import type { LoadDatasetOptions } from '../shared/requests';
+import type { Shape } from '../model/spec';
 
 /** One data file format: cheap tests on content and name, and a reader that does the work. */
 export interface DataFormat {
@@ -10,4 +11,10 @@ export interface DataFormat {
   matchesName(name: string): boolean;
   /** `file` is the path as given, for messages and for finding companion files. */
   read(file: string, bytes: Uint8Array, options: LoadDatasetOptions): Promise<Dataset>;
+  /**
+   * The shape of one input sample from the file's first bytes alone (`head`, decompressed), for a
+   * quick check before loading; undefined when the head cannot tell. Throws a FileProblem when the
+   * head already shows the file is not a data set of this format.
+   */
+  peekSampleShape?(file: string, head: Uint8Array, options: LoadDatasetOptions): Shape | undefined;
 }

@@ -98,4 +98,9 @@ export const idxFormat: DataFormat = {
   matchesContent: isIdx,
   matchesName: (name) => /idx\d/i.test(name) || /-ubyte$/i.test(name) || /\.idx$/i.test(name),
   read: readIdxDataset,
+  peekSampleShape: (file, head) => {
+    const header = readIdxHeader(head);
+    if (typeof header === 'string') throw new FileProblem(file, header);
+    return header.dims.slice(1);
+  },
 };

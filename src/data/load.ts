@@ -26,10 +26,9 @@ const ROW_TEXT_FORMATS: readonly DataFormat[] = [csvFormat];
  */
 export async function loadDataset(file: string, options: LoadDatasetOptions = {}, rows?: number): Promise<Dataset> {
   let bytes = await readRegularFile(file, { role: 'the data file' });
-  const name = path.basename(file).replace(/\.gz$/i, '');
   // One line more than the rows asked for, in case the first line is a header.
   const rowsNeeded = rows === undefined ? undefined : rows + 1;
-  const byName = FORMATS.find((candidate) => candidate.matchesName(name));
+  const byName = formatByName(file);
   const rowText = byName !== undefined && ROW_TEXT_FORMATS.includes(byName);
   if (isGzip(bytes)) {
     const inflated = await gunzipBounded(file, bytes, { enough: rowText && rowsNeeded !== undefined ? enoughLines(rowsNeeded) : undefined });
@@ -37,6 +36,15 @@ export async function loadDataset(file: string, options: LoadDatasetOptions = {}
   } else if (rowText && rowsNeeded !== undefined) {
     bytes = firstLines(bytes, rowsNeeded);
   }
+  const format = dataFormatOf(file, bytes, byName);
+  if ((format === csvFormat || format === jsonFormat) && bytes.length > limits.textBytes.value) {
+    throw new FileProblem(file, `holds ${bytes.length} bytes of text, more than the ${formatLimitValue(limits.textBytes.value)} limit (${limits.textBytes.what}); use .npy or .npz for large data sets, or --samples`);
+  }
+  return format.read(file, bytes, options);
+}
+
+/** The format of a data file from its (decompressed) first bytes and its name; throws if none fits. */
+export function dataFormatOf(file: string, bytes: Uint8Array, byName = formatByName(file)): DataFormat {
   const format =
     FORMATS.find((candidate) => candidate.matchesContent(bytes)) ??
     byName ??
@@ -44,10 +52,12 @@ export async function loadDataset(file: string, options: LoadDatasetOptions = {}
   if (!format) {
     throw new FileProblem(file, 'unrecognized data format; expected .npy, .npz, .csv, .tsv, .json or an IDX file (optionally gzipped)');
   }
-  if ((format === csvFormat || format === jsonFormat) && bytes.length > limits.textBytes.value) {
-    throw new FileProblem(file, `holds ${bytes.length} bytes of text, more than the ${formatLimitValue(limits.textBytes.value)} limit (${limits.textBytes.what}); use .npy or .npz for large data sets, or --samples`);
-  }
-  return format.read(file, bytes, options);
+  return format;
+}
+
+function formatByName(file: string): DataFormat | undefined {
+  const name = path.basename(file).replace(/\.gz$/i, '');
+  return FORMATS.find((candidate) => candidate.matchesName(name));
 }
 
 function startsLikeJson(bytes: Uint8Array): boolean {

@@ -134,4 +134,7 @@ export const npyFormat: DataFormat = {
   matchesContent: isNpy,
   matchesName: (name) => /\.npy$/i.test(name),
   read: readNpyDataset,
+  peekSampleShape: (file, head) => parseNpyHeader(head, (problem) => {
+    throw new FileProblem(file, problem);
+  }).shape.slice(1),
 };

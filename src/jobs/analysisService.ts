@@ -3,7 +3,8 @@ import { AnalysisFailed, type AnalyzerClient, type Job } from '../analyzer/analy
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from '../checkpoints/checkpointIndex';
 import type { RescaleReport } from '../shared/rescaleResult';
 import { readSettings } from '../settings';
-import { isWeightsReport, type AnalysisProgress, type AnyReport } from '../shared/report';
+import { relativeToWorkspace } from '../workspacePaths';
+import { isWeightsReport, progressText, type AnalysisProgress, type AnyReport } from '../shared/report';
 import type { DataChoice, DataChoices } from './dataChoice';
 import { analysisRequest, rescaleRequest, type RescaleChoices } from './requests';
 import type { ResultCache } from './resultCache';
@@ -30,6 +31,11 @@ export class AnalysisService implements vscode.Disposable {
     private readonly output: vscode.OutputChannel,
   ) {}
 
+  /** A line in the Output channel, with workspace paths relative. */
+  private log(line: string): void {
+    this.output.appendLine(relativeToWorkspace(line));
+  }
+
   /** The data choice for a checkpoint, asking if needed; undefined when the user cancels. */
   dataFor(entry: CheckpointEntry): Promise<DataChoice | undefined> {
     // Tensor statistics need no data: do not ask for any.
@@ -54,14 +60,16 @@ export class AnalysisService implements vscode.Disposable {
       if (!latest) continue;
       const hash = await this.index.hashOf(entry).catch(() => undefined);
       entry.analyzedHash = latest.contentHash;
-      this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report: latest.report } : { kind: 'stale', report: latest.report });
+      const report = asReportOf(latest.report, entry);
+      this.index.update(entry, hash === latest.contentHash ? { kind: 'done', report } : { kind: 'stale', report });
     }
   }
 
   /** A cached report for the checkpoint's current content and settings, if any. */
   async cached(entry: CheckpointEntry, data: DataChoice): Promise<AnyReport | undefined> {
     if (entry.state.kind === 'unreadable') return undefined;
-    return this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
+    const report = await this.cache.get(await this.index.hashOf(entry), this.requestKey(entry, data));
+    return report && asReportOf(report, entry);
   }
 
   /** Analyzes a checkpoint (or returns the cached report unless `force`). Rejects on failure or cancel. */
@@ -87,18 +95,22 @@ export class AnalysisService implements vscode.Disposable {
     this.waiting.delete(entry);
     const settings = readSettings(entry.uri);
     const dataPath = data.kind === 'file' ? data.path : undefined;
-    this.output.appendLine(`analyzing ${entry.relativePath} on ${dataPath ? vscode.workspace.asRelativePath(dataPath, false) : 'data-free probes'} (seed ${settings.seed})`);
+    this.log(
+      lacksArchitecture(entry)
+        ? `describing the tensors of ${entry.relativePath} (weights only, no architecture: tensor statistics, no data used)`
+        : `analyzing ${entry.relativePath} on ${dataPath ? vscode.workspace.asRelativePath(dataPath, false) : `data-free Gaussian probe inputs (${settings.probeSamples})`} (seed ${settings.seed})`,
+    );
     let hash: string;
     try {
       hash = await this.index.hashOf(entry);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = relativeToWorkspace(error instanceof Error ? error.message : String(error));
       this.index.update(entry, { kind: 'failed', reason });
       throw new AnalysisFailed('file', reason);
     }
     const run = (onProgress: (p: AnalysisProgress) => void) => {
       const job = this.analyzer.analyze(analysisRequest(entry.uri.fsPath, data, settings), (p) => {
-        this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: p.message });
+        this.index.update(entry, { kind: 'analyzing', fraction: p.fraction, message: progressText(p) });
         this.progressed.fire({ entry, progress: p });
         onProgress(p);
       });
@@ -107,11 +119,11 @@ export class AnalysisService implements vscode.Disposable {
     };
     try {
       const report = await this.withProgress(`Analyzing ${entry.relativePath}`, run, silent);
-      await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.output.appendLine(`could not cache the report: ${String(e)}`));
+      await this.cache.put(hash, this.requestKey(entry, data), report).catch((e: unknown) => this.log(`could not cache the report: ${String(e)}`));
       entry.analyzedHash = hash;
       const stillSame = entry.contentHash === hash;
       this.index.update(entry, stillSame ? { kind: 'done', report } : { kind: 'stale', report });
-      this.output.appendLine(
+      this.log(
         isWeightsReport(report)
           ? `done in ${report.timings.total.toFixed(1)} s: statistics of ${report.tensors.length} tensors; no architecture, so no Hessian metrics`
           : `done in ${report.timings.total.toFixed(1)} s: top eigenvalue ${report.hessian.topEigenvalues?.[0]}, trace ${report.hessian.trace?.estimate}`,
@@ -120,10 +132,10 @@ export class AnalysisService implements vscode.Disposable {
       return report;
     } catch (error) {
       const cancelled = error instanceof AnalysisFailed && error.kind === 'cancelled';
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = relativeToWorkspace(error instanceof Error ? error.message : String(error));
       const previous = before.kind === 'done' || before.kind === 'stale' ? before : ({ kind: 'new' } as const);
       this.index.update(entry, cancelled ? previous : { kind: 'failed', reason });
-      this.output.appendLine(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
+      this.log(cancelled ? `analysis of ${entry.relativePath} cancelled` : `analysis of ${entry.relativePath} failed: ${reason}`);
       throw error;
     } finally {
       this.running = undefined;
@@ -167,7 +179,7 @@ export class AnalysisService implements vscode.Disposable {
         let reported = 0;
         const job = start((p) => {
           const percent = Math.round(p.fraction * 100);
-          progress.report({ message: `${p.message} (${percent}%)`, increment: Math.max(0, percent - reported) });
+          progress.report({ message: `${progressText(p)} (${percent}%)`, increment: Math.max(0, percent - reported) });
           reported = Math.max(reported, percent);
         });
         token.onCancellationRequested(() => this.analyzer.cancel(job.id));
@@ -180,4 +192,13 @@ export class AnalysisService implements vscode.Disposable {
     this.finished.dispose();
     this.progressed.dispose();
   }
+}
+
+/**
+ * A cached report as the report of this checkpoint: the cache is keyed by content, so a byte-identical
+ * copy elsewhere finds the report computed for the other file, whose path it must not show.
+ */
+function asReportOf(report: AnyReport, entry: CheckpointEntry): AnyReport {
+  const file = entry.uri.fsPath;
+  return report.checkpoint.path === file ? report : ({ ...report, checkpoint: { ...report.checkpoint, path: file } } as AnyReport);
 }

@@ -1,6 +1,6 @@
 import type { AnalysisRequest, DeepPartial, InputRequest, RescaleRequest } from '../shared/requests';
 import { architectureFor, inputShapeFor, type ExtensionSettings } from '../settings';
-import type { FunctionComparisonRequest } from '../shared/analyzerProtocol';
+import type { DataCandidatesRequest, FunctionComparisonRequest } from '../shared/analyzerProtocol';
 import type { AnalysisSettings } from '../shared/report';
 import type { DataChoice } from './dataChoice';
 
@@ -49,4 +49,10 @@ export function rescaleRequest(checkpoint: string, data: DataChoice, settings: E
 /** Compare the second checkpoint's outputs with the first's, on the first's inputs. */
 export function comparisonRequest(first: string, second: string, data: DataChoice, settings: ExtensionSettings): FunctionComparisonRequest {
   return { first: inputRequest(first, data, settings), second };
+}
+
+/** Which of the files could feed this checkpoint (read with its architecture and input shape setting). */
+export function dataCandidatesRequest(checkpoint: string, settings: ExtensionSettings, files: readonly string[]): DataCandidatesRequest {
+  const { architecture, inputShape } = inputRequest(checkpoint, { kind: 'data-free' }, settings);
+  return { model: { checkpoint, architecture, inputShape }, files };
 }

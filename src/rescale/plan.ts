@@ -57,8 +57,7 @@ const defaultTolerance = 1e-5;
  */
 export async function planRescale(request: RescaleRequest, callbacks: RescaleCallbacks = {}): Promise<RescalePlan> {
   const progress = (fraction: number, message: string) => callbacks.onProgress?.(fraction, message);
-  progress(0, 'reading checkpoint and data');
-  const inputs = await prepareInputs(request);
+  const inputs = await prepareInputs(request, (fraction, message) => progress(0.05 * fraction, message));
   const { checkpoint, network } = inputs;
   const granularity = request.granularity ?? 'layer';
   const objectiveKind = request.objective ?? 'trace';

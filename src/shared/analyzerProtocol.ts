@@ -16,17 +16,38 @@ export interface FunctionComparison {
   readonly samples: number;
 }
 
+/** Which of these files could feed this model: a quick look at each, for the data-set picker. */
+export interface DataCandidatesRequest {
+  readonly model: Pick<InputRequest, 'checkpoint' | 'architecture' | 'inputShape'>;
+  readonly files: readonly string[];
+}
+
+export interface DataCandidate {
+  readonly file: string;
+  /** true: a data loader reads it and its samples have the model's input size; false: not (see reason); null: not known without loading it. */
+  readonly fits: boolean | null;
+  readonly reason?: string;
+}
+
+export interface DataCandidates {
+  /** The model's input shape per sample; null when the file leaves a dimension open. */
+  readonly inputShape: readonly number[] | null;
+  readonly candidates: readonly DataCandidate[];
+}
+
 /** Messages the extension host sends to the background analyzer process. */
 export type ToAnalyzerMessage =
   | { readonly type: 'analyze'; readonly id: number; readonly request: AnalysisRequest }
   | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
   | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
+  | { readonly type: 'dataCandidates'; readonly id: number; readonly request: DataCandidatesRequest }
   | { readonly type: 'cancel'; readonly id: number };
 
 export type JobResult =
   | { readonly kind: 'analysis'; readonly report: AnyReport }
   | { readonly kind: 'rescale'; readonly report: RescaleReport }
-  | { readonly kind: 'comparison'; readonly comparison: FunctionComparison };
+  | { readonly kind: 'comparison'; readonly comparison: FunctionComparison }
+  | { readonly kind: 'dataCandidates'; readonly candidates: DataCandidates };
 
 /** Messages the analyzer process sends back. */
 export type FromAnalyzerMessage =

@@ -33,6 +33,7 @@ const table = {
   directions: { value: 100_000, what: 'volume directions (--directions)' },
   batchSize: { value: 1_000_000, what: 'samples per batch (--batch-size)' },
   alphaFactors: { value: 10_000, what: 'factors in --alpha' },
+  dataCandidates: { value: 10_000, what: 'files the data-set picker checks at once' },
   metadataBytes: { value: 64 * MiB, what: 'bytes of a JSON header or description', bytes: true },
 } satisfies Record<string, Limit>;
 

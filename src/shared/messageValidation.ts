@@ -142,8 +142,12 @@ export function toAnalyzerMessageProblem(value: unknown): string | undefined {
       return object({ type: oneOf('rescale'), id, request: checkRescaleRequest, out: string }, ['type', 'id', 'request'])(value, 'message');
     case 'compareOutputs':
       return object({ type: oneOf('compareOutputs'), id, request: object({ first: checkInputRequest, second: string }, ['first', 'second']) }, ['type', 'id', 'request'])(value, 'message');
+    case 'dataCandidates': {
+      const model = object({ checkpoint: string, architecture: string, inputShape }, ['checkpoint']);
+      return object({ type: oneOf('dataCandidates'), id, request: object({ model, files: list(string, limits.dataCandidates.value) }, ['model', 'files']) }, ['type', 'id', 'request'])(value, 'message');
+    }
     default:
-      return `message.type must be one of analyze, rescale, compareOutputs, cancel, got ${describe(value.type)}`;
+      return `message.type must be one of analyze, rescale, compareOutputs, dataCandidates, cancel, got ${describe(value.type)}`;
   }
 }
 

@@ -221,7 +221,15 @@ export function isWeightsReport(report: AnyReport): report is WeightsReport {
 export interface AnalysisProgress {
   /** The metric being computed. */
   readonly stage: MetricName | 'setup';
-  /** Overall completion in [0, 1]. */
+  /** Overall completion in [0, 1]; never goes back within one job. */
   readonly fraction: number;
+  /** What the stage does, the same for all of its reports ("Hessian trace (Hutchinson)"). */
   readonly message: string;
+  /** Where the stage is ("probe 12 of 180"), when it can say. */
+  readonly detail?: string;
+}
+
+/** The message with its detail, as a progress line shows it. */
+export function progressText(progress: AnalysisProgress): string {
+  return progress.detail ? `${progress.message}: ${progress.detail}` : progress.message;
 }

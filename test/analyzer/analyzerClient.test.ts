@@ -120,3 +120,16 @@ test('the analyzer process refuses a malformed job with a message, and keeps ser
     analyzer.dispose();
   }
 });
+
+test('the data-set check runs in the background process and judges each file against the model', async () => {
+  const analyzer = client();
+  try {
+    const files = [path.join(example, 'digits.csv.gz'), path.join(example, 'model.weights.bin')];
+    const result = await analyzer.dataCandidates({ model: { checkpoint: path.join(example, 'model.json') }, files }).done;
+    assert.deepEqual(result.inputShape, [64]);
+    assert.deepEqual(result.candidates.map((c) => c.fits), [true, false]);
+    assert.match(result.candidates[1].reason ?? '', /unrecognized data format/);
+  } finally {
+    analyzer.dispose();
+  }
+});

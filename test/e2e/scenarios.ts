@@ -134,6 +134,18 @@ async function screenshotReport(context: ScenarioContext, frame: FrameLocator, n
   context.note(`screenshot ${await context.workbench.screenshot(`${name}-charts`)}`);
 }
 
+/** The items of the context menu `target` opens, with whether each is greyed out; closes the menu. */
+async function menuItemStates(workbench: Workbench, target: import('playwright-core').Locator, screenshot?: string): Promise<{ label: string; disabled: boolean }[]> {
+  await target.click({ button: 'right' });
+  await sleep(400);
+  const items = workbench.page.locator('.monaco-menu .action-item');
+  await poll('a context menu', 10_000, async () => ((await items.count()) > 0 ? true : undefined));
+  const states = await items.evaluateAll((nodes) => nodes.map((n) => ({ label: (n.textContent ?? '').trim(), disabled: n.classList.contains('disabled') })));
+  if (screenshot) await workbench.screenshot(screenshot);
+  await workbench.page.keyboard.press('Escape');
+  return states.filter((s) => s.label !== '');
+}
+
 // ------------------------------------------------------------------------- scenarios
 
 export const scenarios: Scenario[] = [
@@ -458,6 +470,149 @@ export const scenarios: Scenario[] = [
       await orbit.screenshot({ path: file, timeout: 15_000 });
       note(`screenshot ${file}`);
       await workbench.runCommand('View: Toggle Primary Side Bar Visibility').catch(() => undefined);
+    },
+  },
+  {
+    id: 'pr',
+    title: 'Progress moves through every stage, with a count, in the report panel',
+    timeoutMs: 180_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      await startAnalyze(workbench, exampleRelative);
+      let frame = await reportFrame(workbench, exampleRelative, 90_000);
+      await summaryValue(frame, eigenvalueRow, 90_000);
+      // More probes: the trace stages take some seconds, long enough to watch.
+      writeWorkspaceSettings(workspace.settingsFile, { 'flatnessLens.traceSamples': 120 });
+      try {
+        await sleep(1500);
+        frame = await reportFrame(workbench, exampleRelative, 10_000);
+        await frame.getByRole('button', { name: 'Re-run' }).click({ timeout: 10_000 });
+        const label = frame.locator('.progress-label');
+        await waitVisible(label, "the report's progress line", 30_000);
+        const seen: { label: string; value: number }[] = [];
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline) {
+          // Done when the progress line is gone (a slow read of it is no reason to stop watching).
+          if ((await label.count()) === 0) break;
+          const text = await label.innerText({ timeout: 2000 }).catch(() => undefined);
+          if (text === undefined) continue;
+          const value = Number(await frame.locator('progress').getAttribute('value', { timeout: 1000 }).catch(() => 'NaN'));
+          if (Number.isFinite(value) && seen.at(-1)?.label !== normalize(text)) seen.push({ label: normalize(text), value });
+          if (seen.length === 12) note(`screenshot ${await workbench.screenshot('pr-report-progress')}`);
+          await sleep(120);
+        }
+        const stages = [...new Set(seen.map((s) => s.label.split(':')[0]))];
+        note(`${seen.length} progress lines seen, stages in order: ${stages.join(' → ')}`);
+        note(`progress lines: ${seen.filter((_, i) => i % Math.max(1, Math.floor(seen.length / 12)) === 0).map((s) => `${s.label}`).join(' | ')}`);
+        for (let i = 1; i < seen.length; i++) check(seen[i].value >= seen[i - 1].value, `the bar went back from ${seen[i - 1].value} ('${seen[i - 1].label}') to ${seen[i].value} ('${seen[i].label}')`);
+        check(stages.length >= 5, `only ${stages.length} stages were seen moving: ${stages.join(', ')}`);
+        for (const stage of ['trace', 'invariant']) {
+          const values = new Set(seen.filter((s) => s.label.startsWith(`${stage}:`)).map((s) => s.value));
+          check(values.size >= 3, `the bar moved ${Math.max(0, values.size - 1)} times during '${stage}'`);
+        }
+        check(seen.some((s) => /probe \d+ of \d+/.test(s.label)), `no progress line says which probe: ${seen.map((s) => s.label).slice(0, 8).join(' | ')}`);
+        await summaryValue(frame, eigenvalueRow, 30_000);
+      } finally {
+        writeWorkspaceSettings(workspace.settingsFile, {});
+        await sleep(1500);
+      }
+    },
+  },
+  {
+    id: 'gr',
+    title: 'Rescale is greyed out on a checkpoint it cannot take, in the Checkpoints view and the Explorer',
+    timeoutMs: 90_000,
+    async run({ workbench, note }) {
+      await workbench.reset();
+      await openCheckpointsView(workbench);
+      const brokenRow = await checkpointRow(workbench, brokenRelative, 20_000);
+      note(`tree row: ${brokenRow.text}`);
+      const rows = workbench.sideBarRows();
+      const brokenIndex = (await workbench.sideBarRowInfos()).findIndex((r) => r.text.startsWith(`${brokenRelative} `));
+      check(brokenIndex >= 0, `no row for ${brokenRelative}`);
+      const broken = await menuItemStates(workbench, rows.nth(brokenIndex), 'gr-menu-not-rescalable');
+      note(`menu on ${brokenRelative}: ${broken.map((i) => `${i.label}${i.disabled ? ' (greyed)' : ''}`).join(', ')}`);
+      check(broken.some((i) => i.label.startsWith('Rescale to Flatten') && i.disabled), `'Rescale to Flatten…' is not greyed on ${brokenRelative}`);
+      check(broken.some((i) => i.label.startsWith('Analyze Flatness') && !i.disabled), `'Analyze Flatness' is greyed on ${brokenRelative} as well`);
+      await checkpointRow(workbench, exampleRelative, 10_000);
+      const infos = await workbench.sideBarRowInfos();
+      const folder = infos.findIndex((r) => r.text.startsWith('examples/digits-mlp'));
+      const example = await menuItemStates(workbench, rows.nth(infos.findIndex((r, i) => i > folder && r.text.startsWith('model.json '))));
+      check(example.some((i) => i.label.startsWith('Rescale to Flatten') && !i.disabled), `'Rescale to Flatten…' is greyed on the example: ${example.map((i) => `${i.label}${i.disabled ? ' (greyed)' : ''}`).join(', ')}`);
+      await workbench.openExplorer();
+      const explorer = await menuItemStates(workbench, await workbench.explorerRow(brokenRelative), 'gr-explorer-menu-not-rescalable');
+      note(`Explorer menu on ${brokenRelative}: ${explorer.filter((i) => /Rescale|Analyze/.test(i.label)).map((i) => `${i.label}${i.disabled ? ' (greyed)' : ''}`).join(', ')}`);
+      check(explorer.some((i) => i.label.startsWith('Rescale to Sharpen') && i.disabled), `'Rescale to Sharpen…' is not greyed on ${brokenRelative} in the Explorer`);
+    },
+  },
+  {
+    id: 'dp',
+    title: 'The data-set picker offers only files that fit the model, and the log says why the others do not',
+    timeoutMs: 90_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      const dataDir = path.join(workspace.root, 'more-data');
+      fs.mkdirSync(dataDir, { recursive: true });
+      const rows = (features: number) => Array.from({ length: 40 }, (_, r) => [...Array.from({ length: features }, (_, f) => (r + f) % 7), r % 10].join(',')).join('\n') + '\n';
+      fs.writeFileSync(path.join(dataDir, 'iris.csv'), rows(4));
+      fs.writeFileSync(path.join(dataDir, 'digits-64.csv'), rows(64));
+      await sleep(1000);
+      await workbench.runCommand('Flatness Lens: Select Data Set for Checkpoint');
+      await workbench.pickQuickItem(`the checkpoint '${exampleRelative}'`, (item) => item.text.includes(exampleRelative) || item.ariaLabel.includes(exampleRelative));
+      await poll('the data-set picker', 30_000, async () => ((await workbench.quickPickItems()).some((i) => i.text.startsWith('digits.csv.gz')) ? true : undefined));
+      const items = (await workbench.quickPickItems()).map((i) => i.text);
+      const prompt = await workbench.quickPickPrompt();
+      note(`data-set picker '${prompt}': ${items.join(' | ')}`);
+      note(`screenshot ${await workbench.screenshot('dp-data-picker')}`);
+      await workbench.page.keyboard.press('Escape');
+      check(items.some((t) => t.startsWith('digits-64.csv')), `digits-64.csv (64 features, as the model takes) is not offered`);
+      for (const hidden of ['iris.csv', 'settings.json', 'state.architecture.json']) check(!items.some((t) => t.startsWith(hidden)), `${hidden} is offered, though it cannot feed the model`);
+      check(/left out/.test(prompt ?? ''), `the picker does not say that files were left out: '${prompt}'`);
+      const output = await workbench.outputChannelText('Flatness Lens');
+      const line = output.split('\n').map(normalize).find((l) => l.includes('iris.csv left out'));
+      note(`output channel: ${line ? normalize(line) : '(no line about iris.csv)'}`);
+      check(line && /4 values/.test(line) && !line.includes(workspace.root), `the Output channel does not say, with a relative path, why iris.csv was left out: ${output.split('\n').slice(-6).join(' / ')}`);
+    },
+  },
+  {
+    id: 'co',
+    title: 'Compare from a right-click ticks that checkpoint, takes any number, and keeps the columns in the order ticked',
+    timeoutMs: 240_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      for (const copy of ['compare-a', 'compare-b']) {
+        fs.mkdirSync(path.join(workspace.root, copy), { recursive: true });
+        for (const file of ['model.json', 'model.weights.bin']) fs.copyFileSync(path.join(path.dirname(workspace.example), file), path.join(workspace.root, copy, file));
+      }
+      await openCheckpointsView(workbench);
+      await workbench.runCommand('Flatness Lens: Refresh');
+      await checkpointRow(workbench, 'compare-b/model.json', 20_000);
+      await checkpointRow(workbench, exampleRelative, 10_000);
+      const infos = await workbench.sideBarRowInfos();
+      const folder = infos.findIndex((r) => r.text.startsWith('examples/digits-mlp'));
+      const exampleIndex = infos.findIndex((r, i) => i > folder && r.text.startsWith('model.json'));
+      await workbench.contextMenu(workbench.sideBarRows().nth(exampleIndex), 'Compare Checkpoints');
+      const rows = workbench.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      await poll('the compare picker', 20_000, async () => ((await workbench.quickPickItems()).length >= 3 ? true : undefined));
+      const listed = await workbench.quickPickItems();
+      const checked = async (i: number) => (await rows.nth(i).getAttribute('aria-checked')) === 'true' || (await rows.nth(i).locator('input[type=checkbox]:checked, .monaco-custom-toggle.checked, [aria-checked="true"]').count()) > 0;
+      note(`compare picker: ${listed.map((r) => r.text).join(' | ')}`);
+      check(listed[0].text.startsWith(exampleRelative), `the right-clicked checkpoint is not first: '${listed[0].text}'`);
+      check(await checked(0), `the right-clicked checkpoint ${exampleRelative} is not ticked`);
+      for (const copy of ['compare-b/model.json', 'compare-a/model.json']) {
+        const i = (await workbench.quickPickItems()).findIndex((r) => r.text.startsWith(copy));
+        check(i >= 0, `${copy} is not offered`);
+        await rows.nth(i).locator('.quick-input-list-checkbox, .monaco-checkbox, input[type=checkbox]').first().click({ timeout: 5000 }).catch(() => rows.nth(i).click());
+        await poll(`${copy} ticked`, 5000, async () => ((await checked(i)) ? true : undefined));
+      }
+      note(`screenshot ${await workbench.screenshot('co-compare-picker')}`);
+      await workbench.page.keyboard.press('Enter');
+      const frame = await workbench.webviewWithHeading('Comparing 3 checkpoints', 200_000);
+      const meta = normalize(await frame.locator('p.meta').innerText({ timeout: 10_000 }));
+      note(`compare page: ${meta}`);
+      const order = ['digits-mlp', 'compare-b', 'compare-a'].map((name) => meta.indexOf(name));
+      check(order.every((at) => at >= 0) && order[0] < order[1] && order[1] < order[2], `the columns are not in the order ticked (example, compare-b, compare-a): '${meta}'`);
+      note(`screenshot ${await workbench.screenshot('co-compare-three')}`);
     },
   },
 ];

@@ -64,7 +64,7 @@ class MemoryMemento {
 }
 
 /** A workspace with two small TF.js checkpoints under models/ and every request-shaping setting set. */
-async function workspace() {
+async function workspace(analyzer = new RecordingAnalyzer()) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-host-'));
   const first = await writeLayersModel(path.join(root, 'models', 'a'), mlpModel([3, 4, 2], 1));
   const second = await writeLayersModel(path.join(root, 'models', 'b'), mlpModel([3, 4, 2], 2));
@@ -83,18 +83,20 @@ async function workspace() {
     'flatnessLens.volumeEpsilon': 0.3,
     'flatnessLens.backend': 'cpu',
   });
-  const analyzer = new RecordingAnalyzer();
   const index = new CheckpointIndex(() => [], () => undefined);
   const data = new DataChoices(new MemoryMemento());
-  const output = { appendLine: () => undefined, show: () => undefined } as unknown as import('vscode').OutputChannel;
+  const logged: string[] = [];
+  const output = { appendLine: (line: string) => logged.push(line), show: () => undefined } as unknown as import('vscode').OutputChannel;
   const service = new AnalysisService(analyzer, index, new ResultCache(path.join(root, '.storage')), data, output);
   const commands = new Commands(Uri.file(root) as unknown as import('vscode').Uri, index, service, analyzer, data, output);
   const done = () => {
+    // Closing the panels, as a user would between tests, so that each test's panels are its own.
+    for (const panel of host.panels) panel.dispose();
     index.dispose();
     service.dispose();
     fs.rmSync(root, { recursive: true, force: true });
   };
-  return { root, first: first.path, second: second.path, analyzer, commands, done };
+  return { root, first: first.path, second: second.path, analyzer, commands, logged, done };
 }
 
 /** What every request for a checkpoint under models/ carries, from the settings above. */
@@ -178,6 +180,72 @@ test('Compare analyzes each checkpoint and compares outputs with the same inputs
     );
     assert.equal(host.panels.length, 1);
     assert.deepEqual(host.panels[0].posted.map((m) => (m as { type: string }).type), ['compare/show']);
+  } finally {
+    w.done();
+  }
+});
+
+test('Compare from a right-click ticks that checkpoint first and keeps the columns in the order they were ticked, three or more', async () => {
+  const w = await workspace();
+  try {
+    const third = await writeLayersModel(path.join(w.root, 'models', 'c'), mlpModel([3, 4, 2], 3));
+    host.picks.push('models/b/model.json,models/c/model.json,models/a/model.json');
+    await w.commands.compare(Uri.file(w.second), [Uri.file(w.second)]);
+    assert.deepEqual(host.shownPicks.map((p) => ({ first: p.labels[0], ticked: p.ticked })), [{ first: 'models/b/model.json', ticked: ['models/b/model.json'] }]);
+    const analyzed = w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint);
+    assert.deepEqual(analyzed, [w.second, third.path, w.first]);
+    const shown = host.panels[0].posted[0] as { type: string; reports: { checkpoint: { path: string } }[] };
+    assert.deepEqual(shown.reports.map((r) => r.checkpoint.path), [w.second, third.path, w.first], 'columns in the order ticked');
+    assert.equal(w.analyzer.sent.filter((s) => s.type === 'compareOutputs').length, 3, 'every pair is compared');
+  } finally {
+    w.done();
+  }
+});
+
+test('Compare on a multi-selection puts the right-clicked checkpoint first', async () => {
+  const w = await workspace();
+  try {
+    await w.commands.compare(Uri.file(w.second), [Uri.file(w.first), Uri.file(w.second)]);
+    assert.deepEqual(w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint), [w.second, w.first]);
+    assert.equal(host.shownPicks.length, 0, 'no picker when two or more are selected');
+  } finally {
+    w.done();
+  }
+});
+
+/** An analyzer whose every analysis fails the way a bad checkpoint does: the message names the file by its absolute path. */
+class FailingAnalyzer extends RecordingAnalyzer {
+  override analyze(request: AnalysisRequest): Job<AnyReport> {
+    super.analyze(request);
+    return { id: 99, done: Promise.reject(new AnalysisFailed('file', `${request.checkpoint}: layer 'dense_9' has no weights`)) };
+  }
+}
+
+test('a failed analysis is logged with the cause and workspace-relative paths, and so are the data choice and the run', async () => {
+  const w = await workspace(new FailingAnalyzer());
+  try {
+    await w.commands.analyze(Uri.file(w.first));
+    const log = w.logged.join('\n');
+    assert.ok(!log.includes(w.root), `no absolute workspace path in the log:\n${log}`);
+    assert.match(log, /analyzing models\/a\/model\.json on data\/train\.npz \(seed 7\)/);
+    assert.match(log, /analysis of models\/a\/model\.json failed: models\/a\/model\.json: layer 'dense_9' has no weights/);
+    assert.match(host.messages.map((m) => m.text).join('\n'), /Flatness Lens: models\/a\/model\.json: layer 'dense_9' has no weights/);
+  } finally {
+    w.done();
+  }
+});
+
+test('a byte-identical copy gets the cached report under its own path, so Compare tells the two apart', async () => {
+  const w = await workspace();
+  try {
+    // Same path length too: the content hash counts each file name's length.
+    const copy = path.join(w.root, 'models', 'c', 'model.json');
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    for (const file of fs.readdirSync(path.dirname(w.second))) fs.copyFileSync(path.join(path.dirname(w.second), file), path.join(path.dirname(copy), file));
+    await w.commands.compare(undefined, [Uri.file(w.second), Uri.file(copy)]);
+    assert.deepEqual(w.analyzer.sent.filter((s) => s.type === 'analyze').map((s) => s.request.checkpoint), [w.second], 'the copy comes from the cache');
+    const shown = host.panels[0].posted[0] as { reports: { checkpoint: { path: string } }[] };
+    assert.deepEqual(shown.reports.map((r) => r.checkpoint.path), [w.second, copy]);
   } finally {
     w.done();
   }

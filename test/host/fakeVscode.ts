@@ -2,6 +2,7 @@
  * A small stand-in for the `vscode` module: enough of the API for the extension's commands to run
  * in plain Node. Tests script the user's answers and read back what the extension showed.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export class Uri {
@@ -63,6 +64,8 @@ export const host = {
   settings: {} as Record<string, unknown>,
   /** Labels to pick, in order, for each quick pick (several labels, comma-joined, for a multi-pick). */
   picks: [] as string[],
+  /** Each quick pick shown: its labels, those ticked when it opened, its placeholder. */
+  shownPicks: [] as { readonly labels: readonly string[]; readonly ticked: readonly string[]; readonly placeholder?: string }[],
   inputs: [] as string[],
   messages: [] as { readonly severity: 'info' | 'error'; readonly text: string }[],
   panels: [] as FakeWebviewPanel[],
@@ -70,6 +73,7 @@ export const host = {
     this.workspaceRoot = workspaceRoot;
     this.settings = settings;
     this.picks = [];
+    this.shownPicks = [];
     this.inputs = [];
     this.messages = [];
     this.panels = [];
@@ -123,9 +127,56 @@ function nextPick<T extends PickItem>(items: readonly T[], many: boolean): T | T
   return many ? chosen : chosen[0];
 }
 
+/**
+ * A multi-select quick pick that plays the next scripted answer as a user would: unticks what is
+ * ticked but not in the answer, then ticks the answer's labels one by one in the answer's order; each
+ * change reports the selection in list order, as the workbench does. Records what was ticked at show.
+ */
+class FakeQuickPick<T extends PickItem> {
+  items: readonly T[] = [];
+  selectedItems: readonly T[] = [];
+  canSelectMany = false;
+  placeholder = '';
+  private readonly selectionChanged = new EventEmitter<readonly T[]>();
+  private readonly accepted = new EventEmitter<void>();
+  private readonly hidden = new EventEmitter<void>();
+  readonly onDidChangeSelection = this.selectionChanged.event;
+  readonly onDidAccept = this.accepted.event;
+  readonly onDidHide = this.hidden.event;
+
+  show(): void {
+    host.shownPicks.push({ labels: this.items.map((i) => i.label), ticked: this.selectedItems.map((i) => i.label), placeholder: this.placeholder });
+    const answer = host.picks.shift();
+    queueMicrotask(() => {
+      if (answer === undefined) return this.hide();
+      const labels = answer.split(',');
+      const select = (next: readonly T[]) => {
+        this.selectedItems = this.items.filter((i) => next.includes(i));
+        this.selectionChanged.fire(this.selectedItems);
+      };
+      select(this.selectedItems.filter((i) => labels.includes(i.label)));
+      for (const label of labels) {
+        const item = this.items.find((i) => i.label === label);
+        if (!item) throw new Error(`fake quick pick: no item '${label}' among ${this.items.map((i) => `'${i.label}'`).join(', ')}`);
+        if (!this.selectedItems.includes(item)) select([...this.selectedItems, item]);
+      }
+      this.accepted.fire();
+    });
+  }
+  hide(): void {
+    this.hidden.fire();
+  }
+  dispose(): void {}
+}
+
 export const window = {
-  async showQuickPick<T extends PickItem>(items: readonly T[] | Promise<readonly T[]>, options?: { canPickMany?: boolean }): Promise<T | T[] | undefined> {
-    return nextPick(await items, options?.canPickMany === true);
+  createQuickPick<T extends PickItem>(): FakeQuickPick<T> {
+    return new FakeQuickPick<T>();
+  },
+  async showQuickPick<T extends PickItem>(items: readonly T[] | Promise<readonly T[]>, options?: { canPickMany?: boolean; placeHolder?: string }): Promise<T | T[] | undefined> {
+    const shown = await items;
+    host.shownPicks.push({ labels: shown.map((i) => i.label), ticked: [], placeholder: options?.placeHolder });
+    return nextPick(shown, options?.canPickMany === true);
   },
   async showInputBox(options?: { validateInput?: (value: string) => string | undefined }): Promise<string | undefined> {
     const answer = host.inputs.shift();
@@ -171,8 +222,17 @@ export const workspace = {
       get: <T>(key: string, fallback: T): T => (`${section}.${key}` in host.settings ? (host.settings[`${section}.${key}`] as T) : fallback),
     };
   },
-  async findFiles(): Promise<Uri[]> {
-    return [];
+  /** The workspace's files with an extension that the include glob lists (the index's and the data picker's globs), outside node_modules. */
+  async findFiles(include: string): Promise<Uri[]> {
+    const braces = /^\*\*\/\*\.(?:\{([^}]*)\}|(\w+))$/.exec(include);
+    if (!braces) throw new Error(`fake findFiles: glob '${include}' is not of the form **/*.{a,b}`);
+    const extensions = (braces[1] ?? braces[2]).split(',').map((e) => `.${e.toLowerCase()}`);
+    if (!host.workspaceRoot || !fs.existsSync(host.workspaceRoot)) return [];
+    return (fs.readdirSync(host.workspaceRoot, { recursive: true }) as string[])
+      .filter((file) => !file.split(path.sep).includes('node_modules') && extensions.includes(path.extname(file).toLowerCase()))
+      .filter((file) => fs.statSync(path.join(host.workspaceRoot, file)).isFile())
+      .sort()
+      .map((file) => Uri.file(path.join(host.workspaceRoot, file)));
   },
   createFileSystemWatcher() {
     const never = (): Disposable => ({ dispose: () => undefined });

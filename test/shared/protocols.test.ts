@@ -23,6 +23,10 @@ test('analyzer messages are checked before a job starts', () => {
   assert.equal(isToAnalyzerMessage({ type: 'rescale', id: 2, request: { checkpoint: '/m.json', mode: 'flatten' } }), true);
   assert.equal(isToAnalyzerMessage({ type: 'compareOutputs', id: 3, request: { first: { checkpoint: '/a.json' }, second: '/b.json' } }), true);
   assert.equal(isToAnalyzerMessage({ type: 'cancel', id: 4 }), true);
+  assert.equal(isToAnalyzerMessage({ type: 'dataCandidates', id: 5, request: { model: { checkpoint: '/m.json' }, files: ['/d.csv'] } }), true);
+  for (const bad of [{ model: { checkpoint: '/m.json' } }, { model: { checkpoint: '/m.json' }, files: ['/d.csv', 7] }, { files: [] }]) {
+    assert.equal(isToAnalyzerMessage({ type: 'dataCandidates', id: 6, request: bad }), false, JSON.stringify(bad));
+  }
   for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }]) {
     assert.equal(isToAnalyzerMessage(bad), false, JSON.stringify(bad));
   }

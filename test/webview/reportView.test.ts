@@ -169,8 +169,9 @@ describe('report webview', { skip, timeout: 180_000 }, () => {
     assert.match(await o.page.textContent('.stale-banner') ?? '', /the file changed since this analysis/i);
     assert.equal(await o.page.locator('.error-box').count(), 0, 'a new report clears the failure');
     await o.page.waitForSelector('[data-chart="volume"] canvas');
-    await postToWebview(o.page, { type: 'report/progress', progress: { stage: 'eigenvalues', fraction: 0.1, message: 'Lanczos step 6' } });
+    await postToWebview(o.page, { type: 'report/progress', progress: { stage: 'eigenvalues', fraction: 0.1, message: 'Hessian top eigenvalues (Lanczos)', detail: 'Lanczos step 6 of at most 60' } });
     await o.page.waitForSelector('progress');
+    assert.equal(await o.page.textContent('.progress-label'), 'eigenvalues: Hessian top eigenvalues (Lanczos): Lanczos step 6 of at most 60 (10%)');
     await assertNoHorizontalOverflow(o.page);
     await o.page.screenshot({ path: path.join(shots, 'report-dark-narrow-stale-progress.png'), fullPage: true });
     await o.page.screenshot({ path: path.join(shots, 'report-dark-narrow-top.png') });

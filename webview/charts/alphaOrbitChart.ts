@@ -3,7 +3,8 @@ import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { seriesColours, withAlpha, type ChartTheme } from '../theme';
 import { orbitCurves } from './alphaOrbit';
-import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
+import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { logAxisTick } from './logTicks';
 
 /** Term lines are listed in the legend only up to this many tensors; more would bury the total. */
 const maxTermsInLegend = 8;
@@ -58,7 +59,7 @@ export function drawAlphaOrbitChart(canvas: HTMLCanvasElement, report: FlatnessR
       },
       scales: {
         x: { type: 'linear', min: -1, max: 2, title: axisTitle('position along the α-orbit (0 = this network, 1 = minimum trace)') },
-        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(`trace of the Hessian block${logScale ? ' (log scale)' : ''}`) },
+        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: logAxisTick } : {}, title: axisTitle(`trace of the Hessian block${logScale ? ' (log scale)' : ''}`) },
       },
     },
   });

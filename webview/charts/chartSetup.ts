@@ -175,16 +175,3 @@ export function axisTitle(text: string, colour?: string): { display: true; text:
 }
 
 export { Chart };
-
-/**
- * Tick labels for a logarithmic axis: only powers of ten, as plain numbers between 0.001 and 10⁴
- * ("0.01", "1000") and as 1e±k outside; chart.js's defaults print every minor tick with many decimals.
- */
-export function powerOfTenTick(value: number | string): string {
-  const v = Number(value);
-  if (!(v > 0)) return '';
-  const exponent = Math.log10(v);
-  const rounded = Math.round(exponent);
-  if (Math.abs(exponent - rounded) > 1e-6) return '';
-  return rounded >= -3 && rounded <= 4 ? String(Number((10 ** rounded).toPrecision(1))) : `1e${rounded}`;
-}

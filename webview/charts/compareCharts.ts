@@ -1,7 +1,8 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { seriesColours, withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
+import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { logAxisTick } from './logTicks';
 
 /** Top eigenvalues of every checkpoint side by side (log axis when they span more than a decade). */
 export function drawCompareEigenvalueChart(canvas: HTMLCanvasElement, reports: readonly FlatnessReport[], names: readonly string[], theme: ChartTheme): Chart {
@@ -28,7 +29,7 @@ export function drawCompareEigenvalueChart(canvas: HTMLCanvasElement, reports: r
       },
       scales: {
         x: { grid: { display: false } },
-        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(`Hessian eigenvalue${logScale ? ' (log scale)' : ''}`) },
+        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: logAxisTick } : {}, title: axisTitle(`Hessian eigenvalue${logScale ? ' (log scale)' : ''}`) },
       },
     },
   });

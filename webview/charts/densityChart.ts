@@ -1,7 +1,8 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
+import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { logAxisTick } from './logTicks';
 import { smoothedDensity } from './spectralDensity';
 
 /**
@@ -13,16 +14,17 @@ export function drawDensityChart(canvas: HTMLCanvasElement, report: FlatnessRepo
   const quadrature = report.hessian.density ?? { nodes: [], weights: [], runs: 0, steps: 0 };
   const smoothed = smoothedDensity(quadrature.nodes, quadrature.weights);
   const peak = Math.max(...smoothed.density, Number.MIN_VALUE);
-  // On a log axis the Gaussian tails go to 1e-300; show six decades below the peak.
+  // On a log axis the Gaussian tails go to 1e-300: show six decades below the peak and leave a gap
+  // where the density is below them, rather than a line lying along the floor.
   const floor = peak * 1e-6;
   const total = quadrature.weights.reduce((sum, w) => sum + w, 0) || 1;
-  const density = smoothed.grid.map((x, k) => ({ x, y: logScale ? Math.max(smoothed.density[k]!, floor) : smoothed.density[k]! }));
+  const density = smoothed.grid.map((x, k) => ({ x, y: logScale && !(smoothed.density[k]! >= floor) ? null : smoothed.density[k]! }));
   const nodes = quadrature.nodes.map((x, i) => ({ x, y: quadrature.weights[i]! / total }));
   return new Chart(canvas, {
     type: 'scatter',
     data: {
       datasets: [
-        { type: 'line', label: `smoothed density (σ = ${formatNumber(smoothed.width, 2)})`, data: density, borderColor: theme.blue, backgroundColor: theme.blue, borderWidth: 2, pointRadius: 0, yAxisID: 'y' },
+        { type: 'line', label: `smoothed density (σ = ${formatNumber(smoothed.width, 2)})`, data: density, borderColor: theme.blue, backgroundColor: theme.blue, borderWidth: 2, pointRadius: 0, spanGaps: false, yAxisID: 'y' },
         { type: 'scatter', label: `quadrature nodes (${quadrature.runs} runs × ${quadrature.steps} steps)`, data: nodes, borderColor: theme.orange, backgroundColor: withAlpha(theme.orange, 0.6), pointRadius: 3, yAxisID: 'weights' },
       ],
     },
@@ -39,8 +41,8 @@ export function drawDensityChart(canvas: HTMLCanvasElement, report: FlatnessRepo
       },
       scales: {
         x: { type: 'linear', title: axisTitle('eigenvalue λ') },
-        y: { type: logScale ? 'logarithmic' : 'linear', position: 'left', min: logScale ? floor : 0, ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle('density', theme.blue) },
-        weights: { type: logScale ? 'logarithmic' : 'linear', position: 'right', min: logScale ? undefined : 0, ticks: logScale ? { callback: powerOfTenTick } : {}, grid: { drawOnChartArea: false }, title: axisTitle('node weight', theme.orange) },
+        y: { type: logScale ? 'logarithmic' : 'linear', position: 'left', min: logScale ? floor : 0, ticks: logScale ? { callback: logAxisTick } : {}, title: axisTitle('density', theme.blue) },
+        weights: { type: logScale ? 'logarithmic' : 'linear', position: 'right', min: logScale ? undefined : 0, ticks: logScale ? { callback: logAxisTick } : {}, grid: { drawOnChartArea: false }, title: axisTitle('node weight', theme.orange) },
       },
     },
   });

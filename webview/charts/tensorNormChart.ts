@@ -2,6 +2,7 @@ import type { TensorStatistics } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
 import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { logAxisTick } from './logTicks';
 
 /** The tensors that have a matrix view (rank ≥ 2, all values finite). */
 export function weightMatrices(tensors: readonly TensorStatistics[]): (TensorStatistics & { matrix: NonNullable<TensorStatistics['matrix']> })[] {
@@ -38,7 +39,7 @@ export function drawTensorNormChart(canvas: HTMLCanvasElement, tensors: readonly
         },
       },
       scales: {
-        x: { type: logScale ? 'logarithmic' : 'linear', title: axisTitle('norm') },
+        x: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: logAxisTick, autoSkip: false, maxRotation: 0 } : {}, title: axisTitle(logScale ? 'norm (log scale)' : 'norm') },
         y: { grid: { display: false } },
       },
     },
@@ -61,7 +62,7 @@ export function drawStableRankChart(canvas: HTMLCanvasElement, tensors: readonly
       indexAxis: 'y',
       plugins: { canvasBackground: backgroundOption(theme) },
       scales: {
-        x: { type: 'logarithmic', title: axisTitle('stable rank (log scale)') },
+        x: { type: 'logarithmic', ticks: { callback: logAxisTick, autoSkip: false, maxRotation: 0 }, title: axisTitle('stable rank (log scale)') },
         y: { grid: { display: false } },
       },
     },

@@ -1,7 +1,8 @@
 import type { FlatnessReport } from '../../src/shared/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart, powerOfTenTick } from './chartSetup';
+import { axisTitle, backgroundOption, Chart } from './chartSetup';
+import { logAxisTick } from './logTicks';
 
 /**
  * Volume ε-flatness: for each random direction, the radius at which the loss first exceeds L + ε, as
@@ -38,7 +39,7 @@ export function drawVolumeChart(canvas: HTMLCanvasElement, report: FlatnessRepor
         tooltip: { callbacks: { label: (item) => `radius ${formatNumber(item.parsed.x, 4)}${escaped(item.parsed.x ?? 0) ? ' (reached the cap: the loss never rose by ε)' : ''}` } },
       },
       scales: {
-        x: { type: 'logarithmic', min: 10 ** Math.floor(Math.log10(smallest / 2)), max: volume.cap * 2, ticks: { callback: powerOfTenTick, autoSkip: false, maxRotation: 0 }, title: axisTitle(`radius where L first exceeds L + ${volume.epsilon} (log scale)`) },
+        x: { type: 'logarithmic', min: 10 ** Math.floor(Math.log10(smallest / 2)), max: volume.cap * 2, ticks: { callback: logAxisTick, autoSkip: false, maxRotation: 0 }, title: axisTitle(`radius where L first exceeds L + ${volume.epsilon} (log scale)`) },
         y: { grid: { display: false }, ticks: { autoSkip: false }, title: axisTitle('random direction') },
       },
     },
