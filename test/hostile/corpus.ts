@@ -476,7 +476,8 @@ export const hostileCases: readonly HostileCase[] = [
   // ---- analyzer messages -----------------------------------------------------------------------
   message('an unknown mode', (dir, model) => ({ type: 'rescale', id: 11, request: { checkpoint: model, mode: 'bogus' } }), /invalid request: message\.request\.mode must be one of flatten, sharpen, alpha, got "bogus"/),
   message('a setting of the wrong type', (dir, model) => ({ type: 'analyze', id: 12, request: analyzeRequest(model, { settings: { eigenvalues: { count: 'many' } } }) }), /message\.request\.settings\.eigenvalues\.count must be an integer from 1 to 1000/),
-  message('an unknown message type', () => ({ type: 'format-disk', id: 13 }), /message\.type must be one of analyze, rescale, compareOutputs, cancel/),
+  message('a data-set check with a file list that is not a list', () => ({ type: 'dataCandidates', id: 14, request: { model: { checkpoint: 'model.json' }, files: 'digits.csv' } }), /message\.request\.files must be a list/),
+  message('an unknown message type', () => ({ type: 'format-disk', id: 13 }), /message\.type must be one of analyze, rescale, compareOutputs, dataCandidates, cancel/),
   message('no checkpoint', () => ({ type: 'analyze', id: 14, request: { metrics: ['loss'] } }), /message\.request\.checkpoint is missing/),
   message('an unknown field', (dir, model) => ({ type: 'analyze', id: 15, request: analyzeRequest(model, { exec: 'rm -rf /' }) }), /message\.request has an unknown field 'exec'/),
   message('samples over the limit', (dir, model) => ({ type: 'analyze', id: 16, request: analyzeRequest(model, { samples: 1e12 }) }), /message\.request\.samples must be an integer from 1 to 10000000/),
