@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { editModelJson, mlpModel, writeLayersModel, type JsonObject, type WrittenLayersModel } from '../fixtures/tfjsLayersFixture';
 import { idxBytes, npyBytes } from '../data/fixtures';
+import { PYTHON } from '../fixtures/python';
 import { crc, zip64Stored } from './zip64';
 
 export interface Outcome {
@@ -129,7 +130,7 @@ function zipStored(entries: readonly { name: string; data: Uint8Array; declaredS
 /** Entries of a stored zip, read with Python's zipfile (independent of the reader under test). */
 function zipEntries(file: string): { name: string; data: Uint8Array }[] {
   const script = 'import zipfile,sys,json,base64;z=zipfile.ZipFile(sys.argv[1]);print(json.dumps([[i.filename,base64.b64encode(z.read(i)).decode()] for i in z.infolist()]))';
-  const listed = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' })) as [string, string][];
+  const listed = JSON.parse(execFileSync(PYTHON, ['-c', script, file], { encoding: 'utf8' })) as [string, string][];
   return listed.map(([name, data]) => ({ name, data: Buffer.from(data, 'base64') }));
 }
 
