@@ -8,7 +8,7 @@ import { Objective } from '../src/analysis/objective';
 import { SeededRandom } from '../src/numeric/random';
 import { disposeVector } from '../src/analysis/vectors';
 import type { Dataset } from '../src/data/dataset';
-import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
 import { initBackend } from '../src/model/backend';
 import { NetworkFunction } from '../src/model/network';
 import { metricNames } from '../src/shared/report';

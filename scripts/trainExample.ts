@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/analysis/objective';
 import { SeededRandom } from '../src/numeric/random';
 import { loadDataset } from '../src/data/load';
-import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
 import { initBackend } from '../src/model/backend';
 import { NetworkFunction } from '../src/model/network';
 import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkpointExtensions, describeCheckpoint, formatById } from '../formats/registry';
-import { isWeightsOnlyFormat } from '../formats/weightsOnly';
+import { isWeightsOnlyFormat } from '../formats/weights/weightsOnlyFormat';
 import { architectureFor, readSettings } from '../settings';
 import { FileProblem } from '../shared/errors';
 import type { AnyReport } from '../shared/report';

@@ -1,6 +1,6 @@
 import type { RescaleProvenance } from '../shared/report';
 import type { Checkpoint } from '../model/spec';
-import { PROVENANCE_KEY } from './tfjsLayersWriter';
+import { PROVENANCE_KEY } from './tfjsLayers/writer';
 
 type Fields = Readonly<Record<string, unknown>>;
 

@@ -8,7 +8,7 @@ import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 import { writeNewFilesAtomically } from '../../src/formats/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
+import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers/tfjsLayersFormat';
 import { halfToFloat } from '../../src/data/halfFloat';
 import {
   denseLayer,

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { readCheckpoint } from '../../src/formats/registry';
-import { tfjsLayersFormat } from '../../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../../src/formats/tfjsLayers/tfjsLayersFormat';
 import type { Checkpoint } from '../../src/model/spec';
 import { FileProblem } from '../../src/shared/errors';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';

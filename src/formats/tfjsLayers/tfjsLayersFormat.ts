@@ -5,17 +5,17 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { sizeOf } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { describeFsError } from './fsErrors';
-import { isJsonObject } from './jsonValues';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './tfjsLayersJson';
-import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
-import { topologyToModelSpec } from './tfjsLayersTopology';
-import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
-import { writeTfjsLayers } from './tfjsLayersWriter';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { sizeOf } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError } from '../fsErrors';
+import { isJsonObject } from '../jsonValues';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './modelJson';
+import { checkGroupShards, readGroupBytes } from './shards';
+import { topologyToModelSpec } from './topology';
+import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './weights';
+import { writeTfjsLayers } from './writer';
 
 export const tfjsLayersFormat: CheckpointFormat = {
   id: TFJS_LAYERS_FORMAT_ID,

@@ -4,17 +4,17 @@
  * weights file is extracted to a private temporary file for h5wasm, which reads host files only.
  */
 import { resolve } from 'node:path';
-import type { Checkpoint } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from './jsonValues';
-import { checkpointFromContents } from './keras';
-import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
-import { loadH5wasm } from './keras/h5wasm';
-import { readZipEntries, withExtractedFile } from './keras/archive';
-import { kerasV3Config, kerasV3Weights } from './keras/kerasV3';
-import { WEIGHTS_ENTRY, writeKerasV3, type KerasV3Source } from './keras/kerasV3Writer';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { topologyToModelSpec } from './tfjsLayersTopology';
+import type { Checkpoint } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from '../jsonValues';
+import { checkpointFromContents } from './kerasH5Format';
+import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
+import { loadH5wasm } from './h5wasm';
+import { readZipEntries, withExtractedFile } from './archive';
+import { kerasV3Config, kerasV3Weights } from './kerasV3Layout';
+import { WEIGHTS_ENTRY, writeKerasV3, type KerasV3Source } from './kerasV3Writer';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { topologyToModelSpec } from '../tfjsLayers/topology';
 
 export const KERAS_V3_FORMAT_ID = 'keras-v3';
 

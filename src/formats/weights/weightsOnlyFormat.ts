@@ -7,17 +7,17 @@
  */
 import { lstat, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { writeNewFilesAtomically } from './atomicWrite';
-import { describeFsError } from './fsErrors';
-import { graphToSpec, engineValues, type MappedGraph } from './onnx/graphToSpec';
-import { mapOnnxFile } from './onnx';
-import { toOnnx, type WeightLayout } from './onnx/layouts';
-import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from './checkpointFormat';
-import { weightsToWrite } from './weightsToWrite';
-import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './weights/architecture';
-import type { StoredTensor, TensorFile, TensorFileFormat } from './weights/tensorFile';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { writeNewFilesAtomically } from '../atomicWrite';
+import { describeFsError } from '../fsErrors';
+import { graphToSpec, engineValues, type MappedGraph } from '../onnx/graphToSpec';
+import { mapOnnxFile } from '../onnx/onnxFormat';
+import { toOnnx, type WeightLayout } from '../onnx/layouts';
+import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from '../checkpointFormat';
+import { weightsToWrite } from '../weightsToWrite';
+import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './architecture';
+import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
 
 /** Raised when a weights-only file is read without an architecture; the report then has statistics only. */
 export class ArchitectureMissing extends FileProblem {

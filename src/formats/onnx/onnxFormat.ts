@@ -6,16 +6,16 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { describeFsError } from './fsErrors';
-import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './onnx/graphToSpec';
-import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
-import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
-import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
-import { decodeOnnx, type OnnxSource } from './onnx/source';
-import { writeOnnx } from './onnx/writer';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError } from '../fsErrors';
+import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './graphToSpec';
+import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './proto';
+import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './tensors';
+import { WireError, fixedBytesOf, int64sOf } from './wire';
+import { decodeOnnx, type OnnxSource } from './source';
+import { writeOnnx } from './writer';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
 
 export const ONNX_FORMAT_ID = 'onnx';
 

@@ -2,9 +2,9 @@
  * The on-disk shape of a TF.js Layers `model.json` and its validation. Weight bytes live in
  * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
  */
-import { FileProblem } from '../shared/errors';
-import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from './jsonValues';
-import type { JsonObject } from './jsonValues';
+import { FileProblem } from '../../shared/errors';
+import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../jsonValues';
+import type { JsonObject } from '../jsonValues';
 
 export const TFJS_LAYERS_FORMAT_ID = 'tfjs-layers';
 

@@ -1,14 +1,14 @@
 /** Writes a checkpoint read from a TF.js Layers model.json back as `<name>.json` + `<name>.weights.bin`. */
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { writeNewFilesAtomically } from './atomicWrite';
-import { weightsToWrite } from './weightsToWrite';
-import { isJsonObject } from './jsonValues';
-import type { JsonObject } from './jsonValues';
-import type { WriteOptions } from './checkpointFormat';
-import { layersModelJsonFor } from './tfjsLayersTopologyWriter';
-import { toolVersion } from '../shared/version';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { writeNewFilesAtomically } from '../atomicWrite';
+import { weightsToWrite } from '../weightsToWrite';
+import { isJsonObject } from '../jsonValues';
+import type { JsonObject } from '../jsonValues';
+import type { WriteOptions } from '../checkpointFormat';
+import { layersModelJsonFor } from './topologyWriter';
+import { toolVersion } from '../../shared/version';
 
 /** Top-level key of model.json where we store provenance; tfjs ignores unknown keys. */
 export const PROVENANCE_KEY = 'flatnessLens';

@@ -5,16 +5,16 @@
  * what is checked (HDF5 may open only the file itself; sizes are checked before allocating).
  */
 import { resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
-import { loadH5wasm } from './keras/h5wasm';
-import { writeKerasH5, type KerasH5Source } from './keras/h5Writer';
-import { checkWeightShape } from './keras/weightShapes';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { trainingLossOf } from './tfjsLayers';
-import { topologyToModelSpec } from './tfjsLayersTopology';
-import { isTrainableWeight } from './tfjsLayersWeights';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
+import { loadH5wasm } from './h5wasm';
+import { writeKerasH5, type KerasH5Source } from './h5Writer';
+import { checkWeightShape } from './weightShapes';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { trainingLossOf } from '../tfjsLayers/tfjsLayersFormat';
+import { topologyToModelSpec } from '../tfjsLayers/topology';
+import { isTrainableWeight } from '../tfjsLayers/weights';
 
 export const KERAS_H5_FORMAT_ID = 'keras-h5';
 
