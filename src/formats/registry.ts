@@ -13,9 +13,10 @@ import { npzWeightsFile } from './weights/npzWeights';
 import { safetensorsFile } from './weights/safetensors';
 import type { TensorFile } from './weights/tensorFile';
 import type { CheckpointFormat, CheckpointSummary, ReadOptions } from './checkpointFormat';
+import type { CheckpointSource, FormatCheckpoint } from './checkpointSource';
 
 /** Formats in the order they are tried. Add new formats here. */
-export const checkpointFormats: readonly CheckpointFormat[] = [
+export const checkpointFormats: readonly CheckpointFormat<CheckpointSource>[] = [
   tfjsLayersFormat,
   onnxFormat,
   kerasH5Format,
@@ -31,18 +32,18 @@ export const checkpointExtensions = ['json', 'onnx', 'h5', 'hdf5', 'keras', 'saf
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;
 
-export function formatById(id: string): CheckpointFormat | undefined {
+export function formatById(id: string): CheckpointFormat<CheckpointSource> | undefined {
   return checkpointFormats.find((format) => format.id === id);
 }
 
 /** The format that recognizes the file, or undefined. Reads the first HEAD_BYTES once. */
-export async function formatFor(path: string): Promise<CheckpointFormat | undefined> {
+export async function formatFor(path: string): Promise<CheckpointFormat<CheckpointSource> | undefined> {
   const head = await readHead(resolve(path));
   const fileName = basename(path);
   return checkpointFormats.find((format) => format.match(fileName, head));
 }
 
-export async function readCheckpoint(path: string, options?: ReadOptions): Promise<Checkpoint> {
+export async function readCheckpoint(path: string, options?: ReadOptions): Promise<FormatCheckpoint> {
   return (await requireFormat(path)).read(path, options);
 }
 
@@ -52,7 +53,7 @@ function notACheckpoint(): string {
   return `not a checkpoint format Flatness Lens reads: expected one of: ${known} (README, section "Checkpoints")`;
 }
 
-async function requireFormat(path: string): Promise<CheckpointFormat> {
+async function requireFormat(path: string): Promise<CheckpointFormat<CheckpointSource>> {
   const format = await formatFor(path);
   if (format === undefined) {
     throw new FileProblem(resolve(path), notACheckpoint());

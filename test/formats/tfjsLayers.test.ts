@@ -516,7 +516,7 @@ test('the writer checks replacement weights and its target name', async () => {
 test('a checkpoint not read from a model.json is written with a topology built from its model', async () => {
   const checkpoint = await readSmallCheckpoint();
   const dir = await freshDir();
-  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: {} };
+  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: { kind: 'none' } };
   const [json] = await tfjsLayersFormat.write(foreign, join(dir, 'converted.json'), {});
   const reread = await readTfjsLayers(json);
   assert.deepEqual(reread.model.layers.map((l) => [l.name, l.className, l.inbound]), checkpoint.model.layers.map((l) => [l.name, l.className, l.inbound]));

@@ -18,7 +18,7 @@ import { topologyToModelSpec } from '../tfjsLayers/topology';
 
 export const KERAS_V3_FORMAT_ID = 'keras-v3';
 
-export const kerasV3Format: CheckpointFormat = {
+export const kerasV3Format: CheckpointFormat<KerasV3Source> = {
   id: KERAS_V3_FORMAT_ID,
   displayName: 'Keras 3 model (.keras)',
   match: (fileName, head) => /\.keras$/i.test(fileName) && head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04,
@@ -74,10 +74,10 @@ async function readContents<T>(path: string, use: (contents: KerasH5Contents, h5
   );
 }
 
-export async function readKerasV3(path: string): Promise<Checkpoint> {
+export async function readKerasV3(path: string): Promise<Checkpoint<KerasV3Source>> {
   return readContents(path, (contents, h5) => {
     const checkpoint = checkpointFromContents(contents, h5.file, h5.values, KERAS_V3_FORMAT_ID);
-    const source: KerasV3Source = { kerasFile: h5.file, kerasDatasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
+    const source: KerasV3Source = { kind: 'keras-v3', kerasFile: h5.file, kerasDatasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
     return { ...checkpoint, source: { ...source } };
   });
 }

@@ -22,7 +22,7 @@ export const ONNX_FORMAT_ID = 'onnx';
 /** protobuf's hard limit on a serialized message. */
 const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
-export const onnxFormat: CheckpointFormat = {
+export const onnxFormat: CheckpointFormat<OnnxSource> = {
   id: ONNX_FORMAT_ID,
   displayName: 'ONNX model (.onnx)',
   match: matchOnnx,
@@ -63,7 +63,7 @@ export async function mapOnnxFile(path: string): Promise<{ file: string; bytes: 
   return { file, bytes, onnx, mapped: graphToSpec(onnx, file, (tensor) => constantNumbers(bytes, tensor, file)) };
 }
 
-export async function readOnnx(path: string): Promise<Checkpoint> {
+export async function readOnnx(path: string): Promise<Checkpoint<OnnxSource>> {
   const { file, bytes, onnx, mapped } = await mapOnnxFile(path);
   const modelDir = await realpath(dirname(file));
   const weights: WeightTensor[] = [];
@@ -82,7 +82,7 @@ export async function readOnnx(path: string): Promise<Checkpoint> {
   if (converted.size > 0) notes.push(`weights stored as ${[...converted].join('/')} were converted to float32; a rewritten file stores them in their original type`);
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');
   if (onnx.producer || opset !== undefined) notes.push(`ONNX model${onnx.producer ? ` from ${onnx.producer}` : ''}${opset !== undefined ? `, opset ${opset}` : ''}`);
-  const source: OnnxSource = { onnxBytes: bytes, onnxWeights };
+  const source: OnnxSource = { kind: 'onnx', onnxBytes: bytes, onnxWeights };
   return { path: file, format: ONNX_FORMAT_ID, model: mapped.model, weights, notes, source: { ...source } };
 }
 

@@ -8,6 +8,12 @@ import type { JsonObject } from '../jsonValues';
 
 export const TFJS_LAYERS_FORMAT_ID = 'tfjs-layers';
 
+/** What `read` keeps for the writer: the model.json as read, so a rewrite keeps every field. */
+export interface TfjsLayersSource {
+  readonly kind: 'tfjs-layers';
+  readonly modelJson: JsonObject;
+}
+
 export type QuantizedDtype = 'uint8' | 'uint16' | 'float16';
 export type StoredDtype = 'float32' | 'int32';
 

@@ -11,13 +11,13 @@ import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../fsErrors';
 import { isJsonObject } from '../jsonValues';
 import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
-import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './modelJson';
+import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson, type TfjsLayersSource } from './modelJson';
 import { checkGroupShards, readGroupBytes } from './shards';
 import { topologyToModelSpec } from './topology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './weights';
 import { writeTfjsLayers } from './writer';
 
-export const tfjsLayersFormat: CheckpointFormat = {
+export const tfjsLayersFormat: CheckpointFormat<TfjsLayersSource> = {
   id: TFJS_LAYERS_FORMAT_ID,
   displayName: 'TF.js Layers model (model.json + .bin weight shards)',
   match: matchTfjsLayers,
@@ -69,7 +69,7 @@ export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
   return new TextDecoder('utf-8', { fatal: false }).decode(head).includes('"modelTopology"');
 }
 
-export async function readTfjsLayers(path: string): Promise<Checkpoint> {
+export async function readTfjsLayers(path: string): Promise<Checkpoint<TfjsLayersSource>> {
   const file = resolve(path);
   const parsed = await readModelJson(file);
   const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig) };
@@ -108,7 +108,7 @@ export async function readTfjsLayers(path: string): Promise<Checkpoint> {
     notes.push(`weights were ${[...quantizedDtypes].join('/')}-quantized; dequantized; a rewritten file will store float32`);
   }
   if (optimizerWeights > 0) notes.push(`${optimizerWeights} optimizer weights were skipped; a rewritten file will not include them`);
-  return { path: file, format: TFJS_LAYERS_FORMAT_ID, model, weights, notes, source: { modelJson: parsed.raw } };
+  return { path: file, format: TFJS_LAYERS_FORMAT_ID, model, weights, notes, source: { kind: 'tfjs-layers', modelJson: parsed.raw } };
 }
 
 /**
