@@ -53,6 +53,13 @@ module.exports = {
       to: { path: anyOf(entryPoints) },
     },
     {
+      name: 'host-not-engine',
+      comment: 'The host never parses a checkpoint or does tensor math: it asks the analyzer process (src/shared/analyzerProtocol.ts).',
+      severity: 'error',
+      from: { path: anyOf(host) },
+      to: { path: anyOf(engine) },
+    },
+    {
       name: 'host-not-entry-points',
       severity: 'error',
       comment: 'The host talks to the analyzer process through the protocol, not by importing the CLI or the process.',

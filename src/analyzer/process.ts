@@ -1,5 +1,6 @@
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { rescaleReport } from '../cli/rescaleReport';
+import { describeForListing } from '../formats/registry';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { failureKind } from '../shared/errors';
@@ -28,10 +29,24 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
     }
     case 'compareOutputs':
       return { kind: 'comparison', comparison: await compareFunctions(job.request) };
+    case 'describe':
+      return { kind: 'description', description: await describeForListing(job.request.checkpoint) };
     default: {
       const unexpected: never = job;
       throw new Error(`unknown job ${JSON.stringify(unexpected)}`);
     }
+  }
+}
+
+/**
+ * Listing a file reads only its header and hashes its bytes: it runs at once, beside a running
+ * analysis, so the Checkpoints view fills while a long job is under way.
+ */
+async function describeNow(job: Extract<JobMessage, { type: 'describe' }>): Promise<void> {
+  try {
+    send({ type: 'result', id: job.id, result: await run(job, new AbortController().signal, () => undefined) });
+  } catch (error) {
+    send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
   }
 }
 
@@ -68,6 +83,10 @@ process.on('message', (message: unknown) => {
   if (message.type === 'cancel') {
     if (running?.id === message.id) running.controller.abort();
     else cancelled.add(message.id);
+    return;
+  }
+  if (message.type === 'describe') {
+    void describeNow(message);
     return;
   }
   queue.push(message);

@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
+import type { CheckpointDescription } from '../shared/checkpointFiles';
 import { FileProblem } from '../shared/errors';
+import { contentHash } from '../io/contentHash';
 import { describeFsError } from './fsErrors';
 import { kerasH5Format } from './keras/kerasH5Format';
 import { kerasV3Format } from './keras/kerasV3Format';
@@ -25,9 +27,6 @@ export const checkpointFormats: readonly CheckpointFormat<CheckpointSource>[] = 
   weightsOnlyFormat(pytorchFile, (path) => readArchitectureModel(path)),
   weightsOnlyFormat(npzWeightsFile, (path) => readArchitectureModel(path)),
 ];
-
-/** File extensions (lower case, no dot) a checkpoint's main file may have: what the editor searches for. */
-export const checkpointExtensions = ['json', 'onnx', 'h5', 'hdf5', 'keras', 'safetensors', 'pt', 'pth', 'npz'] as const;
 
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;
@@ -102,4 +101,12 @@ export async function describeCheckpoint(path: string): Promise<{ format: Checkp
   const format = await formatFor(path);
   if (format === undefined) throw new FileProblem(resolve(path), notACheckpoint());
   return { format, summary: await format.describe(path) };
+}
+
+/** Format, size, files and content hash of a file, for the host's list of checkpoints. */
+export async function describeForListing(path: string): Promise<CheckpointDescription> {
+  const format = await formatFor(path);
+  if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
+  const summary = await format.describe(path);
+  return { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files, contentHash: await contentHash(summary.files) };
 }

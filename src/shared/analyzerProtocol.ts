@@ -1,5 +1,6 @@
 import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
 import type { RescaleReport } from './rescaleResult';
+import type { CheckpointDescription } from './checkpointFiles';
 import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
 
@@ -20,12 +21,14 @@ export type ToAnalyzerMessage =
   | { readonly type: 'analyze'; readonly id: number; readonly request: AnalysisRequest }
   | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
   | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
+  | { readonly type: 'describe'; readonly id: number; readonly request: { readonly checkpoint: string } }
   | { readonly type: 'cancel'; readonly id: number };
 
 export type JobResult =
   | { readonly kind: 'analysis'; readonly report: AnyReport }
   | { readonly kind: 'rescale'; readonly report: RescaleReport }
-  | { readonly kind: 'comparison'; readonly comparison: FunctionComparison };
+  | { readonly kind: 'comparison'; readonly comparison: FunctionComparison }
+  | { readonly kind: 'description'; readonly description: CheckpointDescription };
 
 /** Messages the analyzer process sends back. */
 export type FromAnalyzerMessage =
@@ -46,6 +49,7 @@ export function isToAnalyzerMessage(value: unknown): value is ToAnalyzerMessage 
   switch (message.type) {
     case 'analyze':
     case 'rescale':
+    case 'describe':
       return typeof request.checkpoint === 'string';
     case 'compareOutputs':
       return typeof request.second === 'string' && typeof (request.first as { checkpoint?: unknown } | undefined)?.checkpoint === 'string';

@@ -2,6 +2,7 @@
  * A small stand-in for the `vscode` module: enough of the API for the extension's commands to run
  * in plain Node. Tests script the user's answers and read back what the extension showed.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export class Uri {
@@ -171,8 +172,12 @@ export const workspace = {
       get: <T>(key: string, fallback: T): T => (`${section}.${key}` in host.settings ? (host.settings[`${section}.${key}`] as T) : fallback),
     };
   },
-  async findFiles(): Promise<Uri[]> {
-    return [];
+  /** Files under the workspace root whose extension is one of those the glob lists in braces. */
+  async findFiles(glob: string): Promise<Uri[]> {
+    const extensions = /^\*\*\/\*\.\{([^}]*)\}$/.exec(glob)?.[1].split(',');
+    if (extensions === undefined || host.workspaceRoot === '') return [];
+    const files = fs.readdirSync(host.workspaceRoot, { recursive: true, encoding: 'utf8' }).map((name) => path.join(host.workspaceRoot, name));
+    return files.filter((file) => extensions.includes(path.extname(file).slice(1).toLowerCase()) && fs.statSync(file).isFile()).map((file) => Uri.file(file));
   },
   createFileSystemWatcher() {
     const never = (): Disposable => ({ dispose: () => undefined });
