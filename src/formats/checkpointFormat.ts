@@ -8,7 +8,7 @@ export interface WriteOptions {
 }
 
 export interface ReadOptions {
-  /** For weights-only files: the file that holds the architecture (see weightsOnly.ts). */
+  /** For weights-only files: the file that holds the architecture (see weights/weightsOnlyFormat.ts). */
   readonly architecture?: string;
 }
 

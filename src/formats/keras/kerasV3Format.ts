@@ -1,6 +1,6 @@
 /**
  * Keras 3 `.keras` model files: a zip (read with fflate) of config.json and model.weights.h5; see
- * keras/kerasV3.ts for the layout and keras/kerasV3Writer.ts for writing a rescaled copy. The
+ * kerasV3Layout.ts for the layout and kerasV3Writer.ts for writing a rescaled copy. The
  * weights file is extracted to a private temporary file for h5wasm, which reads host files only.
  */
 import { resolve } from 'node:path';

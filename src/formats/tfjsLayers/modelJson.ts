@@ -1,6 +1,6 @@
 /**
  * The on-disk shape of a TF.js Layers `model.json` and its validation. Weight bytes live in
- * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
+ * shards.ts, the topology in topology.ts.
  */
 import { FileProblem } from '../../shared/errors';
 import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../jsonValues';
