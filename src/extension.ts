@@ -18,7 +18,7 @@ export function activate(context: vscode.ExtensionContext): void {
     log,
     memoryLimitMb: readSettings().analyzerMemoryLimitMb,
   });
-  const index = new CheckpointIndex((file) => analyzer.describe(file).done, () => readSettings().exclude, log);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => readSettings().exclude, log);
   const tree = new CheckpointTree(index);
   const data = new DataChoices(context.workspaceState);
   const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { AnalysisRequest, RescaleRequest } from '../shared/requests';
 import type { RescaleReport } from '../shared/rescaleResult';
-import type { CheckpointDescription } from '../shared/checkpointFiles';
+import type { CheckpointDescription, DescribeRequest } from '../shared/checkpointFiles';
 import type { FailureKind } from '../shared/errors';
 import type { FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
@@ -55,9 +55,9 @@ export class AnalyzerClient {
     return this.submit((id) => ({ type: 'compareOutputs', id, request }), undefined, (r) => (r.kind === 'comparison' ? r.comparison : undefined));
   }
 
-  /** Format, size, files and content hash of a file: the engine reads it, in the analyzer process. */
-  describe(checkpoint: string): Job<CheckpointDescription> {
-    return this.submit((id) => ({ type: 'describe', id, request: { checkpoint } }), undefined, (r) => (r.kind === 'description' ? r.description : undefined));
+  /** Format, size, files and (when asked) content hash of a file: the engine reads it, in the analyzer process. */
+  describe(request: DescribeRequest): Job<CheckpointDescription> {
+    return this.submit((id) => ({ type: 'describe', id, request }), undefined, (r) => (r.kind === 'description' ? r.description : undefined));
   }
 
   private submit<T>(message: (id: number) => JobMessage, onProgress: ((p: AnalysisProgress) => void) | undefined, pick: (r: JobResult) => T | undefined): Job<T> {

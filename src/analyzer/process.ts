@@ -30,7 +30,7 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
     case 'compareOutputs':
       return { kind: 'comparison', comparison: await compareFunctions(job.request) };
     case 'describe':
-      return { kind: 'description', description: await describeForListing(job.request.checkpoint) };
+      return { kind: 'description', description: await describeForListing(job.request) };
     default: {
       const unexpected: never = job;
       throw new Error(`unknown job ${JSON.stringify(unexpected)}`);

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { architectureFor, readSettings } from '../settings';
-import { checkpointExtensions, type CheckpointDescription } from '../shared/checkpointFiles';
+import { checkpointExtensions, type CheckpointDescription, type DescribeRequest } from '../shared/checkpointFiles';
 import type { AnyReport } from '../shared/report';
 import { matchesAny } from './globMatch';
 
@@ -44,7 +44,7 @@ function isWeightsOnly(entry: CheckpointEntry): boolean {
 }
 
 /** Reads a file's format, size, files and content hash: done by the engine, in the analyzer process. */
-export type DescribeCheckpoint = (file: string) => Promise<CheckpointDescription>;
+export type DescribeCheckpoint = (request: DescribeRequest) => Promise<CheckpointDescription>;
 
 /** Candidate files by name; the format registry decides by content. */
 const candidateGlob = `**/*.{${checkpointExtensions.join(',')}}`;
@@ -114,8 +114,9 @@ export class CheckpointIndex implements vscode.Disposable {
 
   async hashOf(entry: CheckpointEntry): Promise<string> {
     if (entry.contentHash !== undefined) return entry.contentHash;
-    const description = await this.describeFile(entry.uri.fsPath);
-    if (description.kind !== 'checkpoint') throw new Error(`${entry.relativePath}: ${description.reason}`);
+    const description = await this.describeFile({ checkpoint: entry.uri.fsPath, contentHash: true });
+    if (description.kind !== 'checkpoint' || description.contentHash === undefined) throw new Error(`${entry.relativePath}: ${description.kind === 'checkpoint' ? 'no content hash' : description.reason}`);
+    entry.files = description.files;
     entry.contentHash = description.contentHash;
     return entry.contentHash;
   }
@@ -146,7 +147,8 @@ export class CheckpointIndex implements vscode.Disposable {
   private async describe(uri: vscode.Uri): Promise<CheckpointEntry | undefined> {
     const previous = this.entries.get(uri.fsPath);
     try {
-      const description = await this.describeFile(uri.fsPath);
+      // A new file is hashed when a job needs it; a known one now, to tell whether its report is stale.
+      const description = await this.describeFile({ checkpoint: uri.fsPath, contentHash: previous !== undefined });
       if (description.kind === 'not-a-checkpoint') {
         // A .json or .npz that is no checkpoint is any other file; a .onnx, .h5, .pt … that is none is a checkpoint we cannot read.
         if (looksLikeAnyFile(uri.fsPath)) {
@@ -158,7 +160,7 @@ export class CheckpointIndex implements vscode.Disposable {
       const facts = { format: description.format, weightsOnly: description.weightsOnly, parameters: description.parameters, files: description.files, contentHash: description.contentHash };
       if (previous) {
         Object.assign(previous, facts);
-        const unchanged = previous.contentHash === previous.analyzedHash;
+        const unchanged = previous.contentHash !== undefined && previous.contentHash === previous.analyzedHash;
         if (!unchanged) previous.state = staleVersionOf(previous.state);
         return previous;
       }

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
-import type { CheckpointDescription } from '../shared/checkpointFiles';
+import type { CheckpointDescription, DescribeRequest } from '../shared/checkpointFiles';
 import { FileProblem } from '../shared/errors';
 import { contentHash } from '../io/contentHash';
 import { describeFsError } from './fsErrors';
@@ -96,17 +96,11 @@ async function readHead(file: string): Promise<Uint8Array> {
   }
 }
 
-/** The format and summary of a checkpoint file, or a FileProblem saying why it is not one. */
-export async function describeCheckpoint(path: string): Promise<{ format: CheckpointFormat; summary: CheckpointSummary }> {
-  const format = await formatFor(path);
-  if (format === undefined) throw new FileProblem(resolve(path), notACheckpoint());
-  return { format, summary: await format.describe(path) };
-}
-
-/** Format, size, files and content hash of a file, for the host's list of checkpoints. */
-export async function describeForListing(path: string): Promise<CheckpointDescription> {
-  const format = await formatFor(path);
+/** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */
+export async function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
+  const format = await formatFor(request.checkpoint);
   if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
-  const summary = await format.describe(path);
-  return { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files, contentHash: await contentHash(summary.files) };
+  const summary = await format.describe(request.checkpoint);
+  const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
+  return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
 }

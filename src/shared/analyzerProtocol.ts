@@ -1,6 +1,6 @@
 import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
 import type { RescaleReport } from './rescaleResult';
-import type { CheckpointDescription } from './checkpointFiles';
+import type { CheckpointDescription, DescribeRequest } from './checkpointFiles';
 import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
 
@@ -21,7 +21,7 @@ export type ToAnalyzerMessage =
   | { readonly type: 'analyze'; readonly id: number; readonly request: AnalysisRequest }
   | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
   | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
-  | { readonly type: 'describe'; readonly id: number; readonly request: { readonly checkpoint: string } }
+  | { readonly type: 'describe'; readonly id: number; readonly request: DescribeRequest }
   | { readonly type: 'cancel'; readonly id: number };
 
 export type JobResult =
@@ -49,8 +49,9 @@ export function isToAnalyzerMessage(value: unknown): value is ToAnalyzerMessage 
   switch (message.type) {
     case 'analyze':
     case 'rescale':
-    case 'describe':
       return typeof request.checkpoint === 'string';
+    case 'describe':
+      return typeof request.checkpoint === 'string' && typeof request.contentHash === 'boolean';
     case 'compareOutputs':
       return typeof request.second === 'string' && typeof (request.first as { checkpoint?: unknown } | undefined)?.checkpoint === 'string';
     default:

@@ -12,11 +12,17 @@ export type CheckpointDescription =
       readonly parameters: number;
       /** Every file the checkpoint consists of (the named file first). */
       readonly files: readonly string[];
-      /** sha256 over the contents of `files`. */
-      readonly contentHash: string;
+      /** sha256 over the contents of `files`, when asked for (it reads every byte). */
+      readonly contentHash?: string;
     }
   | {
       /** No format recognizes the file (by name and first bytes). */
       readonly kind: 'not-a-checkpoint';
       readonly reason: string;
     };
+
+export interface DescribeRequest {
+  readonly checkpoint: string;
+  /** Also hash every file of the checkpoint (for the result cache and staleness). */
+  readonly contentHash: boolean;
+}

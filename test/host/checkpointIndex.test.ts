@@ -24,7 +24,7 @@ function expectedHash(files: readonly string[]): string {
 test('the Checkpoints view lists what the analyzer process recognizes, with parameters, files and content hash', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-index-'));
   const analyzer = new AnalyzerClient({ script, log: () => undefined });
-  const index = new CheckpointIndex((file) => analyzer.describe(file).done, () => [], () => undefined);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => [], () => undefined);
   try {
     const written = await writeLayersModel(path.join(root, 'models', 'mlp'), mlpModel([3, 4, 2], 1), { shards: 2 });
     fs.mkdirSync(path.join(root, 'notes'));
@@ -41,8 +41,9 @@ test('the Checkpoints view lists what the analyzer process recognizes, with para
     assert.equal(mlp.parameters, 3 * 4 + 4 + 4 * 2 + 2);
     assert.equal(mlp.files[0], written.path);
     assert.equal(mlp.files.length, 3, 'model.json and its two shards');
-    assert.equal(mlp.contentHash, expectedHash(mlp.files));
+    assert.equal(mlp.contentHash, undefined, 'listing reads headers only; the hash waits for a job');
     assert.equal(await index.hashOf(mlp), expectedHash(mlp.files));
+    assert.equal(mlp.contentHash, expectedHash(mlp.files));
     assert.deepEqual(mlp.state, { kind: 'new' });
 
     assert.equal(broken.state.kind, 'unreadable');
@@ -59,7 +60,7 @@ test('the Checkpoints view lists what the analyzer process recognizes, with para
 test('a file that names a checkpoint format but fails to parse is listed as unreadable with the engine\'s reason', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-index-'));
   const analyzer = new AnalyzerClient({ script, log: () => undefined });
-  const index = new CheckpointIndex((file) => analyzer.describe(file).done, () => [], () => undefined);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => [], () => undefined);
   try {
     const written = await writeLayersModel(path.join(root, 'm'), mlpModel([2, 2], 3));
     // recognized by its first bytes, refused by describe: its weight shard is gone

@@ -8,7 +8,7 @@ import type { AnalysisRequest, RescaleRequest } from '../../src/shared/requests'
 import { AnalysisFailed, AnalyzerClient, type Job } from '../../src/analyzer/analyzerClient';
 import { CheckpointIndex } from '../../src/checkpoints/checkpointIndex';
 import { describeForListing } from '../../src/formats/registry';
-import type { CheckpointDescription } from '../../src/shared/checkpointFiles';
+import type { CheckpointDescription, DescribeRequest } from '../../src/shared/checkpointFiles';
 import type { RescaleReport } from '../../src/shared/rescaleResult';
 import { Commands } from '../../src/commands/commands';
 import { AnalysisService } from '../../src/jobs/analysisService';
@@ -38,8 +38,8 @@ class RecordingAnalyzer extends AnalyzerClient {
     return { id: ++this.id, done: Promise.reject(new AnalysisFailed('refused', 'recorded only')) };
   }
   /** Listing is not recorded: the engine describes the file in this process instead of the analyzer's. */
-  override describe(checkpoint: string): Job<CheckpointDescription> {
-    return { id: ++this.id, done: describeForListing(checkpoint) };
+  override describe(request: DescribeRequest): Job<CheckpointDescription> {
+    return { id: ++this.id, done: describeForListing(request) };
   }
   override compareOutputs(request: FunctionComparisonRequest): Job<FunctionComparison> {
     this.sent.push({ type: 'compareOutputs', request });
@@ -81,7 +81,7 @@ async function workspace() {
     'flatnessLens.backend': 'cpu',
   });
   const analyzer = new RecordingAnalyzer();
-  const index = new CheckpointIndex((file) => analyzer.describe(file).done, () => [], () => undefined);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => [], () => undefined);
   const data = new DataChoices(new MemoryMemento());
   const output = { appendLine: () => undefined, show: () => undefined } as unknown as import('vscode').OutputChannel;
   const service = new AnalysisService(analyzer, index, new ResultCache(path.join(root, '.storage')), data, output);

@@ -23,8 +23,8 @@ test('analyzer messages are checked before a job starts', () => {
   assert.equal(isToAnalyzerMessage({ type: 'rescale', id: 2, request: { checkpoint: '/m.json', mode: 'flatten' } }), true);
   assert.equal(isToAnalyzerMessage({ type: 'compareOutputs', id: 3, request: { first: { checkpoint: '/a.json' }, second: '/b.json' } }), true);
   assert.equal(isToAnalyzerMessage({ type: 'cancel', id: 4 }), true);
-  assert.equal(isToAnalyzerMessage({ type: 'describe', id: 5, request: { checkpoint: '/w.safetensors' } }), true);
-  for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }, { type: 'describe', id: 1, request: {} }]) {
+  assert.equal(isToAnalyzerMessage({ type: 'describe', id: 5, request: { checkpoint: '/w.safetensors', contentHash: false } }), true);
+  for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }, { type: 'describe', id: 1, request: {} }, { type: 'describe', id: 1, request: { checkpoint: 'x' } }]) {
     assert.equal(isToAnalyzerMessage(bad), false, JSON.stringify(bad));
   }
 });
