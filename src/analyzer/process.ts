@@ -39,7 +39,7 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
 }
 
 /**
- * Listing a file reads only its header and hashes its bytes: it runs at once, beside a running
+ * Listing a file reads its header (and hashes its files when asked): it runs at once, beside a running
  * analysis, so the Checkpoints view fills while a long job is under way.
  */
 async function describeNow(job: Extract<JobMessage, { type: 'describe' }>): Promise<void> {
