@@ -53,6 +53,13 @@ module.exports = {
       to: { path: anyOf(entryPoints) },
     },
     {
+      name: 'host-not-engine',
+      comment: 'The host never parses a checkpoint or does tensor math: it asks the analyzer process (src/shared/analyzerProtocol.ts). It may write its exports through the io layer (output guard, atomic write).',
+      severity: 'error',
+      from: { path: anyOf(host) },
+      to: { path: anyOf(engine), pathNot: '^src/io/(outputGuard|atomicWrite)\\.ts$' },
+    },
+    {
       name: 'host-not-entry-points',
       severity: 'error',
       comment: 'The host talks to the analyzer process through the protocol, not by importing the CLI or the process.',

@@ -8,13 +8,16 @@ import { Objective } from '../src/analysis/objective';
 import { SeededRandom } from '../src/numeric/random';
 import { disposeVector } from '../src/analysis/vectors';
 import type { Dataset } from '../src/data/dataset';
-import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
+import type { TfjsLayersSource } from '../src/formats/tfjsLayers/modelJson';
 import { initBackend } from '../src/model/backend';
 import { NetworkFunction } from '../src/model/network';
 import { metricNames } from '../src/shared/report';
 import { toolVersion } from '../src/shared/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
+
+const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
 
 /**
  * `npm run bench`: forward, gradient and Hessian-vector-product times (median of repeats) and the
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
       const dir = path.join(saveModels, model.name);
       fs.mkdirSync(dir, { recursive: true });
       for (const f of ['model.json', 'model.weights.bin']) fs.rmSync(path.join(dir, f), { force: true });
-      await tfjsLayersFormat.write({ ...model.checkpoint, format: 'tfjs-layers', source: { modelJson: syntheticModelJson(model.checkpoint) } }, path.join(dir, 'model.json'), {});
+      await tfjsLayersFormat.write({ ...model.checkpoint, format: 'tfjs-layers', source: tfjsLayersSource(syntheticModelJson(model.checkpoint)) }, path.join(dir, 'model.json'), {});
       const { zipSync } = await import('fflate');
       fs.writeFileSync(path.join(dir, 'data.npz'), zipSync({
         'x.npy': npy([dataset.count, ...network.inputShape], dataset.inputs),

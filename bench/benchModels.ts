@@ -20,7 +20,7 @@ function build(name: string, inputShape: number[], layers: { node: Omit<LayerNod
       weights.push({ name: `${l.node.name}/${role}`, layer: l.node.name, role, shape, values, trainable: true });
     }
   }
-  return { path: `<bench:${name}>`, format: 'in-memory', notes: [], source: {}, model: { inputs: [{ name: 'input', shape: inputShape }], layers: nodes, outputs: [nodes[nodes.length - 1].name] }, weights };
+  return { path: `<bench:${name}>`, format: 'in-memory', notes: [], source: { kind: 'none' }, model: { inputs: [{ name: 'input', shape: inputShape }], layers: nodes, outputs: [nodes[nodes.length - 1].name] }, weights };
 }
 
 const dense = (name: string, inputs: number, units: number, activation: string) => ({

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/analysis/objective';
 import { SeededRandom } from '../src/numeric/random';
 import { loadDataset } from '../src/data/load';
-import { tfjsLayersFormat } from '../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
+import type { TfjsLayersSource } from '../src/formats/tfjsLayers/modelJson';
 import { initBackend } from '../src/model/backend';
 import { NetworkFunction } from '../src/model/network';
 import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     weights.push({ name: `${name}/bias`, layer: name, role: 'bias', shape: [sizes[i]], values: new Float32Array(sizes[i]), trainable: true });
   }
   const model = { inputs: [{ name: 'input', shape: [64] }], layers, outputs: [layers[layers.length - 1].name], trainingLoss: 'categorical_crossentropy' };
-  let checkpoint: Checkpoint = { path: '', format: 'tfjs-layers', model, weights, notes: [], source: {} };
+  let checkpoint: Checkpoint = { path: '', format: 'tfjs-layers', model, weights, notes: [], source: { kind: 'none' } };
 
   const network = new NetworkFunction(checkpoint);
   const objective = new Objective(network, data, 'ce');
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   }
   const trained = theta.map((t) => t.dataSync() as Float32Array);
   const finalWeights = weights.map((w, i) => ({ ...w, values: Float32Array.from(trained[i]) }));
-  checkpoint = { ...checkpoint, weights: finalWeights, source: { modelJson: modelJson(layers) } };
+  const tfjsLayersSource: TfjsLayersSource = { kind: 'tfjs-layers', modelJson: modelJson(layers) };
+  checkpoint = { ...checkpoint, weights: finalWeights, source: tfjsLayersSource };
   const { loss, accuracy } = objective.evaluate(theta);
   process.stderr.write(`final: loss ${loss.toFixed(5)}, training accuracy ${((accuracy ?? 0) * 100).toFixed(2)}%\n`);
   const files = await tfjsLayersFormat.write(checkpoint, path.join(folder, 'model.json'), { weights: finalWeights });

@@ -21,7 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     log,
     memoryLimitMb: readSettings().analyzerMemoryLimitMb,
   });
-  const index = new CheckpointIndex(() => readSettings().exclude, log);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => readSettings().exclude, log);
   const tree = new CheckpointTree(index);
   const data = new DataChoices(context.workspaceState, (entry, files) => analyzer.dataCandidates(dataCandidatesRequest(entry.uri.fsPath, readSettings(entry.uri), files)).done, log);
   const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);

@@ -2,7 +2,9 @@ import type { Dataset } from '../data/dataset';
 import { lossDescriptions, type LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import type { Checkpoint } from '../model/spec';
+import { sourceOfKind } from '../formats/checkpointFormat';
 import { layerSummary, rescaleProvenance } from '../formats/provenance';
+import type { WeightsOnlySource } from '../formats/weights/weightsOnlyFormat';
 import { exponentialSum, minimizeExponentialSum } from '../symmetry/exponentialSum';
 import { layerFactors } from '../symmetry/layerFactors';
 import { analyzeSymmetry, evaluateForm } from '../symmetry/symmetry';
@@ -195,7 +197,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         layers: input.checkpoint.model.layers.length,
         sha256: input.checkpointSha256,
         notes: input.checkpoint.notes,
-        ...(typeof input.checkpoint.source.architecture === 'string' ? { architecture: input.checkpoint.source.architecture } : {}),
+        ...architectureField(input.checkpoint),
         layerSummary: layerSummary(input.checkpoint),
         ...provenanceField(input.checkpoint),
       },
@@ -258,4 +260,10 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
 function provenanceField(checkpoint: Checkpoint): { provenance?: RescaleProvenance } {
   const provenance = rescaleProvenance(checkpoint);
   return provenance ? { provenance } : {};
+}
+
+/** The architecture file a weights-only checkpoint was bound to, for the report. */
+function architectureField(checkpoint: Checkpoint): { architecture?: string } {
+  const architecture = sourceOfKind<WeightsOnlySource>(checkpoint, 'weights-only')?.architecture;
+  return architecture === undefined ? {} : { architecture };
 }

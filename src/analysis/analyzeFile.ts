@@ -9,7 +9,7 @@ import { initBackend } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { withInputShape } from '../model/inputShape';
 import { NetworkFunction } from '../model/network';
-import { ArchitectureMissing } from '../formats/weightsOnly';
+import { ArchitectureMissing } from '../formats/weights/weightsOnlyFormat';
 import { defaultSettings, metricNames, type AnalysisSettings, type AnyReport, type FlatnessReport, type MetricName, type WeightsReport } from '../shared/report';
 import { toolVersion } from '../shared/version';
 import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';

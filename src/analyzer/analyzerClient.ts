@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { AnalysisRequest, RescaleRequest } from '../shared/requests';
 import type { RescaleReport } from '../shared/rescaleResult';
+import type { CheckpointDescription, DescribeRequest } from '../shared/checkpointFiles';
 import type { FailureKind } from '../shared/errors';
 import type { DataCandidates, DataCandidatesRequest, FromAnalyzerMessage, FunctionComparison, FunctionComparisonRequest, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
 import type { AnalysisProgress, AnyReport } from '../shared/report';
@@ -60,6 +61,11 @@ export class AnalyzerClient {
   /** Which of the files could feed the model, by a quick look at each. */
   dataCandidates(request: DataCandidatesRequest): Job<DataCandidates> {
     return this.submit((id) => ({ type: 'dataCandidates', id, request }), undefined, (r) => (r.kind === 'dataCandidates' ? r.candidates : undefined));
+  }
+
+  /** Format, size, files and (when asked) content hash of a file: the engine reads it, in the analyzer process. */
+  describe(request: DescribeRequest): Job<CheckpointDescription> {
+    return this.submit((id) => ({ type: 'describe', id, request }), undefined, (r) => (r.kind === 'description' ? r.description : undefined));
   }
 
   private submit<T>(message: (id: number) => JobMessage, onProgress: ((p: AnalysisProgress) => void) | undefined, pick: (r: JobResult) => T | undefined): Job<T> {

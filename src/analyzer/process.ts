@@ -1,6 +1,7 @@
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { checkDataCandidates } from '../analysis/dataCandidates';
 import { rescaleReport } from '../cli/rescaleReport';
+import { describeForListing } from '../formats/registry';
 import { compareFunctions } from '../rescale/compareFunctions';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { failureKind, throwIfAborted } from '../shared/errors';
@@ -36,10 +37,24 @@ async function run(job: JobMessage, signal: AbortSignal, onProgress: (progress: 
       return { kind: 'comparison', comparison: await compareFunctions(job.request) };
     case 'dataCandidates':
       return { kind: 'dataCandidates', candidates: await checkDataCandidates(job.request, signal) };
+    case 'describe':
+      return { kind: 'description', description: await describeForListing(job.request) };
     default: {
       const unexpected: never = job;
       throw new Error(`unknown job ${JSON.stringify(unexpected)}`);
     }
+  }
+}
+
+/**
+ * Listing a file reads its header (and hashes its files when asked): it runs at once, beside a running
+ * analysis, so the Checkpoints view fills while a long job is under way.
+ */
+async function describeNow(job: Extract<JobMessage, { type: 'describe' }>): Promise<void> {
+  try {
+    send({ type: 'result', id: job.id, result: await run(job, new AbortController().signal, () => undefined) });
+  } catch (error) {
+    send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
   }
 }
 
@@ -91,6 +106,10 @@ process.on('message', (raw: unknown) => {
       running.answered = true;
     }
     else cancelled.add(message.id);
+    return;
+  }
+  if (message.type === 'describe') {
+    void describeNow(message);
     return;
   }
   queue.push(message);

@@ -1,11 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkpointExtensions, describeCheckpoint, formatById } from '../formats/registry';
-import { isWeightsOnlyFormat } from '../formats/weightsOnly';
 import { architectureFor, readSettings } from '../settings';
-import { FileProblem } from '../shared/errors';
+import { checkpointExtensions, type CheckpointDescription, type DescribeRequest } from '../shared/checkpointFiles';
 import type { AnyReport } from '../shared/report';
-import { contentHash } from './contentHash';
 import { matchesAny } from './globMatch';
 
 export type CheckpointState =
@@ -22,6 +19,8 @@ export interface CheckpointEntry {
   readonly uri: vscode.Uri;
   readonly relativePath: string;
   format?: string;
+  /** Weights without an architecture of their own (safetensors, .pt, .npz). */
+  weightsOnly?: boolean;
   parameters?: number;
   /** Every file of the checkpoint (model.json and its shards). */
   files: readonly string[];
@@ -41,9 +40,11 @@ export function lacksArchitecture(entry: CheckpointEntry): boolean {
 }
 
 function isWeightsOnly(entry: CheckpointEntry): boolean {
-  const format = entry.format === undefined ? undefined : formatById(entry.format);
-  return format !== undefined && isWeightsOnlyFormat(format);
+  return entry.weightsOnly === true;
 }
+
+/** Reads a file's format, size, files and content hash: done by the engine, in the analyzer process. */
+export type DescribeCheckpoint = (request: DescribeRequest) => Promise<CheckpointDescription>;
 
 /** Candidate files by name; the format registry decides by content. */
 const candidateGlob = `**/*.{${checkpointExtensions.join(',')}}`;
@@ -55,8 +56,9 @@ function looksLikeAnyFile(file: string): boolean {
 }
 
 /**
- * The workspace's checkpoints, found with the format registry and kept current by file watchers.
- * `files.exclude` applies (findFiles' default), and so does `flatnessLens.exclude`.
+ * The workspace's checkpoints, found by name here and recognized by content in the analyzer process
+ * (the host never parses a checkpoint), kept current by file watchers. `files.exclude` applies
+ * (findFiles' default), and so does `flatnessLens.exclude`.
  */
 
 export class CheckpointIndex implements vscode.Disposable {
@@ -69,7 +71,7 @@ export class CheckpointIndex implements vscode.Disposable {
   readonly onDidChangeContent = this.contentChanged.event;
   private scanned: Promise<void> | undefined;
 
-  constructor(private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
+  constructor(private readonly describeFile: DescribeCheckpoint, private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
     const watcher = vscode.workspace.createFileSystemWatcher(`**/*.{${[...checkpointExtensions, 'bin'].join(',')}}`);
     this.disposables.push(
       watcher,
@@ -111,7 +113,11 @@ export class CheckpointIndex implements vscode.Disposable {
   }
 
   async hashOf(entry: CheckpointEntry): Promise<string> {
-    entry.contentHash ??= await contentHash(entry.files);
+    if (entry.contentHash !== undefined) return entry.contentHash;
+    const description = await this.describeFile({ checkpoint: entry.uri.fsPath, contentHash: true });
+    if (description.kind !== 'checkpoint' || description.contentHash === undefined) throw new Error(`${entry.relativePath}: ${description.kind === 'checkpoint' ? 'no content hash' : description.reason}`);
+    entry.files = description.files;
+    entry.contentHash = description.contentHash;
     return entry.contentHash;
   }
 
@@ -141,11 +147,19 @@ export class CheckpointIndex implements vscode.Disposable {
   private async describe(uri: vscode.Uri): Promise<CheckpointEntry | undefined> {
     const previous = this.entries.get(uri.fsPath);
     try {
-      const { format, summary } = await describeCheckpoint(uri.fsPath);
-      const facts = { format: format.id, parameters: summary.parameters, files: summary.files };
+      // A new file is hashed when a job needs it; a known one now, to tell whether its report is stale.
+      const description = await this.describeFile({ checkpoint: uri.fsPath, contentHash: previous !== undefined });
+      if (description.kind === 'not-a-checkpoint') {
+        // A .json or .npz that is no checkpoint is any other file; a .onnx, .h5, .pt … that is none is a checkpoint we cannot read.
+        if (looksLikeAnyFile(uri.fsPath)) {
+          if (previous) this.entries.delete(uri.fsPath);
+          return undefined;
+        }
+        return this.unreadable(uri, description.reason);
+      }
+      const facts = { format: description.format, weightsOnly: description.weightsOnly, parameters: description.parameters, files: description.files, contentHash: description.contentHash };
       if (previous) {
         Object.assign(previous, facts);
-        previous.contentHash = await contentHash(previous.files).catch(() => undefined);
         const unchanged = previous.contentHash !== undefined && previous.contentHash === previous.analyzedHash;
         if (!unchanged) previous.state = staleVersionOf(previous.state);
         return previous;
@@ -154,13 +168,9 @@ export class CheckpointIndex implements vscode.Disposable {
       this.entries.set(uri.fsPath, entry);
       return entry;
     } catch (error) {
-      // A .json or .npz that is no checkpoint is any other file; a .onnx, .h5, .pt … that is none is a checkpoint we cannot read.
-      if (error instanceof FileProblem && /not a checkpoint format/.test(error.problem) && looksLikeAnyFile(uri.fsPath)) {
-        if (previous) this.entries.delete(uri.fsPath);
-        return undefined;
-      }
-      const reason = error instanceof FileProblem && error.file === uri.fsPath ? error.problem : error instanceof Error ? error.message : String(error);
-      return this.unreadable(uri, reason);
+      const message = error instanceof Error ? error.message : String(error);
+      // The engine's file problems begin with the file's path, which the view shows already.
+      return this.unreadable(uri, message.startsWith(`${uri.fsPath}: `) ? message.slice(uri.fsPath.length + 2) : message);
     }
   }
 
@@ -197,8 +207,8 @@ export class CheckpointIndex implements vscode.Disposable {
     }
     for (const entry of this.entries.values()) {
       if (entry.uri.fsPath !== uri.fsPath && entry.files.includes(uri.fsPath)) {
-        entry.contentHash = await contentHash(entry.files).catch(() => undefined);
-        if (entry.contentHash === undefined || entry.contentHash !== entry.analyzedHash) entry.state = staleVersionOf(entry.state);
+        entry.contentHash = undefined;
+        await this.describe(entry.uri);
         affected.add(entry);
       }
     }

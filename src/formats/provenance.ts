@@ -1,6 +1,8 @@
 import type { RescaleProvenance } from '../shared/report';
 import type { Checkpoint } from '../model/spec';
-import { PROVENANCE_KEY } from './tfjsLayersWriter';
+import { PROVENANCE_KEY } from './tfjsLayers/writer';
+import { sourceOfKind } from './checkpointFormat';
+import type { TfjsLayersSource } from './tfjsLayers/modelJson';
 
 type Fields = Readonly<Record<string, unknown>>;
 
@@ -21,7 +23,7 @@ function text(value: unknown): string | undefined {
  * checked field by field; undefined for any other checkpoint or a record this version cannot read.
  */
 export function rescaleProvenance(checkpoint: Checkpoint): RescaleProvenance | undefined {
-  const modelJson = checkpoint.source.modelJson;
+  const modelJson = sourceOfKind<TfjsLayersSource>(checkpoint, 'tfjs-layers')?.modelJson;
   if (!isFields(modelJson)) return undefined;
   const record = modelJson[PROVENANCE_KEY];
   if (!isFields(record) || !isFields(record.source) || typeof record.source.file !== 'string' || typeof record.mode !== 'string') return undefined;

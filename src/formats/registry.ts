@@ -1,23 +1,26 @@
 import { basename, resolve } from 'node:path';
 import type { Checkpoint } from '../model/spec';
+import type { CheckpointDescription, DescribeRequest } from '../shared/checkpointFiles';
 import { FileProblem } from '../shared/errors';
+import { contentHash } from '../io/contentHash';
 import { describeFsError } from '../io/fsErrors';
+import { kerasH5Format } from './keras/kerasH5Format';
+import { kerasV3Format } from './keras/kerasV3Format';
+import { onnxFormat } from './onnx/onnxFormat';
+import { tfjsLayersFormat } from './tfjsLayers/tfjsLayersFormat';
+import { isWeightsOnlyFormat, weightsOnlyFormat } from './weights/weightsOnlyFormat';
 import { openRegularFile } from '../io/regularFile';
 import { refuseNonFiniteWeights } from './nonFiniteWeights';
 import { refuseImpossibleSizes } from './declaredSizes';
-import { kerasH5Format } from './keras';
-import { kerasV3Format } from './kerasV3';
-import { onnxFormat } from './onnx';
-import { tfjsLayersFormat } from './tfjsLayers';
-import { isWeightsOnlyFormat, weightsOnlyFormat } from './weightsOnly';
 import { pytorchFile } from './weights/pytorch';
 import { npzWeightsFile } from './weights/npzWeights';
 import { safetensorsFile } from './weights/safetensors';
 import type { TensorFile } from './weights/tensorFile';
 import type { CheckpointFormat, CheckpointSummary, ReadOptions } from './checkpointFormat';
+import type { CheckpointSource, FormatCheckpoint } from './checkpointSource';
 
 /** Formats in the order they are tried. Add new formats here. */
-export const checkpointFormats: readonly CheckpointFormat[] = [
+export const checkpointFormats: readonly CheckpointFormat<CheckpointSource>[] = [
   tfjsLayersFormat,
   onnxFormat,
   kerasH5Format,
@@ -27,24 +30,21 @@ export const checkpointFormats: readonly CheckpointFormat[] = [
   weightsOnlyFormat(npzWeightsFile, (path) => readArchitectureModel(path)),
 ];
 
-/** File extensions (lower case, no dot) a checkpoint's main file may have: what the editor searches for. */
-export const checkpointExtensions = ['json', 'onnx', 'h5', 'hdf5', 'keras', 'safetensors', 'pt', 'pth', 'npz'] as const;
-
 /** How much of a file `match` gets to see. */
 export const HEAD_BYTES = 16 * 1024;
 
-export function formatById(id: string): CheckpointFormat | undefined {
+export function formatById(id: string): CheckpointFormat<CheckpointSource> | undefined {
   return checkpointFormats.find((format) => format.id === id);
 }
 
 /** The format that recognizes the file, or undefined. Reads the first HEAD_BYTES once. */
-export async function formatFor(path: string): Promise<CheckpointFormat | undefined> {
+export async function formatFor(path: string): Promise<CheckpointFormat<CheckpointSource> | undefined> {
   const head = await readHead(resolve(path));
   const fileName = basename(path);
   return checkpointFormats.find((format) => format.match(fileName, head));
 }
 
-export async function readCheckpoint(path: string, options?: ReadOptions): Promise<Checkpoint> {
+export async function readCheckpoint(path: string, options?: ReadOptions): Promise<FormatCheckpoint> {
   const checkpoint = await (await requireFormat(path)).read(path, options);
   refuseImpossibleSizes(resolve(path), checkpoint);
   if (!options?.allowNonFinite) refuseNonFiniteWeights(resolve(path), checkpoint);
@@ -57,7 +57,7 @@ function notACheckpoint(): string {
   return `not a checkpoint format Flatness Lens reads: expected one of: ${known} (README, section "Checkpoints")`;
 }
 
-async function requireFormat(path: string): Promise<CheckpointFormat> {
+async function requireFormat(path: string): Promise<CheckpointFormat<CheckpointSource>> {
   const format = await formatFor(path);
   if (format === undefined) {
     throw new FileProblem(resolve(path), notACheckpoint());
@@ -96,9 +96,11 @@ async function readHead(file: string): Promise<Uint8Array> {
   }
 }
 
-/** The format and summary of a checkpoint file, or a FileProblem saying why it is not one. */
-export async function describeCheckpoint(path: string): Promise<{ format: CheckpointFormat; summary: CheckpointSummary }> {
-  const format = await formatFor(path);
-  if (format === undefined) throw new FileProblem(resolve(path), notACheckpoint());
-  return { format, summary: await format.describe(path) };
+/** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */
+export async function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
+  const format = await formatFor(request.checkpoint);
+  if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
+  const summary = await format.describe(request.checkpoint);
+  const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
+  return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
 }

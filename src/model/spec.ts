@@ -42,7 +42,16 @@ export interface ModelSpec {
   readonly trainingLoss?: string;
 }
 
-export interface Checkpoint {
+/**
+ * What a reader keeps so its writer can reproduce the file, tagged with the kind of file it came
+ * from; src/formats/checkpointSource.ts lists the kinds. `{ kind: 'none' }` for a checkpoint built
+ * in memory.
+ */
+export interface CheckpointSourceTag {
+  readonly kind: string;
+}
+
+export interface Checkpoint<Source extends CheckpointSourceTag = CheckpointSourceTag> {
   /** Absolute path of the file the checkpoint was read from. */
   readonly path: string;
   /** Registry id of its format, e.g. `tfjs-layers`. */
@@ -53,7 +62,7 @@ export interface Checkpoint {
   /** Notes the reader wants the user to see (e.g. "weights were uint8-quantized; dequantized"). */
   readonly notes: readonly string[];
   /** Format-specific fields a writer needs to reproduce the file (e.g. the original model.json). */
-  readonly source: Readonly<Record<string, unknown>>;
+  readonly source: Source;
 }
 
 /** Number of elements of a shape. */

@@ -1,6 +1,7 @@
 import type { AnalysisRequest, InputRequest, RescaleRequest } from './requests';
 import { toAnalyzerMessageProblem } from './messageValidation';
 import type { RescaleReport } from './rescaleResult';
+import type { CheckpointDescription, DescribeRequest } from './checkpointFiles';
 import type { FailureKind } from './errors';
 import type { AnalysisProgress, AnyReport } from './report';
 
@@ -41,13 +42,15 @@ export type ToAnalyzerMessage =
   | { readonly type: 'rescale'; readonly id: number; readonly request: RescaleRequest; readonly out?: string }
   | { readonly type: 'compareOutputs'; readonly id: number; readonly request: FunctionComparisonRequest }
   | { readonly type: 'dataCandidates'; readonly id: number; readonly request: DataCandidatesRequest }
+  | { readonly type: 'describe'; readonly id: number; readonly request: DescribeRequest }
   | { readonly type: 'cancel'; readonly id: number };
 
 export type JobResult =
   | { readonly kind: 'analysis'; readonly report: AnyReport }
   | { readonly kind: 'rescale'; readonly report: RescaleReport }
   | { readonly kind: 'comparison'; readonly comparison: FunctionComparison }
-  | { readonly kind: 'dataCandidates'; readonly candidates: DataCandidates };
+  | { readonly kind: 'dataCandidates'; readonly candidates: DataCandidates }
+  | { readonly kind: 'description'; readonly description: CheckpointDescription };
 
 /** Messages the analyzer process sends back. */
 export type FromAnalyzerMessage =

@@ -146,8 +146,10 @@ export function toAnalyzerMessageProblem(value: unknown): string | undefined {
       const model = object({ checkpoint: string, architecture: string, inputShape }, ['checkpoint']);
       return object({ type: oneOf('dataCandidates'), id, request: object({ model, files: list(string, limits.dataCandidates.value) }, ['model', 'files']) }, ['type', 'id', 'request'])(value, 'message');
     }
+    case 'describe':
+      return object({ type: oneOf('describe'), id, request: object({ checkpoint: string, contentHash: boolean }, ['checkpoint', 'contentHash']) }, ['type', 'id', 'request'])(value, 'message');
     default:
-      return `message.type must be one of analyze, rescale, compareOutputs, dataCandidates, cancel, got ${describe(value.type)}`;
+      return `message.type must be one of analyze, rescale, compareOutputs, dataCandidates, describe, cancel, got ${describe(value.type)}`;
   }
 }
 

@@ -79,7 +79,7 @@ function rescaled(checkpoint: TinyCheckpoint, alpha: readonly number[]): TinyChe
 }
 
 function asCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
-  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: {} };
+  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
 }
 
 interface Engine {

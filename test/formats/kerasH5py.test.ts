@@ -7,10 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeKerasH5, readKerasH5 } from '../../src/formats/keras';
+import { describeKerasH5, readKerasH5 } from '../../src/formats/keras/kerasH5Format';
 import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
-import { describeKerasV3, readKerasV3 } from '../../src/formats/kerasV3';
+import { describeKerasV3, readKerasV3 } from '../../src/formats/keras/kerasV3Format';
 import { readCheckpoint } from '../../src/formats/registry';
+import { sourceOfKind } from '../../src/formats/checkpointFormat';
+import type { KerasH5Source } from '../../src/formats/keras/h5Writer';
+import type { KerasV3Source } from '../../src/formats/keras/kerasV3Writer';
+import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import type { RescaleRequest } from '../../src/shared/requests';
 import { FileProblem } from '../../src/shared/errors';
@@ -91,7 +95,7 @@ interface Comparison {
   readonly writtenZip: { entries: unknown[]; other: Record<string, string> } | null;
 }
 
-async function rescaleAndCompare(name: string, request: Omit<RescaleRequest, 'checkpoint'>, datasetPaths: (checkpoint: Awaited<ReturnType<typeof readCheckpoint>>) => Record<string, string>): Promise<void> {
+async function rescaleAndCompare(name: string, request: Omit<RescaleRequest, 'checkpoint'>, datasetPaths: (checkpoint: Checkpoint) => Record<string, string>): Promise<void> {
   const original = fixture(name);
   const plan = await planRescale({ ...request, checkpoint: original });
   const [written] = await writeRescaled(plan, join(await freshDir(), name.replace(/(\.\w+)$/, '.rescaled$1')));
@@ -110,8 +114,8 @@ async function rescaleAndCompare(name: string, request: Omit<RescaleRequest, 'ch
   assert.deepEqual(result.writtenZip, result.originalZip, 'same zip entries (names, compression) and identical bytes outside model.weights.h5');
 }
 
-const h5Paths = (checkpoint: Awaited<ReturnType<typeof readCheckpoint>>) => (checkpoint.source as { datasetPaths: Record<string, string> }).datasetPaths;
-const kerasPaths = (checkpoint: Awaited<ReturnType<typeof readCheckpoint>>) => (checkpoint.source as { kerasDatasetPaths: Record<string, string> }).kerasDatasetPaths;
+const h5Paths = (checkpoint: Checkpoint) => sourceOfKind<KerasH5Source>(checkpoint, 'keras-h5')?.datasetPaths ?? {};
+const kerasPaths = (checkpoint: Checkpoint) => sourceOfKind<KerasV3Source>(checkpoint, 'keras-v3')?.kerasDatasetPaths ?? {};
 const small = { probeSamples: 32, traceSamples: 4, seed: 1 };
 
 test('a rescaled .h5 (Sequential MLP, flatten) has the original structure in h5py and the new values', { skip }, async () => {

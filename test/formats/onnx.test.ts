@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, open, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
-import { describeOnnx, matchOnnx, onnxFormat, readOnnx } from '../../src/formats/onnx';
+import { describeOnnx, matchOnnx, onnxFormat, readOnnx } from '../../src/formats/onnx/onnxFormat';
 import { toEngine, toOnnx, type WeightLayout } from '../../src/formats/onnx/layouts';
 import { decodeModel, GraphField, ModelField, TensorField } from '../../src/formats/onnx/proto';
 import { floatToHalf } from '../../src/formats/onnx/tensors';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { SeededRandom } from '../../src/numeric/random';
-import { readOnnx } from '../../src/formats/onnx';
+import { readOnnx } from '../../src/formats/onnx/onnxFormat';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import { analyzeSymmetry } from '../../src/symmetry/symmetry';

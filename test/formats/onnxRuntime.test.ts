@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SeededRandom } from '../../src/numeric/random';
-import { onnxFormat, readOnnx } from '../../src/formats/onnx';
+import { onnxFormat, readOnnx } from '../../src/formats/onnx/onnxFormat';
 import { initBackend } from '../../src/model/backend';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
 import type { RescaleRequest } from '../../src/shared/requests';

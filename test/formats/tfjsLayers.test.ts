@@ -8,7 +8,7 @@ import { caseFolders } from '../fixtures/tempDirs';
 import { FileProblem, ModelProblem } from '../../src/shared/errors';
 import { writeNewFilesAtomically } from '../../src/io/atomicWrite';
 import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers';
+import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers/tfjsLayersFormat';
 import { halfToFloat } from '../../src/data/halfFloat';
 import {
   denseLayer,
@@ -518,7 +518,7 @@ test('the writer checks replacement weights and its target name', async () => {
 test('a checkpoint not read from a model.json is written with a topology built from its model', async () => {
   const checkpoint = await readSmallCheckpoint();
   const dir = await freshDir();
-  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: {} };
+  const foreign: Checkpoint = { ...checkpoint, format: 'keras-h5', source: { kind: 'none' } };
   const [json] = await tfjsLayersFormat.write(foreign, join(dir, 'converted.json'), {});
   const reread = await readTfjsLayers(json);
   assert.deepEqual(reread.model.layers.map((l) => [l.name, l.className, l.inbound]), checkpoint.model.layers.map((l) => [l.name, l.className, l.inbound]));

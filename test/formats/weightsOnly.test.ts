@@ -5,7 +5,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { analyzeAnyFile, analyzeFile } from '../../src/analysis/analyzeFile';
 import { formatFor, readCheckpoint, readTensorFile } from '../../src/formats/registry';
-import { ArchitectureMissing } from '../../src/formats/weightsOnly';
+import { ArchitectureMissing } from '../../src/formats/weights/weightsOnlyFormat';
 import { initBackend } from '../../src/model/backend';
 import type { Checkpoint } from '../../src/model/spec';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';

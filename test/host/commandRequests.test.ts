@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import type { AnalysisRequest, RescaleRequest } from '../../src/shared/requests';
 import { AnalysisFailed, AnalyzerClient, type Job } from '../../src/analyzer/analyzerClient';
 import { CheckpointIndex } from '../../src/checkpoints/checkpointIndex';
+import { describeForListing } from '../../src/formats/registry';
+import type { CheckpointDescription, DescribeRequest } from '../../src/shared/checkpointFiles';
 import type { RescaleReport } from '../../src/shared/rescaleResult';
 import { Commands } from '../../src/commands/commands';
 import { AnalysisService } from '../../src/jobs/analysisService';
@@ -42,6 +44,10 @@ class RecordingAnalyzer extends AnalyzerClient {
     this.sent.push({ type: 'rescale', request });
     acceptedByTheAnalyzer({ type: 'rescale', id: 1, request });
     return { id: ++this.id, done: Promise.reject(new AnalysisFailed('refused', 'recorded only')) };
+  }
+  /** Listing is not recorded: the engine describes the file in this process instead of the analyzer's. */
+  override describe(request: DescribeRequest): Job<CheckpointDescription> {
+    return { id: ++this.id, done: describeForListing(request) };
   }
   override compareOutputs(request: FunctionComparisonRequest): Job<FunctionComparison> {
     this.sent.push({ type: 'compareOutputs', request });
@@ -83,7 +89,7 @@ async function workspace(analyzer = new RecordingAnalyzer()) {
     'flatnessLens.volumeEpsilon': 0.3,
     'flatnessLens.backend': 'cpu',
   });
-  const index = new CheckpointIndex(() => [], () => undefined);
+  const index = new CheckpointIndex((request) => analyzer.describe(request).done, () => [], () => undefined);
   const data = new DataChoices(new MemoryMemento());
   const logged: string[] = [];
   const output = { appendLine: (line: string) => logged.push(line), show: () => undefined } as unknown as import('vscode').OutputChannel;

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { checkDataCandidates } from '../../src/analysis/dataCandidates';
+import { describeForListing } from '../../src/formats/registry';
 import { CheckpointIndex } from '../../src/checkpoints/checkpointIndex';
 import { DataChoices } from '../../src/jobs/dataChoice';
 import { dataCandidatesRequest } from '../../src/jobs/requests';
@@ -29,7 +30,7 @@ class MemoryMemento {
 
 test('the data-set picker offers only files that could feed the model, and logs why the others are left out', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-data-pick-'));
-  const index = new CheckpointIndex(() => [], () => undefined);
+  const index = new CheckpointIndex(describeForListing, () => [], () => undefined);
   try {
     fs.mkdirSync(path.join(root, 'model'));
     for (const file of ['model.json', 'model.weights.bin']) fs.copyFileSync(path.join(example, file), path.join(root, 'model', file));
@@ -62,7 +63,7 @@ test('the data-set picker offers only files that could feed the model, and logs 
 
 test('without an answer from the check, the picker offers every file and logs why it could not check', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-data-pick-'));
-  const index = new CheckpointIndex(() => [], () => undefined);
+  const index = new CheckpointIndex(describeForListing, () => [], () => undefined);
   try {
     fs.mkdirSync(path.join(root, 'model'));
     for (const file of ['model.json', 'model.weights.bin']) fs.copyFileSync(path.join(example, file), path.join(root, 'model', file));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { contentHash } from '../../src/checkpoints/contentHash';
+import { contentHash } from '../../src/io/contentHash';
 import { ResultCache } from '../../src/jobs/resultCache';
 import type { FlatnessReport } from '../../src/shared/report';
 

@@ -447,7 +447,7 @@ function upsample(x: Float32Array, n: number, h: number, w: number, c: number, s
 // ---- running one case ---------------------------------------------------------------------------
 
 function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
-  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: {} };
+  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
 }
 
 interface Comparison {

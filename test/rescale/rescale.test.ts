@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
 import { readCheckpoint } from '../../src/formats/registry';
-import { tfjsLayersFormat } from '../../src/formats/tfjsLayers';
+import { tfjsLayersFormat } from '../../src/formats/tfjsLayers/tfjsLayersFormat';
 import type { Checkpoint } from '../../src/model/spec';
 import { FileProblem } from '../../src/shared/errors';
 import { planRescale, writeRescaled } from '../../src/rescale/plan';
@@ -59,7 +59,7 @@ function residualConcat(seed: number): TinyCheckpoint {
 
 async function writeModel(tiny: TinyCheckpoint, samples = 40, seed = 3): Promise<{ dir: string; model: string; data: string; inputs: Float32Array; count: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-rescale-'));
-  const checkpoint: Checkpoint = { path: '', format: 'tfjs-layers', model: tiny.model, weights: tiny.weights, notes: [], source: {} };
+  const checkpoint: Checkpoint = { path: '', format: 'tfjs-layers', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
   const [model] = await tfjsLayersFormat.write(checkpoint, path.join(dir, 'model.json'), {});
   const shape = tiny.model.inputs[0].shape;
   const inputs = randomInputs(shape, samples, seed);

@@ -27,7 +27,8 @@ test('analyzer messages are checked before a job starts', () => {
   for (const bad of [{ model: { checkpoint: '/m.json' } }, { model: { checkpoint: '/m.json' }, files: ['/d.csv', 7] }, { files: [] }]) {
     assert.equal(isToAnalyzerMessage({ type: 'dataCandidates', id: 6, request: bad }), false, JSON.stringify(bad));
   }
-  for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }]) {
+  assert.equal(isToAnalyzerMessage({ type: 'describe', id: 5, request: { checkpoint: '/w.safetensors', contentHash: false } }), true);
+  for (const bad of [undefined, { type: 'analyze', request: { checkpoint: 'x' } }, { type: 'analyze', id: 1 }, { type: 'analyze', id: 1, request: { checkpoint: 3 } }, { type: 'shell', id: 1, request: { checkpoint: 'x' } }, { type: 'compareOutputs', id: 1, request: { second: 'b' } }, { type: 'describe', id: 1, request: {} }, { type: 'describe', id: 1, request: { checkpoint: 'x' } }]) {
     assert.equal(isToAnalyzerMessage(bad), false, JSON.stringify(bad));
   }
 });

@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../../io/fsErrors';
-import type { WriteOptions } from '../checkpointFormat';
+import { sourceOfKind, type WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { moveIntoPlaceWithoutOverwriting } from '../../io/atomicWrite';
 import { isDataset, withH5 } from './h5Layout';
@@ -22,6 +22,7 @@ export const PROVENANCE_ATTRIBUTE = 'flatnessLens';
 
 /** What a Keras checkpoint keeps in `source` so it can be written back. */
 export interface KerasH5Source {
+  readonly kind: 'keras-h5';
   /** The .h5 file whose bytes are copied (for .keras, the extracted model.weights.h5 is not written back). */
   readonly h5File: string;
   /** Weight name → dataset path inside the file. */
@@ -29,11 +30,9 @@ export interface KerasH5Source {
 }
 
 export function kerasH5SourceOf(checkpoint: Checkpoint, out: string): KerasH5Source {
-  const { h5File, datasetPaths } = checkpoint.source as Partial<KerasH5Source>;
-  if (typeof h5File !== 'string' || typeof datasetPaths !== 'object' || datasetPaths === null) {
-    throw new FileProblem(out, `checkpoint ${checkpoint.path} was not read from a Keras .h5 file; cannot write it as one`);
-  }
-  return { h5File, datasetPaths };
+  const source = sourceOfKind<KerasH5Source>(checkpoint, 'keras-h5');
+  if (source === undefined) throw new FileProblem(out, `checkpoint ${checkpoint.path} was not read from a Keras .h5 file; cannot write it as one`);
+  return source;
 }
 
 export async function writeKerasH5(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]> {

@@ -11,7 +11,7 @@ import { zipSync, type Zippable } from 'fflate';
 import type { Checkpoint } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import { writeNewFilesAtomically } from '../../io/atomicWrite';
-import type { WriteOptions } from '../checkpointFormat';
+import { sourceOfKind, type WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { readZipEntries, withExtractedFile } from './archive';
 import { withH5 } from './h5Layout';
@@ -22,6 +22,7 @@ export const WEIGHTS_ENTRY = 'model.weights.h5';
 
 /** What a checkpoint read from a .keras file keeps in `source` so it can be written back. */
 export interface KerasV3Source {
+  readonly kind: 'keras-v3';
   /** The .keras archive whose entries are copied. */
   readonly kerasFile: string;
   /** Weight name → dataset path inside model.weights.h5. */
@@ -29,11 +30,9 @@ export interface KerasV3Source {
 }
 
 function kerasV3SourceOf(checkpoint: Checkpoint, out: string): KerasV3Source {
-  const { kerasFile, kerasDatasetPaths } = checkpoint.source as Partial<KerasV3Source>;
-  if (typeof kerasFile !== 'string' || typeof kerasDatasetPaths !== 'object' || kerasDatasetPaths === null) {
-    throw new FileProblem(out, `checkpoint ${checkpoint.path} was not read from a Keras .keras file; cannot write it as one`);
-  }
-  return { kerasFile, kerasDatasetPaths };
+  const source = sourceOfKind<KerasV3Source>(checkpoint, 'keras-v3');
+  if (source === undefined) throw new FileProblem(out, `checkpoint ${checkpoint.path} was not read from a Keras .keras file; cannot write it as one`);
+  return source;
 }
 
 export async function writeKerasV3(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]> {

@@ -1,4 +1,5 @@
 /** What the ONNX reader keeps in `checkpoint.source` for the writer, and the checked decode of a file. */
+import type { CheckpointSourceTag } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
 import type { OnnxWeightSource } from './graphToSpec';
 import { decodeModel, type OnnxModel } from './proto';
@@ -6,14 +7,15 @@ import { WireError } from './wire';
 
 /** What `read` keeps in `checkpoint.source` for the writer. */
 export interface OnnxSource {
+  readonly kind: 'onnx';
   /** The whole file as read (a private copy). */
   readonly onnxBytes: Uint8Array;
   /** Per engine weight name: its initializer, ONNX dims and layout conversion. */
   readonly onnxWeights: Readonly<Record<string, OnnxWeightSource>>;
 }
 
-export function isOnnxSource(source: Readonly<Record<string, unknown>>): source is Readonly<Record<string, unknown>> & OnnxSource {
-  return source.onnxBytes instanceof Uint8Array && typeof source.onnxWeights === 'object' && source.onnxWeights !== null;
+export function isOnnxSource(source: CheckpointSourceTag): source is OnnxSource {
+  return source.kind === 'onnx';
 }
 
 export function decodeOnnx(bytes: Uint8Array, file: string): OnnxModel {

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { FileProblem } from '../../shared/errors';
 import { describeFsError } from '../../io/fsErrors';
-import { resolveShardPath } from '../tfjsLayersShards';
+import { resolveShardPath } from '../tfjsLayers/shards';
 import { halfToFloat } from '../../data/halfFloat';
 import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';
 import { WireError, concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';

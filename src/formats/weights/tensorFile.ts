@@ -1,6 +1,6 @@
 /**
  * Weights-only checkpoints (safetensors, PyTorch `.pt`/`.pth`, NumPy `.npz`): named tensors without
- * an architecture. Each such format supplies these parts; `weightsOnly.ts` turns them into a
+ * an architecture. Each such format supplies these parts; `weightsOnlyFormat.ts` turns them into a
  * registry format by binding the tensors to an architecture source when one is given.
  */
 

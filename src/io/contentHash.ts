@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { hashFileInto } from '../io/sha256';
+import { hashFileInto } from './sha256';
 
 /** sha256 over the contents of every file of a checkpoint, streamed (never blocks on a large shard). */
 export async function contentHash(files: readonly string[]): Promise<string> {

@@ -5,23 +5,23 @@
  * what is checked (HDF5 may open only the file itself; sizes are checked before allocating).
  */
 import { resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
-import { loadH5wasm } from './keras/h5wasm';
-import { writeKerasH5, type KerasH5Source } from './keras/h5Writer';
-import { checkWeightShape } from './keras/weightShapes';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { trainingLossOf } from './tfjsLayers';
-import { topologyToModelSpec } from './tfjsLayersTopology';
-import { isTrainableWeight } from './tfjsLayersWeights';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
+import { loadH5wasm } from './h5wasm';
+import { writeKerasH5, type KerasH5Source } from './h5Writer';
+import { checkWeightShape } from './weightShapes';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { trainingLossOf } from '../tfjsLayers/tfjsLayersFormat';
+import { topologyToModelSpec } from '../tfjsLayers/topology';
+import { isTrainableWeight } from '../tfjsLayers/weights';
 
 export const KERAS_H5_FORMAT_ID = 'keras-h5';
 
 /** The 8-byte HDF5 signature (at offset 0 for files Keras writes; HDF5 allows 512, 1024, … too). */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
-export const kerasH5Format: CheckpointFormat = {
+export const kerasH5Format: CheckpointFormat<KerasH5Source> = {
   id: KERAS_H5_FORMAT_ID,
   displayName: 'Keras HDF5 model (.h5)',
   match: matchKerasH5,
@@ -46,13 +46,13 @@ async function readContents(file: string): Promise<KerasH5Contents> {
   return withH5(h5, file, 'r', (h5file) => readKerasH5Layout(h5file, file));
 }
 
-export async function readKerasH5(path: string): Promise<Checkpoint> {
+export async function readKerasH5(path: string): Promise<Checkpoint<KerasH5Source>> {
   const file = resolve(path);
   const h5 = await loadH5wasm();
   return withH5(h5, file, 'r', (h5file) => {
     const contents = readKerasH5Layout(h5file, file);
     const checkpoint = checkpointFromContents(contents, file, (w) => readWeightValues(h5file, w, file));
-    const source: KerasH5Source = { h5File: file, datasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
+    const source: KerasH5Source = { kind: 'keras-h5', h5File: file, datasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
     return { ...checkpoint, source: { ...source } };
   });
 }
@@ -88,7 +88,7 @@ export function checkpointFromContents(
   if (origin) notes.push(`saved by ${origin}`);
   const converted = contents.weights.filter((w) => !w.isFloat || w.byteWidth !== 4);
   if (converted.length > 0) notes.push(`${converted.length} weights not stored as float32 were converted to float32 for analysis`);
-  return { path: file, format, model, weights, notes, source: {} };
+  return { path: file, format, model, weights, notes, source: { kind: 'none' } };
 }
 
 /** Parameter count from dataset shapes; no weight values are read. */

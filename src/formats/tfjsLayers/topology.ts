@@ -2,11 +2,11 @@
  * A Keras model config (as stored in a TF.js Layers model.json, Keras 2 or Keras 3 flavour) → ModelSpec.
  * Supports Sequential and functional models without shared layers or nested models.
  */
-import { openDimension } from '../model/inputShape';
-import type { LayerNode, ModelSpec, Shape } from '../model/spec';
-import { FileProblem, ModelProblem } from '../shared/errors';
-import { describeJson, isJsonObject } from '../io/jsonValues';
-import type { JsonObject } from '../io/jsonValues';
+import { openDimension } from '../../model/inputShape';
+import type { LayerNode, ModelSpec, Shape } from '../../model/spec';
+import { FileProblem, ModelProblem } from '../../shared/errors';
+import { describeJson, isJsonObject } from '../../io/jsonValues';
+import type { JsonObject } from '../../io/jsonValues';
 
 const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
 

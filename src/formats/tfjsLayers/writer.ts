@@ -1,14 +1,15 @@
 /** Writes a checkpoint read from a TF.js Layers model.json back as `<name>.json` + `<name>.weights.bin`. */
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { writeNewFilesAtomically } from '../io/atomicWrite';
-import { weightsToWrite } from './weightsToWrite';
-import { isJsonObject } from '../io/jsonValues';
-import type { JsonObject } from '../io/jsonValues';
-import type { WriteOptions } from './checkpointFormat';
-import { layersModelJsonFor } from './tfjsLayersTopologyWriter';
-import { toolVersion } from '../shared/version';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
+import { weightsToWrite } from '../weightsToWrite';
+import { isJsonObject } from '../../io/jsonValues';
+import type { JsonObject } from '../../io/jsonValues';
+import { sourceOfKind, type WriteOptions } from '../checkpointFormat';
+import type { TfjsLayersSource } from './modelJson';
+import { layersModelJsonFor } from './topologyWriter';
+import { toolVersion } from '../../shared/version';
 
 /** Top-level key of model.json where we store provenance; tfjs ignores unknown keys. */
 export const PROVENANCE_KEY = 'flatnessLens';
@@ -23,8 +24,8 @@ export async function writeTfjsLayers(checkpoint: Checkpoint, outPath: string, o
   if (!out.toLowerCase().endsWith('.json') || basename(out).length <= '.json'.length) {
     throw new FileProblem(out, 'a TF.js Layers model is written as <name>.json (with <name>.weights.bin beside it)');
   }
-  const readFromLayersJson = isJsonObject(checkpoint.source.modelJson);
-  const sourceJson = readFromLayersJson ? (checkpoint.source.modelJson as JsonObject) : layersModelJsonFor(checkpoint.model, `flatness-lens ${toolVersion}`);
+  const readFromLayersJson = sourceOfKind<TfjsLayersSource>(checkpoint, 'tfjs-layers')?.modelJson;
+  const sourceJson = readFromLayersJson ?? layersModelJsonFor(checkpoint.model, `flatness-lens ${toolVersion}`);
   const weights = weightsToWrite(checkpoint, options.weights, out);
   const shardName = `${basename(out).slice(0, -'.json'.length)}.weights.bin`;
   const shardPath = join(dirname(out), shardName);

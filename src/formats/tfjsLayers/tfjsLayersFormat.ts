@@ -5,20 +5,20 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { sizeOf } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { describeFsError } from '../io/fsErrors';
-import { isJsonObject } from '../io/jsonValues';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson } from './tfjsLayersJson';
-import { checkGroupShards, readGroupBytes } from './tfjsLayersShards';
-import { topologyToModelSpec } from './tfjsLayersTopology';
-import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './tfjsLayersWeights';
-import { writeTfjsLayers } from './tfjsLayersWriter';
-import { readRegularTextFile } from '../io/regularFile';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { sizeOf } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError } from '../../io/fsErrors';
+import { isJsonObject } from '../../io/jsonValues';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { TFJS_LAYERS_FORMAT_ID, parseModelJson, storedBytesPerValue, type ParsedModelJson, type TfjsLayersSource } from './modelJson';
+import { checkGroupShards, readGroupBytes } from './shards';
+import { topologyToModelSpec } from './topology';
+import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './weights';
+import { writeTfjsLayers } from './writer';
+import { readRegularTextFile } from '../../io/regularFile';
 
-export const tfjsLayersFormat: CheckpointFormat = {
+export const tfjsLayersFormat: CheckpointFormat<TfjsLayersSource> = {
   id: TFJS_LAYERS_FORMAT_ID,
   displayName: 'TF.js Layers model (model.json + .bin weight shards)',
   match: matchTfjsLayers,
@@ -70,7 +70,7 @@ export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
   return new TextDecoder('utf-8', { fatal: false }).decode(head).includes('"modelTopology"');
 }
 
-export async function readTfjsLayers(path: string): Promise<Checkpoint> {
+export async function readTfjsLayers(path: string): Promise<Checkpoint<TfjsLayersSource>> {
   const file = resolve(path);
   const parsed = await readModelJson(file);
   const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig) };
@@ -109,7 +109,7 @@ export async function readTfjsLayers(path: string): Promise<Checkpoint> {
     notes.push(`weights were ${[...quantizedDtypes].join('/')}-quantized; dequantized; a rewritten file will store float32`);
   }
   if (optimizerWeights > 0) notes.push(`${optimizerWeights} optimizer weights were skipped; a rewritten file will not include them`);
-  return { path: file, format: TFJS_LAYERS_FORMAT_ID, model, weights, notes, source: { modelJson: parsed.raw } };
+  return { path: file, format: TFJS_LAYERS_FORMAT_ID, model, weights, notes, source: { kind: 'tfjs-layers', modelJson: parsed.raw } };
 }
 
 /**

@@ -1,9 +1,9 @@
 /** Decoding weight values from shard bytes, and tying manifest names to the topology's layers. */
-import { halfToFloat } from '../data/halfFloat';
-import { sizeOf } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { storedBytesPerValue } from './tfjsLayersJson';
-import type { TfjsWeightEntry } from './tfjsLayersJson';
+import { halfToFloat } from '../../data/halfFloat';
+import { sizeOf } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { storedBytesPerValue } from './modelJson';
+import type { TfjsWeightEntry } from './modelJson';
 
 /** Statistics that are updated by running averages, not by gradients. */
 const NON_TRAINABLE_ROLES = new Set(['moving_mean', 'moving_variance']);

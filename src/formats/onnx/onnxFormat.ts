@@ -6,24 +6,24 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { describeFsError } from '../io/fsErrors';
-import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './onnx/graphToSpec';
-import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './onnx/proto';
-import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './onnx/tensors';
-import { WireError, fixedBytesOf, int64sOf } from './onnx/wire';
-import { decodeOnnx, type OnnxSource } from './onnx/source';
-import { writeOnnx } from './onnx/writer';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { readRegularFile } from '../io/regularFile';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError } from '../../io/fsErrors';
+import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './graphToSpec';
+import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './proto';
+import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './tensors';
+import { WireError, fixedBytesOf, int64sOf } from './wire';
+import { decodeOnnx, type OnnxSource } from './source';
+import { writeOnnx } from './writer';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { readRegularFile } from '../../io/regularFile';
 
 export const ONNX_FORMAT_ID = 'onnx';
 
 /** protobuf's hard limit on a serialized message. */
 const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
-export const onnxFormat: CheckpointFormat = {
+export const onnxFormat: CheckpointFormat<OnnxSource> = {
   id: ONNX_FORMAT_ID,
   displayName: 'ONNX model (.onnx)',
   match: matchOnnx,
@@ -64,7 +64,7 @@ export async function mapOnnxFile(path: string): Promise<{ file: string; bytes: 
   return { file, bytes, onnx, mapped: graphToSpec(onnx, file, (tensor) => constantNumbers(bytes, tensor, file)) };
 }
 
-export async function readOnnx(path: string): Promise<Checkpoint> {
+export async function readOnnx(path: string): Promise<Checkpoint<OnnxSource>> {
   const { file, bytes, onnx, mapped } = await mapOnnxFile(path);
   const modelDir = await realpath(dirname(file));
   const weights: WeightTensor[] = [];
@@ -83,7 +83,7 @@ export async function readOnnx(path: string): Promise<Checkpoint> {
   if (converted.size > 0) notes.push(`weights stored as ${[...converted].join('/')} were converted to float32; a rewritten file stores them in their original type`);
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');
   if (onnx.producer || opset !== undefined) notes.push(`ONNX model${onnx.producer ? ` from ${onnx.producer}` : ''}${opset !== undefined ? `, opset ${opset}` : ''}`);
-  const source: OnnxSource = { onnxBytes: bytes, onnxWeights };
+  const source: OnnxSource = { kind: 'onnx', onnxBytes: bytes, onnxWeights };
   return { path: file, format: ONNX_FORMAT_ID, model: mapped.model, weights, notes, source: { ...source } };
 }
 

@@ -7,19 +7,19 @@
  */
 import { lstat, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import type { Checkpoint, WeightTensor } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { writeNewFilesAtomically } from '../io/atomicWrite';
-import { describeFsError } from '../io/fsErrors';
-import { graphToSpec, engineValues, type MappedGraph } from './onnx/graphToSpec';
-import { mapOnnxFile } from './onnx';
-import { toOnnx, type WeightLayout } from './onnx/layouts';
-import type { CheckpointFormat, CheckpointSummary, ReadOptions, WriteOptions } from './checkpointFormat';
-import { weightsToWrite } from './weightsToWrite';
-import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './weights/architecture';
-import type { StoredTensor, TensorFile, TensorFileFormat } from './weights/tensorFile';
-import { readRegularTextFile } from '../io/regularFile';
-import { limits } from '../shared/limits';
+import type { Checkpoint, WeightTensor } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { writeNewFilesAtomically } from '../../io/atomicWrite';
+import { describeFsError } from '../../io/fsErrors';
+import { graphToSpec, engineValues, type MappedGraph } from '../onnx/graphToSpec';
+import { mapOnnxFile } from '../onnx/onnxFormat';
+import { toOnnx, type WeightLayout } from '../onnx/layouts';
+import { sourceOfKind, type CheckpointFormat, type CheckpointSummary, type ReadOptions, type WriteOptions } from '../checkpointFormat';
+import { weightsToWrite } from '../weightsToWrite';
+import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './architecture';
+import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
+import { readRegularTextFile } from '../../io/regularFile';
+import { limits } from '../../shared/limits';
 
 /** Raised when a weights-only file is read without an architecture; the report then has statistics only. */
 export class ArchitectureMissing extends FileProblem {
@@ -41,14 +41,15 @@ interface StoredWeight {
   readonly layout: WeightLayout;
 }
 
-interface WeightsOnlySource {
+export interface WeightsOnlySource {
+  readonly kind: 'weights-only';
   readonly architecture: string;
   readonly storedWeights: Readonly<Record<string, StoredWeight>>;
   /** The architecture file's own text when it is a description (copied beside rescaled files). */
   readonly architectureText?: string;
 }
 
-export interface WeightsOnlyFormat extends CheckpointFormat {
+export interface WeightsOnlyFormat extends CheckpointFormat<WeightsOnlySource> {
   readonly weightsOnly: true;
   readTensors(path: string): Promise<TensorFile>;
 }
@@ -69,7 +70,7 @@ export function weightsOnlyFormat(parts: TensorFileFormat, readModel: (path: str
     weightsOnly: true,
     match: parts.match,
     readTensors: parts.readTensors,
-    async read(path: string, options?: ReadOptions): Promise<Checkpoint> {
+    async read(path: string, options?: ReadOptions): Promise<Checkpoint<WeightsOnlySource>> {
       const file = resolve(path);
       const architecture = options?.architecture !== undefined ? resolve(options.architecture) : await findSidecar(file);
       if (architecture === undefined) throw new ArchitectureMissing(file);
@@ -78,14 +79,14 @@ export function weightsOnlyFormat(parts: TensorFileFormat, readModel: (path: str
     },
     async write(checkpoint: Checkpoint, outPath: string, options: WriteOptions): Promise<string[]> {
       const out = resolve(outPath);
-      const source = checkpoint.source as Partial<WeightsOnlySource>;
-      if (source.storedWeights === undefined || source.architecture === undefined || checkpoint.format !== parts.id) {
+      const source = sourceOfKind<WeightsOnlySource>(checkpoint, 'weights-only');
+      if (source === undefined || checkpoint.format !== parts.id) {
         throw new FileProblem(out, `only checkpoints read from a ${parts.displayName} file can be written as one (${checkpoint.path} is ${checkpoint.format})`);
       }
       const weights = weightsToWrite(checkpoint, options.weights, out);
       const replacements = new Map(
         weights.map((w) => {
-          const stored = source.storedWeights![w.name];
+          const stored = source.storedWeights[w.name];
           return [stored.tensor, toOnnx(w.values, stored.dims, stored.layout)] as const;
         }),
       );
@@ -134,7 +135,7 @@ async function readText(file: string, what: string): Promise<string> {
 }
 
 /** The weights file's tensors placed into the architecture's network. */
-export async function bindArchitecture(tensorFile: TensorFile, architecture: string, readModel: (path: string) => Promise<Checkpoint>): Promise<Checkpoint> {
+export async function bindArchitecture(tensorFile: TensorFile, architecture: string, readModel: (path: string) => Promise<Checkpoint>): Promise<Checkpoint<WeightsOnlySource>> {
   const tensors = new Map(tensorFile.tensors.map((t) => [t.name, t]));
   const notes = [...tensorFile.notes];
   let bound: BoundWeights;
@@ -163,7 +164,7 @@ export async function bindArchitecture(tensorFile: TensorFile, architecture: str
   const usedTensors = new Set(Object.values(bound.storedWeights).map((s) => s.tensor));
   const unused = tensorFile.tensors.filter((t) => !usedTensors.has(t.name));
   if (unused.length > 0) notes.push(`${unused.length} tensor${unused.length === 1 ? ' is' : 's are'} not used by the architecture: ${listNames(unused.map((t) => t.name))}`);
-  const source: WeightsOnlySource = { architecture, storedWeights: bound.storedWeights, ...(architectureText !== undefined ? { architectureText } : {}) };
+  const source: WeightsOnlySource = { kind: 'weights-only', architecture, storedWeights: bound.storedWeights, ...(architectureText !== undefined ? { architectureText } : {}) };
   return { path: tensorFile.path, format: tensorFile.format, model: bound.model, weights: bound.weights, notes, source: { ...source } };
 }
 

@@ -1,13 +1,19 @@
 /**
  * The on-disk shape of a TF.js Layers `model.json` and its validation. Weight bytes live in
- * tfjsLayersShards.ts, the topology in tfjsLayersTopology.ts.
+ * shards.ts, the topology in topology.ts.
  */
-import { FileProblem } from '../shared/errors';
-import { limits } from '../shared/limits';
-import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../io/jsonValues';
-import type { JsonObject } from '../io/jsonValues';
+import { FileProblem } from '../../shared/errors';
+import { MAX_JSON_NESTING, describeJson, isJsonObject, nestsDeeperThan } from '../../io/jsonValues';
+import type { JsonObject } from '../../io/jsonValues';
+import { limits } from '../../shared/limits';
 
 export const TFJS_LAYERS_FORMAT_ID = 'tfjs-layers';
+
+/** What `read` keeps for the writer: the model.json as read, so a rewrite keeps every field. */
+export interface TfjsLayersSource {
+  readonly kind: 'tfjs-layers';
+  readonly modelJson: JsonObject;
+}
 
 export type QuantizedDtype = 'uint8' | 'uint16' | 'float16';
 export type StoredDtype = 'float32' | 'int32';

@@ -1,12 +1,12 @@
 /** Finding, checking and reading the binary weight shards a TF.js Layers model.json lists. */
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
-import { sizeOf } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { describeFsError, hasErrorCode } from '../io/fsErrors';
-import { storedBytesPerValue } from './tfjsLayersJson';
-import type { TfjsWeightsGroup } from './tfjsLayersJson';
-import { readRegularFile } from '../io/regularFile';
+import { sizeOf } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { describeFsError, hasErrorCode } from '../../io/fsErrors';
+import { storedBytesPerValue } from './modelJson';
+import type { TfjsWeightsGroup } from './modelJson';
+import { readRegularFile } from '../../io/regularFile';
 
 const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 

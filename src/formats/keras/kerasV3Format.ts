@@ -1,24 +1,24 @@
 /**
  * Keras 3 `.keras` model files: a zip (read with fflate) of config.json and model.weights.h5; see
- * keras/kerasV3.ts for the layout and keras/kerasV3Writer.ts for writing a rescaled copy. The
+ * kerasV3Layout.ts for the layout and kerasV3Writer.ts for writing a rescaled copy. The
  * weights file is extracted to a private temporary file for h5wasm, which reads host files only.
  */
 import { resolve } from 'node:path';
-import type { Checkpoint } from '../model/spec';
-import { FileProblem } from '../shared/errors';
-import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from '../io/jsonValues';
-import { checkpointFromContents } from './keras';
-import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './keras/h5Layout';
-import { loadH5wasm } from './keras/h5wasm';
-import { readZipEntries, withExtractedFile } from './keras/archive';
-import { kerasV3Config, kerasV3Weights } from './keras/kerasV3';
-import { WEIGHTS_ENTRY, writeKerasV3, type KerasV3Source } from './keras/kerasV3Writer';
-import type { CheckpointFormat, CheckpointSummary } from './checkpointFormat';
-import { topologyToModelSpec } from './tfjsLayersTopology';
+import type { Checkpoint } from '../../model/spec';
+import { FileProblem } from '../../shared/errors';
+import { MAX_JSON_NESTING, isJsonObject, nestsDeeperThan } from '../../io/jsonValues';
+import { checkpointFromContents } from './kerasH5Format';
+import { countParameters, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
+import { loadH5wasm } from './h5wasm';
+import { readZipEntries, withExtractedFile } from './archive';
+import { kerasV3Config, kerasV3Weights } from './kerasV3Layout';
+import { WEIGHTS_ENTRY, writeKerasV3, type KerasV3Source } from './kerasV3Writer';
+import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
+import { topologyToModelSpec } from '../tfjsLayers/topology';
 
 export const KERAS_V3_FORMAT_ID = 'keras-v3';
 
-export const kerasV3Format: CheckpointFormat = {
+export const kerasV3Format: CheckpointFormat<KerasV3Source> = {
   id: KERAS_V3_FORMAT_ID,
   displayName: 'Keras 3 model (.keras)',
   match: (fileName, head) => /\.keras$/i.test(fileName) && head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04,
@@ -74,10 +74,10 @@ async function readContents<T>(path: string, use: (contents: KerasH5Contents, h5
   );
 }
 
-export async function readKerasV3(path: string): Promise<Checkpoint> {
+export async function readKerasV3(path: string): Promise<Checkpoint<KerasV3Source>> {
   return readContents(path, (contents, h5) => {
     const checkpoint = checkpointFromContents(contents, h5.file, h5.values, KERAS_V3_FORMAT_ID);
-    const source: KerasV3Source = { kerasFile: h5.file, kerasDatasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
+    const source: KerasV3Source = { kind: 'keras-v3', kerasFile: h5.file, kerasDatasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };
     return { ...checkpoint, source: { ...source } };
   });
 }

@@ -1,5 +1,5 @@
-import type { ModelSpec } from '../model/spec';
-import type { JsonObject } from '../io/jsonValues';
+import type { ModelSpec } from '../../model/spec';
+import type { JsonObject } from '../../io/jsonValues';
 
 /**
  * A Layers-format model.json (functional topology, Keras 2 inbound-node form) for a model that was
