@@ -1,6 +1,6 @@
 import { canonicalActivation, homogeneousActivations } from '../model/activations';
 import { passThroughLayers } from '../model/layers';
-import type { Checkpoint, LayerNode, WeightTensor } from '../model/spec';
+import { weightAt, type Checkpoint, type LayerNode, type WeightTensor } from '../model/spec';
 import type { Granularity } from '../shared/requests';
 
 /**
@@ -125,6 +125,7 @@ export class SymmetryAnalysis {
     const { model } = this.checkpoint;
     for (const node of model.layers) this.edges.set(node.name, this.visit(node));
     for (const output of model.outputs) this.pin(this.edges.get(output)!, output, 'the model output must not change');
+    this.tieSharedWeights();
     const basis = nullSpaceBasis(this.constraints, this.variables.length);
     return {
       granularity: this.granularity,
@@ -139,7 +140,34 @@ export class SymmetryAnalysis {
   }
 
   private weight(layer: string, role: string): WeightTensor | undefined {
-    return this.checkpoint.weights.find((w) => w.layer === layer && w.role === role);
+    return weightAt(this.checkpoint.weights, layer, role);
+  }
+
+  /**
+   * A tensor read by several layers holds one set of values, so every use must scale it alike:
+   * equal column and row forms (the kernel's output and input channel scales), and one entry left.
+   */
+  private tieSharedWeights(): void {
+    const firstUse = new Map<string, WeightScaling>();
+    const kept: WeightScaling[] = [];
+    for (const scaling of this.weights) {
+      const first = firstUse.get(scaling.name);
+      if (!first) {
+        firstUse.set(scaling.name, scaling);
+        kept.push(scaling);
+        continue;
+      }
+      const differences = [
+        ...scaling.columns.map((form, j) => addForms(form, first.columns[j] ?? zeroForm, -1)),
+        ...(scaling.rows ?? []).map((form, i) => addForms(form, first.rows?.[i] ?? zeroForm, -1)),
+      ].filter((form) => !isZeroForm(form));
+      for (const form of differences) {
+        this.constraints.push(form);
+        this.constraintBarriers.push(this.barriers.length);
+      }
+      if (differences.length > 0) this.barriers.push({ layer: scaling.layer, reason: `it shares '${scaling.name}' with '${first.layer}', so both must scale it alike` });
+    }
+    this.weights.splice(0, this.weights.length, ...kept);
   }
 
   private pin(edge: EdgeScale, layer: string, reason: string): EdgeScale {
@@ -333,7 +361,7 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
   const cached = shapeCache.get(checkpoint);
   if (cached) return cached;
   const shapes = new Map<string, number[]>();
-  const weightShape = (layer: string, role: string) => checkpoint.weights.find((w) => w.layer === layer && w.role === role)?.shape;
+  const weightShape = (layer: string, role: string) => weightAt(checkpoint.weights, layer, role)?.shape;
   for (const node of checkpoint.model.layers) {
     const inputs = node.inbound.map((n) => shapes.get(n));
     const x = inputs[0];
