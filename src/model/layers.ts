@@ -91,10 +91,17 @@ function convolution(call: LayerCall): tf.Tensor {
   const spec = windowSpec(call.node, 'kernel_size', 1);
   const kernel = required(call, 'kernel') as tf.Tensor4D;
   const x = rank4(call);
-  if (kernel.shape[2] !== x.shape[3]) {
-    throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
+  const groups = configValue(call.node, 'groups', 1);
+  if (!Number.isInteger(groups) || groups < 1 || kernel.shape[3] % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${kernel.shape[3]} filters`);
+  if (kernel.shape[2] * groups !== x.shape[3]) {
+    throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]}${groups > 1 ? ` × ${groups} groups of` : ''} input channels, the layer receives ${x.shape[3]}`);
   }
-  return activate(call, withBias(call, conv2d(x, kernel, spec)));
+  if (groups === 1) return activate(call, withBias(call, conv2d(x, kernel, spec)));
+  // Group g convolves its slice of input channels with its slice of filters (Keras's `groups`).
+  const inputs = tf.split(x, groups, 3);
+  const kernels = tf.split(kernel, groups, 3);
+  const outputs = inputs.map((part, g) => conv2d(part as tf.Tensor4D, kernels[g] as tf.Tensor4D, spec));
+  return activate(call, withBias(call, tf.concat(outputs, 3)));
 }
 
 function depthwise(call: LayerCall): tf.Tensor {

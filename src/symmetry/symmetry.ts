@@ -256,6 +256,15 @@ export class SymmetryAnalysis {
       });
     } else {
       const inFeatures = shape[shape.length - 2];
+      const groups = Number(node.config.groups ?? 1);
+      if (groups > 1) {
+        // Input channel i of filter f is channel ⌊f / (filters/groups)⌋·(C/groups) + i: no per-row form describes that, so the input keeps its scale.
+        this.pin(input, node.name, `a grouped convolution (${groups} groups) passes no input scale through`);
+        this.weights.push({ name: kernel.name, layer: node.name, role: kernel.role, shape, kind: 'kernel', columns: forms, rows: new Array<LinearForm>(inFeatures).fill(zeroForm) });
+        const bias = node.config.use_bias === false ? undefined : this.weight(node.name, 'bias');
+        if (bias) this.weights.push({ name: bias.name, layer: node.name, role: 'bias', shape: bias.shape, kind: 'vector', columns: forms });
+        return this.activation(node, { channels: forms }, node.config.activation);
+      }
       if (featureCount(input) !== inFeatures) {
         return this.pin(input, node.name, `its kernel expects ${inFeatures} input features, the scale analysis found ${featureCount(input)}`);
       }

@@ -414,6 +414,27 @@ const extraCases: Case[] = [
     inputSeed: 232,
   },
   {
+    name: "grouped Conv2D (2 groups, 3x3 'same', tanh) → grouped Conv2D (4 groups of one channel, 2 filters each, valid, elu) → GAP → Dense",
+    engine: ((b) => {
+      b.layer('Conv2D', { filters: 4, kernel_size: [3, 3], padding: 'same', groups: 2, activation: 'tanh', use_bias: true }, {
+        weights: [
+          { role: 'kernel', shape: [3, 3, 2, 4], init: fanInInit(18) },
+          { role: 'bias', shape: [4], init: { center: 0, halfWidth: 0.2 } },
+        ],
+      });
+      b.layer('Conv2D', { filters: 8, kernel_size: [2, 2], padding: 'valid', groups: 4, activation: 'elu', use_bias: true }, {
+        weights: [
+          { role: 'kernel', shape: [2, 2, 1, 8], init: fanInInit(4) },
+          { role: 'bias', shape: [8], init: { center: 0, halfWidth: 0.2 } },
+        ],
+      });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(8, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 4, 4], 221)),
+    inputSeed: 222,
+  },
+  {
     name: 'selu → softplus → sigmoid head',
     engine: ((b) => {
       b.dense(3, 4, 'selu');

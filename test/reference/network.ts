@@ -101,13 +101,13 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
     }
     case 'Conv2D': {
       requireChannelsLast(node);
-      if (numberOption(node, 'groups', 1) !== 1) throw new ReferenceModelError(node.name, 'grouped convolution is not supported');
       const linear = conv2d(
         singleInput(node, inbound),
         requireWeight('kernel'),
         optionalWeight('bias', booleanOption(node, 'use_bias', true)),
         convolutionGeometry(node),
         node.name,
+        numberOption(node, 'groups', 1),
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }

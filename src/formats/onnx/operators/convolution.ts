@@ -1,4 +1,4 @@
-/** Conv (any padding; group 1 or depthwise) and Pad (constant zeros on height and width). */
+/** Conv (any padding; any group: depthwise, grouped or dense) and Pad (constant zeros on height and width). */
 import type { IntValue } from '../constantFolding';
 import type { MutableLayer, OperatorHandler } from '../mapping';
 import { explicitPadsOf, hasPads, windowOf } from './window';
@@ -29,7 +29,9 @@ const conv: OperatorHandler = (n) => {
     layer = n.graph.addLayer(n.label, 'DepthwiseConv2D', { depth_multiplier: multiplier, ...common }, [inbound]);
     n.addWeight(layer, 'depthwise_kernel', weight, { kind: 'depthwise' }, [kh, kw, group, multiplier]);
   } else {
-    return n.fail(`group = ${group} is not supported (1, or the number of input channels ${x.c} for a depthwise convolution)`);
+    if (!Number.isInteger(group) || group < 1 || perGroup * group !== x.c || filters % group !== 0) n.fail(`group = ${group} does not fit weight '${weight.name}' [${weight.dims}] on ${x.c} input channels`);
+    layer = n.graph.addLayer(n.label, 'Conv2D', { filters, groups: group, ...common }, [inbound]);
+    n.addWeight(layer, 'kernel', weight, { kind: 'conv' }, [kh, kw, perGroup, filters]);
   }
   if (bias) n.addWeight(layer, 'bias', bias, { kind: 'same' }, [filters]);
   n.output({ kind: 'image', layer: layer.name, c: filters, h: window.outH, w: window.outW });
