@@ -240,6 +240,25 @@ function softmaxLayer(call: LayerCall): tf.Tensor {
   return tf.transpose(tf.softmax(tf.transpose(x, perm), -1), perm);
 }
 
+/** ONNX HardSigmoid max(0, min(1, αx + β)), as relu(αx + β) − relu(αx + β − 1). */
+function hardSigmoid(call: LayerCall): tf.Tensor {
+  const alpha = configValue(call.node, 'alpha', 0.2);
+  const beta = configValue(call.node, 'beta', 0.5);
+  return cappedRelu(tf.add(tf.mul(single(call), alpha), beta), 1);
+}
+
+/**
+ * Elementwise product of two inputs of one shape, or of a feature map [N, H, W, C] and one value
+ * per sample and channel [N, 1, 1, C] (squeeze-and-excitation), broadcast over the positions.
+ */
+function multiply(call: LayerCall): tf.Tensor {
+  if (call.inputs.length !== 2) throw new ModelProblem(call.node.name, `Multiply expects two inputs, got ${call.inputs.length}`);
+  const [a, b] = call.inputs;
+  const fits = a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i] || (i > 0 && i < a.rank - 1 && (d === 1 || b.shape[i] === 1)));
+  if (!fits) throw new ModelProblem(call.node.name, `cannot multiply inputs of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  return tf.mul(a, b);
+}
+
 const identity: LayerImplementation = (call) => single(call);
 
 const implementations: Record<string, LayerImplementation> = {
@@ -277,7 +296,9 @@ const implementations: Record<string, LayerImplementation> = {
   PReLU: (call) => leakyRelu(single(call), required(call, 'alpha')),
   ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
   Softmax: softmaxLayer,
+  HardSigmoid: hardSigmoid,
   Add: add,
+  Multiply: multiply,
   Concatenate: concatenate,
   UpSampling2D: upSampling,
   ZeroPadding2D: zeroPadding,

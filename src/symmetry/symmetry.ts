@@ -215,6 +215,10 @@ export class SymmetryAnalysis {
         return this.layerNormalization(node, input);
       case 'Add':
         return this.add(node, inputs);
+      case 'Multiply':
+        // A product of two scaled values scales by both factors; no factor survives unless both are pinned.
+        for (const edge of inputs.slice(1)) this.pin(edge, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
+        return this.pin(input, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
       case 'Concatenate':
         return { channels: inputs.flatMap((e) => (e.channelOf ? [...e.channelOf].map((c) => e.channels[c]) : e.channels)) };
       case 'Flatten':
@@ -407,6 +411,8 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
       const rows = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[0]) ? (p[0] as number[]) : Array.isArray(p) ? [p[0] as number, p[0] as number] : [1, 1];
       const cols = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[1]) ? (p[1] as number[]) : Array.isArray(p) ? [p[1] as number, p[1] as number] : [1, 1];
       out = [x[0] + rows[0] + rows[1], x[1] + cols[0] + cols[1], x[2]];
+    } else if (node.className === 'Multiply') {
+      out = x.map((d, i) => Math.max(d, ...inputs.map((t) => t?.[i] ?? 0)));
     } else out = [...x];
     if (out) shapes.set(node.name, out);
   }

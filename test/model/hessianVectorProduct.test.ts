@@ -107,6 +107,9 @@ function kinkMargin(checkpoint: TinyCheckpoint, inputs: Float32Array, count: num
       const kinks = [typeof c.threshold === 'number' ? c.threshold : 0];
       if (typeof c.max_value === 'number') kinks.push(c.max_value);
       margin = Math.min(margin, distance(at(node.inbound[0], false), kinks));
+    } else if (node.className === 'HardSigmoid') {
+      const [alpha, beta] = [Number(c.alpha ?? 0.2), Number(c.beta ?? 0.5)];
+      margin = Math.min(margin, distance(at(node.inbound[0], false), [-beta / alpha, (1 - beta) / alpha]));
     } else if (['LeakyReLU', 'PReLU', 'ELU'].includes(node.className)) {
       margin = Math.min(margin, distance(at(node.inbound[0], false), [0]));
     } else if (node.className === 'MaxPooling2D' || node.className === 'GlobalMaxPooling2D') {
@@ -433,6 +436,25 @@ const extraCases: Case[] = [
       return b.build();
     })(new TinyModelBuilder([4, 4, 4], 221)),
     inputSeed: 222,
+  },
+  {
+    name: 'HardSwish (x · HardSigmoid), SiLU (x · sigmoid) and squeeze-and-excitation (GAP → Reshape → 1x1 conv sigmoid → broadcast Multiply)',
+    engine: ((b) => {
+      const a = b.conv2d(2, 4, [1, 1], { activation: 'linear', padding: 'valid' });
+      const gate = b.layer('HardSigmoid', { alpha: 1, beta: 0.5 }, { inbound: [a] });
+      b.layer('Multiply', {}, { inbound: [a, gate] });
+      const c = b.conv2d(4, 4, [1, 1], { activation: 'linear', padding: 'valid' });
+      const sigmoid = b.layer('Activation', { activation: 'sigmoid' }, { inbound: [c] });
+      const silu = b.layer('Multiply', {}, { inbound: [c, sigmoid] });
+      b.layer('GlobalAveragePooling2D', {}, { inbound: [silu] });
+      b.layer('Reshape', { target_shape: [1, 1, 4] });
+      const excitation = b.conv2d(4, 4, [1, 1], { activation: 'sigmoid', padding: 'valid' });
+      b.layer('Multiply', {}, { inbound: [excitation, silu] });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(4, 3, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([3, 3, 2], 231)),
+    inputSeed: 232,
   },
   {
     name: 'selu → softplus → sigmoid head',

@@ -1,4 +1,4 @@
-/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, Softmax, PRelu. */
+/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu. */
 import type { NodeMapping, OperatorHandler } from '../mapping';
 
 const keras = (activation: string, nonNegative = false): OperatorHandler => (n) => {
@@ -53,6 +53,14 @@ const clip: OperatorHandler = (n) => {
   else n.elementwise('ReLU', { max_value: max }, true);
 };
 
+/** HardSwish(x) = x · HardSigmoid(x) with α = 1/6, β = 1/2 (opset 14). */
+const hardSwish: OperatorHandler = (n) => {
+  const x = n.valueOf(0);
+  const gate = n.graph.addLayer(`${n.label}.gate`, 'HardSigmoid', { alpha: 1 / 6, beta: 0.5 }, [x.layer]);
+  const layer = n.graph.addLayer(n.label, 'Multiply', {}, [x.layer, gate.name]);
+  n.output({ ...x, layer: layer.name, nonNegative: false });
+};
+
 export const activationOperators: Record<string, OperatorHandler> = {
   Relu: keras('relu', true),
   Sigmoid: keras('sigmoid', true),
@@ -66,4 +74,8 @@ export const activationOperators: Record<string, OperatorHandler> = {
   Softmax: softmax,
   PRelu: prelu,
   Clip: clip,
+  HardSigmoid: (n) => {
+    n.elementwise('HardSigmoid', { alpha: n.attr.float('alpha', 0.2), beta: n.attr.float('beta', 0.5) }, true);
+  },
+  HardSwish: hardSwish,
 };

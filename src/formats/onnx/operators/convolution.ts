@@ -4,7 +4,11 @@ import type { MutableLayer, OperatorHandler } from '../mapping';
 import { explicitPadsOf, hasPads, windowOf } from './window';
 
 const conv: OperatorHandler = (n) => {
-  const x = n.needImage(n.valueOf(0));
+  const given = n.valueOf(0);
+  // After global pooling ONNX still has [N, C, 1, 1] (squeeze-and-excitation convolves it): the engine's [N, C] gets its 1×1 back.
+  const x = given.kind === 'image' && given.squeezed
+    ? { kind: 'image' as const, c: given.c, h: 1, w: 1, layer: n.graph.addLayer(`${n.label}.unsqueeze`, 'Reshape', { target_shape: [1, 1, given.c] }, [given.layer]).name }
+    : n.needImage(given);
   const weight = n.constantInput(1, 'weight W');
   if (weight.dims.length !== 4) n.fail(`weight '${weight.name}' has dims [${weight.dims}]; 2-D convolutions (OIHW) only`);
   const [filters, perGroup, kh, kw] = weight.dims;

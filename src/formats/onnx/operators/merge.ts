@@ -1,5 +1,5 @@
-/** Nodes joining branches: Add (residuals, or a MatMul's bias) and Concat. */
-import type { OperatorHandler, Value } from '../mapping';
+/** Nodes joining branches: Add (residuals, or a MatMul's bias), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
+import type { NodeMapping, OperatorHandler, Value } from '../mapping';
 
 const add: OperatorHandler = (n) => {
   const { initializers, constants, biasless, values } = n.graph;
@@ -25,6 +25,29 @@ const add: OperatorHandler = (n) => {
   n.output({ ...a, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
 };
 
+/** A squeezed [N, C] value (after global pooling) as the [N, C, 1, 1] feature map ONNX has there. */
+function unsqueezed(n: NodeMapping, v: Value): Value {
+  if (v.kind !== 'image' || !v.squeezed) return v;
+  const layer = n.graph.addLayer(`${n.label}.unsqueeze`, 'Reshape', { target_shape: [1, 1, v.c] }, [v.layer]);
+  return { kind: 'image', layer: layer.name, c: v.c, h: 1, w: 1, nonNegative: v.nonNegative };
+}
+
+/**
+ * The product of two computed values of one shape (x · sigmoid(x), x · HardSigmoid(x)), or of a
+ * feature map and one value per channel ([N, C, 1, 1], squeeze-and-excitation), broadcast.
+ */
+const mul: OperatorHandler = (n) => {
+  if (n.node.inputs.some((name) => n.graph.constants.has(name))) n.fail('multiplying by a constant is not supported (products of two computed values only)');
+  const [a, b] = [unsqueezed(n, n.valueOf(0)), unsqueezed(n, n.valueOf(1))];
+  const shapeOf = (v: Value) => JSON.stringify({ ...v, layer: '', nonNegative: undefined });
+  let result: Value;
+  if (shapeOf(a) === shapeOf(b)) result = a;
+  else if (a.kind === 'image' && b.kind === 'image' && a.c === b.c && ((b.h === 1 && b.w === 1) || (a.h === 1 && a.w === 1))) result = b.h === 1 && b.w === 1 ? a : b;
+  else return n.fail('inputs of different shapes are supported only as a feature map times one value per channel ([N, C, H, W] · [N, C, 1, 1])');
+  const layer = n.graph.addLayer(n.label, 'Multiply', {}, [a.layer, b.layer]);
+  n.output({ ...result, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
+};
+
 const concat: OperatorHandler = (n) => {
   const parts = n.node.inputs.map((_, i) => n.valueOf(i));
   const axis = n.attr.int('axis', 1);
@@ -43,4 +66,4 @@ const concat: OperatorHandler = (n) => {
   n.output({ ...result, layer: layer.name, nonNegative: parts.every((p) => p.nonNegative) });
 };
 
-export const mergeOperators: Record<string, OperatorHandler> = { Add: add, Concat: concat };
+export const mergeOperators: Record<string, OperatorHandler> = { Add: add, Mul: mul, Concat: concat };
