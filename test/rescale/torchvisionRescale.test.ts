@@ -13,18 +13,16 @@ import { onnxFormat, readOnnx } from '../../src/formats/onnx';
 import { SeededRandom } from '../../src/numeric/random';
 import { applyScaling } from '../../src/rescale/applyScaling';
 import { analyzeSymmetry } from '../../src/symmetry/symmetry';
-import { missingPythonModules, runPythonJson } from '../fixtures/python';
+import { missingPythonModules } from '../fixtures/python';
+import { TORCHVISION_SAMPLES as SAMPLES, exportTorchvision, type TorchReference } from '../fixtures/torchvisionModels';
 import { caseFolders } from '../fixtures/tempDirs';
 
-const SAMPLES = 4;
 const missing = missingPythonModules(['torch', 'torchvision', 'onnx']);
 const { root, freshDir } = caseFolders('torchvision-rescale');
-let batches: Record<string, { inputs: number[] }> = {};
+let batches: Record<string, TorchReference> = {};
 
 before(() => {
-  if (missing) return;
-  const program = `import runpy, sys; sys.argv = ['torchvision_export.py']; runpy.run_path(${JSON.stringify(join(__dirname, '..', 'fixtures', 'torchvision_export.py'))}, run_name='__main__')`;
-  batches = runPythonJson(program, { dir: root, models: { resnet18: [17], mobilenet_v2: [17] }, samples: SAMPLES, seed: 0 });
+  if (!missing) batches = exportTorchvision(root, { resnet18: [17], mobilenet_v2: [17] });
 });
 
 /** The batch as ONNX takes it: NCHW from the fixture's channels-last samples. */
