@@ -91,10 +91,17 @@ function convolution(call: LayerCall): tf.Tensor {
   const spec = windowSpec(call.node, 'kernel_size', 1);
   const kernel = required(call, 'kernel') as tf.Tensor4D;
   const x = rank4(call);
-  if (kernel.shape[2] !== x.shape[3]) {
-    throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
+  const groups = configValue(call.node, 'groups', 1);
+  if (!Number.isInteger(groups) || groups < 1 || kernel.shape[3] % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${kernel.shape[3]} filters`);
+  if (kernel.shape[2] * groups !== x.shape[3]) {
+    throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]}${groups > 1 ? ` × ${groups} groups of` : ''} input channels, the layer receives ${x.shape[3]}`);
   }
-  return activate(call, withBias(call, conv2d(x, kernel, spec)));
+  if (groups === 1) return activate(call, withBias(call, conv2d(x, kernel, spec)));
+  // Group g convolves its slice of input channels with its slice of filters (Keras's `groups`).
+  const inputs = tf.split(x, groups, 3);
+  const kernels = tf.split(kernel, groups, 3);
+  const outputs = inputs.map((part, g) => conv2d(part as tf.Tensor4D, kernels[g] as tf.Tensor4D, spec));
+  return activate(call, withBias(call, tf.concat(outputs, 3)));
 }
 
 function depthwise(call: LayerCall): tf.Tensor {
@@ -233,6 +240,25 @@ function softmaxLayer(call: LayerCall): tf.Tensor {
   return tf.transpose(tf.softmax(tf.transpose(x, perm), -1), perm);
 }
 
+/** ONNX HardSigmoid max(0, min(1, αx + β)), as relu(αx + β) − relu(αx + β − 1). */
+function hardSigmoid(call: LayerCall): tf.Tensor {
+  const alpha = configValue(call.node, 'alpha', 0.2);
+  const beta = configValue(call.node, 'beta', 0.5);
+  return cappedRelu(tf.add(tf.mul(single(call), alpha), beta), 1);
+}
+
+/**
+ * Elementwise product of two inputs of one shape, or of a feature map [N, H, W, C] and one value
+ * per sample and channel [N, 1, 1, C] (squeeze-and-excitation), broadcast over the positions.
+ */
+function multiply(call: LayerCall): tf.Tensor {
+  if (call.inputs.length !== 2) throw new ModelProblem(call.node.name, `Multiply expects two inputs, got ${call.inputs.length}`);
+  const [a, b] = call.inputs;
+  const fits = a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i] || (i > 0 && i < a.rank - 1 && (d === 1 || b.shape[i] === 1)));
+  if (!fits) throw new ModelProblem(call.node.name, `cannot multiply inputs of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  return tf.mul(a, b);
+}
+
 const identity: LayerImplementation = (call) => single(call);
 
 const implementations: Record<string, LayerImplementation> = {
@@ -270,7 +296,9 @@ const implementations: Record<string, LayerImplementation> = {
   PReLU: (call) => leakyRelu(single(call), required(call, 'alpha')),
   ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
   Softmax: softmaxLayer,
+  HardSigmoid: hardSigmoid,
   Add: add,
+  Multiply: multiply,
   Concatenate: concatenate,
   UpSampling2D: upSampling,
   ZeroPadding2D: zeroPadding,

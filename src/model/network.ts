@@ -44,15 +44,17 @@ export class NetworkFunction {
     const parameters: ParameterInfo[] = [];
     let offset = 0;
     checkpoint.weights.forEach((w) => {
-      let byRole = this.weightIndex.get(w.layer);
-      if (!byRole) this.weightIndex.set(w.layer, (byRole = new Map()));
+      const entry = { trainable: w.trainable, index: w.trainable ? parameters.length : -1, name: w.name };
+      for (const use of [{ layer: w.layer, role: w.role }, ...(w.alsoUsedBy ?? [])]) {
+        let byRole = this.weightIndex.get(use.layer);
+        if (!byRole) this.weightIndex.set(use.layer, (byRole = new Map()));
+        byRole.set(use.role, entry);
+      }
       if (w.trainable) {
-        byRole.set(w.role, { trainable: true, index: parameters.length, name: w.name });
         const size = sizeOf(w.shape);
         parameters.push({ name: w.name, layer: w.layer, role: w.role, shape: w.shape, size, offset });
         offset += size;
       } else {
-        byRole.set(w.role, { trainable: false, index: -1, name: w.name });
         this.constants.set(w.name, tf.tensor(w.values, [...w.shape], 'float32'));
       }
     });

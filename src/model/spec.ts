@@ -6,6 +6,12 @@
 
 export type Shape = readonly number[];
 
+/** A further place where a weight is read: the layer and the role it plays there. */
+export interface WeightUse {
+  readonly layer: string;
+  readonly role: string;
+}
+
 /** A stored weight tensor. Values are float32, row-major, in the Keras layout for its layer. */
 export interface WeightTensor {
   /** Unique name as stored in the file, e.g. `dense_1/kernel`. */
@@ -18,6 +24,11 @@ export interface WeightTensor {
   readonly values: Float32Array;
   /** Whether the Hessian is taken with respect to it (BatchNorm moving statistics are not). */
   readonly trainable: boolean;
+  /**
+   * Other layers that read this same tensor (a file may feed one tensor to several operators). It
+   * stays one parameter: its gradient and Hessian block are the sums over all its uses.
+   */
+  readonly alsoUsedBy?: readonly WeightUse[];
 }
 
 /** One call of a layer in the graph. Layers are listed in an order where inputs come first. */
@@ -63,6 +74,11 @@ export interface Checkpoint<Source extends CheckpointSourceTag = CheckpointSourc
   readonly notes: readonly string[];
   /** Format-specific fields a writer needs to reproduce the file (e.g. the original model.json). */
   readonly source: Source;
+}
+
+/** The weight a layer reads in a role: its own, or one it shares with the layer that stores it. */
+export function weightAt(weights: readonly WeightTensor[], layer: string, role: string): WeightTensor | undefined {
+  return weights.find((w) => (w.layer === layer && w.role === role) || w.alsoUsedBy?.some((use) => use.layer === layer && use.role === role));
 }
 
 /** Number of elements of a shape. */

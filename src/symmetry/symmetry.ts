@@ -1,6 +1,6 @@
 import { canonicalActivation, homogeneousActivations } from '../model/activations';
 import { passThroughLayers } from '../model/layers';
-import type { Checkpoint, LayerNode, WeightTensor } from '../model/spec';
+import { weightAt, type Checkpoint, type LayerNode, type WeightTensor } from '../model/spec';
 import type { Granularity } from '../shared/requests';
 
 /**
@@ -125,6 +125,7 @@ export class SymmetryAnalysis {
     const { model } = this.checkpoint;
     for (const node of model.layers) this.edges.set(node.name, this.visit(node));
     for (const output of model.outputs) this.pin(this.edges.get(output)!, output, 'the model output must not change');
+    this.tieSharedWeights();
     const basis = nullSpaceBasis(this.constraints, this.variables.length);
     return {
       granularity: this.granularity,
@@ -139,7 +140,34 @@ export class SymmetryAnalysis {
   }
 
   private weight(layer: string, role: string): WeightTensor | undefined {
-    return this.checkpoint.weights.find((w) => w.layer === layer && w.role === role);
+    return weightAt(this.checkpoint.weights, layer, role);
+  }
+
+  /**
+   * A tensor read by several layers holds one set of values, so every use must scale it alike:
+   * equal column and row forms (the kernel's output and input channel scales), and one entry left.
+   */
+  private tieSharedWeights(): void {
+    const firstUse = new Map<string, WeightScaling>();
+    const kept: WeightScaling[] = [];
+    for (const scaling of this.weights) {
+      const first = firstUse.get(scaling.name);
+      if (!first) {
+        firstUse.set(scaling.name, scaling);
+        kept.push(scaling);
+        continue;
+      }
+      const differences = [
+        ...scaling.columns.map((form, j) => addForms(form, first.columns[j] ?? zeroForm, -1)),
+        ...(scaling.rows ?? []).map((form, i) => addForms(form, first.rows?.[i] ?? zeroForm, -1)),
+      ].filter((form) => !isZeroForm(form));
+      for (const form of differences) {
+        this.constraints.push(form);
+        this.constraintBarriers.push(this.barriers.length);
+      }
+      if (differences.length > 0) this.barriers.push({ layer: scaling.layer, reason: `it shares '${scaling.name}' with '${first.layer}', so both must scale it alike` });
+    }
+    this.weights.splice(0, this.weights.length, ...kept);
   }
 
   private pin(edge: EdgeScale, layer: string, reason: string): EdgeScale {
@@ -187,6 +215,10 @@ export class SymmetryAnalysis {
         return this.layerNormalization(node, input);
       case 'Add':
         return this.add(node, inputs);
+      case 'Multiply':
+        // A product of two scaled values scales by both factors; no factor survives unless both are pinned.
+        for (const edge of inputs.slice(1)) this.pin(edge, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
+        return this.pin(input, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
       case 'Concatenate':
         return { channels: inputs.flatMap((e) => (e.channelOf ? [...e.channelOf].map((c) => e.channels[c]) : e.channels)) };
       case 'Flatten':
@@ -228,6 +260,15 @@ export class SymmetryAnalysis {
       });
     } else {
       const inFeatures = shape[shape.length - 2];
+      const groups = Number(node.config.groups ?? 1);
+      if (groups > 1) {
+        // Input channel i of filter f is channel ⌊f / (filters/groups)⌋·(C/groups) + i: no per-row form describes that, so the input keeps its scale.
+        this.pin(input, node.name, `a grouped convolution (${groups} groups) passes no input scale through`);
+        this.weights.push({ name: kernel.name, layer: node.name, role: kernel.role, shape, kind: 'kernel', columns: forms, rows: new Array<LinearForm>(inFeatures).fill(zeroForm) });
+        const bias = node.config.use_bias === false ? undefined : this.weight(node.name, 'bias');
+        if (bias) this.weights.push({ name: bias.name, layer: node.name, role: 'bias', shape: bias.shape, kind: 'vector', columns: forms });
+        return this.activation(node, { channels: forms }, node.config.activation);
+      }
       if (featureCount(input) !== inFeatures) {
         return this.pin(input, node.name, `its kernel expects ${inFeatures} input features, the scale analysis found ${featureCount(input)}`);
       }
@@ -333,7 +374,7 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
   const cached = shapeCache.get(checkpoint);
   if (cached) return cached;
   const shapes = new Map<string, number[]>();
-  const weightShape = (layer: string, role: string) => checkpoint.weights.find((w) => w.layer === layer && w.role === role)?.shape;
+  const weightShape = (layer: string, role: string) => weightAt(checkpoint.weights, layer, role)?.shape;
   for (const node of checkpoint.model.layers) {
     const inputs = node.inbound.map((n) => shapes.get(n));
     const x = inputs[0];
@@ -370,6 +411,8 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
       const rows = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[0]) ? (p[0] as number[]) : Array.isArray(p) ? [p[0] as number, p[0] as number] : [1, 1];
       const cols = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[1]) ? (p[1] as number[]) : Array.isArray(p) ? [p[1] as number, p[1] as number] : [1, 1];
       out = [x[0] + rows[0] + rows[1], x[1] + cols[0] + cols[1], x[2]];
+    } else if (node.className === 'Multiply') {
+      out = x.map((d, i) => Math.max(d, ...inputs.map((t) => t?.[i] ?? 0)));
     } else out = [...x];
     if (out) shapes.set(node.name, out);
   }

@@ -107,6 +107,9 @@ function kinkMargin(checkpoint: TinyCheckpoint, inputs: Float32Array, count: num
       const kinks = [typeof c.threshold === 'number' ? c.threshold : 0];
       if (typeof c.max_value === 'number') kinks.push(c.max_value);
       margin = Math.min(margin, distance(at(node.inbound[0], false), kinks));
+    } else if (node.className === 'HardSigmoid') {
+      const [alpha, beta] = [Number(c.alpha ?? 0.2), Number(c.beta ?? 0.5)];
+      margin = Math.min(margin, distance(at(node.inbound[0], false), [-beta / alpha, (1 - beta) / alpha]));
     } else if (['LeakyReLU', 'PReLU', 'ELU'].includes(node.className)) {
       margin = Math.min(margin, distance(at(node.inbound[0], false), [0]));
     } else if (node.className === 'MaxPooling2D' || node.className === 'GlobalMaxPooling2D') {
@@ -411,6 +414,46 @@ const extraCases: Case[] = [
       b.dense(9, 3, 'softmax');
       return b.build();
     })(new TinyModelBuilder([3, 4], 231)),
+    inputSeed: 232,
+  },
+  {
+    name: "grouped Conv2D (2 groups, 3x3 'same', tanh) → grouped Conv2D (4 groups of one channel, 2 filters each, valid, elu) → GAP → Dense",
+    engine: ((b) => {
+      b.layer('Conv2D', { filters: 4, kernel_size: [3, 3], padding: 'same', groups: 2, activation: 'tanh', use_bias: true }, {
+        weights: [
+          { role: 'kernel', shape: [3, 3, 2, 4], init: fanInInit(18) },
+          { role: 'bias', shape: [4], init: { center: 0, halfWidth: 0.2 } },
+        ],
+      });
+      b.layer('Conv2D', { filters: 8, kernel_size: [2, 2], padding: 'valid', groups: 4, activation: 'elu', use_bias: true }, {
+        weights: [
+          { role: 'kernel', shape: [2, 2, 1, 8], init: fanInInit(4) },
+          { role: 'bias', shape: [8], init: { center: 0, halfWidth: 0.2 } },
+        ],
+      });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(8, 2, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([4, 4, 4], 221)),
+    inputSeed: 222,
+  },
+  {
+    name: 'HardSwish (x · HardSigmoid), SiLU (x · sigmoid) and squeeze-and-excitation (GAP → Reshape → 1x1 conv sigmoid → broadcast Multiply)',
+    engine: ((b) => {
+      const a = b.conv2d(2, 4, [1, 1], { activation: 'linear', padding: 'valid' });
+      const gate = b.layer('HardSigmoid', { alpha: 1, beta: 0.5 }, { inbound: [a] });
+      b.layer('Multiply', {}, { inbound: [a, gate] });
+      const c = b.conv2d(4, 4, [1, 1], { activation: 'linear', padding: 'valid' });
+      const sigmoid = b.layer('Activation', { activation: 'sigmoid' }, { inbound: [c] });
+      const silu = b.layer('Multiply', {}, { inbound: [c, sigmoid] });
+      b.layer('GlobalAveragePooling2D', {}, { inbound: [silu] });
+      b.layer('Reshape', { target_shape: [1, 1, 4] });
+      const excitation = b.conv2d(4, 4, [1, 1], { activation: 'sigmoid', padding: 'valid' });
+      b.layer('Multiply', {}, { inbound: [excitation, silu] });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(4, 3, 'softmax');
+      return b.build();
+    })(new TinyModelBuilder([3, 3, 2], 231)),
     inputSeed: 232,
   },
   {

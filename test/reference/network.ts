@@ -5,7 +5,7 @@
 import type { LayerNode, ModelSpec } from '../../src/model/spec';
 import { applyActivation, elu, leakyRelu, parseActivation, softmaxOverAxis, thresholdedRelu } from './activations';
 import type { ActivationName } from './activations';
-import { SumAccumulator, add, div, mul, sqrt, sub } from './hyperDual';
+import { SumAccumulator, add, div, mul, realPart, sqrt, sub } from './hyperDual';
 import type { Num } from './hyperDual';
 import {
   booleanOption,
@@ -101,13 +101,13 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
     }
     case 'Conv2D': {
       requireChannelsLast(node);
-      if (numberOption(node, 'groups', 1) !== 1) throw new ReferenceModelError(node.name, 'grouped convolution is not supported');
       const linear = conv2d(
         singleInput(node, inbound),
         requireWeight('kernel'),
         optionalWeight('bias', booleanOption(node, 'use_bias', true)),
         convolutionGeometry(node),
         node.name,
+        numberOption(node, 'groups', 1),
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }
@@ -178,6 +178,17 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       return withoutActivation(parametricRelu(node, singleInput(node, inbound), requireWeight('alpha')));
     case 'Add':
       return withoutActivation(elementwiseSum(node, inbound));
+    case 'Multiply':
+      return withoutActivation(broadcastProduct(node, inbound));
+    case 'HardSigmoid': {
+      const alpha = numberOption(node, 'alpha', 0.2);
+      const beta = numberOption(node, 'beta', 0.5);
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => {
+        const z = add(mul(alpha, v), beta);
+        const r = realPart(z);
+        return r <= 0 ? 0 : r >= 1 ? 1 : z;
+      }));
+    }
     case 'Concatenate':
       return withoutActivation(concatenate(node, inbound));
     default:
@@ -339,6 +350,31 @@ function elementwiseSum(node: LayerNode, inbound: readonly ReferenceTensor[]): R
     return sum.result();
   });
   return { shape: first.shape, data };
+}
+
+/** a·b elementwise; an axis of size 1 in one input (not the batch) repeats along the other's. */
+function broadcastProduct(node: LayerNode, inbound: readonly ReferenceTensor[]): ReferenceTensor {
+  if (inbound.length !== 2) throw new ReferenceModelError(node.name, `expected two inbound layers, found ${inbound.length}`);
+  const [a, b] = inbound;
+  if (a.shape.length !== b.shape.length) throw new ReferenceModelError(node.name, 'inputs of different ranks');
+  const shape = a.shape.map((d, i) => Math.max(d, b.shape[i]));
+  a.shape.forEach((d, i) => {
+    if (d !== shape[i] && d !== 1) throw new ReferenceModelError(node.name, `axis ${i}: ${d} vs ${b.shape[i]}`);
+    if (b.shape[i] !== shape[i] && b.shape[i] !== 1) throw new ReferenceModelError(node.name, `axis ${i}: ${d} vs ${b.shape[i]}`);
+  });
+  const indexIn = (t: ReferenceTensor, coordinates: number[]) => coordinates.reduce((index, c, i) => index * t.shape[i] + (t.shape[i] === 1 ? 0 : c), 0);
+  const data: Num[] = [];
+  const total = elementCount(shape);
+  for (let flat = 0; flat < total; flat++) {
+    const coordinates: number[] = [];
+    let rest = flat;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      coordinates[i] = rest % shape[i];
+      rest = Math.floor(rest / shape[i]);
+    }
+    data.push(mul(a.data[indexIn(a, coordinates)], b.data[indexIn(b, coordinates)]));
+  }
+  return { shape, data };
 }
 
 function concatenate(node: LayerNode, inbound: readonly ReferenceTensor[]): ReferenceTensor {

@@ -63,18 +63,24 @@ function planWindows(input: ReferenceTensor, geometry: ConvolutionGeometry, laye
   return { batch, height, width, channels, rows, columns };
 }
 
-/** Conv2D with an HWIO kernel [kh, kw, inChannels, filters]. */
+/**
+ * Conv2D with an HWIO kernel [kh, kw, inChannels / groups, filters]; with groups, filter f reads the
+ * input channels of its group ⌊f / (filters / groups)⌋ only.
+ */
 export function conv2d(
   input: ReferenceTensor,
   kernel: ReferenceTensor,
   bias: ReferenceTensor | null,
   geometry: ConvolutionGeometry,
   layer: string,
+  groups = 1,
 ): ReferenceTensor {
   const plan = planWindows(input, geometry, layer);
   const [kh, kw] = geometry.kernelSize;
   const filters = kernel.shape[3];
-  requireShape(kernel.shape, [kh, kw, plan.channels, filters], 'kernel', layer);
+  const perGroup = plan.channels / groups;
+  requireShape(kernel.shape, [kh, kw, perGroup, filters], 'kernel', layer);
+  if (!Number.isInteger(perGroup) || filters % groups !== 0) throw new ReferenceModelError(layer, `${groups} groups do not divide ${plan.channels} channels and ${filters} filters`);
   if (bias !== null) requireShape(bias.shape, [filters], 'bias', layer);
   const { batch, height, width, channels, rows, columns } = plan;
   const data: Num[] = [];
@@ -89,9 +95,10 @@ export function conv2d(
             for (let kx = 0; kx < kw; kx++) {
               const ix = ox * geometry.strides[1] - columns.padBefore + kx * geometry.dilation[1];
               if (ix < 0 || ix >= width) continue;
-              for (let c = 0; c < channels; c++) {
-                const x = input.data[((n * height + iy) * width + ix) * channels + c];
-                const w = kernel.data[((ky * kw + kx) * channels + c) * filters + f];
+              const first = Math.floor(f / (filters / groups)) * perGroup;
+              for (let c = 0; c < perGroup; c++) {
+                const x = input.data[((n * height + iy) * width + ix) * channels + first + c];
+                const w = kernel.data[((ky * kw + kx) * perGroup + c) * filters + f];
                 sum.addProduct(x, w);
               }
             }

@@ -1,7 +1,7 @@
 /** What the ONNX reader keeps in `checkpoint.source` for the writer, and the checked decode of a file. */
 import type { CheckpointSourceTag } from '../../model/spec';
 import { FileProblem } from '../../shared/errors';
-import type { OnnxWeightSource } from './graphToSpec';
+import type { OnnxWeightSource } from './mapping';
 import { decodeModel, type OnnxModel } from './proto';
 import { WireError } from './wire';
 

@@ -1,0 +1,69 @@
+/** Nodes joining branches: Add (residuals, or a MatMul's bias), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
+import type { NodeMapping, OperatorHandler, Value } from '../mapping';
+
+const add: OperatorHandler = (n) => {
+  const { initializers, constants, biasless, values } = n.graph;
+  const constantSide = n.node.inputs.findIndex((name) => initializers.has(name) || constants.has(name));
+  if (constantSide >= 0) {
+    const other = n.node.inputs[1 - constantSide];
+    const dense = biasless.get(other);
+    const bias = initializers.get(n.node.inputs[constantSide]);
+    const units = dense ? (dense.config.units as number) : 0;
+    if (!dense || !bias || bias.dims.reduce((a, d) => a * d, 1) !== units || bias.dims[bias.dims.length - 1] !== units) {
+      n.fail('adding a constant is supported only as the bias of a MatMul ([units] initializer)');
+    }
+    biasless.delete(other);
+    dense!.config.use_bias = true;
+    n.addWeight(dense!, 'bias', bias!, { kind: 'same' }, [units]);
+    n.output(values.get(other)!);
+    return;
+  }
+  const [a, b] = [n.valueOf(0), n.valueOf(1)];
+  const shapeOf = (v: Value) => JSON.stringify({ ...v, layer: '', nonNegative: undefined });
+  if (shapeOf(a) !== shapeOf(b)) n.fail('inputs of different shapes (broadcasting) are not supported');
+  const layer = n.graph.addLayer(n.label, 'Add', {}, [a.layer, b.layer]);
+  n.output({ ...a, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
+};
+
+/** A squeezed [N, C] value (after global pooling) as the [N, C, 1, 1] feature map ONNX has there. */
+function unsqueezed(n: NodeMapping, v: Value): Value {
+  if (v.kind !== 'image' || !v.squeezed) return v;
+  const layer = n.graph.addLayer(`${n.label}.unsqueeze`, 'Reshape', { target_shape: [1, 1, v.c] }, [v.layer]);
+  return { kind: 'image', layer: layer.name, c: v.c, h: 1, w: 1, nonNegative: v.nonNegative };
+}
+
+/**
+ * The product of two computed values of one shape (x · sigmoid(x), x · HardSigmoid(x)), or of a
+ * feature map and one value per channel ([N, C, 1, 1], squeeze-and-excitation), broadcast.
+ */
+const mul: OperatorHandler = (n) => {
+  if (n.node.inputs.some((name) => n.graph.constants.has(name))) n.fail('multiplying by a constant is not supported (products of two computed values only)');
+  const [a, b] = [unsqueezed(n, n.valueOf(0)), unsqueezed(n, n.valueOf(1))];
+  const shapeOf = (v: Value) => JSON.stringify({ ...v, layer: '', nonNegative: undefined });
+  let result: Value;
+  if (shapeOf(a) === shapeOf(b)) result = a;
+  else if (a.kind === 'image' && b.kind === 'image' && a.c === b.c && ((b.h === 1 && b.w === 1) || (a.h === 1 && a.w === 1))) result = b.h === 1 && b.w === 1 ? a : b;
+  else return n.fail('inputs of different shapes are supported only as a feature map times one value per channel ([N, C, H, W] · [N, C, 1, 1])');
+  const layer = n.graph.addLayer(n.label, 'Multiply', {}, [a.layer, b.layer]);
+  n.output({ ...result, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
+};
+
+const concat: OperatorHandler = (n) => {
+  const parts = n.node.inputs.map((_, i) => n.valueOf(i));
+  const axis = n.attr.int('axis', 1);
+  const first = parts[0];
+  let result: Value;
+  if (first.kind === 'image') {
+    if (axis !== 1 && axis !== -3) n.fail(`concatenation along axis ${axis} of NCHW tensors is not supported (channels, axis 1, only)`);
+    if (parts.some((p) => p.kind !== 'image' || p.h !== first.h || p.w !== first.w || Boolean(p.squeezed) !== Boolean(first.squeezed))) n.fail('inputs differ in height or width');
+    result = { ...first, c: parts.reduce((sum, p) => sum + (p as typeof first).c, 0), layer: '' };
+  } else {
+    if (axis !== 1 && axis !== -1) n.fail(`concatenation along axis ${axis} of [N, F] tensors is not supported`);
+    if (parts.some((p) => p.kind !== 'features' || p.chw)) n.fail('inputs must all be plain [N, F] features');
+    result = { kind: 'features', size: parts.reduce((sum, p) => sum + (p as typeof first).size, 0), layer: '' };
+  }
+  const layer = n.graph.addLayer(n.label, 'Concatenate', { axis: -1 }, parts.map((p) => p.layer));
+  n.output({ ...result, layer: layer.name, nonNegative: parts.every((p) => p.nonNegative) });
+};
+
+export const mergeOperators: Record<string, OperatorHandler> = { Add: add, Mul: mul, Concat: concat };

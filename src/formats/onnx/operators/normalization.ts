@@ -1,0 +1,36 @@
+/** BatchNormalization (inference) and LayerNormalization over the feature axis. */
+import type { FeaturesValue, OperatorHandler } from '../mapping';
+
+const batchNormalization: OperatorHandler = (n) => {
+  const x = n.valueOf(0);
+  if (x.kind === 'features' && x.chw) n.fail('batch normalization of a flattened NCHW tensor is not supported');
+  if (n.attr.int('training_mode', 0) !== 0) n.fail('training_mode = 1 is not supported (inference only)');
+  const channels = x.kind === 'image' ? x.c : x.size;
+  const layer = n.graph.addLayer(n.label, 'BatchNormalization', { axis: -1, epsilon: n.attr.float('epsilon', 1e-5), momentum: n.attr.float('momentum', 0.9), center: true, scale: true }, [x.layer]);
+  (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((role, k) => {
+    const tensor = n.constantInput(k + 1, role);
+    if (tensor.dims.length !== 1 || tensor.dims[0] !== channels) n.fail(`${role} '${tensor.name}' has dims [${tensor.dims}], expected [${channels}]`);
+    n.addWeight(layer, role, tensor, { kind: 'same' }, [channels], role === 'gamma' || role === 'beta');
+  });
+  n.output({ ...x, layer: layer.name, nonNegative: false });
+};
+
+const layerNormalization: OperatorHandler = (n) => {
+  const x = n.valueOf(0);
+  if (x.kind !== 'features' || x.chw) n.fail('normalizing an [N, C, H, W] tensor (or a flattened one) is not supported; [N, F] features only');
+  const size = (x as FeaturesValue).size;
+  const axis = n.attr.int('axis', -1);
+  if (axis !== -1 && axis !== 1) n.fail(`axis ${axis} is not supported (the feature axis, -1 or 1)`);
+  if (n.attr.int('stash_type', 1) !== 1) n.fail(`stash_type ${n.attr.int('stash_type', 1)} is not supported (float32 statistics only)`);
+  const scale = n.node.inputs[1] ? n.constantInput(1, 'scale') : undefined;
+  const bias = n.node.inputs[2] ? n.constantInput(2, 'bias B') : undefined;
+  const layer = n.graph.addLayer(n.label, 'LayerNormalization', { axis: -1, epsilon: n.attr.float('epsilon', 1e-5), center: bias !== undefined, scale: scale !== undefined }, [x.layer]);
+  for (const [role, tensor] of [['gamma', scale], ['beta', bias]] as const) {
+    if (!tensor) continue;
+    if (tensor.dims.reduce((a, d) => a * d, 1) !== size || tensor.dims[tensor.dims.length - 1] !== size) n.fail(`${role} '${tensor.name}' has dims [${tensor.dims}], expected [${size}]`);
+    n.addWeight(layer, role, tensor, { kind: 'same' }, [size]);
+  }
+  n.output({ kind: 'features', layer: layer.name, size });
+};
+
+export const normalizationOperators: Record<string, OperatorHandler> = { BatchNormalization: batchNormalization, LayerNormalization: layerNormalization };

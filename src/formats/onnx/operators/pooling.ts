@@ -1,0 +1,63 @@
+/**
+ * MaxPool and AveragePool (pads, ceil_mode), the global pools and ReduceMean over height and width. TensorFlow's pools pad only as
+ * 'same' does; other pads become a ZeroPadding2D layer where zeros give the same result: average
+ * pooling that counts the padded cells (count_include_pad), and max pooling of an input that is
+ * provably non-negative (after a ReLU), where a zero never exceeds the window's maximum.
+ */
+import type { ImageValue, NodeMapping, OperatorHandler } from '../mapping';
+import { explicitPadsOf, hasPads, windowOf, type Window } from './window';
+
+function padding(n: NodeMapping, x: ImageValue, window: Window): { padding: 'valid' | 'same'; zeroPad: boolean } {
+  if (!hasPads(window)) return { padding: 'valid', zeroPad: false };
+  const ceilExtra = window.ceilExtra.some((e) => e > 0);
+  if (n.node.opType === 'AveragePool') {
+    if (ceilExtra) n.fail('ceil_mode = 1 adds a partial window here; averaging over it is not supported');
+    if (n.attr.int('count_include_pad', 0) === 1) return { padding: 'valid', zeroPad: true };
+    if (window.matchesSame) return { padding: 'same', zeroPad: false };
+    return n.fail(`pads [${window.pads}] are not supported for average pooling without count_include_pad: only none, or the ones TensorFlow's 'same' padding uses here`);
+  }
+  if (window.matchesSame) return { padding: 'same', zeroPad: false };
+  if (x.nonNegative) return { padding: 'valid', zeroPad: true };
+  return n.fail(`pads [${window.pads}]${ceilExtra ? ' (with what ceil_mode adds)' : ''} are supported only on an input that is never negative (after a Relu), where padding with zeros keeps every maximum; the input '${n.node.inputs[0]}' may be negative`);
+}
+
+const windowPool: OperatorHandler = (n) => {
+  const x = n.needImage(n.valueOf(0));
+  const kernel = n.attr.ints('kernel_shape', []);
+  if (kernel.length !== 2) n.fail(`kernel_shape [${kernel}] is not supported (2-D pooling only)`);
+  const ceilMode = n.attr.int('ceil_mode', 0);
+  if (ceilMode !== 0 && ceilMode !== 1) n.fail(`ceil_mode ${ceilMode} must be 0 or 1`);
+  const window = windowOf(n.attr, n.fail, x, [kernel[0], kernel[1]], ceilMode === 1);
+  if (window.dilations.some((d) => d !== 1)) n.fail(`dilations [${window.dilations}] are not supported for pooling`);
+  const how = padding(n, x, window);
+  let inbound = x.layer;
+  if (how.zeroPad) inbound = n.graph.addLayer(`${n.label}.pad`, 'ZeroPadding2D', { padding: explicitPadsOf(window), data_format: 'channels_last' }, [inbound]).name;
+  const className = n.node.opType === 'MaxPool' ? 'MaxPooling2D' : 'AveragePooling2D';
+  const layer = n.graph.addLayer(n.label, className, { pool_size: kernel, strides: window.strides, padding: how.padding, data_format: 'channels_last' }, [inbound]);
+  n.output({ kind: 'image', layer: layer.name, c: x.c, h: window.outH, w: window.outW, nonNegative: x.nonNegative });
+};
+
+const globalPool = (className: string): OperatorHandler => (n) => {
+  const x = n.needImage(n.valueOf(0));
+  const layer = n.graph.addLayer(n.label, className, { data_format: 'channels_last' }, [x.layer]);
+  n.output({ kind: 'image', layer: layer.name, c: x.c, h: 1, w: 1, squeezed: true, nonNegative: x.nonNegative });
+};
+
+/** ReduceMean over height and width (axes 2, 3 as an attribute, before opset 18) is global average pooling. */
+const reduceMean: OperatorHandler = (n) => {
+  const x = n.needImage(n.valueOf(0));
+  if (n.node.inputs.length > 1) n.fail('axes given as an input (opset 18) are not supported');
+  const axes = n.attr.ints('axes', []).map((a) => (a < 0 ? a + 4 : a)).sort();
+  if (axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3) n.fail(`a mean over axes [${n.attr.ints('axes', [])}] is not supported (height and width, [2, 3], only)`);
+  const layer = n.graph.addLayer(n.label, 'GlobalAveragePooling2D', { data_format: 'channels_last' }, [x.layer]);
+  if (n.attr.int('keepdims', 1) === 1) n.output({ kind: 'image', layer: layer.name, c: x.c, h: 1, w: 1, squeezed: true, nonNegative: x.nonNegative });
+  else n.output({ kind: 'features', layer: layer.name, size: x.c, nonNegative: x.nonNegative });
+};
+
+export const poolingOperators: Record<string, OperatorHandler> = {
+  MaxPool: windowPool,
+  AveragePool: windowPool,
+  GlobalAveragePool: globalPool('GlobalAveragePooling2D'),
+  GlobalMaxPool: globalPool('GlobalMaxPooling2D'),
+  ReduceMean: reduceMean,
+};

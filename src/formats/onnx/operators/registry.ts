@@ -1,0 +1,15 @@
+/** Every ONNX operator the reader maps (default domain), by op type: one handler per family file. */
+import type { OperatorHandler } from '../mapping';
+import { activationOperators } from './activations';
+import { convolutionOperators } from './convolution';
+import { denseOperators } from './dense';
+import { mergeOperators } from './merge';
+import { normalizationOperators } from './normalization';
+import { poolingOperators } from './pooling';
+import { shapeOperators } from './shape';
+
+export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators }),
+);
+
+export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];

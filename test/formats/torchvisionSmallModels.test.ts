@@ -1,0 +1,58 @@
+/**
+ * More of torchvision's classifiers (squeeze-and-excitation, SiLU, grouped convolutions, MaxPool with
+ * ceil_mode, initializers shared between nodes), exported to ONNX at opset 17 as a user would
+ * (test/fixtures/torchvision_export.py): each loads with PyTorch's loss to 1e-4 relative. For
+ * SqueezeNet 1.1, which has no BatchNormalization (the exporter folds it into the convolutions,
+ * changing the parameters), the top Hessian eigenvalue by the engine's Lanczos equals PyTorch's
+ * float64 power iteration by double backprop to 1%.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hessianTopEigenvalues } from '../../src/analysis/eigenvalues';
+import { disposeVector } from '../../src/analysis/vectors';
+import { initBackend } from '../../src/model/backend';
+import { SeededRandom } from '../../src/numeric/random';
+import { missingPythonModules } from '../fixtures/python';
+import { caseFolders } from '../fixtures/tempDirs';
+import { exportTorchvision, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';
+
+const models: Record<string, number[]> = { squeezenet1_1: [17], mnasnet0_5: [17], efficientnet_b0: [17], regnet_x_400mf: [17] };
+const eigenModel = 'squeezenet1_1';
+
+const missing = missingPythonModules(['torch', 'torchvision', 'onnx']);
+const { root } = caseFolders('torchvision-small');
+let references: Record<string, TorchReference> = {};
+
+before(async () => {
+  await initBackend();
+  if (!missing) references = exportTorchvision(root, models, [eigenModel]);
+});
+
+for (const name of Object.keys(models)) {
+  test(`torchvision ${name} (opset 17) loads and its loss equals PyTorch's`, { skip: missing }, async () => {
+    const { objective, network } = await torchvisionObjective(root, name, 17, references[name]);
+    try {
+      const loss = objective.value();
+      const expected = references[name].loss;
+      assert.ok(Math.abs(loss - expected) <= 1e-4 * expected, `${name}: loss ${loss}, PyTorch ${expected}`);
+      assert.ok(Math.abs(expected - Math.log(10)) > 1e-3, `${name}: PyTorch's loss ${expected} is that of constant logits; the check would be weak`);
+    } finally {
+      objective.dispose();
+      network.dispose();
+    }
+  });
+}
+
+test(`torchvision ${eigenModel}: the top Hessian eigenvalue equals PyTorch's float64 power iteration to 1%`, { skip: missing }, async (t) => {
+  const { objective, network } = await torchvisionObjective(root, eigenModel, 17, references[eigenModel]);
+  try {
+    const result = await hessianTopEigenvalues((v) => objective.hessianVectorProduct(v), objective.parameters, { count: 1, maxSteps: 40, tolerance: 1e-4, random: new SeededRandom(3) });
+    disposeVector(result.topVector);
+    const expected = references[eigenModel].topEigenvalue!;
+    t.diagnostic(`${eigenModel}: engine λ_max ${result.values[0]} (${result.lanczosSteps} Lanczos steps), PyTorch ${expected}`);
+    assert.ok(Math.abs(result.values[0] - expected) <= 0.01 * Math.abs(expected), `engine ${result.values[0]}, PyTorch ${expected}`);
+  } finally {
+    objective.dispose();
+    network.dispose();
+  }
+});

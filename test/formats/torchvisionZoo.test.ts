@@ -1,0 +1,40 @@
+/**
+ * torchvision's most common classifiers exported to ONNX by torch.onnx as a user would
+ * (num_classes = 10, eval mode, 32×32 inputs, opset 13 and 17; test/fixtures/torchvision_export.py):
+ * each loads, and its mean cross-entropy on a seeded batch equals PyTorch's to 1e-4 relative.
+ * MobileNetV3 exports HardSigmoid · x at opset 13 and HardSwish at 17.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend } from '../../src/model/backend';
+import { missingPythonModules } from '../fixtures/python';
+import { caseFolders } from '../fixtures/tempDirs';
+import { exportTorchvision, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';
+
+const models: Record<string, number[]> = { resnet18: [13, 17], mobilenet_v2: [13, 17], mobilenet_v3_small: [13, 17] };
+
+const missing = missingPythonModules(['torch', 'torchvision', 'onnx']);
+const { root } = caseFolders('torchvision-zoo');
+let references: Record<string, TorchReference> = {};
+
+before(async () => {
+  await initBackend();
+  if (!missing) references = exportTorchvision(root, models);
+});
+
+for (const [name, opsets] of Object.entries(models)) {
+  for (const opset of opsets) {
+    test(`torchvision ${name} (opset ${opset}) loads and its loss equals PyTorch's`, { skip: missing }, async () => {
+      const { objective, network } = await torchvisionObjective(root, name, opset, references[name]);
+      try {
+        const loss = objective.value();
+        const expected = references[name].loss;
+        assert.ok(Math.abs(loss - expected) <= 1e-4 * expected, `${name} opset ${opset}: loss ${loss}, PyTorch ${expected}`);
+        assert.ok(Math.abs(expected - Math.log(10)) > 1e-3, `${name}: PyTorch's loss ${expected} is that of constant logits; the check would be weak`);
+      } finally {
+        objective.dispose();
+        network.dispose();
+      }
+    });
+  }
+}
