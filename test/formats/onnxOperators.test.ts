@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readOnnx } from '../../src/formats/onnx';
+import { readOnnx } from '../../src/formats/onnx/onnxFormat';
 import { initBackend } from '../../src/model/backend';
 import { NetworkFunction } from '../../src/model/network';
 import { SeededRandom } from '../../src/numeric/random';

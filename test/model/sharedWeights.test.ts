@@ -60,7 +60,7 @@ test('a kernel shared by two Dense layers: gradient and Hessian-vector products 
   const count = 6;
   const inputs = randomInputs([4], count, 5);
   const targets = randomClassTargets(count, 3, 6);
-  const checkpoint: Checkpoint = { path: 'shared-kernel', format: 'test', model: built.model, weights: tied, notes: [], source: {} };
+  const checkpoint: Checkpoint = { path: 'shared-kernel', format: 'test', model: built.model, weights: tied, notes: [], source: { kind: 'none' } };
   const network = new NetworkFunction(checkpoint);
   const objective = new Objective(network, { source: 'random', count, sampleShape: [4], inputs, targets }, 'ce');
   try {

@@ -9,7 +9,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { onnxFormat, readOnnx } from '../../src/formats/onnx';
+import { onnxFormat, readOnnx } from '../../src/formats/onnx/onnxFormat';
 import { SeededRandom } from '../../src/numeric/random';
 import { applyScaling } from '../../src/rescale/applyScaling';
 import { analyzeSymmetry } from '../../src/symmetry/symmetry';
