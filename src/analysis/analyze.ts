@@ -13,6 +13,7 @@ import { spectralDensity } from './density';
 import { hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
+import type { ExecutorFactory } from '../exec/objectiveExecutor';
 import { Objective } from './objective';
 import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
@@ -31,6 +32,10 @@ export interface PreparedInputs {
   readonly loss: LossKind;
   readonly lossFrom: FlatnessReport['data']['lossFrom'];
   readonly backend: string;
+  /** ONNX Runtime's device and threads, when it runs the Hessian-vector products. */
+  readonly device?: string;
+  readonly threads?: number;
+  readonly executorFactory?: ExecutorFactory;
   readonly seed: number;
 }
 
@@ -57,7 +62,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const { settings, metrics, network } = input;
   const random = new SeededRandom(input.seed);
   const wants = (m: MetricName) => metrics.includes(m);
-  const objective = new Objective(network, input.dataset, input.loss, settings.batchSize);
+  const objective = new Objective(network, input.dataset, input.loss, settings.batchSize, input.executorFactory);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
   const timings: Record<string, number> = {};
   const started = performance.now();
@@ -178,7 +183,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     hessian.hvps = objective.hvpCount;
     return {
       schemaVersion: 1,
-      tool: { name: 'flatness-lens', version: input.version, backend: input.backend },
+      tool: { name: 'flatness-lens', version: input.version, backend: input.backend, ...(input.device ? { device: input.device, threads: input.threads } : {}) },
       checkpoint: {
         path: input.checkpoint.path,
         format: input.checkpoint.format,

@@ -4,6 +4,7 @@ import type { LoadDatasetOptions, BackendChoice, InputRequest, DeepPartial, Anal
 import { probeDataset } from '../data/probe';
 import { readCheckpoint, readTensorFile } from '../formats/registry';
 import { fileSha256 } from '../io/sha256';
+import { chooseEngine } from '../exec/onnxruntime/engineChoice';
 import { initBackend } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { withInputShape } from '../model/inputShape';
@@ -27,8 +28,10 @@ export function mergeSettings(overrides: DeepPartial<AnalysisSettings> | undefin
 
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
 export async function prepareInputs(request: InputRequest): Promise<PreparedInputs> {
-  const backend = await initBackend(request.backend);
+  const choice = request.backend ?? 'auto';
+  const backend = await initBackend(choice === 'onnxruntime' ? 'auto' : choice);
   const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture }), request.inputShape);
+  const engine = chooseEngine(choice, checkpoint.model, { threads: request.threads, device: request.device });
   const network = new NetworkFunction(checkpoint);
   try {
     const { outputUnits } = network;
@@ -42,7 +45,10 @@ export async function prepareInputs(request: InputRequest): Promise<PreparedInpu
       : probeDataset(network, loss, request.samples ?? request.probeSamples ?? defaultProbeSamples, seed);
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
     const checkpointSha256 = await fileSha256(request.checkpoint);
-    return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };
+    const engineInfo = engine.executorFactory
+      ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory }
+      : { backend: backend.name };
+    return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, seed, ...engineInfo };
   } catch (error) {
     network.dispose();
     throw error;

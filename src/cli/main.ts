@@ -43,7 +43,10 @@ Options:
   --volume-epsilon E     loss increase that bounds the ε-flat region (default 0.1)
   --directions N         random directions for volume ε-flatness (default 10)
   --batch-size N         samples per evaluation batch: memory only, same numbers (default 1024)
-  --backend auto|wasm|cpu|tensorflow   tensor backend (default auto: tfjs-node if installed, else wasm)
+  --backend auto|onnxruntime|wasm|cpu|tensorflow   what runs the Hessian-vector products (default auto:
+                         ONNX Runtime when its native binary loads and knows every layer, else tfjs)
+  --threads N            ONNX Runtime threads (default: every core)
+  --device cpu|cuda      where ONNX Runtime runs (default cpu; cuda needs its CUDA provider, see README)
   --quiet                no progress on stderr
   -h, --help             this help
   --version              print the version
@@ -57,7 +60,7 @@ per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
   --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
   --json OUT             write the rescale report (factors, deviation, before/after, predicted)
   --tolerance T          largest accepted relative output deviation (default 1e-5)
-  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
+  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --threads, --device, --quiet as for analyze`;
 
 class UsageError extends Error {}
 
@@ -90,7 +93,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
       'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
-      'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
+      'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' },
       quiet: { type: 'boolean' },
     },
   });
@@ -138,7 +141,9 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
   const seed = seedText === undefined ? 0 : Number(seedText);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got '${seedText}'`);
   const backend = text('backend') ?? 'auto';
-  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, got '${backend}'`);
+  if (!['auto', 'onnxruntime', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, onnxruntime, wasm, cpu or tensorflow, got '${backend}'`);
+  const device = text('device');
+  if (device !== undefined && device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${device}'`);
   const labelColumn = text('label-column');
   const labelIndex = labelColumn === undefined || labelColumn === 'first' || labelColumn === 'last' ? labelColumn : Number(labelColumn);
   if (typeof labelIndex === 'number' && !Number.isInteger(labelIndex)) throw new UsageError(`--label-column must be an integer, 'first' or 'last', got '${labelColumn}'`);
@@ -154,6 +159,8 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
     inputShape: inputShapeOption(text('input-shape')),
     seed,
     backend: backend as AnalysisRequest['backend'],
+    threads: positiveInteger('threads', text('threads')),
+    device,
   };
 }
 
@@ -203,7 +210,7 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
       flatten: { type: 'boolean' }, sharpen: { type: 'string' }, alpha: { type: 'string' }, granularity: { type: 'string' },
       objective: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, tolerance: { type: 'string' },
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
-      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
+      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' },
       quiet: { type: 'boolean' },
     },
   });

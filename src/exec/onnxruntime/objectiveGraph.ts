@@ -5,7 +5,7 @@
  */
 import type { LossKind } from '../../model/loss';
 import type { NetworkFunction } from '../../model/network';
-import { sizeOf } from '../../model/spec';
+import { sizeOf, type ModelSpec } from '../../model/spec';
 import { ModelProblem } from '../../shared/errors';
 import { layerRules } from './layerRules';
 import { encodeModel, type GraphNode, type GraphPort } from './onnxModel';
@@ -45,6 +45,13 @@ function summedLoss(t: Tape, loss: LossKind, z: Value, targets: Value): Value {
     perElement = t.scale(t.mul(residual, residual), 1 / units);
   }
   return t.reshape(t.reduceSum(perElement, [0, 1]), []);
+}
+
+/** Why the ONNX Runtime engine cannot run this model (a layer it has no rule for), or undefined. */
+export function unsupportedByOnnxRuntime(model: ModelSpec): string | undefined {
+  const rules = layerRules(() => undefined);
+  const missing = [...new Set(model.layers.filter((l) => !rules[l.className]).map((l) => l.className))];
+  return missing.length === 0 ? undefined : `the ONNX Runtime engine has no rule for ${missing.join(', ')}`;
 }
 
 function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], logits: boolean): Value {

@@ -3,7 +3,10 @@
  * synchronous, and `InferenceSession.run` of the public API only wraps this call in a promise.
  * The binding is loaded by a computed name so bundlers leave the native addon outside the bundle.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { encodeModel } from './onnxModel';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -67,7 +70,31 @@ export function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-export class DeviceUnavailable extends Error {}
+const cudaHelp = 'see the README, "Running on a GPU": the CUDA files of onnxruntime-node are downloaded by its install script on Linux x64';
+
+/** Whether the provider's shared library sits beside the native binding (where ONNX Runtime looks for it). */
+function providerLibraryPresent(device: Device): boolean {
+  try {
+    const root = path.dirname(require.resolve(`${['onnxruntime', 'node'].join('-')}/package.json`));
+    const dir = path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+    const library = process.platform === 'win32' ? `onnxruntime_providers_${device}.dll` : `libonnxruntime_providers_${device}.so`;
+    return fs.existsSync(path.join(dir, library));
+  } catch {
+    return false;
+  }
+}
+
+/** Why `device` cannot run a graph here, or undefined when a one-node graph runs on it. */
+export function probeDevice(device: Device): string | undefined {
+  if (device === 'cpu') return undefined;
+  if (!availableDevices().includes(device) || !providerLibraryPresent(device)) return `this onnxruntime-node has no ${device.toUpperCase()} execution provider (${cudaHelp})`;
+  try {
+    new GraphSession(encodeModel({ nodes: [{ op: 'Neg', inputs: ['a'], outputs: ['b'] }], initializers: [], inputs: [{ name: 'a', shape: [1], type: 'float' }], outputs: [{ name: 'b', shape: [1], type: 'float' }] }, 'probe'), { device, threads: 1 }).dispose();
+    return undefined;
+  } catch (error) {
+    return `the ${device.toUpperCase()} execution provider did not start: ${(error as Error).message.split('\n')[0]} (${cudaHelp})`;
+  }
+}
 
 /** One loaded graph, run synchronously with float32/int64 feeds. */
 export class GraphSession {
@@ -79,18 +106,13 @@ export class GraphSession {
     if (typeof runtime === 'string') throw new Error(runtime);
     this.runtime = runtime;
     const device = options.device ?? 'cpu';
-    if (device === 'cuda' && !availableDevices().includes('cuda')) {
-      throw new DeviceUnavailable(
-        'the CUDA execution provider is not in this onnxruntime-node install (its CUDA files are downloaded at install time on Linux x64; see the README, "Running on a GPU")',
-      );
-    }
     this.session = new runtime.binding.InferenceSession();
     this.session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads && options.threads > 0 ? options.threads : defaultThreads(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
-      executionProviders: device === 'cuda' ? [{ name: 'cuda' }, { name: 'cpu' }] : [{ name: 'cpu' }],
+      executionProviders: device === 'cuda' ? [{ name: 'cuda' }] : [{ name: 'cpu' }],
     });
   }
 
