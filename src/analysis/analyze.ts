@@ -64,6 +64,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const wants = (m: MetricName) => metrics.includes(m);
   const objective = new Objective(network, input.dataset, input.loss, settings.batchSize, input.executorFactory);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
+  const blockProducts = { block: (vs: readonly ParameterVector[]) => objective.hessianVectorProducts(vs), size: objective.directionsPerRun };
   const timings: Record<string, number> = {};
   const started = performance.now();
   const plan = costPlan(input, objective);
@@ -104,7 +105,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     }
     if (wants('trace')) {
       const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
-        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }));
+        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report, products: blockProducts }));
       hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
       hessian.blockTraces = trace.blocks;
     }

@@ -14,6 +14,8 @@ type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
 export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   readonly device: Device;
   readonly threads: number;
+  /** Directions per HVP run where the analysis has blocks (bench: the per-direction time falls up to about 4). */
+  readonly directionsPerRun = 4;
   private readonly sessions = new Map<string, GraphSession>();
 
   constructor(
