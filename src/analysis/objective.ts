@@ -14,7 +14,9 @@ interface Batch {
 /**
  * The training objective L(θ) = mean over the data set of the per-sample loss, with its gradient and
  * exact Hessian-vector products (double backprop). The data set is cut into batches to bound
- * memory; every quantity is the exact mean over all samples.
+ * memory; every quantity is the exact mean over all samples. With an executor (ONNX Runtime), the
+ * loss, gradient and Hessian-vector products run there instead; outputs, accuracy and per-sample
+ * derivatives stay in tfjs.
  */
 export class Objective {
   /** The checkpoint's trainable weights θ₀. */

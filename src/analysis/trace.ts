@@ -53,7 +53,8 @@ export async function hessianTrace(hvp: HessianVectorProduct, parameters: readon
         else probe.set(random.rademachers(p.size));
         zs.push(blockVector(parameters, k, probe));
       }
-      const hzs = options.products && zs.length > 1 ? options.products.block(zs) : zs.map((z) => hvp(z));
+      // A short last chunk runs one direction at a time: each block size is a graph of its own.
+      const hzs = options.products && zs.length === chunk && chunk > 1 ? options.products.block(zs) : zs.map((z) => hvp(z));
       zs.forEach((z, j) => {
         values.push(tf.tidy(() => tf.sum(tf.mul(hzs[j][k], z[k])).dataSync()[0]));
         disposeVector(z);

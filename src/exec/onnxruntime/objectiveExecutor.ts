@@ -14,8 +14,12 @@ type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
 export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   readonly device: Device;
   readonly threads: number;
-  /** Directions per HVP run where the analysis has blocks (bench: the per-direction time falls up to about 4). */
-  readonly directionsPerRun = 4;
+  /**
+   * Directions per HVP run where the analysis has blocks. `npm run bench` measures the time per
+   * direction at k = 1, 2, 4, 8 (bench/onnxBench.ts); at 8 it was a quarter to a half of k = 1's on the
+   * bench MLP and CNN, and memory grows with k (one set of R-pass activations per direction).
+   */
+  readonly directionsPerRun = 8;
   private readonly sessions = new Map<string, GraphSession>();
 
   constructor(
@@ -47,15 +51,6 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     };
     this.network.parameters.forEach((p, i) => (feed[parameterName(i)] = { data: params[i], shape: p.shape }));
     return feed;
-  }
-
-  /** Builds every session the analysis will use, so that timing and progress exclude it. */
-  warmUp(directions = 1): void {
-    for (const count of new Set(this.batches.map((b) => b.count))) {
-      this.session(count, { kind: 'loss' });
-      this.session(count, { kind: 'gradient' });
-      this.session(count, { kind: 'hvp', directions });
-    }
   }
 
   value(params: readonly Float32Array[]): number {

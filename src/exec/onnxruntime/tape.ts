@@ -351,7 +351,7 @@ export class Tape {
 
   /** Reverse mode: ∂output/∂ each of `wrt`, for a scalar output. */
   gradients(output: Value, wrt: readonly Value[]): Value[] {
-    const adjoints = new Map<string, Value>([[output.name, this.input(this.scalarOne(output.shape), output.shape, false)]]);
+    const adjoints = new Map<string, Value>([[output.name, this.onesLike(output)]]);
     const snapshot = this.recorded.length;
     for (let i = snapshot - 1; i >= 0; i--) {
       const node = this.recorded[i];
@@ -382,8 +382,8 @@ export class Tape {
     return outputs.map((o) => tangent.get(o.name) ?? this.zerosLike(o));
   }
 
-  private scalarOne(shape: readonly number[]): string {
-    return this.constant(new Float32Array(total(shape)).fill(1), shape).name;
+  private onesLike(x: Value): Value {
+    return this.constant(new Float32Array(total(x.shape)).fill(1), x.shape);
   }
 
   private zerosLike(x: Value): Value {
