@@ -16,6 +16,7 @@ import { metricNames } from '../src/shared/report';
 import { toolVersion } from '../src/shared/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
+import { onnxTimings, torchPeer } from './onnxBench';
 
 const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
 
@@ -24,6 +25,8 @@ const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersS
  * default analysis on the benchmark networks. Writes JSON (default bench/results.json).
  * --save-models DIR also writes each network and its data as TF.js Layers + .npz, so the same work
  * can be timed in another framework. --skip-analysis times only the primitives.
+ * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run;
+ * --torch-reference PATH (the reference script) also times PyTorch's HVP on the same network and data.
  */
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -67,9 +70,11 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const out = option('--out') ?? path.join('bench', 'results.json');
-  const saveModels = option('--save-models');
+  // PyTorch reads the networks and data from files: save them (to a temporary folder unless --save-models).
+  const saveModels = option('--save-models') ?? (option('--torch-reference') ? fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-')) : undefined);
   const repeats = Number(option('--repeats') ?? 5);
   const skipAnalysis = args.includes('--skip-analysis');
+  const torchReference = option('--torch-reference');
   // First, while this process is as idle as an extension host: nothing of its own in memory yet.
   const lag = await measureEventLoopLag(__dirname, path.join(__dirname, '..', 'examples', 'digits-mlp'));
   process.stderr.write(`extension-host event-loop lag during an analysis: p50 ${lag.p50Ms.toFixed(2)} ms, p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (goal: p99 < 20 ms)\n`);
@@ -89,6 +94,10 @@ async function main(): Promise<void> {
         'y.npy': npy([dataset.count], (dataset.targets as { classes: Int32Array }).classes),
       }));
     }
+    const modelDir = saveModels ? path.join(saveModels, model.name) : undefined;
+    const onnx = onnxTimings(network, dataset, model.batch, repeats);
+    const torch = torchReference && modelDir ? torchPeer(torchReference, modelDir, onnx.map((o) => o.threads)) : undefined;
+    const tfjsRssMb = process.resourceUsage().maxRSS / 1024;
     const objective = new Objective(network, dataset, 'ce', model.batch);
     const v = objective.parameters.map((p) => tf.randomNormal([...p.shape]));
     const forward = time(repeats, () => objective.value());
@@ -104,7 +113,13 @@ async function main(): Promise<void> {
       gradientMs: gradient.medianMs,
       hvpMs: hvp.medianMs,
       hvpPerGradient: hvp.medianMs / gradient.medianMs,
+      onnxruntime: onnx,
+      torch,
+      peakRssMbBeforeTfjs: tfjsRssMb,
+      peakRssMbAfterTfjs: process.resourceUsage().maxRSS / 1024,
     };
+    for (const o of onnx) process.stderr.write(`${model.name}: onnxruntime ${o.threads} thread(s): HVP ${o.hvpMs.toFixed(1)} ms; per direction in blocks ${o.blocks.map((b) => `k=${b.directions} ${b.perDirectionMs.toFixed(1)}`).join(', ')} ms\n`);
+    if (torch) for (const t of torch) process.stderr.write(`${model.name}: torch ${t.threads} thread(s): ${t.secondsPerHvp === undefined ? t.error : `${(t.secondsPerHvp * 1000).toFixed(1)} ms per HVP`}\n`);
     process.stderr.write(`${model.name}: forward ${forward.medianMs.toFixed(1)} ms, gradient ${gradient.medianMs.toFixed(1)} ms, HVP ${hvp.medianMs.toFixed(1)} ms\n`);
     if (!skipAnalysis) {
       const t0 = performance.now();

@@ -15,6 +15,7 @@ import { spectralDensity } from './density';
 import { hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
+import type { ExecutorFactory } from '../exec/objectiveExecutor';
 import { Objective } from './objective';
 import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
@@ -34,6 +35,10 @@ export interface PreparedInputs {
   readonly loss: LossKind;
   readonly lossFrom: FlatnessReport['data']['lossFrom'];
   readonly backend: string;
+  /** ONNX Runtime's device and threads, when it runs the Hessian-vector products. */
+  readonly device?: string;
+  readonly threads?: number;
+  readonly executorFactory?: ExecutorFactory;
   readonly seed: number;
 }
 
@@ -63,8 +68,9 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   if (wants('eigenvalues') && settings.eigenvalues.count > network.parameterCount) {
     throw new LimitExceeded('top-k', `${settings.eigenvalues.count} eigenvalues asked for, but the network has ${network.parameterCount} parameters (the Hessian's dimension); choose at most ${network.parameterCount}`);
   }
-  const objective = new Objective(network, input.dataset, input.loss, settings.batchSize);
+  const objective = new Objective(network, input.dataset, input.loss, settings.batchSize, input.executorFactory);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
+  const blockProducts = { block: (vs: readonly ParameterVector[]) => objective.hessianVectorProducts(vs), size: objective.directionsPerRun };
   const timings: Record<string, number> = {};
   const started = performance.now();
   const plan = costPlan(input, objective);
@@ -106,7 +112,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     }
     if (wants('trace')) {
       const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
-        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }));
+        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report, products: blockProducts }));
       hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
       hessian.blockTraces = trace.blocks;
     }
@@ -189,7 +195,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     hessian.hvps = objective.hvpCount;
     return {
       schemaVersion: 1,
-      tool: { name: 'flatness-lens', version: input.version, backend: input.backend },
+      tool: { name: 'flatness-lens', version: input.version, backend: input.backend, ...(input.device ? { device: input.device, threads: input.threads } : {}) },
       checkpoint: {
         path: input.checkpoint.path,
         format: input.checkpoint.format,

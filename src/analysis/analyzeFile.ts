@@ -5,6 +5,7 @@ import type { LoadDatasetOptions, BackendChoice, InputRequest, DeepPartial, Anal
 import { probeDataset } from '../data/probe';
 import { readCheckpoint, readTensorFile } from '../formats/registry';
 import { fileSha256 } from '../io/sha256';
+import { chooseEngine } from '../exec/onnxruntime/engineChoice';
 import { initBackend } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
 import { withInputShape } from '../model/inputShape';
@@ -33,9 +34,11 @@ export type SetupProgress = (fraction: number, message: string) => void;
 /** Reads the checkpoint and the data and fits one to the other. The caller disposes `network`. */
 export async function prepareInputs(request: InputRequest, onSetup?: SetupProgress): Promise<PreparedInputs> {
   onSetup?.(0, 'starting the tensor backend');
-  const backend = await initBackend(request.backend);
+  const choice = request.backend ?? 'auto';
+  const backend = await initBackend(choice === 'onnxruntime' ? 'auto' : choice);
   onSetup?.(0.1, `reading the checkpoint ${basename(request.checkpoint)}`);
   const checkpoint = withInputShape(await readCheckpoint(request.checkpoint, { architecture: request.architecture, allowNonFinite: request.allowNonFinite }), request.inputShape);
+  const engine = chooseEngine(choice, checkpoint.model, { threads: request.threads, device: request.device });
   const network = new NetworkFunction(checkpoint);
   try {
     const { outputUnits } = network;
@@ -52,7 +55,10 @@ export async function prepareInputs(request: InputRequest, onSetup?: SetupProgre
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
     onSetup?.(0.9, 'hashing the checkpoint');
     const checkpointSha256 = await fileSha256(request.checkpoint);
-    return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, backend: backend.name, seed };
+    const engineInfo = engine.executorFactory
+      ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory }
+      : { backend: backend.name };
+    return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, seed, ...engineInfo };
   } catch (error) {
     network.dispose();
     throw error;

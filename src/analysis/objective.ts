@@ -3,6 +3,7 @@ import type { Dataset } from '../data/dataset';
 import { batchTargets, correctCount, perSampleLoss, summedLoss, type BatchTargets, type LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
 import { throwIfAborted } from '../shared/errors';
+import type { ExecutorFactory, ObjectiveExecutor } from '../exec/objectiveExecutor';
 import type { ParameterVector } from './vectors';
 
 interface Batch {
@@ -14,19 +15,24 @@ interface Batch {
 /**
  * The training objective L(θ) = mean over the data set of the per-sample loss, with its gradient and
  * exact Hessian-vector products (double backprop). The data set is cut into batches to bound
- * memory; every quantity is the exact mean over all samples.
+ * memory; every quantity is the exact mean over all samples. With an executor (ONNX Runtime), the
+ * loss, gradient and Hessian-vector products run there instead; outputs, accuracy and per-sample
+ * derivatives stay in tfjs.
  */
 export class Objective {
   /** The checkpoint's trainable weights θ₀. */
   readonly theta: ParameterVector;
   private readonly batches: Batch[] = [];
   private hvpCounter = 0;
+  private readonly executor: ObjectiveExecutor | undefined;
+  private thetaValues: Float32Array[] | undefined;
 
   constructor(
     readonly network: NetworkFunction,
     readonly dataset: Dataset,
     readonly loss: LossKind,
     batchSize = 1024,
+    executorFactory?: ExecutorFactory,
   ) {
     this.theta = network.initialParameters();
     const perSample = dataset.inputs.length / dataset.count;
@@ -36,6 +42,24 @@ export class Objective {
       const inputs = tf.tensor(dataset.inputs.subarray(start * perSample, (start + count) * perSample), [count, ...network.inputShape], 'float32');
       this.batches.push({ inputs, count, targets: batchTargets(dataset.targets, start, count, outputUnits, loss) });
     }
+    if (executorFactory) {
+      const executorBatches = this.batches.map((b, i) => ({
+        inputs: dataset.inputs.subarray(i * batchSize * perSample, (i * batchSize + b.count) * perSample),
+        targets: b.targets.matrix.dataSync() as Float32Array,
+        count: b.count,
+      }));
+      this.executor = executorFactory(network, loss, executorBatches, dataset.count);
+    }
+  }
+
+  /** Values of the weights as the executor takes them; θ₀'s are read once. */
+  private valuesOf(params: readonly tf.Tensor[]): Float32Array[] {
+    if (params === this.theta) return (this.thetaValues ??= this.theta.map((t) => t.dataSync() as Float32Array));
+    return params.map((t) => t.dataSync() as Float32Array);
+  }
+
+  private tensorsOf(values: readonly Float32Array[]): ParameterVector {
+    return values.map((v, i) => tf.tensor(v, [...this.network.parameters[i].shape], 'float32'));
   }
 
   get parameters() {
@@ -63,6 +87,7 @@ export class Objective {
 
   /** L(θ) at the given parameters (θ₀ by default). */
   value(params: readonly tf.Tensor[] = this.theta): number {
+    if (this.executor) return this.executor.value(this.valuesOf(params));
     let total = 0;
     for (const batch of this.batches) total += tf.tidy(() => this.batchLoss(params, batch).dataSync()[0]);
     return total;
@@ -115,6 +140,10 @@ export class Objective {
 
   /** ∇L at the given parameters, and L. */
   gradient(params: readonly tf.Tensor[] = this.theta): { loss: number; gradient: ParameterVector } {
+    if (this.executor) {
+      const result = this.executor.gradient(this.valuesOf(params));
+      return { loss: result.loss, gradient: this.tensorsOf(result.gradient) };
+    }
     let loss = 0;
     let sum: ParameterVector | undefined;
     for (const batch of this.batches) {
@@ -128,6 +157,7 @@ export class Objective {
 
   /** H v with H = ∇²L(θ₀), exact to float32 rounding. */
   hessianVectorProduct(v: ParameterVector, params: readonly tf.Tensor[] = this.theta): ParameterVector {
+    if (this.executor) return this.hessianVectorProducts([v], params)[0];
     this.hvpCounter++;
     let sum: ParameterVector | undefined;
     for (const batch of this.batches) {
@@ -141,6 +171,22 @@ export class Objective {
       sum = accumulate(sum, product);
     }
     return sum!;
+  }
+
+  /** How many directions `hessianVectorProducts` should get per call (1: blocks do not pay). */
+  get directionsPerRun(): number {
+    return this.executor?.directionsPerRun ?? 1;
+  }
+
+  /**
+   * H vⱼ for a block of directions. With an executor, one run per batch computes the forward and
+   * backward pass once and one R-pass per direction.
+   */
+  hessianVectorProducts(directions: readonly ParameterVector[], params: readonly tf.Tensor[] = this.theta): ParameterVector[] {
+    if (!this.executor) return directions.map((v) => this.hessianVectorProduct(v, params));
+    this.hvpCounter += directions.length;
+    const products = this.executor.hessianVectorProducts(directions.map((v) => this.valuesOf(v)), this.valuesOf(params));
+    return products.map((p) => this.tensorsOf(p));
   }
 
   /**
@@ -181,6 +227,7 @@ export class Objective {
   }
 
   dispose(): void {
+    this.executor?.dispose();
     tf.dispose(this.theta);
     for (const b of this.batches) {
       b.inputs.dispose();

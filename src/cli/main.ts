@@ -48,7 +48,10 @@ Options:
   --volume-epsilon E     loss increase that bounds the ε-flat region (default 0.1)
   --directions N         random directions for volume ε-flatness (default 10)
   --batch-size N         samples per evaluation batch: memory only, same numbers (default 1024)
-  --backend auto|wasm|cpu|tensorflow   tensor backend (default auto: tfjs-node if installed, else wasm)
+  --backend auto|onnxruntime|wasm|cpu|tensorflow   what runs the Hessian-vector products (default auto:
+                         ONNX Runtime when its native binary loads and knows every layer, else tfjs)
+  --threads N            ONNX Runtime threads (default: every core)
+  --device cpu|cuda      where ONNX Runtime runs (default cpu; cuda needs its CUDA provider, see README)
   --force                replace existing output files (never an input of the job)
   --allow-non-finite     analyze a checkpoint even if some weights are NaN or infinite
   --quiet                no progress on stderr
@@ -64,7 +67,7 @@ per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
   --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
   --json OUT             write the rescale report (factors, deviation, before/after, predicted)
   --tolerance T          largest accepted relative output deviation (default 1e-5)
-  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend,
+  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --threads, --device,
   --force, --allow-non-finite, --quiet as for analyze
 
 Outputs never replace a file the job reads (checkpoint, shards, architecture, data and its
@@ -140,7 +143,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
       'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
-      'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
+      'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' },
       quiet: { type: 'boolean' }, force: { type: 'boolean' }, 'allow-non-finite': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to analyze' : `one checkpoint at a time, got ${positionals.length}`);
@@ -182,7 +185,9 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
   const seed = seedText === undefined ? 0 : Number(seedText);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got '${seedText}'`);
   const backend = text('backend') ?? 'auto';
-  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, got '${backend}'`);
+  if (!['auto', 'onnxruntime', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, onnxruntime, wasm, cpu or tensorflow, got '${backend}'`);
+  const device = text('device');
+  if (device !== undefined && device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${device}'`);
   const labelColumn = text('label-column');
   const labelIndex = labelColumn === undefined || labelColumn === 'first' || labelColumn === 'last' ? labelColumn : Number(labelColumn);
   if (typeof labelIndex === 'number' && !Number.isInteger(labelIndex)) throw new UsageError(`--label-column must be an integer, 'first' or 'last', got '${labelColumn}'`);
@@ -199,6 +204,8 @@ function parseCommon(values: Record<string, string | boolean | undefined>): Omit
     seed,
     backend: backend as AnalysisRequest['backend'],
     allowNonFinite: values['allow-non-finite'] === true ? true : undefined,
+    threads: countOption('threads', text('threads'), limits.threads),
+    device,
   };
 }
 
@@ -266,7 +273,7 @@ function parseRescale(args: string[]): { request: RescaleRequest; json?: string;
       flatten: { type: 'boolean' }, sharpen: { type: 'string' }, alpha: { type: 'string' }, granularity: { type: 'string' },
       objective: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, tolerance: { type: 'string' },
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
-      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' },
+      architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, 'trace-samples': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' },
       quiet: { type: 'boolean' }, force: { type: 'boolean' }, 'allow-non-finite': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a checkpoint to rescale' : `one checkpoint at a time, got ${positionals.length}`);

@@ -101,6 +101,6 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     row('weight spectral norms', `largest ${fmt(largest.matrix!.spectralNorm)} (${largest.name}); product over ${matrices.length} kernels ${fmt(product)}`);
   }
   row('Hessian-vector products', String(h.hvps));
-  row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}`);
+  row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}${report.tool.device ? ` (${report.tool.device}, ${report.tool.threads} thread${report.tool.threads === 1 ? '' : 's'})` : ''}`);
   return lines.join('\n');
 }

@@ -32,7 +32,7 @@ export class NetworkFunction {
   private readonly layers: readonly LayerNode[];
   private readonly outputName: string;
 
-  constructor(private readonly checkpoint: Checkpoint) {
+  constructor(readonly checkpoint: Checkpoint) {
     const { model } = checkpoint;
     requireKnownInputShape(checkpoint);
     if (model.inputs.length !== 1) throw new ModelProblem(model.inputs.map((i) => i.name).join(', ') || '(none)', `models with ${model.inputs.length} inputs are not supported (one input only)`);

@@ -74,7 +74,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       const why = structure.barriers.map((b) => `'${b.layer}': ${b.reason}`).join('; ');
       refuse(`no rescaling keeps this network's function${why ? ` (${why})` : ' (it has no rescalable layers)'}`);
     }
-    objective = new Objective(network, inputs.dataset, inputs.loss);
+    objective = new Objective(network, inputs.dataset, inputs.loss, undefined, inputs.executorFactory);
     const hvp = (v: ParameterVector) => objective!.hessianVectorProduct(v);
     const parameters = objective.parameters;
 
@@ -132,7 +132,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
     if (scaled.problem) refuse(scaled.problem);
     const rescaledCheckpoint: Checkpoint = { ...checkpoint, weights: scaled.weights };
     const rescaledNetwork = new NetworkFunction(rescaledCheckpoint);
-    const rescaled = new Objective(rescaledNetwork, inputs.dataset, inputs.loss);
+    const rescaled = new Objective(rescaledNetwork, inputs.dataset, inputs.loss, undefined, inputs.executorFactory);
     try {
       const maxOutputDeviation = outputDeviation(objective, rescaled);
       const tolerance = request.tolerance ?? defaultTolerance;

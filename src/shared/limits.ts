@@ -31,6 +31,7 @@ const table = {
   traceSamples: { value: 100_000, what: 'Hutchinson probes (--trace-samples)' },
   subspaceDim: { value: 10_000, what: 'ε-sharpness subspace dimension (--subspace-dim)' },
   directions: { value: 100_000, what: 'volume directions (--directions)' },
+  threads: { value: 1024, what: 'ONNX Runtime threads (--threads)' },
   batchSize: { value: 1_000_000, what: 'samples per batch (--batch-size)' },
   alphaFactors: { value: 10_000, what: 'factors in --alpha' },
   dataCandidates: { value: 10_000, what: 'files the data-set picker checks at once' },

@@ -98,7 +98,9 @@ const inputFields: Record<string, Check> = {
   samples: count(limits.samples),
   probeSamples: count(limits.probeSamples),
   seed: integer(0, 0xffffffff),
-  backend: oneOf('auto', 'tensorflow', 'wasm', 'cpu'),
+  backend: oneOf('auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'),
+  threads: count(limits.threads),
+  device: oneOf('cpu', 'cuda'),
   inputShape,
   allowNonFinite: boolean,
 };

@@ -134,7 +134,14 @@ export interface RescaleProvenance {
 export interface FlatnessReport {
   readonly schemaVersion: 1;
   readonly kind?: 'flatness';
-  readonly tool: { readonly name: 'flatness-lens'; readonly version: string; readonly backend: string };
+  readonly tool: {
+    readonly name: 'flatness-lens';
+    readonly version: string;
+    readonly backend: string;
+    /** Where the Hessian-vector products ran and on how many threads (ONNX Runtime only). */
+    readonly device?: string;
+    readonly threads?: number;
+  };
   readonly checkpoint: ReportCheckpoint;
   readonly data: {
     readonly source: string;

@@ -18,8 +18,14 @@ export interface LoadDatasetOptions {
   readonly scale?: boolean;
 }
 
-/** Where tfjs runs: native TensorFlow, WebAssembly or plain JavaScript; auto picks the fastest present. */
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * What runs the Hessian-vector products: ONNX Runtime's native engine, or tfjs on native TensorFlow,
+ * WebAssembly or plain JavaScript; auto picks ONNX Runtime when its binary loads, else tfjs.
+ */
+export type BackendChoice = 'auto' | 'onnxruntime' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** Where ONNX Runtime runs: the CPU, or an NVIDIA GPU through its CUDA execution provider. */
+export type DeviceChoice = 'cpu' | 'cuda';
 
 /** Rescale one factor per layer (the α-scale of Dinh et al.) or one per unit or channel. */
 export type Granularity = 'layer' | 'unit';
@@ -41,6 +47,9 @@ export interface AnalysisRequest {
   readonly metrics?: readonly MetricName[];
   readonly settings?: DeepPartial<AnalysisSettings>;
   readonly backend?: BackendChoice;
+  /** ONNX Runtime's threads (default: every core). */
+  readonly threads?: number;
+  readonly device?: DeviceChoice;
   /** Per-sample input shape (channels-last) for inputs whose dimensions the file leaves open. */
   readonly inputShape?: readonly number[];
   /** Analyze a checkpoint even when some weights are NaN or infinite (refused by default). */
@@ -49,7 +58,7 @@ export interface AnalysisRequest {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'inputShape' | 'allowNonFinite'>;
+export type InputRequest = Pick<AnalysisRequest, 'checkpoint' | 'architecture' | 'data' | 'dataOptions' | 'loss' | 'samples' | 'probeSamples' | 'seed' | 'backend' | 'threads' | 'device' | 'inputShape' | 'allowNonFinite'>;
 
 export type RescaleMode = 'flatten' | 'sharpen' | 'alpha';
 

@@ -80,7 +80,8 @@ test('data-free analysis of a regressor (mse): labels are the outputs themselves
     assert.equal(report.data.dataFree, true);
     assert.equal(report.data.loss, 'mse');
     assert.equal(report.loss, 0);
-    assert.equal(report.gradientNorm, 0);
+    // The labels are tfjs's outputs; on ONNX Runtime (auto) the gradient sees its own float32 rounding of them.
+    assert.ok(report.gradientNorm <= 1e-6, `gradient norm ${report.gradientNorm}`);
     assert.ok(report.hessian.trace!.estimate > 0, 'the Gauss–Newton curvature is still there');
   });
 });

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { Objective } from '../src/analysis/objective';
+import { disposeVector } from '../src/analysis/vectors';
+import type { Dataset } from '../src/data/dataset';
+import { onnxExecutorFactory } from '../src/exec/onnxruntime/executorFactory';
+import { defaultThreads, onnxRuntimeAvailable } from '../src/exec/onnxruntime/runtime';
+import type { NetworkFunction } from '../src/model/network';
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface OnnxTiming {
+  readonly threads: number;
+  readonly forwardMs: number;
+  readonly gradientMs: number;
+  readonly hvpMs: number;
+  /** Time per direction when k directions share one forward and backward pass. */
+  readonly blocks: { directions: number; perDirectionMs: number }[];
+  /** Peak resident memory of this process so far (MB): an upper bound for the ONNX Runtime run. */
+  readonly peakRssMb: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(repeats: number, work: () => void): number {
+  work();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    work();
+    samples.push(performance.now() - t0);
+  }
+  return median(samples);
+}
+
+/** ONNX Runtime's forward, gradient and HVP times at one thread and at every core. */
+export function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: number, repeats: number): OnnxTiming[] {
+  if (!onnxRuntimeAvailable()) return [];
+  const out: OnnxTiming[] = [];
+  for (const threads of [...new Set([1, defaultThreads()])]) {
+    const objective = new Objective(network, dataset, 'ce', batch, onnxExecutorFactory({ threads }));
+    const directions = [1, 2, 4, 8].map(() => objective.parameters.map((p) => tf.randomNormal([...p.shape])));
+    const forwardMs = time(repeats, () => objective.value());
+    const gradientMs = time(repeats, () => disposeVector(objective.gradient().gradient));
+    const hvpMs = time(repeats, () => disposeVector(objective.hessianVectorProduct(directions[0])));
+    const blocks = [2, 4, 8].map((k) => ({
+      directions: k,
+      perDirectionMs: time(Math.max(2, Math.ceil(repeats / 2)), () => objective.hessianVectorProducts(directions.slice(0, k)).forEach(disposeVector)) / k,
+    }));
+    directions.forEach(disposeVector);
+    objective.dispose();
+    out.push({ threads, forwardMs, gradientMs, hvpMs, blocks: [{ directions: 1, perDirectionMs: hvpMs }, ...blocks], peakRssMb: process.resourceUsage().maxRSS / 1024 });
+  }
+  return out;
+}
+
+/** PyTorch's HVP time (the reference script's PyHessian-style peer) on the saved network and data. */
+export function torchPeer(script: string, modelDir: string, threads: readonly number[]): { threads: number; secondsPerHvp?: number; hvps?: number; error?: string }[] {
+  return threads.map((t) => {
+    const run = spawnSync('/usr/bin/python3', [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(t)], { encoding: 'utf8', timeout: 600_000 });
+    if (run.status !== 0) return { threads: t, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
+    const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { secondsPerHvp: number; hvps: number };
+    return { threads: t, secondsPerHvp: result.secondsPerHvp, hvps: result.hvps };
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * The objective's loss, gradient and Hessian-vector products run by ONNX Runtime: one session per
+ * (batch size, quantity), built on first use and kept; the batches' inputs and targets are made
+ * once and fed by reference.
+ */
+import type { LossKind } from '../../model/loss';
+import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
+import type { NetworkFunction } from '../../model/network';
+import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
+import { GraphSession, defaultThreads, type Device, type RuntimeOptions } from './runtime';
+
+type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
+
+export class OnnxObjectiveExecutor implements ObjectiveExecutor {
+  readonly device: Device;
+  readonly threads: number;
+  /**
+   * Directions per HVP run where the analysis has blocks. A block shares the forward and backward
+   * pass, so at most about a third of an MLP's product is saved; `npm run bench` measures the time
+   * per direction at k = 1, 2, 4, 8 (bench/onnxBench.ts). Memory grows with k (one set of R-pass
+   * activations per direction).
+   */
+  readonly directionsPerRun = 8;
+  private readonly sessions = new Map<string, GraphSession>();
+
+  constructor(
+    private readonly network: NetworkFunction,
+    private readonly loss: LossKind,
+    private readonly batches: readonly ExecutorBatch[],
+    private readonly datasetCount: number,
+    options: RuntimeOptions = {},
+  ) {
+    this.device = options.device ?? 'cpu';
+    this.threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
+  }
+
+  private session(count: number, outputs: GraphOutputs): GraphSession {
+    const key = `${count}:${outputs.kind}:${outputs.kind === 'hvp' ? outputs.directions : 0}`;
+    let session = this.sessions.get(key);
+    if (!session) {
+      const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
+      session = new GraphSession(graph.model, { threads: this.threads, device: this.device });
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  private feed(batch: ExecutorBatch, params: readonly Float32Array[]): Feed {
+    const feed: Feed = {
+      [inputName]: { data: batch.inputs, shape: [batch.count, ...this.network.inputShape] },
+      [targetsName]: { data: batch.targets, shape: [batch.count, batch.targets.length / batch.count] },
+    };
+    this.network.parameters.forEach((p, i) => (feed[parameterName(i)] = { data: params[i], shape: p.shape }));
+    return feed;
+  }
+
+  value(params: readonly Float32Array[]): number {
+    let total = 0;
+    for (const batch of this.batches) total += this.session(batch.count, { kind: 'loss' }).run(this.feed(batch, params), [lossName])[lossName][0];
+    return total;
+  }
+
+  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[] } {
+    let loss = 0;
+    const sum = this.network.parameters.map((p) => new Float64Array(p.size));
+    const names = this.network.parameters.map((_, i) => gradientName(i));
+    for (const batch of this.batches) {
+      const out = this.session(batch.count, { kind: 'gradient' }).run(this.feed(batch, params), [lossName, ...names]);
+      loss += out[lossName][0];
+      names.forEach((name, i) => addInto(sum[i], out[name]));
+    }
+    return { loss, gradient: sum.map((s) => Float32Array.from(s)) };
+  }
+
+  /** H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch. */
+  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][] {
+    const k = directions.length;
+    const sums = directions.map(() => this.network.parameters.map((p) => new Float64Array(p.size)));
+    for (const batch of this.batches) {
+      const feed = this.feed(batch, params);
+      const names: string[] = [];
+      directions.forEach((v, d) =>
+        this.network.parameters.forEach((p, i) => {
+          feed[directionName(d, i)] = { data: v[i], shape: p.shape };
+          names.push(productName(d, i));
+        }),
+      );
+      const out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
+      directions.forEach((_, d) => this.network.parameters.forEach((_, i) => addInto(sums[d][i], out[productName(d, i)])));
+    }
+    return sums.map((perTensor) => perTensor.map((s) => Float32Array.from(s)));
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+}
+
+function addInto(sum: Float64Array, add: Float32Array): void {
+  for (let i = 0; i < sum.length; i++) sum[i] += add[i];
+}

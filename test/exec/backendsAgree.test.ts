@@ -1,0 +1,45 @@
+/**
+ * The whole analysis on ONNX Runtime and on tfjs (wasm) gives the same numbers: the example MLP
+ * with its data set, same seed, so the same probes and start vectors; the differences are float32
+ * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues and trace 1e-3, relative).
+ * Also: the report states backend, device and threads, and a missing CUDA provider is named.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { analyzeFile } from '../../src/analysis/analyzeFile';
+import { onnxRuntimeAvailable, probeDevice } from '../../src/exec/onnxruntime/runtime';
+import type { AnalysisRequest } from '../../src/shared/requests';
+
+const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
+const request: AnalysisRequest = {
+  checkpoint: path.join(example, 'model.json'),
+  data: path.join(example, 'digits.csv.gz'),
+  samples: 300,
+  metrics: ['loss', 'eigenvalues', 'trace', 'density'],
+  settings: { eigenvalues: { count: 3 }, trace: { samples: 8 }, density: { runs: 1, steps: 10 } },
+};
+
+const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+
+test('ONNX Runtime and tfjs give the same analysis of the example MLP', { skip: !onnxRuntimeAvailable() }, async () => {
+  const onnx = await analyzeFile({ ...request, backend: 'onnxruntime', threads: 1 });
+  const wasm = await analyzeFile({ ...request, backend: 'wasm' });
+  assert.equal(onnx.tool.backend, 'onnxruntime');
+  assert.equal(onnx.tool.device, 'cpu');
+  assert.equal(onnx.tool.threads, 1);
+  assert.equal(wasm.tool.device, undefined);
+  assert.ok(relative(onnx.loss, wasm.loss) <= 1e-5, `loss ${onnx.loss} vs ${wasm.loss}`);
+  assert.ok(relative(onnx.gradientNorm, wasm.gradientNorm) <= 1e-5, `gradient norm ${onnx.gradientNorm} vs ${wasm.gradientNorm}`);
+  onnx.hessian.topEigenvalues!.forEach((l, i) => assert.ok(relative(l, wasm.hessian.topEigenvalues![i]) <= 1e-3, `λ${i + 1} ${l} vs ${wasm.hessian.topEigenvalues![i]}`));
+  assert.ok(relative(onnx.hessian.trace!.estimate, wasm.hessian.trace!.estimate) <= 1e-3, `trace ${onnx.hessian.trace!.estimate} vs ${wasm.hessian.trace!.estimate}`);
+  assert.equal(onnx.hessian.hvps, wasm.hessian.hvps);
+});
+
+test('--device cuda without the CUDA provider is refused, naming the way out', { skip: !onnxRuntimeAvailable() || probeDevice('cuda') === undefined }, async () => {
+  await assert.rejects(analyzeFile({ ...request, backend: 'onnxruntime', device: 'cuda' }), /CUDA execution provider.*README/);
+});
+
+test('--device cuda needs the onnxruntime backend', async () => {
+  await assert.rejects(analyzeFile({ ...request, backend: 'wasm', device: 'cuda' }), /--device cuda needs the onnxruntime backend/);
+});

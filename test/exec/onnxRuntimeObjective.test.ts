@@ -1,0 +1,198 @@
+/**
+ * The ONNX Runtime executor's loss, gradient and Hessian-vector products (emitted graphs, graph
+ * optimizations on) against the float64 hyper-dual reference (test/reference/exactHessian.ts) and
+ * against the tfjs engine, for every tiny model in the catalog whose layers it supports and for
+ * extra models with the variants the catalog lacks (strided, dilated and 'same' convolutions,
+ * overlapping 'same' max pooling, 'same' average pooling, BatchNorm on feature maps, relu6 / selu /
+ * softplus / elu, PReLU, LeakyReLU, the ReLU layer with cap and slope).
+ *
+ * Same tolerances as test/model/hessianVectorProduct.test.ts (norm-wise relative): loss 1e-5,
+ * gradient 1e-5, Hv 1e-4; the catalog's seed keeps every kink at least 1e-3 away (asserted there).
+ * A block of k directions in one run must give the k single-direction products.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../../src/data/dataset';
+import type { Targets } from '../../src/model/loss';
+import { initBackend } from '../../src/model/backend';
+import { NetworkFunction } from '../../src/model/network';
+import type { Checkpoint } from '../../src/model/spec';
+import { Objective } from '../../src/analysis/objective';
+import { disposeVector, fromFlat, toFlat } from '../../src/analysis/vectors';
+import { onnxExecutorFactory } from '../../src/exec/onnxruntime/executorFactory';
+import { onnxRuntimeAvailable } from '../../src/exec/onnxruntime/runtime';
+import { ModelProblem } from '../../src/shared/errors';
+import { exactGradient, exactHessianVectorProduct, type LossKind } from '../reference/exactHessian';
+import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, seededUniform, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+
+const SAMPLES = 4;
+const CATALOG_SEED = 21;
+const TOLERANCE = { loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
+
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < actual.length; i++) {
+    diff += (actual[i] - expected[i]) ** 2;
+    ref += expected[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
+}
+
+function seededNormals(n: number, seed: number): Float32Array {
+  const u = seededUniform(seed);
+  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+}
+
+function targetsFor(loss: LossKind, width: number, seed: number): Targets {
+  if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
+  if (loss === 'bce') return randomValueTargets(SAMPLES, width, seed, 0, 1);
+  return randomValueTargets(SAMPLES, width, seed);
+}
+
+function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
+  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
+}
+
+function checkModel(name: string, tiny: TinyCheckpoint, inputSeed: number, losses: readonly LossKind[]): void {
+  const network = new NetworkFunction(toCheckpoint(tiny, name));
+  try {
+    const inputs = randomInputs(tiny.model.inputs[0].shape, SAMPLES, inputSeed);
+    for (const loss of losses) {
+      const targets = targetsFor(loss, network.outputUnits, inputSeed + 7);
+      const dataset: Dataset = { source: name, count: SAMPLES, sampleShape: tiny.model.inputs[0].shape, inputs, targets };
+      const tensorsBefore = tf.memory().numTensors;
+      // Two batches of two samples: the sums over batches are checked too.
+      const ort = new Objective(network, dataset, loss, 2, onnxExecutorFactory({ threads: 1 }));
+      const tfjs = new Objective(network, dataset, loss, 2);
+      try {
+        const reference = exactGradient(tiny.model, tiny.weights, inputs, SAMPLES, targets, loss);
+        const engine = ort.gradient();
+        const viaTfjs = tfjs.gradient();
+        const label = `${name} [${loss}]`;
+        assert.ok(Math.abs(engine.loss - reference.loss) <= TOLERANCE.loss * Math.abs(reference.loss), `${label}: loss ${engine.loss} vs ${reference.loss}`);
+        assert.ok(Math.abs(ort.value() - engine.loss) <= 1e-6 * Math.abs(engine.loss), `${label}: value() and gradient().loss agree`);
+        assert.ok(relativeError(toFlat(engine.gradient), reference.gradient) <= TOLERANCE.gradient, `${label}: gradient vs reference ${relativeError(toFlat(engine.gradient), reference.gradient)}`);
+        assert.ok(relativeError(toFlat(engine.gradient), toFlat(viaTfjs.gradient)) <= TOLERANCE.gradient, `${label}: gradient vs tfjs`);
+        disposeVector(engine.gradient);
+        disposeVector(viaTfjs.gradient);
+        const directions = [1, 2, 3].map((seed) => fromFlat(seededNormals(network.parameterCount, inputSeed * 10 + seed), network.parameters));
+        const block = ort.hessianVectorProducts(directions);
+        directions.forEach((v, d) => {
+          const exact = exactHessianVectorProduct(tiny.model, tiny.weights, inputs, SAMPLES, targets, loss, Float64Array.from(toFlat(v)));
+          assert.ok(Math.hypot(...exact) > 1e-8, 'the exact Hv is not trivially zero');
+          const single = ort.hessianVectorProduct(v);
+          const viaTfjsHv = tfjs.hessianVectorProduct(v);
+          const error = relativeError(toFlat(single), exact);
+          if (process.env.HVP_VERBOSE) console.log(`${label} direction ${d}: Hv vs reference ${error.toExponential(1)}`);
+          assert.ok(error <= TOLERANCE.hvp, `${label}: Hv vs reference ${error}`);
+          assert.ok(relativeError(toFlat(viaTfjsHv), toFlat(single)) <= TOLERANCE.hvp, `${label}: Hv vs tfjs`);
+          assert.ok(relativeError(toFlat(block[d]), toFlat(single)) <= 1e-6, `${label}: block direction ${d} vs single`);
+          disposeVector(single);
+          disposeVector(viaTfjsHv);
+        });
+        block.forEach(disposeVector);
+        directions.forEach(disposeVector);
+      } finally {
+        ort.dispose();
+        tfjs.dispose();
+      }
+      assert.equal(tf.memory().numTensors, tensorsBefore, `${name} [${loss}]: tensors leaked`);
+    }
+  } finally {
+    network.dispose();
+  }
+}
+
+const unsupportedOnOnnxRuntime = new Set(['depthwiseCnn', 'residualAddConcat', 'relu6Regressor']);
+const available = onnxRuntimeAvailable();
+
+test('onnxruntime-node loads here', async () => {
+  assert.ok(available, 'the ONNX Runtime native binary should load on this machine');
+  await initBackend();
+});
+
+for (const entry of tinyModelCatalog) {
+  if (unsupportedOnOnnxRuntime.has(entry.name)) continue;
+  const losses: LossKind[] = entry.loss === 'mse' ? ['mse', 'bce'] : [entry.loss, 'mse'];
+  test(`catalog ${entry.name}: ONNX Runtime loss, gradient and Hv match the float64 reference and tfjs`, { skip: !available }, async () => {
+    await initBackend();
+    checkModel(entry.name, entry.build(CATALOG_SEED), CATALOG_SEED + 1, losses);
+  });
+}
+
+test('layers the ONNX Runtime engine lacks are named with the way out', { skip: !available }, async () => {
+  await initBackend();
+  const entry = tinyModelCatalog.find((e) => e.name === 'depthwiseCnn')!;
+  const network = new NetworkFunction(toCheckpoint(entry.build(CATALOG_SEED), entry.name));
+  const dataset: Dataset = { source: 'x', count: 2, sampleShape: [3, 3, 2], inputs: randomInputs([3, 3, 2], 2, 1), targets: randomClassTargets(2, 2, 1) };
+  const objective = new Objective(network, dataset, 'ce', 2, onnxExecutorFactory({ threads: 1 }));
+  assert.throws(() => objective.value(), (e: unknown) => e instanceof ModelProblem && /DepthwiseConv2D/.test(e.message) && /--backend wasm/.test(e.message));
+  objective.dispose();
+  network.dispose();
+});
+
+const extraModels: { name: string; build: () => TinyCheckpoint; losses: LossKind[]; inputSeed: number }[] = [
+  {
+    name: 'conv stride 2 same, dilated conv, overlapping same max pool',
+    build: () => {
+      const b = new TinyModelBuilder([7, 7, 2], 31);
+      b.conv2d(2, 3, [3, 3], { activation: 'tanh', padding: 'same', strides: [2, 2] });
+      b.conv2d(3, 3, [2, 2], { activation: 'elu', padding: 'same', dilation_rate: [2, 2] });
+      b.layer('MaxPooling2D', { pool_size: [3, 3], strides: [2, 2], padding: 'same' });
+      b.layer('Flatten');
+      b.dense(12, 2, 'softmax');
+      return b.build();
+    },
+    losses: ['ce', 'mse'],
+    inputSeed: 32,
+  },
+  {
+    name: 'average pool same, BatchNorm on feature maps, global average pool, selu / softplus / relu6',
+    build: () => {
+      const b = new TinyModelBuilder([5, 5, 1], 41);
+      b.conv2d(1, 2, [2, 2], { activation: 'selu', padding: 'valid' });
+      b.layer('AveragePooling2D', { pool_size: [2, 2], strides: [2, 2], padding: 'same' });
+      b.layer('BatchNormalization', { epsilon: 0.01 }, {
+        weights: [
+          { role: 'gamma', shape: [2], init: { center: 1, halfWidth: 0.3 } },
+          { role: 'beta', shape: [2], init: { center: 0, halfWidth: 0.2 } },
+          { role: 'moving_mean', shape: [2], init: { center: 0, halfWidth: 0.2 }, trainable: false },
+          { role: 'moving_variance', shape: [2], init: { center: 1, halfWidth: 0.5 }, trainable: false },
+        ],
+      });
+      b.layer('Activation', { activation: 'softplus' });
+      b.layer('GlobalAveragePooling2D');
+      b.dense(2, 3, 'tanh');
+      b.dense(3, 2, 'relu6');
+      b.dense(2, 2, 'sigmoid');
+      return b.build();
+    },
+    losses: ['bce', 'mse'],
+    inputSeed: 42,
+  },
+  {
+    name: 'PReLU, LeakyReLU, ReLU with cap and slope, Dense on rank-3 input, Softmax layer',
+    build: () => {
+      const b = new TinyModelBuilder([2, 3], 51);
+      b.dense(3, 4, 'linear');
+      b.layer('PReLU', {}, { weights: [{ role: 'alpha', shape: [2, 4], init: { center: 0.2, halfWidth: 0.1 } }] });
+      b.layer('LeakyReLU', { alpha: 0.1 });
+      b.layer('ReLU', { max_value: 1.5, negative_slope: 0.05 });
+      b.layer('Flatten');
+      b.dense(8, 3, 'linear', {});
+      b.layer('Softmax', { axis: -1 });
+      return b.build();
+    },
+    losses: ['ce', 'mse'],
+    inputSeed: 52,
+  },
+];
+
+for (const m of extraModels) {
+  test(`extra: ${m.name}`, { skip: !available }, async () => {
+    await initBackend();
+    checkModel(m.name, m.build(), m.inputSeed, m.losses);
+  });
+}
