@@ -188,6 +188,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         notes: input.checkpoint.notes,
         ...(typeof input.checkpoint.source.architecture === 'string' ? { architecture: input.checkpoint.source.architecture } : {}),
         layerSummary: layerSummary(input.checkpoint),
+        ...(input.checkpoint.model.trainingLearningRate !== undefined ? { trainingLearningRate: input.checkpoint.model.trainingLearningRate } : {}),
         ...provenanceField(input.checkpoint),
       },
       data: {

@@ -10,10 +10,12 @@ import { ProgressBar } from './progressBar';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
+import { runTrajectoryCommand, trajectoryHelp, trajectoryUsageLine } from './trajectory';
 import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
+${trajectoryUsageLine}
 
 Measures how flat or sharp the minimum a checkpoint sits in is: loss, Hessian eigenvalues,
 trace, spectral density, ε-sharpness, volume ε-flatness, loss landscapes and scale-invariant
@@ -57,7 +59,9 @@ per-layer kernel factors (--alpha a1,a2,...; product 1 along a chain):
   --out PATH             where to write (default: <name>.flat.json, <name>.sharp-xK.json, ...)
   --json OUT             write the rescale report (factors, deviation, before/after, predicted)
   --tolerance T          largest accepted relative output deviation (default 1e-5)
-  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze`;
+  --data, --architecture, --input-shape, --samples, --seed, --loss, --trace-samples, --backend, --quiet as for analyze
+
+${trajectoryHelp}`;
 
 class UsageError extends Error {}
 
@@ -270,6 +274,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'analyze') return await runAnalyze(rest);
     if (command === 'rescale') return await runRescale(rest);
+    if (command === 'trajectory') return await runTrajectoryCommand(rest, (args) => parseAnalyze(args).request, (message) => new UsageError(message));
     throw new UsageError(`unknown command '${command}'`);
   } catch (error) {
     return reportError(error);
