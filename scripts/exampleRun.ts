@@ -22,12 +22,17 @@ const repository = path.join(__dirname, '..');
 const source = path.join(repository, 'examples', 'digits-mlp', 'digits.csv.gz');
 const trainSamples = 500;
 export const exampleRunLearningRate = 0.3;
-const steps = 240;
-const checkpointEvery = 20;
 /** Marks a folder this script made, so a rerun may replace it and nothing else. */
 const marker = '.flatness-example-run';
 
-export async function writeExampleRun(folder: string, log: (line: string) => void = () => undefined): Promise<void> {
+export interface ExampleRunOptions {
+  readonly steps: number;
+  readonly checkpointEvery: number;
+}
+
+export const exampleRunDefaults: ExampleRunOptions = { steps: 240, checkpointEvery: 20 };
+
+export async function writeExampleRun(folder: string, { steps, checkpointEvery }: ExampleRunOptions = exampleRunDefaults, log: (line: string) => void = () => undefined): Promise<void> {
   if (fs.existsSync(folder)) {
     if (!fs.existsSync(path.join(folder, marker))) throw new Error(`${folder} exists and was not made by this script; remove it or choose another folder`);
     fs.rmSync(folder, { recursive: true });
@@ -77,8 +82,8 @@ export async function writeExampleRun(folder: string, log: (line: string) => voi
 
 if (require.main === module) {
   const folder = path.resolve(process.argv[2] ?? path.join(repository, 'example-run'));
-  writeExampleRun(folder, (line) => process.stderr.write(`${line}\n`)).then(
-    () => process.stderr.write(`wrote ${steps / checkpointEvery + 1} checkpoints (η = ${exampleRunLearningRate}) to ${path.relative(process.cwd(), folder) || '.'}\n`),
+  writeExampleRun(folder, exampleRunDefaults, (line) => process.stderr.write(`${line}\n`)).then(
+    () => process.stderr.write(`wrote ${exampleRunDefaults.steps / exampleRunDefaults.checkpointEvery + 1} checkpoints (η = ${exampleRunLearningRate}) to ${path.relative(process.cwd(), folder) || '.'}\n`),
     (error: unknown) => {
       process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
