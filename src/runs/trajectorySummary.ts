@@ -1,5 +1,7 @@
 import type { FlatnessReport } from '../shared/report';
-import { trajectoryMeasures, type LossAndAccuracy, type PointMeasures, type TrajectoryPoint, type TrajectorySummary } from '../shared/trajectory';
+import type { AnalysisRequest } from '../shared/requests';
+import { toolVersion } from '../shared/version';
+import { trajectoryMeasures, type LossAndAccuracy, type PointMeasures, type TrainingRunSeries, type TrajectoryPoint, type TrajectoryReport, type TrajectorySummary } from '../shared/trajectory';
 import { kendallTauB } from './kendallTau';
 
 /** The series numbers of one checkpoint's report. */
@@ -80,3 +82,39 @@ export function analysisOrder(count: number, every: number): number[] {
   const rest = Array.from({ length: count }, (_, i) => i).filter((i) => !first.has(i));
   return [...[...first].sort((a, b) => a - b), ...rest];
 }
+
+/** What a trajectory is of: the run, the analysis of each point, the held-out set and η if given. */
+export interface TrajectoryDescription {
+  readonly series: TrainingRunSeries;
+  readonly request: Omit<AnalysisRequest, 'checkpoint'>;
+  readonly testData?: string;
+  readonly learningRate?: number;
+}
+
+/** What identifies the settings of a trajectory: equal keys, comparable points. */
+export function trajectoryRequestKey(request: Omit<AnalysisRequest, 'checkpoint'>, testData: string | undefined): string {
+  return JSON.stringify({ ...request, testData: testData ?? null });
+}
+
+function learningRateOf(points: readonly TrajectoryPoint[], option: number | undefined): TrajectoryReport['learningRate'] {
+  if (option !== undefined) return { value: option, from: 'option' };
+  const stored = points.find((p) => p.learningRate !== undefined)?.learningRate;
+  return stored === undefined ? null : { value: stored, from: 'training config' };
+}
+
+export function assembleTrajectory(options: TrajectoryDescription, points: readonly TrajectoryPoint[]): TrajectoryReport {
+  const learningRate = learningRateOf(points, options.learningRate);
+  return {
+    schemaVersion: 1,
+    kind: 'trajectory',
+    tool: { name: 'flatness-lens', version: toolVersion },
+    series: options.series,
+    seed: options.request.seed ?? 0,
+    data: { train: options.request.data ?? null, test: options.testData ?? null },
+    learningRate,
+    requestKey: trajectoryRequestKey(options.request, options.testData),
+    points,
+    summary: summarizeTrajectory(points, learningRate?.value),
+  };
+}
+

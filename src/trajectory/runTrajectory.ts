@@ -1,12 +1,11 @@
 import * as path from 'node:path';
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { fileSha256 } from '../io/sha256';
-import { analysisOrder, pointFromReport, summarizeTrajectory } from '../runs/trajectorySummary';
+import { analysisOrder, assembleTrajectory, pointFromReport, trajectoryRequestKey } from '../runs/trajectorySummary';
 import { failureKind, throwIfAborted } from '../shared/errors';
 import { isWeightsReport, type AnalysisProgress } from '../shared/report';
 import type { AnalysisRequest } from '../shared/requests';
 import type { LossAndAccuracy, TrainingRunSeries, TrajectoryPoint, TrajectoryReport } from '../shared/trajectory';
-import { toolVersion } from '../shared/version';
 
 export interface TrajectoryOptions {
   readonly series: TrainingRunSeries;
@@ -24,33 +23,6 @@ export interface TrajectoryOptions {
   readonly onProgress?: (progress: AnalysisProgress) => void;
   /** Called after each point, with the trajectory so far (pending points included). */
   readonly onPoint?: (trajectory: TrajectoryReport) => void;
-}
-
-/** What identifies the settings of a trajectory: equal keys, comparable points. */
-export function trajectoryRequestKey(request: Omit<AnalysisRequest, 'checkpoint'>, testData: string | undefined): string {
-  return JSON.stringify({ ...request, testData: testData ?? null });
-}
-
-function learningRateOf(points: readonly TrajectoryPoint[], option: number | undefined): TrajectoryReport['learningRate'] {
-  if (option !== undefined) return { value: option, from: 'option' };
-  const stored = points.find((p) => p.learningRate !== undefined)?.learningRate;
-  return stored === undefined ? null : { value: stored, from: 'training config' };
-}
-
-export function assembleTrajectory(options: Pick<TrajectoryOptions, 'series' | 'request' | 'testData' | 'learningRate'>, points: readonly TrajectoryPoint[]): TrajectoryReport {
-  const learningRate = learningRateOf(points, options.learningRate);
-  return {
-    schemaVersion: 1,
-    kind: 'trajectory',
-    tool: { name: 'flatness-lens', version: toolVersion },
-    series: options.series,
-    seed: options.request.seed ?? 0,
-    data: { train: options.request.data ?? null, test: options.testData ?? null },
-    learningRate,
-    requestKey: trajectoryRequestKey(options.request, options.testData),
-    points,
-    summary: summarizeTrajectory(points, learningRate?.value),
-  };
 }
 
 /** Loss and accuracy of a checkpoint on the held-out set (the loss metric alone). */
