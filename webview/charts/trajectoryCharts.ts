@@ -22,6 +22,8 @@ export interface TrajectoryChartOptions {
   readonly onPick?: (step: number) => void;
 }
 
+const yAxisWidth = 72;
+
 const done = (t: TrajectoryReport) => t.points.filter((p) => p.status === 'done');
 
 /** The step range every chart shares, so the charts line up one above the other. */
@@ -84,7 +86,8 @@ export function drawTrajectoryChart(canvas: HTMLCanvasElement, t: TrajectoryRepo
       },
       scales: {
         x: { type: 'linear', min, max, title: axisTitle(t.series.counts) },
-        y: { type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(options.yTitle + (logScale ? ' (log scale)' : '')) },
+        // The same y-axis width on every chart, so the step axes line up one above the other.
+        y: { afterFit: (scale) => { scale.width = yAxisWidth; }, type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(options.yTitle + (logScale ? ' (log scale)' : '')) },
       },
     },
   });
