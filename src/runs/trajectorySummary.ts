@@ -113,7 +113,7 @@ export function assembleTrajectory(options: TrajectoryDescription, points: reado
     data: { train: options.request.data ?? null, test: options.testData ?? null },
     learningRate,
     requestKey: trajectoryRequestKey(options.request, options.testData),
-    points,
+    points: [...points],
     summary: summarizeTrajectory(points, learningRate?.value),
   };
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeFile } from '../../src/analysis/analyzeFile';
+import { learningRateField } from '../../src/formats/tfjsLayers';
 import { kendallTauB } from '../../src/runs/kendallTau';
 import { trajectoryCsv } from '../../src/runs/trajectoryCsv';
 import { analysisOrder } from '../../src/runs/trajectorySummary';
@@ -105,4 +106,12 @@ test('a folder without a run, a wrong pattern and a missing path say what is wro
   await assert.rejects(findTrainingRun([path.join(folder, 'nothing')]), /nothing: no such file or folder/);
   const picked = await findTrainingRun([path.join(folder, 'step_0060', 'model.json'), path.join(folder, 'step_0000', 'model.json')]);
   assert.deepEqual(picked.series.checkpoints.map((c) => c.step), [0, 60]);
+});
+
+test('the learning rate in a training config: a number (learning_rate or old lr), never a schedule', () => {
+  assert.deepEqual(learningRateField({ optimizer_config: { class_name: 'SGD', config: { learning_rate: 0.1 } } }), { trainingLearningRate: 0.1 });
+  assert.deepEqual(learningRateField({ optimizer_config: { class_name: 'SGD', config: { lr: 0.02 } } }), { trainingLearningRate: 0.02 });
+  assert.deepEqual(learningRateField({ optimizer_config: { class_name: 'Adam', config: { learning_rate: { class_name: 'ExponentialDecay', config: {} } } } }), {});
+  assert.deepEqual(learningRateField({ loss: 'mse' }), {});
+  assert.deepEqual(learningRateField(undefined), {});
 });
