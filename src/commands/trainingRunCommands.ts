@@ -69,20 +69,49 @@ export class TrainingRunCommands implements TrajectoryActions {
    * panels are open get their new checkpoints analyzed in the background. Only in trusted
    * workspaces, and only with flatnessLens.liveTrainingRuns on.
    */
-  watchLive(isOpen: (runKey: string) => boolean): vscode.Disposable {
+  watchLive(isOpen: (runKey: string) => boolean, pollMs = 5000): vscode.Disposable {
     let timer: NodeJS.Timeout | undefined;
+    const live = () => vscode.workspace.isTrusted && readSettings().liveTrainingRuns;
     const check = async () => {
-      if (!vscode.workspace.isTrusted || !readSettings().liveTrainingRuns) return;
+      if (!live()) return;
       for (const run of await this.runs()) {
         if (this.jobs.knows(run.key)) this.jobs.runChanged(run, isOpen(run.key));
       }
     };
+    // File watchers miss events where the system runs out of them (or on network drives): the
+    // folders of open live runs are also searched every few seconds for files of their pattern.
+    const search = async () => {
+      if (!live()) return;
+      let added = false;
+      for (const run of await this.runs()) {
+        if (!this.jobs.knows(run.key) || !isOpen(run.key)) continue;
+        const glob = run.series.pattern.replace('{step}', '*');
+        for (const uri of await vscode.workspace.findFiles(new vscode.RelativePattern(run.series.root, glob), undefined, 10_000)) {
+          if (this.index.get(uri)) continue;
+          // A file still being written is left for the next search.
+          const { mtime } = await vscode.workspace.fs.stat(uri);
+          if (Date.now() - mtime < 2000) continue;
+          const entry = await this.index.entryFor(uri);
+          if (entry.state.kind === 'unreadable') continue;
+          this.index.update(entry, entry.state);
+          added = true;
+        }
+      }
+      if (added) await check();
+    };
+    const poller = setInterval(() => void search().catch((error: unknown) => this.output.appendLine(`live training run search failed: ${String(error)}`)), pollMs);
     const subscription = this.index.onDidChange((entry) => {
       // A state change of a listed checkpoint is no new file; a new entry fires with `undefined` or an entry in state 'new'.
       if (entry && entry.state.kind !== 'new') return;
       clearTimeout(timer);
       timer = setTimeout(() => void check().catch((error: unknown) => this.output.appendLine(`live training run update failed: ${String(error)}`)), 1000);
     });
-    return { dispose: () => { clearTimeout(timer); subscription.dispose(); } };
+    return {
+      dispose: () => {
+        clearTimeout(timer);
+        clearInterval(poller);
+        subscription.dispose();
+      },
+    };
   }
 }
