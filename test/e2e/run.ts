@@ -5,7 +5,7 @@
 //
 // Builds nothing: expects flatness-lens-<version>.vsix in the repository root and dist/cli.js.
 // Environment: E2E_ONLY=a,c (run some scenarios), E2E_KEEP=1 (keep the run folder),
-// E2E_VSIX=path, E2E_PORT=n, E2E_DEADLINE_S=n (whole-run limit, default 330).
+// E2E_VSIX=path, E2E_PORT=n, E2E_DEADLINE_S=n (whole-run limit, default 450).
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -218,7 +218,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void shutdown().finally(() => process.exit(130));
   });
 }
-const deadlineSeconds = Number(process.env.E2E_DEADLINE_S ?? 330);
+const deadlineSeconds = Number(process.env.E2E_DEADLINE_S ?? 450);
 const deadline = setTimeout(() => {
   aborted = true;
   log(`the whole run exceeded ${deadlineSeconds} s; stopping (the scenario under way counts as failed)`);
