@@ -70,26 +70,24 @@ describe('training-run webview', { skip: missing, timeout: 180_000 }, () => {
       const cells = await o.page.locator(`tr[data-measure="${c.measure}"] td`).allTextContents();
       assert.deepEqual(cells, [c.invariant ? 'yes' : 'no', ...[c.tauStep, c.tauLossGap, c.tauAccuracyGap].map((v) => (v === null ? '—' : v.toFixed(3)))]);
     }
-    // Clicking the λ₁ point of step 40 asks for that checkpoint's report. The step axis runs from the
-    // first point (left edge of the plot) to the last (right edge); the point is the blue there.
+    // Clicking a λ₁ point asks for that checkpoint's report: the last one (step 60), the right-most blue.
     const point = await inPage<{ x: number; y: number } | null>(o.page, `(() => {
       const canvas = document.querySelector('[data-chart="run-lambda"] canvas');
       const { data, width, height } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
       const blue = (x, y) => { const o = 4 * (y * width + x); return Math.abs(data[o] - 55) < 30 && Math.abs(data[o + 1] - 148) < 30 && data[o + 2] > 220; };
       const columns = [];
       for (let x = 0; x < width; x++) for (let y = 0; y < height; y++) if (blue(x, y)) { columns.push(x); break; }
-      const left = columns[0] + 3, right = columns[columns.length - 1];
-      const x = Math.round(left + (right - left) * 40 / 60);
+      const x = columns[columns.length - 1] - 3;
       const ys = [];
       for (let y = 0; y < height; y++) if (blue(x, y)) ys.push(y);
       if (ys.length === 0) return null;
       const box = canvas.getBoundingClientRect();
       return { x: box.left + x * box.width / width, y: box.top + (ys.reduce((a, b) => a + b, 0) / ys.length) * box.height / height };
     })()`);
-    assert.ok(point, 'no λ₁ point found at step 40 on the chart');
+    assert.ok(point, 'no λ₁ point found at step 60 on the chart');
     await o.page.mouse.click(point.x, point.y);
     await o.page.waitForTimeout(300);
-    assert.deepEqual((await postedMessages(o.page)).find((m) => m.type === 'trajectory/openPoint'), { type: 'trajectory/openPoint', step: 40 }, `clicked at ${JSON.stringify(point)}`);
+    assert.deepEqual((await postedMessages(o.page)).find((m) => m.type === 'trajectory/openPoint'), { type: 'trajectory/openPoint', step: 60 }, `clicked at ${JSON.stringify(point)}`);
     await o.page.getByRole('button', { name: 'Export CSV' }).click();
     await o.page.locator('[data-chart="run-lambda"] button[data-export-chart]').click();
     const posted = await postedMessages(o.page);

@@ -26,12 +26,16 @@ const yAxisWidth = 72;
 
 const done = (t: TrajectoryReport) => t.points.filter((p) => p.status === 'done');
 
-/** The step range every chart shares, so the charts line up one above the other. */
-function stepRange(t: TrajectoryReport): { min: number; max: number } {
+/**
+ * The step range every chart shares, so the charts line up one above the other: the first and the
+ * last step with a small margin, so their points lie wholly inside the plot and can be clicked.
+ */
+function stepRange(t: TrajectoryReport): { first: number; last: number; min: number; max: number } {
   const steps = t.points.map((p) => p.step);
-  const min = Math.min(...steps);
-  const max = Math.max(...steps);
-  return min === max ? { min: min - 1, max: max + 1 } : { min, max };
+  const first = Math.min(...steps);
+  const last = Math.max(...steps);
+  const margin = first === last ? 1 : (last - first) * 0.015;
+  return { first, last, min: first - margin, max: last + margin };
 }
 
 function points(t: TrajectoryReport, value: (p: TrajectoryPoint) => number | null | undefined): { x: number; y: number }[] {
@@ -59,7 +63,7 @@ export function drawTrajectoryChart(canvas: HTMLCanvasElement, t: TrajectoryRepo
     }
     datasets.push({ label: s.label, data, borderColor: s.colour, backgroundColor: s.colour, borderWidth: 2, pointRadius: 3, pointHoverRadius: 6, borderDash: s.dashed ? [6, 4] : [] });
   }
-  const { min, max } = stepRange(t);
+  const { first, last, min, max } = stepRange(t);
   const values = datasets.flatMap((d) => d.data.map((p) => p.y));
   const logScale = options.logScale === true && values.length > 0 && values.every((v) => v > 0);
   return new Chart(canvas, {
@@ -85,7 +89,18 @@ export function drawTrajectoryChart(canvas: HTMLCanvasElement, t: TrajectoryRepo
         },
       },
       scales: {
-        x: { type: 'linear', min, max, title: axisTitle(t.series.counts) },
+        x: {
+          type: 'linear',
+          min,
+          max,
+          // Ticks at the first and last step and the round steps between, none in the margins.
+          afterBuildTicks: (axis) => {
+            const inner = axis.ticks.filter((tick) => tick.value > first && tick.value < last);
+            const gap = (last - first) * 0.04;
+            axis.ticks = [{ value: first }, ...inner.filter((tick) => tick.value - first > gap && last - tick.value > gap), { value: last }];
+          },
+          title: axisTitle(t.series.counts),
+        },
         // The same y-axis width on every chart, so the step axes line up one above the other.
         y: { afterFit: (scale) => { scale.width = yAxisWidth; }, type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(options.yTitle + (logScale ? ' (log scale)' : '')) },
       },
