@@ -8,7 +8,7 @@
  */
 const host = ['src/extension.ts', 'src/settings.ts', 'src/commands/', 'src/jobs/', 'src/checkpoints/', 'src/report/', 'src/analyzer/analyzerClient.ts'];
 const protocol = ['src/shared/'];
-const engine = ['src/io/', 'src/numeric/', 'src/exec/', 'src/symmetry/', 'src/analysis/', 'src/data/', 'src/formats/', 'src/model/', 'src/rescale/'];
+const engine = ['src/trajectory/', 'src/io/', 'src/numeric/', 'src/exec/', 'src/symmetry/', 'src/analysis/', 'src/data/', 'src/formats/', 'src/model/', 'src/rescale/'];
 const entryPoints = ['src/cli/', 'src/analyzer/process.ts'];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

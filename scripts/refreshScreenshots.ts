@@ -14,6 +14,7 @@ const destinations: Readonly<Record<string, readonly string[]>> = {
   'docs-alpha-orbit.png': ['docs/images/alpha-orbit.png', 'media/walkthrough/alpha-orbit.jpg'],
   'a-checkpoints-tree.png': ['media/walkthrough/checkpoints.jpg'],
   'c-provenance.png': ['media/walkthrough/provenance.jpg'],
+  'docs-training-run.png': ['docs/images/training-run.png'],
 };
 
 async function main(): Promise<void> {

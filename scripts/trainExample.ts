@@ -8,36 +8,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/analysis/objective';
-import { SeededRandom } from '../src/numeric/random';
 import { loadDataset } from '../src/data/load';
 import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
 import type { TfjsLayersSource } from '../src/formats/tfjsLayers/modelJson';
 import { initBackend } from '../src/model/backend';
 import { NetworkFunction } from '../src/model/network';
-import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';
+import { digitsModelJson, initialDigitsMlp } from './exampleModel';
 
 const folder = path.join(__dirname, '..', 'examples', 'digits-mlp');
-const sizes = [64, 32, 16, 10];
 const steps = 300;
 const learningRate = 0.003;
 
 async function main(): Promise<void> {
   await initBackend();
   const data = await loadDataset(path.join(folder, 'digits.csv.gz'));
-  const random = new SeededRandom(2017);
-  const layers: LayerNode[] = [{ name: 'input', className: 'InputLayer', config: { batch_input_shape: [null, 64], dtype: 'float32', name: 'input' }, inbound: [] }];
-  const weights: WeightTensor[] = [];
-  for (let i = 1; i < sizes.length; i++) {
-    const name = `dense_${i}`;
-    const last = i === sizes.length - 1;
-    layers.push({ name, className: 'Dense', config: { name, units: sizes[i], activation: last ? 'softmax' : 'relu', use_bias: true, trainable: true, dtype: 'float32' }, inbound: [layers[i - 1].name] });
-    // inputs are pixel counts up to 16: scale the first layer's init down accordingly
-    const std = Math.sqrt(2 / sizes[i - 1]) / (i === 1 ? 8 : 1);
-    weights.push({ name: `${name}/kernel`, layer: name, role: 'kernel', shape: [sizes[i - 1], sizes[i]], values: random.normals(sizes[i - 1] * sizes[i]).map((v) => v * std), trainable: true });
-    weights.push({ name: `${name}/bias`, layer: name, role: 'bias', shape: [sizes[i]], values: new Float32Array(sizes[i]), trainable: true });
-  }
-  const model = { inputs: [{ name: 'input', shape: [64] }], layers, outputs: [layers[layers.length - 1].name], trainingLoss: 'categorical_crossentropy' };
-  let checkpoint: Checkpoint = { path: '', format: 'tfjs-layers', model, weights, notes: [], source: { kind: 'none' } };
+  const initial = initialDigitsMlp(2017);
+  const { layers, weights } = initial;
+  let { checkpoint } = initial;
 
   const network = new NetworkFunction(checkpoint);
   const objective = new Objective(network, data, 'ce');
@@ -63,28 +50,12 @@ async function main(): Promise<void> {
   }
   const trained = theta.map((t) => t.dataSync() as Float32Array);
   const finalWeights = weights.map((w, i) => ({ ...w, values: Float32Array.from(trained[i]) }));
-  const tfjsLayersSource: TfjsLayersSource = { kind: 'tfjs-layers', modelJson: modelJson(layers) };
+  const tfjsLayersSource: TfjsLayersSource = { kind: 'tfjs-layers', modelJson: digitsModelJson(layers, { className: 'Adam', learningRate }, 'flatness-lens scripts/trainExample.ts') };
   checkpoint = { ...checkpoint, weights: finalWeights, source: tfjsLayersSource };
   const { loss, accuracy } = objective.evaluate(theta);
   process.stderr.write(`final: loss ${loss.toFixed(5)}, training accuracy ${((accuracy ?? 0) * 100).toFixed(2)}%\n`);
   const files = await tfjsLayersFormat.write(checkpoint, path.join(folder, 'model.json'), { weights: finalWeights });
   process.stderr.write(`wrote ${files.join(', ')}\n`);
-}
-
-function modelJson(layers: LayerNode[]): Record<string, unknown> {
-  return {
-    format: 'layers-model',
-    generatedBy: 'flatness-lens scripts/trainExample.ts',
-    convertedBy: null,
-    modelTopology: {
-      class_name: 'Sequential',
-      config: { name: 'digits_mlp', layers: layers.slice(1).map((l, i) => ({ class_name: l.className, config: i === 0 ? { ...l.config, batch_input_shape: [null, 64] } : l.config })) },
-      keras_version: 'tfjs-layers 4.22.0',
-      backend: 'tensor_flow.js',
-    },
-    trainingConfig: { loss: 'categorical_crossentropy', metrics: ['accuracy'], optimizer_config: { class_name: 'Adam', config: { learning_rate: learningRate } } },
-    weightsManifest: [],
-  };
 }
 
 main().catch((error: unknown) => {

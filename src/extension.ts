@@ -10,6 +10,9 @@ import { DataChoices } from './jobs/dataChoice';
 import { dataCandidatesRequest } from './jobs/requests';
 import { ResultCache } from './jobs/resultCache';
 import { ReportPanel } from './report/reportPanel';
+import { TrajectoryPanel } from './report/trajectoryPanel';
+import { TrainingRunCommands } from './commands/trainingRunCommands';
+import { TrainingRunJobs } from './jobs/trainingRunJobs';
 import { readSettings } from './settings';
 import { relativeToWorkspace } from './workspacePaths';
 
@@ -26,6 +29,13 @@ export function activate(context: vscode.ExtensionContext): void {
   const data = new DataChoices(context.workspaceState, (entry, files) => analyzer.dataCandidates(dataCandidatesRequest(entry.uri.fsPath, readSettings(entry.uri), files)).done, log);
   const service = new AnalysisService(analyzer, index, new ResultCache(context.storageUri?.fsPath), data, output);
   const commands = new Commands(context.extensionUri, index, service, analyzer, data, output);
+  const runJobs = new TrainingRunJobs(service, analyzer, {
+    // The panel's actions are the run commands, made next (the panel opens only once a run starts).
+    show: (trajectory, running) => TrajectoryPanel.show(context.extensionUri, trajectory, running, runCommands, log),
+    progress: (key, progress) => TrajectoryPanel.progress(key, progress),
+    failed: (key, message) => TrajectoryPanel.failed(key, message),
+  }, output);
+  const runCommands = new TrainingRunCommands(index, service, runJobs, output);
   const register = (id: string, run: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, run);
 
   context.subscriptions.push(
@@ -44,6 +54,11 @@ export function activate(context: vscode.ExtensionContext): void {
     register('flatnessLens.cancel', () => commands.cancel()),
     register('flatnessLens.selectData', (target) => commands.selectData(target)),
     register('flatnessLens.refresh', () => index.refresh()),
+    register('flatnessLens.analyzeRun', (target) => runCommands.analyzeRun(target)),
+    runCommands.watchLive((key) => TrajectoryPanel.isOpen(key)),
+    vscode.window.registerWebviewPanelSerializer(TrajectoryPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => TrajectoryPanel.revive(panel, context.extensionUri, state, runCommands, log),
+    }),
     register('flatnessLens.openExample', () => openExample(context.extensionUri, log).catch((error: unknown) => {
       log(`could not copy the example: ${error instanceof Error ? error.message : String(error)}`);
       void vscode.window.showErrorMessage(`Flatness Lens: could not copy the example (${error instanceof Error ? error.message : String(error)})`);

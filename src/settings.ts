@@ -21,6 +21,12 @@ export interface ExtensionSettings {
   readonly analyzerMemoryLimitMb: number;
   readonly autoAnalyze: boolean;
   readonly exclude: readonly string[];
+  /** Patterns naming training runs (`ckpt-{step}.pt`), for when the guess by name is wrong. */
+  readonly runPatterns: readonly string[];
+  /** Held-out data set for each run's folder: loss, accuracy and the generalization gap along the run. */
+  readonly testDataSets: Readonly<Record<string, string>>;
+  /** Analyze checkpoints that appear in an open training run (trusted workspaces only). */
+  readonly liveTrainingRuns: boolean;
 }
 
 export function readSettings(scope?: vscode.Uri): ExtensionSettings {
@@ -42,6 +48,9 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
     backend: c.get<BackendChoice>('backend', 'auto'),
     analyzerMemoryLimitMb: c.get<number>('analyzerMemoryLimitMb', 4096),
     autoAnalyze: c.get<boolean>('autoAnalyzeOnChange', false),
+    runPatterns: c.get<string[]>('runPatterns', []).filter((p) => typeof p === 'string' && p.split('{step}').length === 2),
+    testDataSets: c.get<Record<string, string>>('testDataSets', {}),
+    liveTrainingRuns: c.get<boolean>('liveTrainingRuns', false),
     exclude: Object.entries(c.get<Record<string, boolean>>('exclude', {})).filter(([, on]) => on).map(([glob]) => glob),
   };
 }

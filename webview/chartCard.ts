@@ -4,7 +4,7 @@ import { applyThemeToCharts } from './charts/chartSetup';
 import { isInEditor, vscode } from './vscodeApi';
 
 /** The short id a chart is exported under (`report/exportChart`). */
-export type ChartId = 'eigenvalues' | 'density' | 'slices' | 'surface' | 'block-traces' | 'alpha-orbit' | 'volume' | 'tensor-norms' | 'stable-ranks' | 'compare-eigenvalues' | 'compare-slices';
+export type ChartId = 'eigenvalues' | 'density' | 'slices' | 'surface' | 'block-traces' | 'alpha-orbit' | 'volume' | 'tensor-norms' | 'stable-ranks' | 'compare-eigenvalues' | 'compare-slices' | 'run-lambda' | 'run-trace' | 'run-sharpness' | 'run-loss' | 'run-accuracy';
 
 /** Something drawn on a canvas that owns resources (a chart.js instance, a ResizeObserver). */
 export interface Drawing {

@@ -4,11 +4,12 @@ import { compareView } from './compareView';
 import { element } from './dom';
 import { reportView } from './reportView';
 import { StatusView } from './statusView';
+import { trajectoryView } from './trajectoryView';
 import { observeThemeChanges } from './theme';
 import { readPersistedState, vscode, type PersistedState } from './vscodeApi';
 
-/** The host sets `<body data-view="report">` or `"compare"`; report is the default. */
-const view: 'report' | 'compare' = document.body.dataset.view === 'compare' ? 'compare' : 'report';
+/** The host sets `<body data-view="report">`, `"compare"` or `"trajectory"`; report is the default. */
+const view: PersistedState['view'] = document.body.dataset.view === 'compare' || document.body.dataset.view === 'trajectory' ? document.body.dataset.view : 'report';
 const root = document.getElementById('report') ?? document.getElementById('compare') ?? document.body;
 const status = new StatusView();
 const content = element('div', undefined, 'content');
@@ -16,7 +17,8 @@ root.replaceChildren(status.element, content);
 
 function show(state: PersistedState): void {
   destroyAllCharts();
-  content.replaceChildren(...(state.view === 'report' ? reportView(state.report, state.stale) : compareView(state.reports, state.equivalences)));
+  const page = state.view === 'report' ? reportView(state.report, state.stale) : state.view === 'compare' ? compareView(state.reports, state.equivalences) : trajectoryView(state.trajectory, state.running);
+  content.replaceChildren(...page);
   drawPendingCharts();
 }
 
@@ -42,6 +44,13 @@ function handle(message: ToWebviewMessage): void {
       show(state);
       return;
     }
+    case 'trajectory/show': {
+      const state: PersistedState = { view: 'trajectory', trajectory: message.trajectory, running: message.running };
+      vscode.setState(state);
+      if (!message.running) status.clear();
+      show(state);
+      return;
+    }
     default: {
       // Unknown types (a newer host) are ignored at run time; adding a message type without handling it is a type error.
       const unhandled: never = message;
@@ -62,5 +71,5 @@ observeThemeChanges(() => redrawAllCharts());
 
 const saved = readPersistedState();
 if (saved && saved.view === view) show(saved);
-else content.replaceChildren(element('p', view === 'compare' ? 'Waiting for the checkpoints…' : 'Waiting for the report…', 'muted'));
-vscode.postMessage({ type: view === 'compare' ? 'compare/ready' : 'report/ready' });
+else content.replaceChildren(element('p', view === 'compare' ? 'Waiting for the checkpoints…' : view === 'trajectory' ? 'Waiting for the training run…' : 'Waiting for the report…', 'muted'));
+vscode.postMessage({ type: `${view}/ready` });

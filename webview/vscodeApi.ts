@@ -1,10 +1,12 @@
 import type { AnyReport, FlatnessReport } from '../src/shared/report';
+import type { TrajectoryReport } from '../src/shared/trajectory';
 import type { Equivalence, FromWebviewMessage } from '../src/shared/webviewProtocol';
 
 /** What the webview keeps with `setState` so the panel re-renders after a reload. */
 export type PersistedState =
   | { readonly view: 'report'; readonly report: AnyReport; readonly stale: boolean }
-  | { readonly view: 'compare'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };
+  | { readonly view: 'compare'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] }
+  | { readonly view: 'trajectory'; readonly trajectory: TrajectoryReport; readonly running: boolean };
 
 export interface VsCodeApi {
   postMessage(message: FromWebviewMessage): void;
@@ -41,5 +43,6 @@ export function readPersistedState(): PersistedState | undefined {
   const s = state as Record<string, unknown>;
   if (s.view === 'report' && typeof s.report === 'object' && s.report !== null) return state as PersistedState;
   if (s.view === 'compare' && Array.isArray(s.reports) && Array.isArray(s.equivalences)) return state as PersistedState;
+  if (s.view === 'trajectory' && typeof s.trajectory === 'object' && s.trajectory !== null) return state as PersistedState;
   return undefined;
 }

@@ -205,6 +205,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         notes: input.checkpoint.notes,
         ...architectureField(input.checkpoint),
         layerSummary: layerSummary(input.checkpoint),
+        ...(input.checkpoint.model.trainingLearningRate !== undefined ? { trainingLearningRate: input.checkpoint.model.trainingLearningRate } : {}),
         ...provenanceField(input.checkpoint),
       },
       data: {

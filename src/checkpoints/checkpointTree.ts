@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type CheckpointState } from './checkpointIndex';
 import { isWeightsReport } from '../shared/report';
 import { whyNotRescalable } from './rescalable';
+import { readSettings } from '../settings';
+import { trainingRunsAmong, type IndexedRun } from './trainingRuns';
 
 /**
  * Context values the menus' `when` clauses match; a checkpoint that cannot be rescaled gets
@@ -12,14 +14,17 @@ export const contextValues = {
   checkpoint: 'flatnessLens.checkpoint',
   analyzed: 'flatnessLens.checkpoint.analyzed',
   folder: 'flatnessLens.folder',
+  run: 'flatnessLens.run',
 } as const;
 export const notRescalableSuffix = '.notRescalable';
 
-type Node =
+export type Node =
   | { readonly kind: 'folder'; readonly folder: string; readonly entries: CheckpointEntry[] }
+  /** A training run: checkpoints whose names differ by a step number, in step order. */
+  | { readonly kind: 'run'; readonly run: IndexedRun }
   /** Files that look like checkpoints but could not be read, each with its reason, so none disappears silently. */
   | { readonly kind: 'notReadable'; readonly entries: CheckpointEntry[] }
-  | { readonly kind: 'checkpoint'; readonly entry: CheckpointEntry; readonly labelWithPath?: boolean };
+  | { readonly kind: 'checkpoint'; readonly entry: CheckpointEntry; readonly labelWithPath?: boolean; readonly step?: string };
 
 const compact = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : v.toPrecision(4));
 
@@ -76,10 +81,15 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
   async getChildren(node?: Node): Promise<Node[]> {
     if (node?.kind === 'checkpoint') return [];
     if (node?.kind === 'folder') return node.entries.map((entry) => ({ kind: 'checkpoint', entry }));
+    if (node?.kind === 'run') return node.run.entries.map((entry, i) => ({ kind: 'checkpoint', entry, step: `${node.run.series.counts} ${node.run.series.checkpoints[i].step}` }));
     if (node?.kind === 'notReadable') return node.entries.map((entry) => ({ kind: 'checkpoint', entry, labelWithPath: true }));
     const byFolder = new Map<string, CheckpointEntry[]>();
     const notReadable: CheckpointEntry[] = [];
-    for (const entry of await this.index.all()) {
+    const all = await this.index.all();
+    const runs = trainingRunsAmong(all, readSettings().runPatterns);
+    const inRuns = new Set(runs.flatMap((run) => run.entries));
+    for (const entry of all) {
+      if (inRuns.has(entry)) continue;
       if (entry.state.kind === 'unreadable') {
         notReadable.push(entry);
         continue;
@@ -87,7 +97,10 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
       const folder = path.posix.dirname(entry.relativePath.split(path.sep).join('/'));
       byFolder.set(folder, [...(byFolder.get(folder) ?? []), entry]);
     }
-    const folders: Node[] = [...byFolder].sort(([a], [b]) => a.localeCompare(b)).map(([folder, entries]) => ({ kind: 'folder', folder, entries }));
+    const folders: Node[] = [
+      ...runs.map((run): Node => ({ kind: 'run', run })),
+      ...[...byFolder].sort(([a], [b]) => a.localeCompare(b)).map(([folder, entries]): Node => ({ kind: 'folder', folder, entries })),
+    ];
     return notReadable.length > 0 ? [...folders, { kind: 'notReadable', entries: notReadable.sort((a, b) => a.relativePath.localeCompare(b.relativePath)) }] : folders;
   }
 
@@ -96,6 +109,18 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
       const item = new vscode.TreeItem(node.folder === '.' ? '(workspace root)' : node.folder, vscode.TreeItemCollapsibleState.Expanded);
       item.iconPath = vscode.ThemeIcon.Folder;
       item.contextValue = contextValues.folder;
+      return item;
+    }
+    if (node.kind === 'run') {
+      const { series, entries } = node.run;
+      const item = new vscode.TreeItem(series.pattern, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `run:${node.run.key}`;
+      item.iconPath = new vscode.ThemeIcon('graph-line');
+      const analyzed = entries.filter((e) => e.state.kind === 'done' || e.state.kind === 'stale').length;
+      item.description = `training run · ${entries.length} checkpoints by ${series.counts}${analyzed > 0 ? ` · ${analyzed} analyzed` : ''}`;
+      const aliases = series.aliases.length > 0 ? `\n\nNot in the series (no number): ${series.aliases.join(', ')}` : '';
+      item.tooltip = new vscode.MarkdownString(`**Training run** \`${series.pattern}\`\n\n${series.counts} ${series.checkpoints[0].step} … ${series.checkpoints[series.checkpoints.length - 1].step}${aliases}\n\nRight-click: Analyze Training Run`);
+      item.contextValue = contextValues.run;
       return item;
     }
     if (node.kind === 'notReadable') {
@@ -107,7 +132,8 @@ export class CheckpointTree implements vscode.TreeDataProvider<Node>, vscode.Dis
       return item;
     }
     const { entry } = node;
-    const item = new vscode.TreeItem(node.labelWithPath ? entry.relativePath.split(path.sep).join('/') : path.basename(entry.uri.fsPath), vscode.TreeItemCollapsibleState.None);
+    const name = node.step ?? (node.labelWithPath ? entry.relativePath.split(path.sep).join('/') : path.basename(entry.uri.fsPath));
+    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
     item.resourceUri = entry.uri;
     item.id = entry.uri.toString();
     const size = entry.parameters !== undefined ? `${entry.parameters.toLocaleString('en-US')} params` : undefined;

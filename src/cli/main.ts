@@ -10,6 +10,7 @@ import { ProgressBar } from './progressBar';
 import { planRescale, writeRescaled } from '../rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
+import { runTrajectoryCommand, trajectoryHelp, trajectoryUsageLine } from './trajectory';
 import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
 import { formatLimitValue, limitLines, limits, type Limit } from '../shared/limits';
 import { escapeControlCharacters } from '../shared/safeText';
@@ -19,6 +20,7 @@ import { startNewJobLedger } from '../io/readLedger';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]
+${trajectoryUsageLine}
 
 Measures how flat or sharp the minimum a checkpoint sits in is: loss, Hessian eigenvalues,
 trace, spectral density, ε-sharpness, volume ε-flatness, loss landscapes and scale-invariant
@@ -74,7 +76,9 @@ Outputs never replace a file the job reads (checkpoint, shards, architecture, da
 companions); an existing output file is replaced only with --force. SIGINT/SIGTERM stop at once.
 
 Limits (README, "Safety and limits"):
-${limitLines().join('\n')}`;
+${limitLines().join('\n')}
+
+${trajectoryHelp}`;
 
 class UsageError extends Error {}
 
@@ -355,6 +359,7 @@ export async function main(argv: string[], io: CliOutput = { stdout: process.std
     }
     if (command === 'analyze') return await runAnalyze(rest, io);
     if (command === 'rescale') return await runRescale(rest, io);
+    if (command === 'trajectory') return await runTrajectoryCommand(rest, (args) => parseAnalyze(args).request, (message) => new UsageError(message));
     throw new UsageError(`unknown command '${escapeControlCharacters(command, false)}'`);
   } catch (error) {
     return reportError(error, io);

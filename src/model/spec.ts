@@ -51,6 +51,8 @@ export interface ModelSpec {
   readonly outputs: readonly string[];
   /** The loss named in the file's training config, if any (e.g. `categorical_crossentropy`). */
   readonly trainingLoss?: string;
+  /** The optimizer's learning rate in the file's training config, if it stores one. */
+  readonly trainingLearningRate?: number;
 }
 
 /**

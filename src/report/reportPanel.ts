@@ -149,6 +149,10 @@ export class ReportPanel {
         await saveWithDialog(`${this.checkpoint.replace(/\.json$/i, '')}.${message.chart}.png`, { PNG: ['png'] }, png, this.inputFiles());
         return;
       }
+      case 'trajectory/ready':
+      case 'trajectory/openPoint':
+      case 'trajectory/export':
+        return; // the training-run panel's messages
       default: {
         const unexpected: never = message;
         return unexpected;

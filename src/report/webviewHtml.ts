@@ -3,7 +3,7 @@ import { escapeHtml } from '../reportExport/standaloneHtml';
 import * as vscode from 'vscode';
 
 /** The webview document: strict CSP (nothing but our bundled script by nonce and our stylesheet). */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: 'report' | 'compare', title: string): string {
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: 'report' | 'compare' | 'trajectory', title: string): string {
   const nonce = crypto.randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'report.css'));

@@ -111,6 +111,8 @@ export interface ReportCheckpoint {
   readonly architecture?: string;
   /** "3 Dense layers (6 weight tensors)": the layers that hold weights, by kind. */
   readonly layerSummary?: string;
+  /** The optimizer's learning rate η stored in the file's training config, if any. */
+  readonly trainingLearningRate?: number;
   /** Where a checkpoint written by Rescale came from, as stored in the file. */
   readonly provenance?: RescaleProvenance;
 }

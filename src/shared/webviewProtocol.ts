@@ -1,4 +1,5 @@
 import type { AnalysisProgress, AnyReport, FlatnessReport } from './report';
+import type { TrajectoryReport } from './trajectory';
 
 /**
  * Messages between the extension host and the report/compare webviews. The webview starts with
@@ -20,7 +21,9 @@ export type ToWebviewMessage =
   | { readonly type: 'report/show'; readonly report: AnyReport; readonly stale: boolean }
   | { readonly type: 'report/progress'; readonly progress: AnalysisProgress }
   | { readonly type: 'report/failed'; readonly message: string }
-  | { readonly type: 'compare/show'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] };
+  | { readonly type: 'compare/show'; readonly reports: readonly FlatnessReport[]; readonly equivalences: readonly Equivalence[] }
+  /** The training run so far; `running` while points are still being analyzed. */
+  | { readonly type: 'trajectory/show'; readonly trajectory: TrajectoryReport; readonly running: boolean };
 
 export type ExportFormat = 'json' | 'csv' | 'html';
 
@@ -35,7 +38,11 @@ export type FromWebviewMessage =
   | { readonly type: 'report/export'; readonly format: ExportFormat }
   /** A chart as a PNG data URL (data:image/png;base64,...), to be saved where the user chooses. */
   | { readonly type: 'report/exportChart'; readonly chart: string; readonly dataUrl: string }
-  | { readonly type: 'compare/ready' };
+  | { readonly type: 'compare/ready' }
+  | { readonly type: 'trajectory/ready' }
+  /** Open the report of the run's checkpoint at this step. */
+  | { readonly type: 'trajectory/openPoint'; readonly step: number }
+  | { readonly type: 'trajectory/export'; readonly format: 'json' | 'csv' };
 
 const pngDataUrl = /^data:image\/png;base64,[A-Za-z0-9+/=]+$/;
 
@@ -48,7 +55,12 @@ export function isFromWebviewMessage(value: unknown): value is FromWebviewMessag
     case 'report/cancel':
     case 'report/openOriginal':
     case 'compare/ready':
+    case 'trajectory/ready':
       return true;
+    case 'trajectory/openPoint':
+      return typeof m.step === 'number' && Number.isFinite(m.step);
+    case 'trajectory/export':
+      return m.format === 'json' || m.format === 'csv';
     case 'report/rescale':
       return m.mode === 'flatten' || m.mode === 'sharpen';
     case 'report/export':

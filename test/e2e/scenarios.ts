@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatNumber } from '../../webview/summaryRows';
 import type { FlatnessReport } from '../../src/shared/report';
-import { writeWorkspaceSettings, type FixtureWorkspace } from './fixtureWorkspace';
+import * as os from 'node:os';
+import { writeExampleRun } from '../../scripts/exampleRun';
+import { workspaceSettings, writeWorkspaceSettings, type FixtureWorkspace } from './fixtureWorkspace';
 import type { FrameLocator } from 'playwright-core';
 import { normalize, poll, sleep, waitHidden, waitVisible, type RowInfo, type Workbench } from './workbench';
 
@@ -613,6 +615,65 @@ export const scenarios: Scenario[] = [
       const order = ['digits-mlp', 'compare-b', 'compare-a'].map((name) => meta.indexOf(name));
       check(order.every((at) => at >= 0) && order[0] < order[1] && order[1] < order[2], `the columns are not in the order ticked (example, compare-b, compare-a): '${meta}'`);
       note(`screenshot ${await workbench.screenshot('co-compare-three')}`);
+    },
+  },
+  {
+    id: 'k',
+    title: 'Training run panel: a folder of checkpoints → Analyze Training Run → the curves fill in; a new checkpoint is added live',
+    timeoutMs: 240_000,
+    async run({ workbench, workspace, note }) {
+      await workbench.reset();
+      const runFolder = path.join(workspace.root, 'runs', 'digits');
+      await writeExampleRun(runFolder, { steps: 60, checkpointEvery: 20 });
+      writeWorkspaceSettings(workspace.settingsFile, {
+        'flatnessLens.dataSets': { ...workspaceSettings['flatnessLens.dataSets'], 'runs/': 'runs/digits/train.csv' },
+        'flatnessLens.testDataSets': { 'runs/': 'runs/digits/test.csv' },
+        'flatnessLens.metrics': ['loss', 'eigenvalues', 'trace', 'sharpness', 'invariant'],
+        'flatnessLens.topEigenvalues': 1,
+        'flatnessLens.traceSamples': 8,
+        'flatnessLens.liveTrainingRuns': true,
+      });
+      try {
+        await workbench.runCommand('Flatness Lens: Refresh');
+        await openCheckpointsView(workbench);
+        const pattern = 'runs/digits/step_{step}/model.json';
+        const runRow = await poll(`the training run '${pattern}' in the Checkpoints view`, 30_000, async () => {
+          await workbench.expandAllSideBarRows(3000);
+          return (await workbench.sideBarRowInfos()).find((r) => r.text.startsWith(pattern) && r.text.includes('training run · 4 checkpoints by step'));
+        }, async () => workbench.describeRows(await workbench.sideBarRowInfos()));
+        note(`tree row: ${runRow.text}`);
+        note(`screenshot ${await workbench.screenshot('k-training-run-tree')}`);
+
+        await workbench.openExplorer();
+        await workbench.contextMenu(await workbench.explorerRow('runs/digits'), 'Analyze Training Run');
+        const frame = await workbench.webviewWithHeading(`Training run ${pattern}`, 60_000);
+        const meta = frame.locator('.meta');
+        const metaSays = (text: string, timeoutMs: number) => poll(`the training-run panel to say '${text}'`, timeoutMs, async () => {
+          const shown = normalize(await meta.innerText({ timeout: 2000 }).catch(() => ''));
+          return shown.includes(text) ? shown : undefined;
+        }, async () => `panel: '${normalize(await meta.innerText({ timeout: 2000 }).catch(() => '(none)'))}'; ${await workbench.describeToasts()}`);
+        note(`panel: ${await metaSays('4 checkpoints by step (4 analyzed)', 150_000)}`);
+        const caption = normalize(await frame.locator('[data-chart="run-lambda"] .caption').innerText());
+        check(caption.includes('2/η = 6.667'), `the λ₁ chart does not draw 2/η for η = 0.3 from the checkpoints' training config: '${caption}'`);
+        const tauRows = await frame.locator('tr[data-measure]').count();
+        check(tauRows >= 5, `the τ table has ${tauRows} rows, expected one per computed measure`);
+        check(normalize(await frame.locator('tr[data-measure="minTrace"] td').first().innerText()) === 'yes', 'min trace is not marked invariant');
+
+        // Live: a checkpoint written later into the run (shards first, then model.json, as a trainer would).
+        const later = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-e2e-run-')), 'run');
+        await writeExampleRun(later, { steps: 80, checkpointEvery: 20 });
+        const newFolder = path.join(runFolder, 'step_0080');
+        fs.mkdirSync(newFolder);
+        const files = fs.readdirSync(path.join(later, 'step_0080')).sort((a, b) => Number(a === 'model.json') - Number(b === 'model.json'));
+        for (const file of files) fs.copyFileSync(path.join(later, 'step_0080', file), path.join(newFolder, file));
+        note(`panel after a new checkpoint: ${await metaSays('5 checkpoints by step (5 analyzed)', 90_000)}`);
+        await workbench.runCommand('View: Close Primary Side Bar').catch(() => undefined);
+        await sleep(1000);
+        note(`screenshot ${await workbench.screenshot('docs-training-run')}`);
+        await workbench.runCommand('View: Toggle Primary Side Bar Visibility').catch(() => undefined);
+      } finally {
+        writeWorkspaceSettings(workspace.settingsFile, {});
+      }
     },
   },
 ];

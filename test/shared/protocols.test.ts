@@ -5,7 +5,7 @@ import { isFromWebviewMessage } from '../../src/shared/webviewProtocol';
 
 test('webview messages with unexpected content are rejected', () => {
   const png = 'data:image/png;base64,iVBORw0KGgo=';
-  for (const ok of [{ type: 'report/ready' }, { type: 'report/rerun' }, { type: 'compare/ready' }, { type: 'report/rescale', mode: 'flatten' }, { type: 'report/export', format: 'csv' }, { type: 'report/export', format: 'html' }, { type: 'report/cancel' }, { type: 'report/openOriginal' }, { type: 'report/exportChart', chart: 'alpha-orbit', dataUrl: png }]) {
+  for (const ok of [{ type: 'report/ready' }, { type: 'report/rerun' }, { type: 'compare/ready' }, { type: 'report/rescale', mode: 'flatten' }, { type: 'report/export', format: 'csv' }, { type: 'report/export', format: 'html' }, { type: 'report/cancel' }, { type: 'report/openOriginal' }, { type: 'report/exportChart', chart: 'alpha-orbit', dataUrl: png }, { type: 'trajectory/ready' }, { type: 'trajectory/openPoint', step: 1200 }, { type: 'trajectory/export', format: 'csv' }, { type: 'report/exportChart', chart: 'run-lambda', dataUrl: png }]) {
     assert.equal(isFromWebviewMessage(ok), true, JSON.stringify(ok));
   }
   for (const bad of [
@@ -13,6 +13,7 @@ test('webview messages with unexpected content are rejected', () => {
     { type: 'report/exportChart', chart: '../../etc/passwd', dataUrl: png },
     { type: 'report/exportChart', chart: 'eigenvalues', dataUrl: 'data:text/html;base64,PHNjcmlwdD4=' },
     { type: 'report/exportChart', chart: 'eigenvalues', dataUrl: 'javascript:alert(1)' },
+    { type: 'trajectory/openPoint', step: '12' }, { type: 'trajectory/openPoint' }, { type: 'trajectory/openPoint', step: Number.NaN }, { type: 'trajectory/export', format: 'html' },
   ]) {
     assert.equal(isFromWebviewMessage(bad), false, JSON.stringify(bad));
   }

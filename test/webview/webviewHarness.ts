@@ -86,7 +86,7 @@ body.vscode-light {
   --vscode-editor-findMatchHighlightBackground: rgba(234, 92, 0, 0.33); --vscode-focusBorder: #005fb8;
 }`;
 
-function pageHtml(origin: string, view: 'report' | 'compare', theme: 'dark' | 'light'): string {
+function pageHtml(origin: string, view: 'report' | 'compare' | 'trajectory', theme: 'dark' | 'light'): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -121,7 +121,7 @@ function pageHtml(origin: string, view: 'report' | 'compare', theme: 'dark' | 'l
 
 export interface WebviewServer {
   readonly origin: string;
-  url(view: 'report' | 'compare', theme?: 'dark' | 'light'): string;
+  url(view: 'report' | 'compare' | 'trajectory', theme?: 'dark' | 'light'): string;
   close(): Promise<void>;
 }
 
@@ -139,7 +139,8 @@ export async function startWebviewServer(): Promise<WebviewServer> {
       response.end(body);
     };
     if (url.pathname === '/page.html') {
-      const view = url.searchParams.get('view') === 'compare' ? 'compare' : 'report';
+      const asked = url.searchParams.get('view');
+      const view = asked === 'compare' || asked === 'trajectory' ? asked : 'report';
       const theme = url.searchParams.get('theme') === 'light' ? 'light' : 'dark';
       return send(200, 'text/html; charset=utf-8', pageHtml(origin, view, theme));
     }
@@ -174,7 +175,7 @@ export interface OpenedWebview {
   close(): Promise<void>;
 }
 
-export async function openWebview(browser: Browser, server: WebviewServer, options: { view: 'report' | 'compare'; theme?: 'dark' | 'light'; width?: number; height?: number }): Promise<OpenedWebview> {
+export async function openWebview(browser: Browser, server: WebviewServer, options: { view: 'report' | 'compare' | 'trajectory'; theme?: 'dark' | 'light'; width?: number; height?: number }): Promise<OpenedWebview> {
   const context = await browser.newContext({ viewport: { width: options.width ?? 1400, height: options.height ?? 900 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors: string[] = [];

@@ -12,7 +12,7 @@ import { loadH5wasm } from './h5wasm';
 import { writeKerasH5, type KerasH5Source } from './h5Writer';
 import { checkWeightShape } from './weightShapes';
 import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
-import { trainingLossOf } from '../tfjsLayers/tfjsLayersFormat';
+import { learningRateField, trainingLossOf } from '../tfjsLayers/tfjsLayersFormat';
 import { topologyToModelSpec } from '../tfjsLayers/topology';
 import { isTrainableWeight } from '../tfjsLayers/weights';
 
@@ -64,7 +64,7 @@ export function checkpointFromContents(
   valuesOf: (weight: KerasH5Contents['weights'][number]) => Float32Array,
   format = KERAS_H5_FORMAT_ID,
 ): Checkpoint {
-  const model = { ...topologyToModelSpec(contents.modelConfig, file), trainingLoss: trainingLossOf(contents.trainingConfig) };
+  const model = { ...topologyToModelSpec(contents.modelConfig, file), trainingLoss: trainingLossOf(contents.trainingConfig), ...learningRateField(contents.trainingConfig) };
   const nodes = new Map(model.layers.map((layer) => [layer.name, layer]));
   const weights: WeightTensor[] = [];
   const owners = new Map<string, string>();

@@ -73,7 +73,7 @@ export function matchTfjsLayers(fileName: string, head: Uint8Array): boolean {
 export async function readTfjsLayers(path: string): Promise<Checkpoint<TfjsLayersSource>> {
   const file = resolve(path);
   const parsed = await readModelJson(file);
-  const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig) };
+  const model = { ...topologyToModelSpec(parsed.modelConfig, file), trainingLoss: trainingLossOf(parsed.trainingConfig), ...learningRateField(parsed.trainingConfig) };
   const layerConfigs = new Map(model.layers.map((layer) => [layer.name, layer.config]));
   const layerNames = new Set(layerConfigs.keys());
   const modelDir = await realpath(dirname(file));
@@ -119,6 +119,18 @@ export async function readTfjsLayers(path: string): Promise<Checkpoint<TfjsLayer
 export function trainingLossOf(trainingConfig: unknown): string | undefined {
   if (!isJsonObject(trainingConfig)) return undefined;
   return lossName(trainingConfig.loss);
+}
+
+/**
+ * The learning rate in a Keras training config (`optimizer_config.config.learning_rate`, or `lr` in
+ * old files) when it is a plain positive number; a schedule (an object) gives none.
+ */
+export function learningRateField(trainingConfig: unknown): { trainingLearningRate?: number } {
+  if (!isJsonObject(trainingConfig) || !isJsonObject(trainingConfig.optimizer_config)) return {};
+  const config = trainingConfig.optimizer_config.config;
+  if (!isJsonObject(config)) return {};
+  const rate = config.learning_rate ?? config.lr;
+  return typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? { trainingLearningRate: rate } : {};
 }
 
 function lossName(loss: unknown): string | undefined {
