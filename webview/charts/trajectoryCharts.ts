@@ -2,7 +2,8 @@ import type { ActiveElement, ChartDataset, ChartEvent } from 'chart.js';
 import type { TrajectoryPoint, TrajectoryReport } from '../../src/shared/trajectory';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
-import { axisTitle, backgroundOption, Chart, powerOfTenTick, type ReferenceLine } from './chartSetup';
+import { axisTitle, backgroundOption, Chart, type ReferenceLine } from './chartSetup';
+import { logAxisTick } from './logTicks';
 
 /** One line of a chart against step: a value per analyzed point. */
 interface Series {
@@ -102,7 +103,7 @@ export function drawTrajectoryChart(canvas: HTMLCanvasElement, t: TrajectoryRepo
           title: axisTitle(t.series.counts),
         },
         // The same y-axis width on every chart, so the step axes line up one above the other.
-        y: { afterFit: (scale) => { scale.width = yAxisWidth; }, type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: powerOfTenTick } : {}, title: axisTitle(options.yTitle + (logScale ? ' (log scale)' : '')) },
+        y: { afterFit: (scale) => { scale.width = yAxisWidth; }, type: logScale ? 'logarithmic' : 'linear', ticks: logScale ? { callback: logAxisTick } : {}, title: axisTitle(options.yTitle + (logScale ? ' (log scale)' : '')) },
       },
     },
   });
