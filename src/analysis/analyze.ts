@@ -10,14 +10,15 @@ import { layerTraceTerms } from './traceTerms';
 import { throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName, RescaleProvenance } from '../shared/report';
 import { spectralDensity } from './density';
-import { hessianTopEigenvalues } from './eigenvalues';
+import { disposeKrylov, hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import { Objective } from './objective';
 import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { describeTensors } from './tensorStatistics';
-import { hessianTrace } from './trace';
+import { deflatedTrace } from './deflatedTrace';
+import type { LanczosRun } from './lanczos';
 import { disposeVector, norm, type ParameterVector } from './vectors';
 import { volumeFlatness } from './volume';
 
@@ -45,6 +46,9 @@ export interface AnalysisCallbacks {
   readonly onProgress?: (progress: AnalysisProgress) => void;
   readonly signal?: AbortSignal;
 }
+
+/** The deflated trace never stops on fewer probes: a standard error from fewer is itself too noisy. */
+const minimumTraceProbes = 10;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -78,6 +82,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   };
 
   let topVector: ParameterVector | undefined;
+  let krylov: LanczosRun | undefined;
   try {
     const report: Mutable<Partial<FlatnessReport>> = {};
     const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
@@ -89,18 +94,31 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       return result;
     });
 
-    if (wants('eigenvalues') || wants('landscape')) {
+    // One Lanczos run serves the eigenvalues, the landscape's top direction and the trace's deflation.
+    if (wants('eigenvalues') || wants('landscape') || wants('trace')) {
       const eigen = await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', (report) =>
-        hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') ? settings.eigenvalues.count : 1, random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
+        hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'), random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
       topVector = eigen.topVector;
-      hessian.topEigenvalues = eigen.values;
-      hessian.eigenvalueResiduals = eigen.relativeResiduals;
-      hessian.lanczosSteps = eigen.lanczosSteps;
+      krylov = eigen.krylov;
+      if (wants('eigenvalues') || wants('landscape')) {
+        hessian.topEigenvalues = eigen.values;
+        hessian.eigenvalueResiduals = eigen.relativeResiduals;
+        hessian.lanczosSteps = eigen.lanczosSteps;
+      }
     }
     if (wants('trace')) {
-      const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
-        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }));
-      hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
+      const before = objective.hvpCount;
+      const trace = await timed('trace', 'Hessian trace (deflated Hutchinson)', (report) =>
+        deflatedTrace(hvp, objective.parameters, krylov, { tolerance: settings.trace.tolerance, maxProbes: settings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }))
+        .finally(() => {
+          disposeKrylov(krylov);
+          krylov = undefined;
+        });
+      hessian.trace = {
+        estimate: trace.estimate, stderr: trace.stderr, samples: trace.probes, method: 'deflated', products: objective.hvpCount - before,
+        tolerance: settings.trace.tolerance, reachedTolerance: trace.reachedTolerance,
+        deflation: { dimensions: trace.deflatedDimensions, trace: trace.deflatedTrace },
+      };
       hessian.blockTraces = trace.blocks;
     }
     if (wants('density')) {
@@ -149,7 +167,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     if (wants('invariant')) {
       report.invariant = await timed('invariant', 'scale-invariant measures', async (progressOf) => {
         const structure = analyzeSymmetry(input.checkpoint, 'layer');
-        const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, { samples: settings.trace.samples, random: random.fork('trace'), signal: callbacks.signal });
+        const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, { samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal });
         const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);
         const orbit = unbounded ? undefined : minimizeExponentialSum(terms, structure.basis, structure.variables.length);
         const factors = layerFactors(structure, orbit?.u ?? new Array<number>(structure.variables.length).fill(0)).map((f) => ({ layer: f.layer, alpha: f.alpha ?? 1 }));
@@ -214,6 +232,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     };
   } finally {
     disposeVector(topVector);
+    disposeKrylov(krylov);
     objective.dispose();
   }
 }
@@ -227,13 +246,13 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   const ascent = (s.sharpness.iterations + 1) * s.sharpness.restarts * gradient;
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     loss: lossEval + gradient,
-    eigenvalues: wants('eigenvalues') || wants('landscape') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0,
-    trace: wants('trace') || wants('invariant') ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.samples), 0) : 0,
+    eigenvalues: wants('eigenvalues') || wants('landscape') || wants('trace') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0,
+    trace: wants('trace') ? s.trace.samples / 2 : 0,
     density: wants('density') ? s.density.runs * s.density.steps : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
     volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,
     landscape: wants('landscape') ? (2 * s.landscape.points + s.landscape.surfacePoints ** 2) * lossEval : 0,
-    invariant: wants('invariant') ? ascent + 2 : 0,
+    invariant: wants('invariant') ? ascent + 2 + objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0) : 0,
   };
   return { cost, total: Object.values(cost).reduce((a, b) => a + (b ?? 0), 0) };
 }

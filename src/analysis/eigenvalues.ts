@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
+import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct, type LanczosRun } from './lanczos';
 import { SeededRandom } from '../numeric/random';
 import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
 import type { ParameterInfo } from '../model/network';
@@ -11,6 +11,8 @@ export interface TopEigenvaluesOptions {
   /** Stop when every wanted Ritz pair has ‖Hy − θy‖ ≤ tolerance·|θ| (estimated). */
   readonly tolerance: number;
   readonly random: SeededRandom;
+  /** Keep the Lanczos run (basis, residual, tridiagonal) for deflation and quadrature; the caller disposes it. */
+  readonly keepKrylov?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number) => void;
 }
@@ -23,6 +25,8 @@ export interface TopEigenvalues {
   readonly lanczosSteps: number;
   /** Unit eigenvector of the largest eigenvalue (the caller disposes it). */
   readonly topVector: ParameterVector;
+  /** The Lanczos run itself, when asked for with `keepKrylov`. */
+  readonly krylov?: LanczosRun;
 }
 
 /**
@@ -51,6 +55,7 @@ export async function hessianTopEigenvalues(
     },
   }).finally(() => disposeVector(start));
   const basis = run.basis!;
+  let kept = false;
   try {
     const pairs = ritzPairs(run).slice(0, k);
     const relativeResiduals: number[] = [];
@@ -65,8 +70,14 @@ export async function hessianTopEigenvalues(
       if (index === 0) topVector = y;
       else disposeVector(y);
     }
-    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector! };
+    kept = options.keepKrylov === true;
+    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector!, ...(kept ? { krylov: run } : {}) };
   } finally {
-    basis.forEach(disposeVector);
+    if (!kept) disposeKrylov(run);
   }
+}
+
+export function disposeKrylov(run: LanczosRun | undefined): void {
+  run?.basis?.forEach(disposeVector);
+  disposeVector(run?.residual);
 }
