@@ -37,7 +37,8 @@ Options:
   --html OUT             write the report as one self-contained HTML file (charts included;
                          opens in any browser, offline)
   --top-k K              number of top eigenvalues (default 5)
-  --trace-samples N      Hutchinson probes per weight tensor (default 30)
+  --trace-tolerance R    stop the trace's probes at this relative standard error (default 0.01)
+  --trace-samples N      at most N trace probes, one Hessian-vector product each (default 200)
   --epsilon E            radius of the ε-sharpness ball (default 0.05)
   --subspace-dim P       dimension of the random subspace for ε-sharpness (default 20)
   --volume-epsilon E     loss increase that bounds the ε-flat region (default 0.1)
@@ -89,7 +90,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
     options: {
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
-      'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
+      'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, 'trace-tolerance': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
       'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' },
       quiet: { type: 'boolean' },
     },
@@ -101,7 +102,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
   if (unknown?.length) throw new UsageError(`unknown metric${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (choose from ${metricNames.join(', ')})`);
   const settings: DeepPartial<AnalysisSettings> = {
     eigenvalues: { count: positiveInteger('top-k', values['top-k']) },
-    trace: { samples: positiveInteger('trace-samples', values['trace-samples']) },
+    trace: { samples: positiveInteger('trace-samples', values['trace-samples']), tolerance: positiveNumber('trace-tolerance', values['trace-tolerance']) },
     sharpness: { epsilon: positiveNumber('epsilon', values.epsilon), subspaceDim: positiveInteger('subspace-dim', values['subspace-dim']) },
     volume: { epsilon: positiveNumber('volume-epsilon', values['volume-epsilon']), directions: positiveInteger('directions', values.directions) },
     batchSize: positiveInteger('batch-size', values['batch-size']),

@@ -1,4 +1,4 @@
-import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type WeightsReport } from '../shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type TraceReport, type WeightsReport } from '../shared/report';
 
 const fmt = (v: number | null | undefined, digits = 4): string => {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
@@ -58,7 +58,7 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     row('Hessian top eigenvalues', h.topEigenvalues.map((v) => fmt(v)).join(', '));
     row('  Lanczos steps / max residual', `${h.lanczosSteps} / ${fmt(Math.max(...(h.eigenvalueResiduals ?? [0])), 2)}`);
   }
-  if (h.trace) row('Hessian trace (Hutchinson)', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${h.trace.samples} probes per ${h.trace.method === 'blocks' ? 'weight tensor' : 'run'})`);
+  if (h.trace) row('Hessian trace', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${traceCost(h.trace)})`);
   if (h.blockTraces) {
     for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}`);
   }
@@ -103,4 +103,12 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   row('Hessian-vector products', String(h.hvps));
   row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}`);
   return lines.join('\n');
+}
+
+/** How the trace was estimated and what it cost, in words. */
+export function traceCost(trace: TraceReport): string {
+  if (trace.method !== 'deflated') return `Hutchinson, ${trace.samples} probes per ${trace.method === 'blocks' ? 'weight tensor' : 'run'}`;
+  const relative = trace.estimate !== 0 ? `${((100 * trace.stderr) / Math.abs(trace.estimate)).toFixed(2)}%` : 'n/a';
+  const target = trace.tolerance !== undefined ? `, target ${+(100 * trace.tolerance).toFixed(2)}%${trace.reachedTolerance === false ? ' not reached' : ''}` : '';
+  return `deflated Hutchinson: exact on ${trace.deflation?.dimensions ?? 0} Lanczos directions + ${trace.samples} probes, ${trace.products ?? trace.samples} products; error ${relative}${target}`;
 }
