@@ -66,7 +66,7 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
     add('trace', 'Trace Tr H', withError(h.trace.estimate, h.trace.stderr), traceDescription(h.trace));
   }
   if (h.density && h.density.nodes.length > 0) {
-    add('density-support', 'Spectral density support', `[${formatNumber(Math.min(...h.density.nodes))}, ${formatNumber(Math.max(...h.density.nodes))}]`, `range of the Gauss-quadrature nodes of stochastic Lanczos quadrature, ${h.density.runs} runs × ${h.density.steps} steps (Ghorbani et al. 2019)`);
+    add('density-support', 'Spectral density support', `[${formatNumber(Math.min(...h.density.nodes))}, ${formatNumber(Math.max(...h.density.nodes))}]`, `range of the Gauss-quadrature nodes of stochastic Lanczos quadrature, ${densityRuns(h.density)} (Ghorbani et al. 2019)`);
   }
   const s = report.sharpness;
   if (s) {
@@ -97,4 +97,10 @@ function traceDescription(trace: TraceReport): string {
   const relative = trace.estimate !== 0 ? `${formatNumber((100 * trace.stderr) / Math.abs(trace.estimate), 2)}%` : 'n/a';
   const target = trace.tolerance === undefined ? '' : `, target ${formatNumber(100 * trace.tolerance, 2)}%${trace.reachedTolerance === false ? ' (not reached within the probe cap)' : ''}`;
   return `deflated Hutchinson: exact on the ${trace.deflation?.dimensions ?? 0} Lanczos directions (${formatNumber(trace.deflation?.trace ?? 0)}) plus ${trace.samples} Rademacher probes of the rest; ${trace.products ?? trace.samples} Hessian-vector products; ± one standard error (${relative}${target})`;
+}
+
+function densityRuns(density: NonNullable<FlatnessReport['hessian']['density']>): string {
+  const reused = density.reusedRuns ?? 0;
+  if (reused === 0 || !density.stepsPerRun) return `${density.runs} runs × ${density.steps} steps`;
+  return `${density.runs} runs (${reused} reused from the eigenvalues' Lanczos run) of ${density.stepsPerRun.join(', ')} steps`;
 }

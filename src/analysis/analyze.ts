@@ -9,7 +9,7 @@ import { analyzeSymmetry, evaluateForm } from '../symmetry/symmetry';
 import { layerTraceTerms } from './traceTerms';
 import { throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName, RescaleProvenance } from '../shared/report';
-import { spectralDensity } from './density';
+import { spectralDensity, type ReusableRun } from './density';
 import { disposeKrylov, hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
@@ -83,6 +83,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
 
   let topVector: ParameterVector | undefined;
   let krylov: LanczosRun | undefined;
+  let eigenRun: ReusableRun | undefined;
   try {
     const report: Mutable<Partial<FlatnessReport>> = {};
     const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
@@ -100,6 +101,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'), random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
       topVector = eigen.topVector;
       krylov = eigen.krylov;
+      eigenRun = eigen.tridiagonal;
       if (wants('eigenvalues') || wants('landscape')) {
         hessian.topEigenvalues = eigen.values;
         hessian.eigenvalueResiduals = eigen.relativeResiduals;
@@ -123,7 +125,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     }
     if (wants('density')) {
       hessian.density = await timed('density', 'spectral density (stochastic Lanczos quadrature)', (report) =>
-        spectralDensity(hvp, objective.parameters, { ...settings.density, random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
+        spectralDensity(hvp, objective.parameters, { ...settings.density, reuse: eigenRun ? [eigenRun] : [], random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
     }
     if (wants('sharpness')) {
       const s = settings.sharpness;

@@ -25,6 +25,8 @@ export interface TopEigenvalues {
   readonly lanczosSteps: number;
   /** Unit eigenvector of the largest eigenvalue (the caller disposes it). */
   readonly topVector: ParameterVector;
+  /** The tridiagonal of the Lanczos run (a quadrature for spectral density, see density.ts). */
+  readonly tridiagonal: { readonly alpha: number[]; readonly beta: number[] };
   /** The Lanczos run itself, when asked for with `keepKrylov`. */
   readonly krylov?: LanczosRun;
 }
@@ -71,7 +73,7 @@ export async function hessianTopEigenvalues(
       else disposeVector(y);
     }
     kept = options.keepKrylov === true;
-    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector!, ...(kept ? { krylov: run } : {}) };
+    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector!, tridiagonal: { alpha: run.alpha, beta: run.beta }, ...(kept ? { krylov: run } : {}) };
   } finally {
     if (!kept) disposeKrylov(run);
   }

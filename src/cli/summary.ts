@@ -69,6 +69,8 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     const nearZero = mass((x) => Math.abs(x) <= 1e-3 * scale);
     const negative = mass((x) => x < -1e-3 * scale);
     row('spectral density', `support [${fmt(nodes[0])}, ${fmt(nodes[nodes.length - 1])}]; mass near 0: ${(nearZero * 100).toFixed(1)}%, negative: ${(negative * 100).toFixed(1)}%`);
+    const reused = h.density.reusedRuns ?? 0;
+    row('  SLQ runs × steps', `${h.density.runs} × ${h.density.stepsPerRun?.join('/') ?? h.density.steps}${reused > 0 ? ` (${reused} reused from the eigenvalues' Lanczos run)` : ''}`);
   }
   const s = report.sharpness;
   if (s) {

@@ -183,7 +183,8 @@ export interface FlatnessReport {
     readonly lanczosSteps?: number;
     readonly trace?: TraceReport;
     readonly blockTraces?: BlockTraceEntry[];
-    readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number };
+    /** `reusedRuns` of the `runs` came from the eigenvalues' Lanczos run; `stepsPerRun` lists each run's steps. */
+    readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number; readonly reusedRuns?: number; readonly stepsPerRun?: number[] };
     /** Hessian-vector products used by the whole analysis. */
     readonly hvps: number;
   };
