@@ -18,6 +18,7 @@ import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { describeTensors } from './tensorStatistics';
 import { deflatedTrace } from './deflatedTrace';
+import { blockTopEigenvalues } from './blockEigenvalues';
 import type { LanczosRun } from './lanczos';
 import { disposeVector, norm, type ParameterVector } from './vectors';
 import { volumeFlatness } from './volume';
@@ -49,6 +50,9 @@ export interface AnalysisCallbacks {
 
 /** The deflated trace never stops on fewer probes: a standard error from fewer is itself too noisy. */
 const minimumTraceProbes = 10;
+
+/** Per-tensor top eigenvalues are a coarse per-layer view: 1% residuals suffice and keep them cheap. */
+const blockEigenvalueTolerance = 1e-2;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -97,16 +101,26 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
 
     // One Lanczos run serves the eigenvalues, the landscape's top direction and the trace's deflation.
     if (wants('eigenvalues') || wants('landscape') || wants('trace')) {
-      const eigen = await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', (report) =>
-        hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'), random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
-      topVector = eigen.topVector;
-      krylov = eigen.krylov;
-      eigenRun = eigen.tridiagonal;
-      if (wants('eigenvalues') || wants('landscape')) {
-        hessian.topEigenvalues = eigen.values;
-        hessian.eigenvalueResiduals = eigen.relativeResiduals;
-        hessian.lanczosSteps = eigen.lanczosSteps;
-      }
+      const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0;
+      await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', async (report) => {
+        const eigen = await hessianTopEigenvalues(hvp, objective.parameters, {
+          ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'),
+          random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(perTensor ? 0.6 * f : f),
+        });
+        topVector = eigen.topVector;
+        krylov = eigen.krylov;
+        eigenRun = eigen.tridiagonal;
+        if (wants('eigenvalues') || wants('landscape')) {
+          hessian.topEigenvalues = eigen.values;
+          hessian.eigenvalueResiduals = eigen.relativeResiduals;
+          hessian.lanczosSteps = eigen.lanczosSteps;
+        }
+        if (perTensor) {
+          hessian.blockEigenvalues = await blockTopEigenvalues(hvp, objective.parameters, {
+            maxSteps: settings.eigenvalues.blockMaxSteps, tolerance: blockEigenvalueTolerance, random: random.fork('block-eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(0.6 + 0.4 * f),
+          });
+        }
+      });
     }
     if (wants('trace')) {
       const before = objective.hvpCount;
@@ -248,7 +262,7 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   const ascent = (s.sharpness.iterations + 1) * s.sharpness.restarts * gradient;
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     loss: lossEval + gradient,
-    eigenvalues: wants('eigenvalues') || wants('landscape') || wants('trace') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0,
+    eigenvalues: (wants('eigenvalues') || wants('landscape') || wants('trace') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0) + (wants('eigenvalues') ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps) / 2, 0) : 0),
     trace: wants('trace') ? s.trace.samples / 2 : 0,
     density: wants('density') ? s.density.runs * s.density.steps : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,

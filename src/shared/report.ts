@@ -9,7 +9,8 @@ export type MetricName = (typeof metricNames)[number];
 export type LossKind = 'ce' | 'bce' | 'mse';
 
 export interface AnalysisSettings {
-  readonly eigenvalues: { readonly count: number; readonly maxSteps: number; readonly tolerance: number };
+  /** `blockMaxSteps`: Lanczos steps per weight tensor for its block's top eigenvalue (0: none). */
+  readonly eigenvalues: { readonly count: number; readonly maxSteps: number; readonly tolerance: number; readonly blockMaxSteps: number };
   /**
    * `samples`: at most this many probes of the deflated estimator (one Hessian-vector product each);
    * `tolerance`: it stops once its standard error is at most this fraction of the trace;
@@ -26,7 +27,7 @@ export interface AnalysisSettings {
 }
 
 export const defaultSettings: AnalysisSettings = {
-  eigenvalues: { count: 5, maxSteps: 60, tolerance: 1e-3 },
+  eigenvalues: { count: 5, maxSteps: 60, tolerance: 1e-3, blockMaxSteps: 20 },
   trace: { samples: 200, tolerance: 0.01, blockSamples: 30, maxBlocksForBlockProbes: 40 },
   density: { runs: 3, steps: 40 },
   sharpness: { epsilon: 0.05, subspaceDim: 20, iterations: 10, restarts: 2 },
@@ -68,6 +69,19 @@ export interface TraceReport {
   readonly reachedTolerance?: boolean;
   /** The Krylov space taken out exactly: its dimension and the trace on it. */
   readonly deflation?: { readonly dimensions: number; readonly trace: number };
+}
+
+/** The largest eigenvalue of one weight tensor's diagonal Hessian block H_kk (analysis/blockEigenvalues.ts). */
+export interface BlockEigenvalueEntry {
+  readonly layer: string;
+  readonly weight: string;
+  readonly name: string;
+  readonly size: number;
+  readonly value: number;
+  /** Lanczos' estimate of ‖H_kk y − θy‖/|θ|. */
+  readonly relativeResidual: number;
+  /** Lanczos steps, one Hessian-vector product each. */
+  readonly steps: number;
 }
 
 /** Volume ε-flatness as reported (see analysis/volume.ts for the estimator). */
@@ -183,6 +197,8 @@ export interface FlatnessReport {
     readonly lanczosSteps?: number;
     readonly trace?: TraceReport;
     readonly blockTraces?: BlockTraceEntry[];
+    /** Top eigenvalue of each weight tensor's diagonal block. */
+    readonly blockEigenvalues?: BlockEigenvalueEntry[];
     /** `reusedRuns` of the `runs` came from the eigenvalues' Lanczos run; `stepsPerRun` lists each run's steps. */
     readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number; readonly reusedRuns?: number; readonly stepsPerRun?: number[] };
     /** Hessian-vector products used by the whole analysis. */
