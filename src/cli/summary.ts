@@ -60,7 +60,10 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   }
   if (h.trace) row('Hessian trace', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${traceCost(h.trace)})`);
   if (h.blockTraces) {
-    for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}`);
+    const tops = new Map((h.blockEigenvalues ?? []).map((e) => [e.name, e.value]));
+    for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}${tops.has(b.name) ? `; λ_max of the block ${fmt(tops.get(b.name))}` : ''}`);
+  } else if (h.blockEigenvalues) {
+    for (const e of h.blockEigenvalues) row(`  λ_max(H[${e.name}])`, fmt(e.value));
   }
   if (h.density) {
     const nodes = h.density.nodes;
