@@ -610,7 +610,7 @@ test('minimum trace over the orbit with biases: matches a brute-force search ove
 const smallSettings = mergeSettings({
   eigenvalues: { count: 2, maxSteps: 8, tolerance: 1e-3 },
   trace: { samples: 12, tolerance: 0.01, blockSamples: 3, maxBlocksForBlockProbes: 40 },
-  density: { runs: 1, steps: 6 },
+  density: { runs: 2, steps: 6 },
   sharpness: { epsilon: 0.05, subspaceDim: 3, iterations: 2, restarts: 2 },
   volume: { epsilon: 0.1, directions: 2, cap: 10, bisections: 3 },
   landscape: { radius: 0.5, points: 3, surfacePoints: 3 },
