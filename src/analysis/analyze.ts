@@ -54,6 +54,9 @@ const minimumTraceProbes = 10;
 /** Per-tensor top eigenvalues are a coarse per-layer view: 1% residuals suffice and keep them cheap. */
 const blockEigenvalueTolerance = 1e-2;
 
+/** Per-tensor spectra cost a Lanczos run per tensor: beyond this many tensors they would dominate the analysis. */
+const maxTensorsForBlockEigenvalues = 40;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
@@ -101,7 +104,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
 
     // One Lanczos run serves the eigenvalues, the landscape's top direction and the trace's deflation.
     if (wants('eigenvalues') || wants('landscape') || wants('trace')) {
-      const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0;
+      const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0 && objective.parameters.length <= maxTensorsForBlockEigenvalues;
       await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', async (report) => {
         const eigen = await hessianTopEigenvalues(hvp, objective.parameters, {
           ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'),
@@ -117,7 +120,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         }
         if (perTensor) {
           hessian.blockEigenvalues = await blockTopEigenvalues(hvp, objective.parameters, {
-            maxSteps: settings.eigenvalues.blockMaxSteps, tolerance: blockEigenvalueTolerance, random: random.fork('block-eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(0.6 + 0.4 * f),
+            maxSteps: Math.min(settings.eigenvalues.blockMaxSteps, settings.eigenvalues.maxSteps), tolerance: blockEigenvalueTolerance, random: random.fork('block-eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(0.6 + 0.4 * f),
           });
         }
       });
@@ -262,7 +265,7 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   const ascent = (s.sharpness.iterations + 1) * s.sharpness.restarts * gradient;
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     loss: lossEval + gradient,
-    eigenvalues: (wants('eigenvalues') || wants('landscape') || wants('trace') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0) + (wants('eigenvalues') ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps) / 2, 0) : 0),
+    eigenvalues: (wants('eigenvalues') || wants('landscape') || wants('trace') ? s.eigenvalues.maxSteps / 2 + s.eigenvalues.count : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0),
     trace: wants('trace') ? s.trace.samples / 2 : 0,
     density: wants('density') ? s.density.runs * s.density.steps : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
