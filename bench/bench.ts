@@ -19,6 +19,8 @@ import { measureEventLoopLag } from './eventLoopLag';
 import { onnxTimings, torchPeer } from './onnxBench';
 
 const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
+import { compareTraceEstimators } from './traceEstimators';
+import { execFileSync } from 'node:child_process';
 
 /**
  * `npm run bench`: forward, gradient and Hessian-vector-product times (median of repeats) and the
@@ -27,6 +29,10 @@ const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersS
  * can be timed in another framework. --skip-analysis times only the primitives.
  * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run;
  * --torch-reference PATH (the reference script) also times PyTorch's HVP on the same network and data.
+ * Each analysis also
+ * compares the trace estimators at equal products (bench/traceEstimators.ts). --peer SCRIPT (with
+ * --save-models) runs `python3 SCRIPT peer` on each saved network, e.g. PyHessian's defaults in the
+ * PyTorch reference script, with --threads T (default 1), and puts its products and time alongside.
  */
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -75,6 +81,9 @@ async function main(): Promise<void> {
   const repeats = Number(option('--repeats') ?? 5);
   const skipAnalysis = args.includes('--skip-analysis');
   const torchReference = option('--torch-reference');
+  const peer = option('--peer');
+  const threads = option('--threads') ?? '1';
+  if (peer && !saveModels) throw new Error('--peer needs --save-models DIR: the peer reads the saved networks and data');
   // First, while this process is as idle as an extension host: nothing of its own in memory yet.
   const lag = await measureEventLoopLag(__dirname, path.join(__dirname, '..', 'examples', 'digits-mlp'));
   process.stderr.write(`extension-host event-loop lag during an analysis: p50 ${lag.p50Ms.toFixed(2)} ms, p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (goal: p99 < 20 ms)\n`);
@@ -129,6 +138,21 @@ async function main(): Promise<void> {
       });
       entry.defaultAnalysis = { seconds: (performance.now() - t0) / 1000, hvps: report.hessian.hvps, timings: report.timings, topEigenvalue: report.hessian.topEigenvalues?.[0], trace: report.hessian.trace?.estimate };
       process.stderr.write(`${model.name}: default analysis ${((performance.now() - t0) / 1000).toFixed(1)} s, ${report.hessian.hvps} HVPs\n`);
+      const comparison = new Objective(network, dataset, 'ce', model.batch);
+      try {
+        entry.traceEstimators = await compareTraceEstimators(comparison, 0);
+      } finally {
+        comparison.dispose();
+      }
+      for (const r of entry.traceEstimators as Awaited<ReturnType<typeof compareTraceEstimators>>) {
+        process.stderr.write(`${model.name}: trace ${r.estimator}: ${r.estimate.toPrecision(5)} ± ${r.stderr.toPrecision(2)} (${(100 * r.relativeStderr).toFixed(2)}%) in ${r.products} products\n`);
+      }
+      if (peer && saveModels) {
+        const dir = path.join(saveModels, model.name);
+        const output = execFileSync('python3', [peer, 'peer', '--model', dir, '--data', path.join(dir, 'data.npz'), '--threads', threads], { encoding: 'utf8' });
+        entry.peer = JSON.parse(output.trim().split('\n').pop() ?? '{}') as unknown;
+        process.stderr.write(`${model.name}: peer ${output.trim()}\n`);
+      }
     }
     network.dispose();
     results.push(entry);

@@ -15,6 +15,7 @@ export interface ExtensionSettings {
   readonly metrics: readonly MetricName[];
   readonly topK: number;
   readonly traceSamples: number;
+  readonly traceTolerance: number;
   readonly sharpnessEpsilon: number;
   readonly volumeEpsilon: number;
   readonly backend: BackendChoice;
@@ -42,7 +43,8 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
     seed: c.get<number>('seed', 0),
     metrics: metrics.length > 0 ? metrics : [...metricNames],
     topK: c.get<number>('topEigenvalues', 5),
-    traceSamples: c.get<number>('traceSamples', 30),
+    traceSamples: c.get<number>('traceSamples', 200),
+    traceTolerance: c.get<number>('traceTolerance', 0.01),
     sharpnessEpsilon: c.get<number>('sharpnessEpsilon', 0.05),
     volumeEpsilon: c.get<number>('volumeEpsilon', 0.1),
     backend: c.get<BackendChoice>('backend', 'auto'),

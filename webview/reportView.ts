@@ -111,7 +111,7 @@ function charts(report: FlatnessReport): HTMLElement {
     grid.append(chartCard({ id: 'surface', title: '2-D loss landscape', caption: 'The loss on the plane spanned by two filter-normalized random directions (colour: log scale); the circle is this network. Hover for values.', height: 320, draw: (canvas, theme) => drawSurfaceHeatmap(canvas, report, theme) }));
   }
   if (h.blockTraces && h.blockTraces.length > 0) {
-    grid.append(chartCard({ id: 'block-traces', title: 'Per-tensor Hessian traces', caption: 'Trace of each weight tensor’s diagonal Hessian block, ± one standard error of the Hutchinson estimate; they sum to Tr H.', height: blockTraceChartHeight(report), draw: (canvas, theme) => drawBlockTraceChart(canvas, report, theme) }));
+    grid.append(chartCard({ id: 'block-traces', title: 'Per-tensor Hessian traces', caption: 'Trace of each weight tensor’s diagonal Hessian block, ± one standard error of the deflated Hutchinson estimate (they sum to Tr H), and the block’s top eigenvalue (Lanczos on that block alone).', height: blockTraceChartHeight(report), draw: (canvas, theme) => drawBlockTraceChart(canvas, report, theme) }));
   }
   const orbit = report.invariant?.minTraceOverLayerScaling;
   if (orbit && orbit.path.length > 0) {

@@ -1,4 +1,4 @@
-import type { FlatnessReport } from '../src/shared/report';
+import type { FlatnessReport, TraceReport } from '../src/shared/report';
 
 /** Which metric a row shows; the compare view aligns checkpoints by it and highlights the sharpness rows. */
 export type SummaryKey =
@@ -63,12 +63,10 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
     add('top-eigenvalues', `Top ${eigenvalues.length} eigenvalues`, eigenvalues.map((v) => formatNumber(v)).join(', '), `Lanczos, ${h.lanczosSteps ?? '?'} steps; largest relative residual ‖Hv − λv‖/|λ| = ${formatNumber(Math.max(...(residuals.length > 0 ? residuals : [0])), 2)}`);
   }
   if (h.trace) {
-    add('trace', 'Trace Tr H', withError(h.trace.estimate, h.trace.stderr), h.trace.method === 'blocks'
-      ? `sum of per-tensor Hutchinson estimates, ${h.trace.samples} Rademacher probes per weight tensor; ± one standard error`
-      : `Hutchinson, ${h.trace.samples} Rademacher probes over all parameters; ± one standard error`);
+    add('trace', 'Trace Tr H', withError(h.trace.estimate, h.trace.stderr), traceDescription(h.trace));
   }
   if (h.density && h.density.nodes.length > 0) {
-    add('density-support', 'Spectral density support', `[${formatNumber(Math.min(...h.density.nodes))}, ${formatNumber(Math.max(...h.density.nodes))}]`, `range of the Gauss-quadrature nodes of stochastic Lanczos quadrature, ${h.density.runs} runs × ${h.density.steps} steps (Ghorbani et al. 2019)`);
+    add('density-support', 'Spectral density support', `[${formatNumber(Math.min(...h.density.nodes))}, ${formatNumber(Math.max(...h.density.nodes))}]`, `range of the Gauss-quadrature nodes of stochastic Lanczos quadrature, ${densityRuns(h.density)} (Ghorbani et al. 2019)`);
   }
   const s = report.sharpness;
   if (s) {
@@ -91,4 +89,18 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
   }
   add('hvps', 'Hessian-vector products', h.hvps.toLocaleString('en-US'), 'exact Hessian-vector products used by the whole analysis (the cost)');
   return rows;
+}
+
+function traceDescription(trace: TraceReport): string {
+  if (trace.method === 'blocks') return `sum of per-tensor Hutchinson estimates, ${trace.samples} Rademacher probes per weight tensor; ± one standard error`;
+  if (trace.method === 'joint') return `Hutchinson, ${trace.samples} Rademacher probes over all parameters; ± one standard error`;
+  const relative = trace.estimate !== 0 ? `${formatNumber((100 * trace.stderr) / Math.abs(trace.estimate), 2)}%` : 'n/a';
+  const target = trace.tolerance === undefined ? '' : `, target ${formatNumber(100 * trace.tolerance, 2)}%${trace.reachedTolerance === false ? ' (not reached within the probe cap)' : ''}`;
+  return `deflated Hutchinson: exact on the ${trace.deflation?.dimensions ?? 0} Lanczos directions (${formatNumber(trace.deflation?.trace ?? 0)}) plus ${trace.samples} Rademacher probes of the rest; ${trace.products ?? trace.samples} Hessian-vector products; ± one standard error (${relative}${target})`;
+}
+
+function densityRuns(density: NonNullable<FlatnessReport['hessian']['density']>): string {
+  const reused = density.reusedRuns ?? 0;
+  if (reused === 0 || !density.stepsPerRun) return `${density.runs} runs × ${density.steps} steps`;
+  return `${density.runs} runs (${reused} reused from the eigenvalues' Lanczos run) of ${density.stepsPerRun.join(', ')} steps`;
 }

@@ -11,8 +11,8 @@ import { analyzeSymmetry, evaluateForm } from '../symmetry/symmetry';
 import { layerTraceTerms } from './traceTerms';
 import { LimitExceeded, throwIfAborted } from '../shared/errors';
 import type { AnalysisProgress, AnalysisSettings, FlatnessReport, MetricName, RescaleProvenance } from '../shared/report';
-import { spectralDensity } from './density';
-import { hessianTopEigenvalues } from './eigenvalues';
+import { spectralDensity, type ReusableRun } from './density';
+import { disposeKrylov, hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import type { ExecutorFactory } from '../exec/objectiveExecutor';
@@ -21,7 +21,9 @@ import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { countDetail, monotoneProgress, type StageProgress } from './progress';
 import { describeTensors } from './tensorStatistics';
-import { hessianTrace } from './trace';
+import { deflatedTrace } from './deflatedTrace';
+import { blockTopEigenvalues } from './blockEigenvalues';
+import type { LanczosRun } from './lanczos';
 import { disposeVector, norm, type ParameterVector } from './vectors';
 import { volumeFlatness } from './volume';
 
@@ -54,6 +56,15 @@ export interface AnalysisCallbacks {
   readonly signal?: AbortSignal;
 }
 
+/** The deflated trace never stops on fewer probes: a standard error from fewer is itself too noisy. */
+const minimumTraceProbes = 10;
+
+/** Per-tensor top eigenvalues are a coarse per-layer view: 1% residuals suffice and keep them cheap. */
+const blockEigenvalueTolerance = 1e-2;
+
+/** Per-tensor spectra cost a Lanczos run per tensor: beyond this many tensors they would dominate the analysis. */
+const maxTensorsForBlockEigenvalues = 40;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
@@ -70,7 +81,6 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   }
   const objective = new Objective(network, input.dataset, input.loss, settings.batchSize, input.executorFactory);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
-  const blockProducts = { block: (vs: readonly ParameterVector[]) => objective.hessianVectorProducts(vs), size: objective.directionsPerRun };
   const timings: Record<string, number> = {};
   const started = performance.now();
   const plan = costPlan(input, objective);
@@ -92,6 +102,8 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   };
 
   let topVector: ParameterVector | undefined;
+  let krylov: LanczosRun | undefined;
+  let eigenRun: ReusableRun | undefined;
   try {
     const report: Mutable<Partial<FlatnessReport>> = {};
     const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
@@ -102,23 +114,47 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       return result;
     });
 
-    if (wants('eigenvalues') || wants('landscape')) {
-      const eigen = await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', (report) =>
-        hessianTopEigenvalues(hvp, objective.parameters, { ...settings.eigenvalues, count: wants('eigenvalues') ? settings.eigenvalues.count : 1, random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: report }));
-      topVector = eigen.topVector;
-      hessian.topEigenvalues = eigen.values;
-      hessian.eigenvalueResiduals = eigen.relativeResiduals;
-      hessian.lanczosSteps = eigen.lanczosSteps;
+    // One Lanczos run serves the eigenvalues, the landscape's top direction and the trace's deflation.
+    if (wants('eigenvalues') || wants('landscape') || wants('trace')) {
+      const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0 && objective.parameters.length <= maxTensorsForBlockEigenvalues;
+      await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', async (report) => {
+        const eigen = await hessianTopEigenvalues(hvp, objective.parameters, {
+          ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'),
+          random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(perTensor ? 0.6 * f : f),
+        });
+        topVector = eigen.topVector;
+        krylov = eigen.krylov;
+        eigenRun = eigen.tridiagonal;
+        if (wants('eigenvalues') || wants('landscape')) {
+          hessian.topEigenvalues = eigen.values;
+          hessian.eigenvalueResiduals = eigen.relativeResiduals;
+          hessian.lanczosSteps = eigen.lanczosSteps;
+        }
+        if (perTensor) {
+          hessian.blockEigenvalues = await blockTopEigenvalues(hvp, objective.parameters, {
+            maxSteps: Math.min(settings.eigenvalues.blockMaxSteps, settings.eigenvalues.maxSteps), tolerance: blockEigenvalueTolerance, random: random.fork('block-eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(0.6 + 0.4 * f),
+          });
+        }
+      });
     }
     if (wants('trace')) {
-      const trace = await timed('trace', 'Hessian trace (Hutchinson)', (report) =>
-        hessianTrace(hvp, objective.parameters, { ...settings.trace, random: random.fork('trace'), signal: callbacks.signal, onProgress: report, products: blockProducts }));
-      hessian.trace = { estimate: trace.estimate, stderr: trace.stderr, samples: trace.samples, method: trace.method };
+      const before = objective.hvpCount;
+      const trace = await timed('trace', 'Hessian trace (deflated Hutchinson)', (report) =>
+        deflatedTrace(hvp, objective.parameters, krylov, { tolerance: settings.trace.tolerance, maxProbes: settings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }))
+        .finally(() => {
+          disposeKrylov(krylov);
+          krylov = undefined;
+        });
+      hessian.trace = {
+        estimate: trace.estimate, stderr: trace.stderr, samples: trace.probes, method: 'deflated', products: objective.hvpCount - before,
+        tolerance: settings.trace.tolerance, reachedTolerance: trace.reachedTolerance,
+        deflation: { dimensions: trace.deflatedDimensions, trace: trace.deflatedTrace },
+      };
       hessian.blockTraces = trace.blocks;
     }
     if (wants('density')) {
       hessian.density = await timed('density', 'spectral density (stochastic Lanczos quadrature)', (report) =>
-        spectralDensity(hvp, objective.parameters, { ...settings.density, random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
+        spectralDensity(hvp, objective.parameters, { ...settings.density, reuse: eigenRun ? [eigenRun] : [], random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
     }
     if (wants('sharpness')) {
       const s = settings.sharpness;
@@ -164,7 +200,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         const structure = analyzeSymmetry(input.checkpoint, 'layer');
         const traceShare = plan.invariantTraceShare;
         const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, {
-          samples: settings.trace.samples, random: random.fork('trace'), signal: callbacks.signal,
+          samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal,
           onProgress: (f, detail) => progressOf(traceShare * f, `Hessian diagonal sums: ${detail}`),
         });
         const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);
@@ -232,6 +268,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     };
   } finally {
     disposeVector(topVector);
+    disposeKrylov(krylov);
     objective.dispose();
   }
 }
@@ -248,12 +285,12 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   const gradient = 0.8;
   const lanczosStep = 1.5;
   const ascent = ((s.sharpness.iterations + 1) * gradient + lossEval) * s.sharpness.restarts;
-  const traceProbes = objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.samples), 0);
+  const traceProbes = objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
   const eigenvalueCount = wants('eigenvalues') ? s.eigenvalues.count : 1;
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     loss: lossEval + gradient,
-    eigenvalues: wants('eigenvalues') || wants('landscape') ? (Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount) * lanczosStep : 0,
-    trace: wants('trace') ? traceProbes : 0,
+    eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
+    trace: wants('trace') ? s.trace.samples / 2 : 0,
     density: wants('density') ? s.density.runs * s.density.steps * lanczosStep : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
     volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,

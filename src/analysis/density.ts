@@ -11,11 +11,23 @@ export interface SpectralDensity {
   readonly weights: number[];
   readonly runs: number;
   readonly steps: number;
+  /** Runs taken from an earlier Lanczos run (the eigenvalues') instead of new products. */
+  readonly reusedRuns: number;
+  /** Lanczos steps of each run, reused runs first. */
+  readonly stepsPerRun: number[];
+}
+
+/** A finished Lanczos run from a seeded Gaussian start, independent of the density's own starts. */
+export interface ReusableRun {
+  readonly alpha: readonly number[];
+  readonly beta: readonly number[];
 }
 
 export interface DensityOptions {
   readonly runs: number;
   readonly steps: number;
+  /** Lanczos runs already made from random Gaussian starts: each is one of `runs`, at no cost. */
+  readonly reuse?: readonly ReusableRun[];
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
   readonly onProgress?: StageProgress;
@@ -24,13 +36,23 @@ export interface DensityOptions {
 /**
  * Stochastic Lanczos quadrature (Lin, Saad & Yang 2016; Ghorbani, Krishnan & Xiao 2019): for each
  * of `runs` random unit vectors v, m Lanczos steps give T = S Θ Sᵀ, and vᵀ f(H) v ≈ Σ_j S_0j² f(θ_j).
- * Averaged over v this estimates the eigenvalue density. Each run costs `steps` products.
+ * Averaged over v this estimates the eigenvalue density. Each run costs `steps` products, except
+ * the runs in `reuse`: the eigenvalues' Lanczos run starts from a Gaussian vector too, so its
+ * tridiagonal is one more quadrature at no cost (a shorter run has fewer nodes, still exact for
+ * polynomials up to degree 2m − 1).
  */
 export async function spectralDensity(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], options: DensityOptions): Promise<SpectralDensity> {
   const dimension = parameters.reduce((n, p) => n + p.size, 0);
   const steps = Math.min(options.steps, dimension);
   const points: { node: number; weight: number }[] = [];
-  for (let r = 0; r < options.runs; r++) {
+  const reused = (options.reuse ?? []).slice(0, options.runs);
+  const stepsPerRun: number[] = [];
+  for (const run of reused) {
+    const m = run.alpha.length;
+    for (const pair of ritzPairs({ alpha: [...run.alpha], beta: [...run.beta], steps: m })) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
+    stepsPerRun.push(m);
+  }
+  for (let r = reused.length; r < options.runs; r++) {
     const start = randomNormalVector(parameters, options.random.fork(`density:${r}`));
     const run = await lanczos(hvp, start, {
       steps,
@@ -39,9 +61,10 @@ export async function spectralDensity(hvp: HessianVectorProduct, parameters: rea
       onStep: (step) => options.onProgress?.((r + step / steps) / options.runs, `${countDetail('run', r + 1, options.runs)}, ${countDetail('Lanczos step', step, steps)}`),
     }).finally(() => disposeVector(start));
     for (const pair of ritzPairs(run)) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
+    stepsPerRun.push(run.steps);
   }
   points.sort((a, b) => a.node - b.node);
-  return { nodes: points.map((p) => p.node), weights: points.map((p) => p.weight), runs: options.runs, steps };
+  return { nodes: points.map((p) => p.node), weights: points.map((p) => p.weight), runs: options.runs, steps, reusedRuns: reused.length, stepsPerRun };
 }
 
 /** The density smoothed with a Gaussian of width sigma on a grid, for plotting. */

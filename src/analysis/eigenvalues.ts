@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
+import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct, type LanczosRun } from './lanczos';
 import { SeededRandom } from '../numeric/random';
 import { type StageProgress } from './progress';
 import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
@@ -12,6 +12,8 @@ export interface TopEigenvaluesOptions {
   /** Stop when every wanted Ritz pair has ‖Hy − θy‖ ≤ tolerance·|θ| (estimated). */
   readonly tolerance: number;
   readonly random: SeededRandom;
+  /** Keep the Lanczos run (basis, residual, tridiagonal) for deflation and quadrature; the caller disposes it. */
+  readonly keepKrylov?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: StageProgress;
 }
@@ -24,6 +26,10 @@ export interface TopEigenvalues {
   readonly lanczosSteps: number;
   /** Unit eigenvector of the largest eigenvalue (the caller disposes it). */
   readonly topVector: ParameterVector;
+  /** The tridiagonal of the Lanczos run (a quadrature for spectral density, see density.ts). */
+  readonly tridiagonal: { readonly alpha: number[]; readonly beta: number[] };
+  /** The Lanczos run itself, when asked for with `keepKrylov`. */
+  readonly krylov?: LanczosRun;
 }
 
 /**
@@ -58,6 +64,7 @@ export async function hessianTopEigenvalues(
     },
   }).finally(() => disposeVector(start));
   const basis = run.basis!;
+  let kept = false;
   try {
     const pairs = ritzPairs(run).slice(0, k);
     const relativeResiduals: number[] = [];
@@ -72,9 +79,10 @@ export async function hessianTopEigenvalues(
       if (index === 0) topVector = y;
       else disposeVector(y);
     }
-    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector! };
+    kept = options.keepKrylov === true;
+    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector!, tridiagonal: { alpha: run.alpha, beta: run.beta }, ...(kept ? { krylov: run } : {}) };
   } finally {
-    basis.forEach(disposeVector);
+    if (!kept) disposeKrylov(run);
   }
 }
 
@@ -92,4 +100,9 @@ function convergenceProgress(): (worstRatio: number) => number {
     if (first <= worstRatio) return 0;
     return Math.log(first / worstRatio) / Math.log(first);
   };
+}
+
+export function disposeKrylov(run: LanczosRun | undefined): void {
+  run?.basis?.forEach(disposeVector);
+  disposeVector(run?.residual);
 }

@@ -18,6 +18,11 @@ export interface LanczosRun {
   readonly beta: number[];
   /** The orthonormal Lanczos basis, kept only when asked for (the caller disposes it). */
   readonly basis?: ParameterVector[];
+  /**
+   * With the basis: the unit residual direction q_{m+1} (H Q = Q T + β_m q_{m+1} e_mᵀ, β_m the last
+   * entry of `beta`), or undefined when the Krylov space became invariant. The caller disposes it.
+   */
+  readonly residual?: ParameterVector;
   readonly steps: number;
 }
 
@@ -39,6 +44,7 @@ export async function lanczos(hvp: HessianVectorProduct, start: ParameterVector,
   const beta: number[] = [];
   const basis: ParameterVector[] = [scale(start, 1 / norm(start))];
   let steps = 0;
+  let lastResidual: ParameterVector | undefined;
   try {
     for (let j = 0; j < options.steps; j++) {
       throwIfAborted(options.signal);
@@ -68,6 +74,7 @@ export async function lanczos(hvp: HessianVectorProduct, start: ParameterVector,
       beta.push(b);
       const stop = options.onStep?.(steps, alpha, beta) === true;
       if (stop || j === options.steps - 1 || b < 1e-10 * Math.max(1, Math.abs(a))) {
+        if (options.keepBasis && b >= 1e-10 * Math.max(1, Math.abs(a))) lastResidual = scale(residual, 1 / b);
         disposeVector(residual);
         break;
       }
@@ -84,7 +91,7 @@ export async function lanczos(hvp: HessianVectorProduct, start: ParameterVector,
     basis.forEach(disposeVector);
     return { alpha, beta, steps };
   }
-  return { alpha, beta, basis: basis.slice(0, steps), steps };
+  return { alpha, beta, basis: basis.slice(0, steps), residual: lastResidual, steps };
 }
 
 export interface RitzPair {

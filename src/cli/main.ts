@@ -44,7 +44,8 @@ Options:
   --html OUT             write the report as one self-contained HTML file (charts included;
                          opens in any browser, offline)
   --top-k K              number of top eigenvalues (default 5)
-  --trace-samples N      Hutchinson probes per weight tensor (default 30)
+  --trace-tolerance R    stop the trace's probes at this relative standard error (default 0.01)
+  --trace-samples N      at most N trace probes, one Hessian-vector product each (default 200)
   --epsilon E            radius of the ε-sharpness ball (default 0.05)
   --subspace-dim P       dimension of the random subspace for ε-sharpness (default 20)
   --volume-epsilon E     loss increase that bounds the ε-flat region (default 0.1)
@@ -146,7 +147,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
   const { values, positionals } = parseOptions(args, {
       data: { type: 'string' }, 'label-column': { type: 'string' }, 'input-shape': { type: 'string' }, loss: { type: 'string' }, samples: { type: 'string' },
       architecture: { type: 'string' }, 'probe-samples': { type: 'string' }, seed: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'string' }, html: { type: 'string' },
-      'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
+      'top-k': { type: 'string' }, 'trace-samples': { type: 'string' }, 'trace-tolerance': { type: 'string' }, epsilon: { type: 'string' }, 'subspace-dim': { type: 'string' },
       'volume-epsilon': { type: 'string' }, directions: { type: 'string' }, 'batch-size': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' },
       quiet: { type: 'boolean' }, force: { type: 'boolean' }, 'allow-non-finite': { type: 'boolean' },
   });
@@ -157,7 +158,7 @@ function parseAnalyze(args: string[]): { request: AnalysisRequest; json?: string
   if (unknown?.length) throw new UsageError(`unknown metric${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (choose from ${metricNames.join(', ')})`);
   const settings: DeepPartial<AnalysisSettings> = {
     eigenvalues: { count: countOption('top-k', values['top-k'], limits.topK) },
-    trace: { samples: countOption('trace-samples', values['trace-samples'], limits.traceSamples) },
+    trace: { samples: countOption('trace-samples', values['trace-samples'], limits.traceSamples), tolerance: positiveNumber('trace-tolerance', values['trace-tolerance']) },
     sharpness: { epsilon: positiveNumber('epsilon', values.epsilon), subspaceDim: countOption('subspace-dim', values['subspace-dim'], limits.subspaceDim) },
     volume: { epsilon: positiveNumber('volume-epsilon', values['volume-epsilon']), directions: countOption('directions', values.directions, limits.directions) },
     batchSize: countOption('batch-size', values['batch-size'], limits.batchSize),

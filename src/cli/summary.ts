@@ -1,4 +1,4 @@
-import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type WeightsReport } from '../shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type TraceReport, type WeightsReport } from '../shared/report';
 
 const fmt = (v: number | null | undefined, digits = 4): string => {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
@@ -58,9 +58,12 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     row('Hessian top eigenvalues', h.topEigenvalues.map((v) => fmt(v)).join(', '));
     row('  Lanczos steps / max residual', `${h.lanczosSteps} / ${fmt(Math.max(...(h.eigenvalueResiduals ?? [0])), 2)}`);
   }
-  if (h.trace) row('Hessian trace (Hutchinson)', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${h.trace.samples} probes per ${h.trace.method === 'blocks' ? 'weight tensor' : 'run'})`);
+  if (h.trace) row('Hessian trace', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${traceCost(h.trace)})`);
   if (h.blockTraces) {
-    for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}`);
+    const tops = new Map((h.blockEigenvalues ?? []).map((e) => [e.name, e.value]));
+    for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}${tops.has(b.name) ? `; λ_max of the block ${fmt(tops.get(b.name))}` : ''}`);
+  } else if (h.blockEigenvalues) {
+    for (const e of h.blockEigenvalues) row(`  λ_max(H[${e.name}])`, fmt(e.value));
   }
   if (h.density) {
     const nodes = h.density.nodes;
@@ -69,6 +72,8 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     const nearZero = mass((x) => Math.abs(x) <= 1e-3 * scale);
     const negative = mass((x) => x < -1e-3 * scale);
     row('spectral density', `support [${fmt(nodes[0])}, ${fmt(nodes[nodes.length - 1])}]; mass near 0: ${(nearZero * 100).toFixed(1)}%, negative: ${(negative * 100).toFixed(1)}%`);
+    const reused = h.density.reusedRuns ?? 0;
+    row('  SLQ runs × steps', `${h.density.runs} × ${h.density.stepsPerRun?.join('/') ?? h.density.steps}${reused > 0 ? ` (${reused} reused from the eigenvalues' Lanczos run)` : ''}`);
   }
   const s = report.sharpness;
   if (s) {
@@ -103,4 +108,12 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   row('Hessian-vector products', String(h.hvps));
   row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}${report.tool.device ? ` (${report.tool.device}, ${report.tool.threads} thread${report.tool.threads === 1 ? '' : 's'})` : ''}`);
   return lines.join('\n');
+}
+
+/** How the trace was estimated and what it cost, in words. */
+export function traceCost(trace: TraceReport): string {
+  if (trace.method !== 'deflated') return `Hutchinson, ${trace.samples} probes per ${trace.method === 'blocks' ? 'weight tensor' : 'run'}`;
+  const relative = trace.estimate !== 0 ? `${((100 * trace.stderr) / Math.abs(trace.estimate)).toFixed(2)}%` : 'n/a';
+  const target = trace.tolerance !== undefined ? `, target ${+(100 * trace.tolerance).toFixed(2)}%${trace.reachedTolerance === false ? ' not reached' : ''}` : '';
+  return `deflated Hutchinson: exact on ${trace.deflation?.dimensions ?? 0} Lanczos directions + ${trace.samples} probes, ${trace.products ?? trace.samples} products; error ${relative}${target}`;
 }

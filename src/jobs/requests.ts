@@ -26,7 +26,7 @@ export function inputRequest(checkpoint: string, data: DataChoice, settings: Ext
 export function analysisRequest(checkpoint: string, data: DataChoice, settings: ExtensionSettings): AnalysisRequest {
   const metricSettings: DeepPartial<AnalysisSettings> = {
     eigenvalues: { count: settings.topK },
-    trace: { samples: settings.traceSamples },
+    trace: { samples: settings.traceSamples, tolerance: settings.traceTolerance },
     sharpness: { epsilon: settings.sharpnessEpsilon },
     volume: { epsilon: settings.volumeEpsilon },
   };
@@ -37,13 +37,11 @@ export function analysisRequest(checkpoint: string, data: DataChoice, settings: 
 export type RescaleChoices = Pick<RescaleRequest, 'mode' | 'factor' | 'granularity' | 'objective'>;
 
 /**
- * Per layer, the trace terms are Hutchinson estimates per weight tensor, as `traceSamples` counts them
- * for the report. Per unit, the rescaler's probes are shared by all units; its own default (more
- * probes in all) applies.
+ * `traceSamples` caps the report's deflated trace estimator; the rescaler probes each weight tensor
+ * (or every unit) on its own, so its own defaults apply.
  */
 export function rescaleRequest(checkpoint: string, data: DataChoice, settings: ExtensionSettings, choices: RescaleChoices): RescaleRequest {
-  const traceSamples = choices.granularity === 'unit' ? undefined : settings.traceSamples;
-  return { ...inputRequest(checkpoint, data, settings), ...choices, traceSamples };
+  return { ...inputRequest(checkpoint, data, settings), ...choices, traceSamples: undefined };
 }
 
 /** Compare the second checkpoint's outputs with the first's, on the first's inputs. */

@@ -72,8 +72,8 @@ const object =
 
 const steps = integer(1, 100_000);
 const settings = object({
-  eigenvalues: object({ count: count(limits.topK), maxSteps: steps, tolerance: positive(1) }),
-  trace: object({ samples: count(limits.traceSamples), maxBlocksForBlockProbes: integer(0, 100_000) }),
+  eigenvalues: object({ count: count(limits.topK), maxSteps: steps, tolerance: positive(1), blockMaxSteps: integer(0, 100_000) }),
+  trace: object({ samples: count(limits.traceSamples), tolerance: positive(1), blockSamples: count(limits.traceSamples), maxBlocksForBlockProbes: integer(0, 100_000) }),
   density: object({ runs: integer(1, 1000), steps: integer(1, 10_000) }),
   sharpness: object({ epsilon: positive(1e6), subspaceDim: count(limits.subspaceDim), iterations: integer(1, 10_000), restarts: integer(0, 1000) }),
   volume: object({ epsilon: positive(1e6), directions: count(limits.directions), cap: positive(1e12), bisections: integer(1, 100) }),

@@ -9,8 +9,14 @@ export type MetricName = (typeof metricNames)[number];
 export type LossKind = 'ce' | 'bce' | 'mse';
 
 export interface AnalysisSettings {
-  readonly eigenvalues: { readonly count: number; readonly maxSteps: number; readonly tolerance: number };
-  readonly trace: { readonly samples: number; readonly maxBlocksForBlockProbes: number };
+  /** `blockMaxSteps`: Lanczos steps per weight tensor for its block's top eigenvalue (0: none). */
+  readonly eigenvalues: { readonly count: number; readonly maxSteps: number; readonly tolerance: number; readonly blockMaxSteps: number };
+  /**
+   * `samples`: at most this many probes of the deflated estimator (one Hessian-vector product each);
+   * `tolerance`: it stops once its standard error is at most this fraction of the trace;
+   * `blockSamples`: Hutchinson probes per weight tensor for the α-orbit's trace terms (invariant).
+   */
+  readonly trace: { readonly samples: number; readonly tolerance: number; readonly blockSamples: number; readonly maxBlocksForBlockProbes: number };
   readonly density: { readonly runs: number; readonly steps: number };
   readonly sharpness: { readonly epsilon: number; readonly subspaceDim: number; readonly iterations: number; readonly restarts: number };
   readonly volume: { readonly epsilon: number; readonly directions: number; readonly cap: number; readonly bisections: number };
@@ -21,8 +27,8 @@ export interface AnalysisSettings {
 }
 
 export const defaultSettings: AnalysisSettings = {
-  eigenvalues: { count: 5, maxSteps: 60, tolerance: 1e-3 },
-  trace: { samples: 30, maxBlocksForBlockProbes: 40 },
+  eigenvalues: { count: 5, maxSteps: 60, tolerance: 1e-3, blockMaxSteps: 20 },
+  trace: { samples: 200, tolerance: 0.01, blockSamples: 30, maxBlocksForBlockProbes: 40 },
   density: { runs: 3, steps: 40 },
   sharpness: { epsilon: 0.05, subspaceDim: 20, iterations: 10, restarts: 2 },
   volume: { epsilon: 0.1, directions: 10, cap: 1000, bisections: 12 },
@@ -42,6 +48,40 @@ export interface BlockTraceEntry {
   readonly stderr: number;
   /** True when computed exactly with unit vectors (blocks no larger than the probe count). */
   readonly exact: boolean;
+}
+
+/**
+ * The Hessian trace. `method` names the estimator: `deflated` (the exact trace on the Lanczos basis
+ * plus Hutchinson probes of its complement, see analysis/deflatedTrace.ts); `blocks` and `joint` are
+ * plain Hutchinson (per weight tensor, or over all parameters) in reports of older versions.
+ */
+export interface TraceReport {
+  readonly estimate: number;
+  /** One standard error of `estimate` (0 when exact). */
+  readonly stderr: number;
+  /** Probes: of the complement for `deflated`, per weight tensor for `blocks`, in all for `joint`. */
+  readonly samples: number;
+  readonly method: 'deflated' | 'blocks' | 'joint';
+  /** Hessian-vector products the trace used beyond the eigenvalues' Lanczos run. */
+  readonly products?: number;
+  /** The requested relative standard error and whether it was reached within `settings.trace.samples` probes. */
+  readonly tolerance?: number;
+  readonly reachedTolerance?: boolean;
+  /** The Krylov space taken out exactly: its dimension and the trace on it. */
+  readonly deflation?: { readonly dimensions: number; readonly trace: number };
+}
+
+/** The largest eigenvalue of one weight tensor's diagonal Hessian block H_kk (analysis/blockEigenvalues.ts). */
+export interface BlockEigenvalueEntry {
+  readonly layer: string;
+  readonly weight: string;
+  readonly name: string;
+  readonly size: number;
+  readonly value: number;
+  /** Lanczos' estimate of ‖H_kk y − θy‖/|θ|. */
+  readonly relativeResidual: number;
+  /** Lanczos steps, one Hessian-vector product each. */
+  readonly steps: number;
 }
 
 /** Volume ε-flatness as reported (see analysis/volume.ts for the estimator). */
@@ -164,9 +204,12 @@ export interface FlatnessReport {
     readonly topEigenvalues?: number[];
     readonly eigenvalueResiduals?: number[];
     readonly lanczosSteps?: number;
-    readonly trace?: { readonly estimate: number; readonly stderr: number; readonly samples: number; readonly method: 'blocks' | 'joint' };
+    readonly trace?: TraceReport;
     readonly blockTraces?: BlockTraceEntry[];
-    readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number };
+    /** Top eigenvalue of each weight tensor's diagonal block. */
+    readonly blockEigenvalues?: BlockEigenvalueEntry[];
+    /** `reusedRuns` of the `runs` came from the eigenvalues' Lanczos run; `stepsPerRun` lists each run's steps. */
+    readonly density?: { readonly nodes: number[]; readonly weights: number[]; readonly runs: number; readonly steps: number; readonly reusedRuns?: number; readonly stepsPerRun?: number[] };
     /** Hessian-vector products used by the whole analysis. */
     readonly hvps: number;
   };

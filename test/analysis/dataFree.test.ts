@@ -15,7 +15,7 @@ import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 
 const small: AnalysisRequest['settings'] = {
   eigenvalues: { count: 1, maxSteps: 6, tolerance: 1e-3 },
-  trace: { samples: 3, maxBlocksForBlockProbes: 40 },
+  trace: { samples: 12, tolerance: 0.01, blockSamples: 3, maxBlocksForBlockProbes: 40 },
 };
 
 async function withModel<T>(fixture: Parameters<typeof writeLayersModel>[1], run: (path: string) => Promise<T>): Promise<T> {

@@ -233,7 +233,7 @@ test('one MLP as ONNX, TF.js Layers, Keras .h5 and .keras: same outputs, loss, t
     loss: report.loss,
     'top eigenvalue': report.hessian.topEigenvalues![0],
     'second eigenvalue': report.hessian.topEigenvalues![1],
-    // Hutchinson probes are seeded by weight position and size, not name ('fc1.weight' vs 'dense_1/kernel').
+    // Probes are seeded by weight position and size, not name ('fc1.weight' vs 'dense_1/kernel').
     trace: report.hessian.trace!.estimate,
     'ε-sharpness': report.sharpness!.fullSpace,
     'ε-sharpness (subspace)': report.sharpness!.subspace.value,

@@ -85,6 +85,7 @@ async function workspace(analyzer = new RecordingAnalyzer()) {
     'flatnessLens.metrics': ['loss', 'trace'],
     'flatnessLens.topEigenvalues': 3,
     'flatnessLens.traceSamples': 12,
+    'flatnessLens.traceTolerance': 0.02,
     'flatnessLens.sharpnessEpsilon': 0.02,
     'flatnessLens.volumeEpsilon': 0.3,
     'flatnessLens.backend': 'cpu',
@@ -130,7 +131,7 @@ test('Analyze sends the loss, samples, metric settings, backend, data and archit
         request: {
           ...inputsFor(w.root, w.first, [3]),
           metrics: ['loss', 'trace'],
-          settings: { eigenvalues: { count: 3 }, trace: { samples: 12 }, sharpness: { epsilon: 0.02 }, volume: { epsilon: 0.3 } },
+          settings: { eigenvalues: { count: 3 }, trace: { samples: 12, tolerance: 0.02 }, sharpness: { epsilon: 0.02 }, volume: { epsilon: 0.3 } },
         },
       },
     ]);
@@ -149,7 +150,7 @@ test('Rescale to Sharpen sends the same loss, samples and backend as the analysi
     assert.deepEqual(w.analyzer.sent, [
       {
         type: 'rescale',
-        request: { ...inputsFor(w.root, w.first, [3]), mode: 'sharpen', factor: 50, granularity: 'layer', objective: 'trace', traceSamples: 12 },
+        request: { ...inputsFor(w.root, w.first, [3]), mode: 'sharpen', factor: 50, granularity: 'layer', objective: 'trace', traceSamples: undefined },
       },
     ]);
     assert.deepEqual(host.messages, [{ severity: 'error', text: 'Flatness Lens: recorded only' }]);
