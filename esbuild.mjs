@@ -18,7 +18,7 @@ const node = {
   logLevel: 'warning',
   // tfjs-node is optional: used when the user has installed it, never bundled.
   // h5wasm is ESM only and locates itself with import.meta.url: never bundled; copied to dist/h5wasm
-  // (copyH5wasm) and loaded at run time by a real import() (src/formats/keras/h5wasm.ts).
+  // (copyH5wasm) and loaded at run time by a real import() (src/engine/formats/keras/h5wasm.ts).
   external: ['vscode', '@tensorflow/tfjs-node', 'h5wasm', 'h5wasm/*'],
   // One copy of each tfjs package, from its ES modules (their "main" bundles would duplicate tfjs-core).
   mainFields: ['module', 'main'],

@@ -1,5 +1,5 @@
-import { SeededRandom } from '../src/numeric/random';
-import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';
+import { SeededRandom } from '../src/engine/numeric/random';
+import type { Checkpoint, LayerNode, WeightTensor } from '../src/engine/model/spec';
 
 /** The benchmark's networks, with He-initialized weights from a fixed seed. */
 export interface BenchModel {

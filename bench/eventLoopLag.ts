@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { AnalyzerClient } from '../src/analyzer/analyzerClient';
+import { AnalyzerClient } from '../src/host/analyzerClient';
 
 /**
  * The extension host's responsiveness while an analysis runs: the host only forwards messages to the

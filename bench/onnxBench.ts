@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Objective } from '../src/analysis/objective';
-import { disposeVector } from '../src/analysis/vectors';
-import type { Dataset } from '../src/data/dataset';
-import { onnxExecutorFactory } from '../src/exec/onnxruntime/executorFactory';
-import { defaultThreads, onnxRuntimeAvailable } from '../src/exec/onnxruntime/runtime';
-import type { NetworkFunction } from '../src/model/network';
+import { Objective } from '../src/engine/analysis/objective';
+import { disposeVector } from '../src/engine/analysis/vectors';
+import type { Dataset } from '../src/engine/data/dataset';
+import { onnxExecutorFactory } from '../src/engine/exec/onnxruntime/executorFactory';
+import { defaultThreads, onnxRuntimeAvailable } from '../src/engine/exec/onnxruntime/runtime';
+import type { NetworkFunction } from '../src/engine/model/network';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface OnnxTiming {

@@ -1,10 +1,10 @@
-import { disposeKrylov, hessianTopEigenvalues } from '../src/analysis/eigenvalues';
-import { deflatedTrace } from '../src/analysis/deflatedTrace';
-import type { Objective } from '../src/analysis/objective';
-import { hessianTrace } from '../src/analysis/trace';
-import { disposeVector, type ParameterVector } from '../src/analysis/vectors';
-import { SeededRandom } from '../src/numeric/random';
-import { defaultSettings } from '../src/shared/report';
+import { disposeKrylov, hessianTopEigenvalues } from '../src/engine/analysis/eigenvalues';
+import { deflatedTrace } from '../src/engine/analysis/deflatedTrace';
+import type { Objective } from '../src/engine/analysis/objective';
+import { hessianTrace } from '../src/engine/analysis/trace';
+import { disposeVector, type ParameterVector } from '../src/engine/analysis/vectors';
+import { SeededRandom } from '../src/engine/numeric/random';
+import { defaultSettings } from '../src/protocol/report';
 
 export interface EstimatorResult {
   readonly estimator: string;

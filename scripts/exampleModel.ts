@@ -3,8 +3,8 @@
  * initialized from a fixed seed, and the model.json its trained weights are written with. Shared by
  * scripts/trainExample.ts and scripts/exampleRun.ts.
  */
-import { SeededRandom } from '../src/numeric/random';
-import type { Checkpoint, LayerNode, WeightTensor } from '../src/model/spec';
+import { SeededRandom } from '../src/engine/numeric/random';
+import type { Checkpoint, LayerNode, WeightTensor } from '../src/engine/model/spec';
 
 export const digitsMlpSizes = [64, 32, 16, 10];
 

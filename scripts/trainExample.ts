@@ -7,12 +7,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Objective } from '../src/analysis/objective';
-import { loadDataset } from '../src/data/load';
-import { tfjsLayersFormat } from '../src/formats/tfjsLayers/tfjsLayersFormat';
-import type { TfjsLayersSource } from '../src/formats/tfjsLayers/modelJson';
-import { initBackend } from '../src/model/backend';
-import { NetworkFunction } from '../src/model/network';
+import { Objective } from '../src/engine/analysis/objective';
+import { loadDataset } from '../src/engine/data/load';
+import { tfjsLayersFormat } from '../src/engine/formats/tfjsLayers/tfjsLayersFormat';
+import type { TfjsLayersSource } from '../src/engine/formats/tfjsLayers/modelJson';
+import { initBackend } from '../src/engine/model/backend';
+import { NetworkFunction } from '../src/engine/model/network';
 import { digitsModelJson, initialDigitsMlp } from './exampleModel';
 
 const folder = path.join(__dirname, '..', 'examples', 'digits-mlp');

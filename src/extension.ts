@@ -1,20 +1,20 @@
 import * as vscode from 'vscode';
-import { AnalyzerClient } from './analyzer/analyzerClient';
-import { CheckpointIndex } from './checkpoints/checkpointIndex';
-import { CheckpointTree } from './checkpoints/checkpointTree';
-import { trackRescalability } from './checkpoints/rescalable';
-import { Commands } from './commands/commands';
-import { openExample } from './commands/openExample';
-import { AnalysisService } from './jobs/analysisService';
-import { DataChoices } from './jobs/dataChoice';
-import { dataCandidatesRequest } from './jobs/requests';
-import { ResultCache } from './jobs/resultCache';
-import { ReportPanel } from './report/reportPanel';
-import { TrajectoryPanel } from './report/trajectoryPanel';
-import { TrainingRunCommands } from './commands/trainingRunCommands';
-import { TrainingRunJobs } from './jobs/trainingRunJobs';
-import { readSettings } from './settings';
-import { relativeToWorkspace } from './workspacePaths';
+import { AnalyzerClient } from './host/analyzerClient';
+import { CheckpointIndex } from './host/checkpoints/checkpointIndex';
+import { CheckpointTree } from './host/checkpoints/checkpointTree';
+import { trackRescalability } from './host/checkpoints/rescalable';
+import { Commands } from './host/commands/commands';
+import { openExample } from './host/commands/openExample';
+import { AnalysisService } from './host/jobs/analysisService';
+import { DataChoices } from './host/jobs/dataChoice';
+import { dataCandidatesRequest } from './host/jobs/requests';
+import { ResultCache } from './host/jobs/resultCache';
+import { ReportPanel } from './host/report/reportPanel';
+import { TrajectoryPanel } from './host/report/trajectoryPanel';
+import { TrainingRunCommands } from './host/commands/trainingRunCommands';
+import { TrainingRunJobs } from './host/jobs/trainingRunJobs';
+import { readSettings } from './host/settings';
+import { relativeToWorkspace } from './host/workspacePaths';
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Flatness Lens');

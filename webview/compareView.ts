@@ -1,5 +1,5 @@
-import type { FlatnessReport } from '../src/shared/report';
-import type { Equivalence } from '../src/shared/webviewProtocol';
+import type { FlatnessReport } from '../src/protocol/report';
+import type { Equivalence } from '../src/protocol/webviewProtocol';
 import { chartCard } from './chartCard';
 import { drawCompareEigenvalueChart, drawCompareSliceChart } from './charts/compareCharts';
 import { element, fileName, shortPath } from './dom';

@@ -1,4 +1,4 @@
-import { escapeControlCharacters } from '../src/shared/safeText';
+import { escapeControlCharacters } from '../src/protocol/safeText';
 
 /** Creates an element with optional text (control characters shown escaped) and class names. */
 export function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {

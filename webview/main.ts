@@ -1,4 +1,4 @@
-import type { ToWebviewMessage } from '../src/shared/webviewProtocol';
+import type { ToWebviewMessage } from '../src/protocol/webviewProtocol';
 import { destroyAllCharts, drawPendingCharts, redrawAllCharts } from './chartCard';
 import { compareView } from './compareView';
 import { element } from './dom';

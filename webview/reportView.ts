@@ -1,4 +1,4 @@
-import { isWeightsReport, type AnyReport, type FlatnessReport, type RescaleProvenance } from '../src/shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type RescaleProvenance } from '../src/protocol/report';
 import { chartCard } from './chartCard';
 import { drawAlphaOrbitChart } from './charts/alphaOrbitChart';
 import { blockTraceChartHeight, drawBlockTraceChart } from './charts/blockTraceChart';

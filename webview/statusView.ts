@@ -1,4 +1,4 @@
-import { progressText, type AnalysisProgress } from '../src/shared/report';
+import { progressText, type AnalysisProgress } from '../src/protocol/report';
 import { button, element } from './dom';
 import { vscode } from './vscodeApi';
 

@@ -1,4 +1,4 @@
-import type { FlatnessReport, TraceReport } from '../src/shared/report';
+import type { FlatnessReport, TraceReport } from '../src/protocol/report';
 
 /** Which metric a row shows; the compare view aligns checkpoints by it and highlights the sharpness rows. */
 export type SummaryKey =

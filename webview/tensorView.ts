@@ -1,4 +1,4 @@
-import type { TensorStatistics, WeightsReport } from '../src/shared/report';
+import type { TensorStatistics, WeightsReport } from '../src/protocol/report';
 import { chartCard } from './chartCard';
 import { drawStableRankChart, drawTensorNormChart, tensorChartHeight, weightMatrices } from './charts/tensorNormChart';
 import { button, checkpointNotes, element, shortPath, staleBanner } from './dom';

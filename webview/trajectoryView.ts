@@ -1,4 +1,4 @@
-import type { TrajectoryReport } from '../src/shared/trajectory';
+import type { TrajectoryReport } from '../src/protocol/trajectory';
 import { chartCard } from './chartCard';
 import { drawTrajectoryChart } from './charts/trajectoryCharts';
 import { button, element, shortPath } from './dom';

@@ -1,6 +1,6 @@
-import type { AnyReport, FlatnessReport } from '../src/shared/report';
-import type { TrajectoryReport } from '../src/shared/trajectory';
-import type { Equivalence, FromWebviewMessage } from '../src/shared/webviewProtocol';
+import type { AnyReport, FlatnessReport } from '../src/protocol/report';
+import type { TrajectoryReport } from '../src/protocol/trajectory';
+import type { Equivalence, FromWebviewMessage } from '../src/protocol/webviewProtocol';
 
 /** What the webview keeps with `setState` so the panel re-renders after a reload. */
 export type PersistedState =

@@ -1,15 +1,15 @@
-import { analyzeAnyFile } from '../analysis/analyzeFile';
-import { checkDataCandidates } from '../analysis/dataCandidates';
+import { analyzeAnyFile } from '../engine/analysis/analyzeFile';
+import { checkDataCandidates } from '../engine/analysis/dataCandidates';
 import { rescaleReport } from '../cli/rescaleReport';
-import { describeForListing } from '../formats/registry';
-import { compareFunctions } from '../rescale/compareFunctions';
-import { planRescale, writeRescaled } from '../rescale/plan';
-import { failureKind, throwIfAborted } from '../shared/errors';
-import type { FromAnalyzerMessage, JobMessage, JobResult, ToAnalyzerMessage } from '../shared/analyzerProtocol';
-import { messageId, toAnalyzerMessageProblem } from '../shared/messageValidation';
-import { removePendingTempFilesSync } from '../io/atomicWrite';
-import { startNewJobLedger } from '../io/readLedger';
-import type { AnalysisProgress } from '../shared/report';
+import { describeForListing } from '../engine/formats/registry';
+import { compareFunctions } from '../engine/rescale/compareFunctions';
+import { planRescale, writeRescaled } from '../engine/rescale/plan';
+import { failureKind, throwIfAborted } from '../protocol/errors';
+import type { FromAnalyzerMessage, JobMessage, JobResult, ToAnalyzerMessage } from '../protocol/analyzerProtocol';
+import { messageId, toAnalyzerMessageProblem } from '../protocol/messageValidation';
+import { removePendingTempFilesSync } from '../engine/io/atomicWrite';
+import { startNewJobLedger } from '../engine/io/readLedger';
+import type { AnalysisProgress } from '../protocol/report';
 
 /**
  * The background analyzer: a forked Node process that owns all tensor math, so the extension host

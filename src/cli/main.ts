@@ -1,22 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeAnyFile } from '../analysis/analyzeFile';
-import type { AnalysisRequest, RescaleRequest, DeepPartial } from '../shared/requests';
-import { failureKind, throwIfAborted } from '../shared/errors';
-import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../shared/report';
-import { toolVersion } from '../shared/version';
+import { analyzeAnyFile } from '../engine/analysis/analyzeFile';
+import type { AnalysisRequest, RescaleRequest, DeepPartial } from '../protocol/requests';
+import { failureKind, throwIfAborted } from '../protocol/errors';
+import { metricNames, type AnalysisSettings, type LossKind, type MetricName } from '../protocol/report';
+import { toolVersion } from '../protocol/version';
 import { ProgressBar } from './progressBar';
-import { planRescale, writeRescaled } from '../rescale/plan';
+import { planRescale, writeRescaled } from '../engine/rescale/plan';
 import { formatRescaleSummary, rescaleReport } from './rescaleReport';
 import { formatSummary } from './summary';
 import { runTrajectoryCommand, trajectoryHelp, trajectoryUsageLine } from './trajectory';
-import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../reportExport/standaloneHtml';
-import { formatLimitValue, limitLines, limits, type Limit } from '../shared/limits';
-import { escapeControlCharacters } from '../shared/safeText';
-import { checkOutputs } from '../io/outputGuard';
-import { removePendingTempFilesSync, replaceFilesAtomically } from '../io/atomicWrite';
-import { startNewJobLedger } from '../io/readLedger';
+import { packageRootFrom, readStandaloneAssets, standaloneReportHtml } from '../engine/reportExport/standaloneHtml';
+import { formatLimitValue, limitLines, limits, type Limit } from '../protocol/limits';
+import { escapeControlCharacters } from '../protocol/safeText';
+import { checkOutputs } from '../engine/io/outputGuard';
+import { removePendingTempFilesSync, replaceFilesAtomically } from '../engine/io/atomicWrite';
+import { startNewJobLedger } from '../engine/io/readLedger';
 
 const usage = `Usage: flatness analyze <checkpoint> [options]
        flatness rescale <checkpoint> (--flatten | --sharpen K | --alpha LIST) [options]

@@ -1,4 +1,4 @@
-import { progressText, type AnalysisProgress } from '../shared/report';
+import { progressText, type AnalysisProgress } from '../protocol/report';
 
 /**
  * Progress on stderr: a redrawn bar on a terminal, or one line per step (and at most every

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import type { RescalePlan } from '../rescale/plan';
-import type { RescaleReport } from '../shared/rescaleResult';
+import type { RescalePlan } from '../engine/rescale/plan';
+import type { RescaleReport } from '../protocol/rescaleResult';
 
 export function rescaleReport(plan: RescalePlan, files: string[]): RescaleReport {
   return {

@@ -1,4 +1,4 @@
-import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type TraceReport, type WeightsReport } from '../shared/report';
+import { isWeightsReport, type AnyReport, type FlatnessReport, type TensorStatistics, type TraceReport, type WeightsReport } from '../protocol/report';
 
 const fmt = (v: number | null | undefined, digits = 4): string => {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';

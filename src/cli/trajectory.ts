@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AnalysisRequest } from '../shared/requests';
-import { isTrajectoryReport, type TrajectoryReport } from '../shared/trajectory';
-import { findTrainingRun } from '../trajectory/findRun';
-import { runTrajectory } from '../trajectory/runTrajectory';
-import { trajectoryCsv } from '../runs/trajectoryCsv';
+import type { AnalysisRequest } from '../protocol/requests';
+import { isTrajectoryReport, type TrajectoryReport } from '../protocol/trajectory';
+import { findTrainingRun } from '../engine/trajectory/findRun';
+import { runTrajectory } from '../engine/trajectory/runTrajectory';
+import { trajectoryCsv } from '../engine/runs/trajectoryCsv';
 import { ProgressBar } from './progressBar';
 
 export const trajectoryUsageLine = '       flatness trajectory <folder | checkpoint files…> [options]';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/model/backend';
-import { blockTopEigenvalues } from '../../src/analysis/blockEigenvalues';
-import { SeededRandom } from '../../src/numeric/random';
+import { initBackend } from '../../src/engine/model/backend';
+import { blockTopEigenvalues } from '../../src/engine/analysis/blockEigenvalues';
+import { SeededRandom } from '../../src/engine/numeric/random';
 import { symmetricEigenvalues } from '../reference/symmetricEigen';
 import { buildMlp, exactReluMlp } from './calibrationSupport';
 

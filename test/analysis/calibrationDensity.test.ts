@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../../src/model/backend';
-import { hessianTopEigenvalues } from '../../src/analysis/eigenvalues';
-import { spectralDensity } from '../../src/analysis/density';
-import { disposeVector } from '../../src/analysis/vectors';
-import { SeededRandom } from '../../src/numeric/random';
+import { initBackend } from '../../src/engine/model/backend';
+import { hessianTopEigenvalues } from '../../src/engine/analysis/eigenvalues';
+import { spectralDensity } from '../../src/engine/analysis/density';
+import { disposeVector } from '../../src/engine/analysis/vectors';
+import { SeededRandom } from '../../src/engine/numeric/random';
 import { exactReluMlp, zSummary } from './calibrationSupport';
 
 test('spectral density reuses the eigenvalues\' Lanczos run: one run fewer in products, the same measure, first moment calibrated over 30 seeds', async (t) => {

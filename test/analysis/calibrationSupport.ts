@@ -4,11 +4,11 @@
  * summaries. An error bar is honest when (estimate − exact)/stderr over many seeds looks standard
  * normal: mean near 0 and about 95% within ±2.
  */
-import type { Dataset } from '../../src/data/dataset';
-import type { ParameterInfo } from '../../src/model/network';
-import { NetworkFunction } from '../../src/model/network';
-import { Objective } from '../../src/analysis/objective';
-import type { ParameterVector } from '../../src/analysis/vectors';
+import type { Dataset } from '../../src/engine/data/dataset';
+import type { ParameterInfo } from '../../src/engine/model/network';
+import { NetworkFunction } from '../../src/engine/model/network';
+import { Objective } from '../../src/engine/analysis/objective';
+import type { ParameterVector } from '../../src/engine/analysis/vectors';
 import { mlpHessian, mlpProblem, mlpTheta } from '../reference/mlpHessian';
 import { symmetricEigenvalues } from '../reference/symmetricEigen';
 import { TinyModelBuilder, randomClassTargets, randomInputs, type TinyCheckpoint } from '../reference/tinyModels';

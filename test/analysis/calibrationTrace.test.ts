@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/model/backend';
-import { disposeKrylov, hessianTopEigenvalues } from '../../src/analysis/eigenvalues';
-import { deflatedTrace } from '../../src/analysis/deflatedTrace';
-import { blockStreamLabel, hessianTrace } from '../../src/analysis/trace';
-import { disposeVector } from '../../src/analysis/vectors';
-import { SeededRandom } from '../../src/numeric/random';
+import { initBackend } from '../../src/engine/model/backend';
+import { disposeKrylov, hessianTopEigenvalues } from '../../src/engine/analysis/eigenvalues';
+import { deflatedTrace } from '../../src/engine/analysis/deflatedTrace';
+import { blockStreamLabel, hessianTrace } from '../../src/engine/analysis/trace';
+import { disposeVector } from '../../src/engine/analysis/vectors';
+import { SeededRandom } from '../../src/engine/numeric/random';
 import { exactReluMlp, zSummary, type ExactModel } from './calibrationSupport';
 
 const SEEDS = 30;

@@ -8,9 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { analyzeFile, defaultProbeSamples } from '../../src/analysis/analyzeFile';
-import type { AnalysisRequest } from '../../src/shared/requests';
-import { initBackend } from '../../src/model/backend';
+import { analyzeFile, defaultProbeSamples } from '../../src/engine/analysis/analyzeFile';
+import type { AnalysisRequest } from '../../src/protocol/requests';
+import { initBackend } from '../../src/engine/model/backend';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 
 const small: AnalysisRequest['settings'] = {

@@ -11,29 +11,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset } from '../../src/data/dataset';
-import type { Targets } from '../../src/model/loss';
-import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
-import type { Checkpoint, WeightTensor } from '../../src/model/spec';
-import type { LossKind } from '../../src/model/loss';
-import { Objective } from '../../src/analysis/objective';
-import { hessianTopEigenvalues } from '../../src/analysis/eigenvalues';
-import { hessianTrace } from '../../src/analysis/trace';
-import { spectralDensity } from '../../src/analysis/density';
-import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from '../../src/analysis/sharpness';
-import { volumeFlatness } from '../../src/analysis/volume';
-import { fisherRaoNorm } from '../../src/analysis/fisherRao';
-import { SeededRandom } from '../../src/numeric/random';
-import { disposeVector, fromFlat, toFlat, type ParameterVector } from '../../src/analysis/vectors';
-import { analyze, type AnalysisInput } from '../../src/analysis/analyze';
-import { mergeSettings } from '../../src/analysis/analyzeFile';
-import { exponentialSum, minimizeExponentialSum } from '../../src/symmetry/exponentialSum';
-import { layerFactors } from '../../src/symmetry/layerFactors';
-import { analyzeSymmetry } from '../../src/symmetry/symmetry';
-import { layerTraceTerms } from '../../src/analysis/traceTerms';
-import { Cancelled } from '../../src/shared/errors';
-import { metricNames } from '../../src/shared/report';
+import type { Dataset } from '../../src/engine/data/dataset';
+import type { Targets } from '../../src/engine/model/loss';
+import { initBackend } from '../../src/engine/model/backend';
+import { NetworkFunction } from '../../src/engine/model/network';
+import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
+import type { LossKind } from '../../src/engine/model/loss';
+import { Objective } from '../../src/engine/analysis/objective';
+import { hessianTopEigenvalues } from '../../src/engine/analysis/eigenvalues';
+import { hessianTrace } from '../../src/engine/analysis/trace';
+import { spectralDensity } from '../../src/engine/analysis/density';
+import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from '../../src/engine/analysis/sharpness';
+import { volumeFlatness } from '../../src/engine/analysis/volume';
+import { fisherRaoNorm } from '../../src/engine/analysis/fisherRao';
+import { SeededRandom } from '../../src/engine/numeric/random';
+import { disposeVector, fromFlat, toFlat, type ParameterVector } from '../../src/engine/analysis/vectors';
+import { analyze, type AnalysisInput } from '../../src/engine/analysis/analyze';
+import { mergeSettings } from '../../src/engine/analysis/analyzeFile';
+import { exponentialSum, minimizeExponentialSum } from '../../src/engine/symmetry/exponentialSum';
+import { layerFactors } from '../../src/engine/symmetry/layerFactors';
+import { analyzeSymmetry } from '../../src/engine/symmetry/symmetry';
+import { layerTraceTerms } from '../../src/engine/analysis/traceTerms';
+import { Cancelled } from '../../src/protocol/errors';
+import { metricNames } from '../../src/protocol/report';
 import { exactGradient, exactHessian, exactHessianVectorProduct } from '../reference/exactHessian';
 import { mlpHessian, mlpKinkMargin, mlpPass, mlpProblem, mlpTheta, type MlpProblem } from '../reference/mlpHessian';
 import { jacobiEigen, symmetricEigenvalues } from '../reference/symmetricEigen';
@@ -518,7 +518,7 @@ for (const bias of [false, true]) {
   });
 }
 
-// ---- minimum trace over the α-scale orbit (src/rescale: symmetry, traceTerms, exponentialSum) ----------
+// ---- minimum trace over the α-scale orbit (src/engine/rescale: symmetry, traceTerms, exponentialSum) ----------
 
 interface Orbit {
   /** Block traces from hessianTrace, by weight name. */

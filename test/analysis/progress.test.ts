@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { analyzeFile } from '../../src/analysis/analyzeFile';
-import { monotoneProgress, progressSpan, setupShare } from '../../src/analysis/progress';
-import { metricNames, type AnalysisProgress } from '../../src/shared/report';
+import { analyzeFile } from '../../src/engine/analysis/analyzeFile';
+import { monotoneProgress, progressSpan, setupShare } from '../../src/engine/analysis/progress';
+import { metricNames, type AnalysisProgress } from '../../src/protocol/report';
 
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
 

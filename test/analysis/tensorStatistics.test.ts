@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeTensor, describeTensors } from '../../src/analysis/tensorStatistics';
-import { SeededRandom } from '../../src/numeric/random';
+import { describeTensor, describeTensors } from '../../src/engine/analysis/tensorStatistics';
+import { SeededRandom } from '../../src/engine/numeric/random';
 import { jacobiEigen } from '../reference/symmetricEigen';
 
 /** σ₁ from the exact eigenvalues of the Gram matrix AᵀA (float64 Jacobi, independent of Lanczos). */

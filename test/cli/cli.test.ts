@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 
 // Runs the built CLI (npm test builds dist/ first) as a user would.
 const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeExampleRun } from '../../scripts/exampleRun';
-import { isTrajectoryReport, type TrajectoryReport } from '../../src/shared/trajectory';
+import { isTrajectoryReport, type TrajectoryReport } from '../../src/protocol/trajectory';
 
 // Runs the built CLI (npm test builds dist/ first) as a user would.
 const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDataset } from '../../src/data/load';
+import { loadDataset } from '../../src/engine/data/load';
 import { fixtureFolder, gzip, problemMatching } from './fixtures';
 
 /** Like sklearn's digits.csv.gz: 64 features then the label, no header. */

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Dataset } from '../../src/data/dataset';
-import type { Targets } from '../../src/model/loss';
-import { fitDatasetToModel, takeFirst } from '../../src/data/fit';
+import type { Dataset } from '../../src/engine/data/dataset';
+import type { Targets } from '../../src/engine/model/loss';
+import { fitDatasetToModel, takeFirst } from '../../src/engine/data/fit';
 import { problemMatching } from './fixtures';
 
 function dataset(targets: Targets, sampleShape: number[] = [4], count = 3): Dataset {

@@ -2,9 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { FileProblem } from '../../src/shared/errors';
-import { numberAt } from '../../src/data/numericArray';
-import type { NumericValues } from '../../src/data/numericArray';
+import { FileProblem } from '../../src/protocol/errors';
+import { numberAt } from '../../src/engine/data/numericArray';
+import type { NumericValues } from '../../src/engine/data/numericArray';
 
 /** numpy dtype descriptors we can write, e.g. '<f4', '>i8', '|u1', '|b1'. */
 export type NpyDescr = string;

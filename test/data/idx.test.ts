@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDataset } from '../../src/data/load';
-import { parseIdx } from '../../src/data/idx';
+import { loadDataset } from '../../src/engine/data/load';
+import { parseIdx } from '../../src/engine/data/idx';
 import { fixtureFolder, gzip, idxBytes, problemMatching, asNumbers } from './fixtures';
 
 const PIXELS = [0, 255, 51, 102, 0, 0, 255, 255];

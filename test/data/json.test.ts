@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDataset } from '../../src/data/load';
+import { loadDataset } from '../../src/engine/data/load';
 import { fixtureFolder, problemMatching } from './fixtures';
 
 test('json: {x, y} with nested inputs takes the sample shape from the nesting', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { zipSync } from 'fflate';
-import { loadDataset } from '../../src/data/load';
+import { loadDataset } from '../../src/engine/data/load';
 import { fixtureFolder, gzip, idxBytes, npyBytes, problemMatching } from './fixtures';
 
 const X = npyBytes('<f4', [3, 2], [1, 2, 3, 4, 5, 6]);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDataset } from '../../src/data/load';
-import { parseNpy } from '../../src/data/npy';
+import { loadDataset } from '../../src/engine/data/load';
+import { parseNpy } from '../../src/engine/data/npy';
 import { fixtureFolder, gzip, npyBytes, problemMatching, asNumbers } from './fixtures';
 
 const SAMPLE_VALUES = [0, 1, 2, 3, 4, 5, 6, 7, 100, 127];

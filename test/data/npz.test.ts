@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { zipSync } from 'fflate';
-import { loadDataset } from '../../src/data/load';
-import { MAX_ENTRY_BYTES, zipEntryRefusal } from '../../src/io/zipArchive';
+import { loadDataset } from '../../src/engine/data/load';
+import { MAX_ENTRY_BYTES, zipEntryRefusal } from '../../src/engine/io/zipArchive';
 import { fixtureFolder, npyBytes, problemMatching } from './fixtures';
 
 const INPUTS = npyBytes('<f4', [4, 2, 2], Array.from({ length: 16 }, (_, i) => i / 2));

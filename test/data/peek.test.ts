@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { loadDataset } from '../../src/data/load';
-import { PEEK_BYTES, peekDataset } from '../../src/data/peek';
-import { checkDataCandidates } from '../../src/analysis/dataCandidates';
+import { loadDataset } from '../../src/engine/data/load';
+import { PEEK_BYTES, peekDataset } from '../../src/engine/data/peek';
+import { checkDataCandidates } from '../../src/engine/analysis/dataCandidates';
 import { fixtureFolder, gzip, idxBytes, npyBytes, problemMatching } from './fixtures';
 
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');

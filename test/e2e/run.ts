@@ -14,7 +14,7 @@ import { buildFixtureWorkspace, workspaceSettings } from './fixtureWorkspace';
 import { CodeServer, codeServerEntry, freePort, installExtension, isolatedEnv, makeRunFolders, type RunFolders } from './codeServer';
 import { parseReport, scenarios, type ScenarioContext } from './scenarios';
 import { StepTimeout, Workbench } from './workbench';
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 
 const repo = path.resolve(__dirname, '..', '..');
 const artifacts = path.join(repo, '.run', 'e2e-artifacts');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatNumber } from '../../webview/summaryRows';
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 import * as os from 'node:os';
 import { writeExampleRun } from '../../scripts/exampleRun';
 import { workspaceSettings, writeWorkspaceSettings, type FixtureWorkspace } from './fixtureWorkspace';

@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { analyzeFile } from '../../src/analysis/analyzeFile';
-import { onnxRuntimeAvailable, probeDevice } from '../../src/exec/onnxruntime/runtime';
-import type { AnalysisRequest } from '../../src/shared/requests';
+import { analyzeFile } from '../../src/engine/analysis/analyzeFile';
+import { onnxRuntimeAvailable, probeDevice } from '../../src/engine/exec/onnxruntime/runtime';
+import type { AnalysisRequest } from '../../src/protocol/requests';
 
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
 const request: AnalysisRequest = {

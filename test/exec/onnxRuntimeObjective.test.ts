@@ -13,16 +13,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset } from '../../src/data/dataset';
-import type { Targets } from '../../src/model/loss';
-import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
-import type { Checkpoint } from '../../src/model/spec';
-import { Objective } from '../../src/analysis/objective';
-import { disposeVector, fromFlat, toFlat } from '../../src/analysis/vectors';
-import { onnxExecutorFactory } from '../../src/exec/onnxruntime/executorFactory';
-import { onnxRuntimeAvailable } from '../../src/exec/onnxruntime/runtime';
-import { ModelProblem } from '../../src/shared/errors';
+import type { Dataset } from '../../src/engine/data/dataset';
+import type { Targets } from '../../src/engine/model/loss';
+import { initBackend } from '../../src/engine/model/backend';
+import { NetworkFunction } from '../../src/engine/model/network';
+import type { Checkpoint } from '../../src/engine/model/spec';
+import { Objective } from '../../src/engine/analysis/objective';
+import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
+import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
+import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
+import { ModelProblem } from '../../src/protocol/errors';
 import { exactGradient, exactHessianVectorProduct, type LossKind } from '../reference/exactHessian';
 import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, seededUniform, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 

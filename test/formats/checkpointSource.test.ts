@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkpointFormats, readCheckpoint } from '../../src/formats/registry';
-import { FileProblem } from '../../src/shared/errors';
+import { checkpointFormats, readCheckpoint } from '../../src/engine/formats/registry';
+import { FileProblem } from '../../src/protocol/errors';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 
 test('a checkpoint carries its reader\'s source kind, and every other format\'s writer refuses it without writing', async () => {

@@ -3,20 +3,20 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { analyzeFile } from '../../src/analysis/analyzeFile';
-import { describeKerasH5, kerasH5Format, matchKerasH5, readKerasH5 } from '../../src/formats/keras/kerasH5Format';
-import { withH5 } from '../../src/formats/keras/h5Layout';
-import { loadH5wasm, type H5Group } from '../../src/formats/keras/h5wasm';
-import { PROVENANCE_ATTRIBUTE } from '../../src/formats/keras/h5Writer';
-import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/formats/keras/kerasV3Format';
-import { readZipEntries as zipEntries, withExtractedFile } from '../../src/formats/keras/archive';
-import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { initBackend } from '../../src/model/backend';
-import type { Checkpoint } from '../../src/model/spec';
-import { planRescale, writeRescaled } from '../../src/rescale/plan';
+import { analyzeFile } from '../../src/engine/analysis/analyzeFile';
+import { describeKerasH5, kerasH5Format, matchKerasH5, readKerasH5 } from '../../src/engine/formats/keras/kerasH5Format';
+import { withH5 } from '../../src/engine/formats/keras/h5Layout';
+import { loadH5wasm, type H5Group } from '../../src/engine/formats/keras/h5wasm';
+import { PROVENANCE_ATTRIBUTE } from '../../src/engine/formats/keras/h5Writer';
+import { describeKerasV3, kerasV3Format, readKerasV3 } from '../../src/engine/formats/keras/kerasV3Format';
+import { readZipEntries as zipEntries, withExtractedFile } from '../../src/engine/formats/keras/archive';
+import { formatFor, readCheckpoint } from '../../src/engine/formats/registry';
+import { initBackend } from '../../src/engine/model/backend';
+import type { Checkpoint } from '../../src/engine/model/spec';
+import { planRescale, writeRescaled } from '../../src/engine/rescale/plan';
 import { caseFolders } from '../fixtures/tempDirs';
 import { assertOutputsMatch, engineOutputs, readReferenceOutputs, type ReferenceOutputs } from '../fixtures/referenceOutputs';
-import { FileProblem, ModelProblem } from '../../src/shared/errors';
+import { FileProblem, ModelProblem } from '../../src/protocol/errors';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'keras');
 const fixture = (name: string) => join(fixtures, name);
@@ -41,7 +41,7 @@ async function assertFileProblem(promise: Promise<unknown>, file: string, proble
 }
 
 /** Edits a copy of a fixture with h5wasm (no Python in tests). */
-async function editedCopy(name: string, edit: (h5file: import('../../src/formats/keras/h5wasm').H5File) => void): Promise<string> {
+async function editedCopy(name: string, edit: (h5file: import('../../src/engine/formats/keras/h5wasm').H5File) => void): Promise<string> {
   const copy = join(await freshDir(), name);
   await copyFile(fixture(name), copy);
   withH5(await loadH5wasm(), copy, 'a', edit);
@@ -176,7 +176,7 @@ test('a weight whose shape does not fit model_config is a FileProblem naming the
 
 test('a layer_names entry without its group is a FileProblem', async () => {
   const file = await editedCopy('mlp.h5', (h5file) => {
-    const weights = h5file.get('model_weights') as import('../../src/formats/keras/h5wasm').H5Group;
+    const weights = h5file.get('model_weights') as import('../../src/engine/formats/keras/h5wasm').H5Group;
     weights.delete_attribute('layer_names');
     weights.create_attribute('layer_names', ['dense', 'dense_9']);
   });

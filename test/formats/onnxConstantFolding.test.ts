@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCH, foldNode, viewDims, type FoldInputs, type IntTensor, type IntValue } from '../../src/formats/onnx/constantFolding';
-import type { AttributeValue, OnnxNode } from '../../src/formats/onnx/proto';
+import { BATCH, foldNode, viewDims, type FoldInputs, type IntTensor, type IntValue } from '../../src/engine/formats/onnx/constantFolding';
+import type { AttributeValue, OnnxNode } from '../../src/engine/formats/onnx/proto';
 
 /** Evaluates a chain of nodes over named integer tensors and data shapes, as graphToSpec does. */
 function evaluate(nodes: readonly OnnxNode[], known: Record<string, IntTensor>, shapes: Record<string, IntValue[]> = {}, opset = 13): Map<string, IntTensor> {

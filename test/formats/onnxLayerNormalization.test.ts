@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
-import { SeededRandom } from '../../src/numeric/random';
-import { readOnnx } from '../../src/formats/onnx/onnxFormat';
-import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
-import { analyzeSymmetry } from '../../src/symmetry/symmetry';
+import { SeededRandom } from '../../src/engine/numeric/random';
+import { readOnnx } from '../../src/engine/formats/onnx/onnxFormat';
+import { initBackend } from '../../src/engine/model/backend';
+import { NetworkFunction } from '../../src/engine/model/network';
+import { analyzeSymmetry } from '../../src/engine/symmetry/symmetry';
 import { missingPythonModules, runPythonJson } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { SeededRandom } from '../../src/numeric/random';
-import { onnxFormat, readOnnx } from '../../src/formats/onnx/onnxFormat';
-import { initBackend } from '../../src/model/backend';
-import { planRescale, writeRescaled } from '../../src/rescale/plan';
-import type { RescaleRequest } from '../../src/shared/requests';
+import { SeededRandom } from '../../src/engine/numeric/random';
+import { onnxFormat, readOnnx } from '../../src/engine/formats/onnx/onnxFormat';
+import { initBackend } from '../../src/engine/model/backend';
+import { planRescale, writeRescaled } from '../../src/engine/rescale/plan';
+import type { RescaleRequest } from '../../src/protocol/requests';
 import { caseFolders } from '../fixtures/tempDirs';
 import { engineOutputs } from '../fixtures/referenceOutputs';
 

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir, rm, symlink, truncate, appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openDimension } from '../../src/model/inputShape';
-import type { Checkpoint, WeightTensor } from '../../src/model/spec';
+import { openDimension } from '../../src/engine/model/inputShape';
+import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
 import { caseFolders } from '../fixtures/tempDirs';
-import { FileProblem, ModelProblem } from '../../src/shared/errors';
-import { writeNewFilesAtomically } from '../../src/io/atomicWrite';
-import { formatFor, readCheckpoint } from '../../src/formats/registry';
-import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/formats/tfjsLayers/tfjsLayersFormat';
-import { halfToFloat } from '../../src/data/halfFloat';
+import { FileProblem, ModelProblem } from '../../src/protocol/errors';
+import { writeNewFilesAtomically } from '../../src/engine/io/atomicWrite';
+import { formatFor, readCheckpoint } from '../../src/engine/formats/registry';
+import { MAX_MODEL_JSON_BYTES, readTfjsLayers, tfjsLayersFormat, trainingLossOf } from '../../src/engine/formats/tfjsLayers/tfjsLayersFormat';
+import { halfToFloat } from '../../src/engine/data/halfFloat';
 import {
   denseLayer,
   denseWeights,

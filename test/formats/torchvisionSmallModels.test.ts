@@ -8,10 +8,10 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hessianTopEigenvalues } from '../../src/analysis/eigenvalues';
-import { disposeVector } from '../../src/analysis/vectors';
-import { initBackend } from '../../src/model/backend';
-import { SeededRandom } from '../../src/numeric/random';
+import { hessianTopEigenvalues } from '../../src/engine/analysis/eigenvalues';
+import { disposeVector } from '../../src/engine/analysis/vectors';
+import { initBackend } from '../../src/engine/model/backend';
+import { SeededRandom } from '../../src/engine/numeric/random';
 import { missingPythonModules } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 import { exportTorchvision, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';

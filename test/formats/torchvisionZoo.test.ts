@@ -6,7 +6,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../../src/model/backend';
+import { initBackend } from '../../src/engine/model/backend';
 import { missingPythonModules } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 import { exportTorchvision, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';

@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { encodeNpy, npzWeightsFile } from '../../src/formats/weights/npzWeights';
-import { pytorchFile } from '../../src/formats/weights/pytorch';
-import { MAX_HEADER_BYTES, safetensorsFile, SAFETENSORS_PROVENANCE_KEY } from '../../src/formats/weights/safetensors';
-import type { StoredTensor, TensorFile, TensorFileFormat } from '../../src/formats/weights/tensorFile';
-import { FileProblem } from '../../src/shared/errors';
+import { encodeNpy, npzWeightsFile } from '../../src/engine/formats/weights/npzWeights';
+import { pytorchFile } from '../../src/engine/formats/weights/pytorch';
+import { MAX_HEADER_BYTES, safetensorsFile, SAFETENSORS_PROVENANCE_KEY } from '../../src/engine/formats/weights/safetensors';
+import type { StoredTensor, TensorFile, TensorFileFormat } from '../../src/engine/formats/weights/tensorFile';
+import { FileProblem } from '../../src/protocol/errors';
 import { missingPythonModules, runPythonJson } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 

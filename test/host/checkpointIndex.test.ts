@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AnalyzerClient } from '../../src/analyzer/analyzerClient';
-import { CheckpointIndex } from '../../src/checkpoints/checkpointIndex';
+import { AnalyzerClient } from '../../src/host/analyzerClient';
+import { CheckpointIndex } from '../../src/host/checkpoints/checkpointIndex';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 import { host } from './fakeVscode';
 

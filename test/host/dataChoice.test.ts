@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { checkDataCandidates } from '../../src/analysis/dataCandidates';
-import { describeForListing } from '../../src/formats/registry';
-import { CheckpointIndex } from '../../src/checkpoints/checkpointIndex';
-import { DataChoices } from '../../src/jobs/dataChoice';
-import { dataCandidatesRequest } from '../../src/jobs/requests';
-import { readSettings } from '../../src/settings';
+import { checkDataCandidates } from '../../src/engine/analysis/dataCandidates';
+import { describeForListing } from '../../src/engine/formats/registry';
+import { CheckpointIndex } from '../../src/host/checkpoints/checkpointIndex';
+import { DataChoices } from '../../src/host/jobs/dataChoice';
+import { dataCandidatesRequest } from '../../src/host/jobs/requests';
+import { readSettings } from '../../src/host/settings';
 import { host, Uri } from './fakeVscode';
 
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');

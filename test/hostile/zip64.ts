@@ -2,7 +2,7 @@
  * Writes a stored (uncompressed) zip archive in ZIP64 form, as NumPy and PyTorch do for large
  * files: every size and offset in the headers is 0xFFFFFFFF with the real value in the ZIP64 extra
  * field, and the end of the central directory is found through the ZIP64 record and locator.
- * Independent of src/io/zipArchive.ts, so the reader is checked against the specification.
+ * Independent of src/engine/io/zipArchive.ts, so the reader is checked against the specification.
  */
 export function crc(data: Uint8Array): number {
   let c = 0xffffffff;

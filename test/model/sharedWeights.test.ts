@@ -7,11 +7,11 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Objective } from '../../src/analysis/objective';
-import { disposeVector, fromFlat, toFlat } from '../../src/analysis/vectors';
-import { initBackend } from '../../src/model/backend';
-import { NetworkFunction } from '../../src/model/network';
-import type { Checkpoint, WeightTensor } from '../../src/model/spec';
+import { Objective } from '../../src/engine/analysis/objective';
+import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
+import { initBackend } from '../../src/engine/model/backend';
+import { NetworkFunction } from '../../src/engine/model/network';
+import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
 import { exactGradient, exactHessianVectorProduct } from '../reference/exactHessian';
 import { TinyModelBuilder, randomClassTargets, randomInputs, seededUniform } from '../reference/tinyModels';
 

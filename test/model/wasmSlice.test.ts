@@ -1,12 +1,12 @@
 /**
- * The wasm Slice kernel that src/model/wasmSlice.ts puts in place of the stock one must give exactly
+ * The wasm Slice kernel that src/engine/model/wasmSlice.ts puts in place of the stock one must give exactly
  * what the cpu backend gives and what a plain JS slice gives: random shapes of rank 1–6, random
  * begin/size (including size −1, whole axes, empty slices and empty axes), float32, int32 and bool.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/model/backend';
+import { initBackend } from '../../src/engine/model/backend';
 import { seededUniform } from '../reference/tinyModels';
 
 type Values = Float32Array | Int32Array | Uint8Array;

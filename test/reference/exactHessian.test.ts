@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Targets } from '../../src/model/loss';
-import type { ModelSpec, WeightTensor } from '../../src/model/spec';
+import type { Targets } from '../../src/engine/model/loss';
+import type { ModelSpec, WeightTensor } from '../../src/engine/model/spec';
 import {
   exactGradient,
   exactHessian,
@@ -413,8 +413,8 @@ test('non-trainable weights are constants: BatchNorm moving statistics are not p
 });
 
 test('unsupported layers and malformed inputs fail with the layer named', () => {
-  const unknown = singleLayerModel([2], 'Multiply', {});
-  assert.throws(() => outputsOf(unknown, [1, 2]), /layer 'layer': unsupported layer class 'Multiply'/);
+  const unknown = singleLayerModel([2], 'Bidirectional', {});
+  assert.throws(() => outputsOf(unknown, [1, 2]), /layer 'layer': unsupported layer class 'Bidirectional'/);
   const dense = singleLayerModel([2], 'Dense', { units: 1 }, [{ role: 'kernel', shape: [2, 1], values: [1, 1] }]);
   assert.throws(() => outputsOf(dense, [1, 2]), /missing weight with role 'bias'/);
   assert.throws(() => outputsOf(dense, [1, 2, 3]), /expected 1×\[2\] = 2 input values, found 3/);

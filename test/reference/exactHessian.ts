@@ -1,7 +1,7 @@
 /**
  * TEST REFERENCE — not part of the engine. An independent float64 computation of the exact loss,
  * gradient, Hessian and Hessian-vector products of a ModelSpec network, used to check the tfjs
- * engine (float32, double backprop). It shares no code with src/model (only the spec types).
+ * engine (float32, double backprop). It shares no code with src/engine/model (only the spec types).
  *
  * Method: hyper-dual numbers. Evaluating the loss at θ + ε1·e_i + ε2·e_j gives ∂²L/∂θ_i∂θ_j exactly in
  * the ε1ε2 part and ∂L/∂θ_i in the ε1 part. Only the seeded parameters are hyper-dual; everything
@@ -13,8 +13,8 @@
  * Piecewise-linear pieces (ReLU, max pooling) take the branch of the real part, so results are exact
  * away from kinks and ties; tests choose seeds and inputs that avoid them.
  */
-import type { Targets } from '../../src/model/loss';
-import type { ModelSpec, WeightTensor } from '../../src/model/spec';
+import type { Targets } from '../../src/engine/model/loss';
+import type { ModelSpec, WeightTensor } from '../../src/engine/model/spec';
 import { HyperDual, epsilon12Part, epsilon1Part, realPart } from './hyperDual';
 import type { Num } from './hyperDual';
 import { meanLoss } from './losses';

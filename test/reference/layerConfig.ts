@@ -2,7 +2,7 @@
  * Test reference only: reading the Keras config keys the reference understands, with Keras's
  * defaults, failing loudly on anything unexpected rather than guessing.
  */
-import type { LayerNode } from '../../src/model/spec';
+import type { LayerNode } from '../../src/engine/model/spec';
 import { ReferenceModelError } from './referenceTensor';
 
 export type Padding = 'valid' | 'same';

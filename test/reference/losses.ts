@@ -8,7 +8,7 @@
  * - mse: mean over units of (f − t)² on the final output.
  * The loss is the mean of the per-sample losses. Class targets become one-hot for more than one unit.
  */
-import type { Targets } from '../../src/model/loss';
+import type { Targets } from '../../src/engine/model/loss';
 import { logSumExp } from './activations';
 import { SumAccumulator, div, mul, softplus, sub } from './hyperDual';
 import type { Num } from './hyperDual';

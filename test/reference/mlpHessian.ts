@@ -9,7 +9,7 @@
  * θ is ordered as the checkpoint's trainable weights: per layer its kernel [in, out] (row-major),
  * then its bias when present. ReLU takes the branch of the real value (exact away from kinks).
  */
-import type { Targets } from '../../src/model/loss';
+import type { Targets } from '../../src/engine/model/loss';
 import type { TinyCheckpoint } from './tinyModels';
 
 export interface MlpLayer {

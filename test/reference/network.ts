@@ -1,8 +1,8 @@
 /**
  * Test reference only: evaluates a ModelSpec layer by layer over `Num` tensors, following Keras
- * inference semantics. Written independently of src/model: straightforward loops, no tfjs.
+ * inference semantics. Written independently of src/engine/model: straightforward loops, no tfjs.
  */
-import type { LayerNode, ModelSpec } from '../../src/model/spec';
+import type { LayerNode, ModelSpec } from '../../src/engine/model/spec';
 import { applyActivation, elu, leakyRelu, parseActivation, softmaxOverAxis, thresholdedRelu } from './activations';
 import type { ActivationName } from './activations';
 import { SumAccumulator, add, div, mul, realPart, sqrt, sub } from './hyperDual';

@@ -1,6 +1,6 @@
 /**
  * TEST REFERENCE — not part of the engine. Eigen-decomposition of dense symmetric float64 matrices,
- * written independently of src/analysis (which only has a tridiagonal solver):
+ * written independently of src/engine/analysis (which only has a tridiagonal solver):
  *
  * - `jacobiEigen`: cyclic Jacobi rotations, eigenvalues and eigenvectors; O(n³) per sweep, for
  *   matrices up to a few hundred rows.

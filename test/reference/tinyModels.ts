@@ -7,8 +7,8 @@
  * here landing away from kinks and ties (with probability ~1 for continuous random values), and use
  * smooth models where they need second differences of the loss.
  */
-import type { Targets } from '../../src/model/loss';
-import type { LayerNode, ModelSpec, Shape, WeightTensor } from '../../src/model/spec';
+import type { Targets } from '../../src/engine/model/loss';
+import type { LayerNode, ModelSpec, Shape, WeightTensor } from '../../src/engine/model/spec';
 import type { LossKind } from './losses';
 
 export interface TinyCheckpoint {

@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { standaloneReportHtml } from '../../src/reportExport/standaloneHtml';
-import type { FlatnessReport } from '../../src/shared/report';
+import { standaloneReportHtml } from '../../src/engine/reportExport/standaloneHtml';
+import type { FlatnessReport } from '../../src/protocol/report';
 import { formatNumber } from '../../webview/summaryRows';
 
 const repoRoot = path.join(__dirname, '..', '..');

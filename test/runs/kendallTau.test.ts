@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kendallTauB } from '../../src/runs/kendallTau';
+import { kendallTauB } from '../../src/engine/runs/kendallTau';
 
 // Expected values from scipy 1.10.1, computed once:
 //   from scipy.stats import kendalltau; kendalltau(x, y).statistic   (τ-b, the default)

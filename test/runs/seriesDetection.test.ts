@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectTrainingRuns, trainingRunFromPattern } from '../../src/runs/seriesDetection';
+import { detectTrainingRuns, trainingRunFromPattern } from '../../src/engine/runs/seriesDetection';
 
 const steps = (run: { checkpoints: readonly { step: number }[] }) => run.checkpoints.map((c) => c.step);
 const paths = (run: { checkpoints: readonly { path: string }[] }) => run.checkpoints.map((c) => c.path);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { isFromWebviewMessage } from '../../src/shared/webviewProtocol';
+import { isFromWebviewMessage } from '../../src/protocol/webviewProtocol';
 import { formatNumber } from '../../webview/summaryRows';
 import {
   canvasInk,

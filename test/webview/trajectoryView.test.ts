@@ -5,10 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { writeExampleRun } from '../../scripts/exampleRun';
-import type { TrajectoryReport } from '../../src/shared/trajectory';
-import { isFromWebviewMessage } from '../../src/shared/webviewProtocol';
-import { findTrainingRun } from '../../src/trajectory/findRun';
-import { runTrajectory } from '../../src/trajectory/runTrajectory';
+import type { TrajectoryReport } from '../../src/protocol/trajectory';
+import { isFromWebviewMessage } from '../../src/protocol/webviewProtocol';
+import { findTrainingRun } from '../../src/engine/trajectory/findRun';
+import { runTrajectory } from '../../src/engine/trajectory/runTrajectory';
 import { formatNumber } from '../../webview/summaryRows';
 import {
   canvasInk,

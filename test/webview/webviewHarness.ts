@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { FlatnessReport, WeightsReport } from '../../src/shared/report';
-import type { Equivalence, ToWebviewMessage } from '../../src/shared/webviewProtocol';
+import type { FlatnessReport, WeightsReport } from '../../src/protocol/report';
+import type { Equivalence, ToWebviewMessage } from '../../src/protocol/webviewProtocol';
 
 /**
  * Runs the built webview (dist/webview.js + media/report.css) in headless Chromium inside a page

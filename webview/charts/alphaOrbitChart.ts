@@ -1,5 +1,5 @@
 import type { ChartDataset } from 'chart.js';
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 import { formatNumber } from '../summaryRows';
 import { seriesColours, withAlpha, type ChartTheme } from '../theme';
 import { orbitCurves } from './alphaOrbit';

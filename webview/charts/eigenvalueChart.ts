@@ -1,4 +1,4 @@
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
 import { axisTitle, backgroundOption, Chart } from './chartSetup';

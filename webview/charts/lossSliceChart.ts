@@ -1,4 +1,4 @@
-import type { FlatnessReport, SliceEntry } from '../../src/shared/report';
+import type { FlatnessReport, SliceEntry } from '../../src/protocol/report';
 import { formatNumber } from '../summaryRows';
 import type { ChartTheme } from '../theme';
 import type { ChartDataset } from 'chart.js';

@@ -1,4 +1,4 @@
-import type { FlatnessReport } from '../../src/shared/report';
+import type { FlatnessReport } from '../../src/protocol/report';
 import type { Drawing } from '../chartCard';
 import { formatNumber } from '../summaryRows';
 import type { ChartTheme } from '../theme';

@@ -1,5 +1,5 @@
 import type { ActiveElement, ChartDataset, ChartEvent } from 'chart.js';
-import type { TrajectoryPoint, TrajectoryReport } from '../../src/shared/trajectory';
+import type { TrajectoryPoint, TrajectoryReport } from '../../src/protocol/trajectory';
 import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
 import { axisTitle, backgroundOption, Chart, type ReferenceLine } from './chartSetup';

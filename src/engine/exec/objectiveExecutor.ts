@@ -1,0 +1,24 @@
+/**
+ * The contract between the objective (src/engine/analysis/objective.ts) and an executor that runs its
+ * loss, gradient and Hessian-vector products outside tfjs, on the same batches.
+ */
+import type { LossKind } from '../model/loss';
+import type { NetworkFunction } from '../model/network';
+
+/** Values are per weight tensor, row-major, as ParameterInfo lays them out. */
+export interface ObjectiveExecutor {
+  value(params: readonly Float32Array[]): number;
+  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[] };
+  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
+  dispose(): void;
+  /** How many directions one call of hessianVectorProducts should carry to pay off. */
+  readonly directionsPerRun: number;
+}
+
+export interface ExecutorBatch {
+  readonly inputs: Float32Array;
+  readonly targets: Float32Array;
+  readonly count: number;
+}
+
+export type ExecutorFactory = (network: NetworkFunction, loss: LossKind, batches: readonly ExecutorBatch[], datasetCount: number) => ObjectiveExecutor;

@@ -1,0 +1,253 @@
+/**
+ * The network's layers as tape primitives, one rule per layer type, with the same semantics as
+ * src/engine/model/layers.ts (Keras: channels-last values between layers, HWIO kernels). Convolutions and
+ * pools run in ONNX's NCHW layout between two transposes, which ONNX Runtime's optimizer cancels
+ * between consecutive spatial layers.
+ */
+import { canonicalActivation } from '../../model/activations';
+import { windowGeometry, type WindowSpec } from '../../model/spatial';
+import type { LayerNode } from '../../model/spec';
+import { ModelProblem } from '../../../protocol/errors';
+import type { Tape, Value } from './tape';
+
+export interface LayerEmission {
+  readonly tape: Tape;
+  readonly node: LayerNode;
+  readonly inputs: readonly Value[];
+  /** The layer's weight by role: a graph input when trainable, a constant otherwise. */
+  readonly weight: (role: string) => Value | undefined;
+  readonly withoutActivation: boolean;
+}
+
+type LayerRule = (call: LayerEmission) => Value;
+
+const toChannelsFirst = [0, 3, 1, 2];
+const toChannelsLast = [0, 2, 3, 1];
+
+function configValue<T>(node: LayerNode, key: string, fallback: T): T {
+  const value = node.config[key];
+  return value === undefined || value === null ? fallback : (value as T);
+}
+
+function pair(node: LayerNode, key: string, fallback: number | readonly number[]): [number, number] {
+  const value = configValue<number | number[]>(node, key, fallback as number | number[]);
+  const list = Array.isArray(value) ? value : [value, value];
+  return [list[0], list[1]];
+}
+
+function single(call: LayerEmission): Value {
+  if (call.inputs.length !== 1) throw new ModelProblem(call.node.name, `expects one input, got ${call.inputs.length}`);
+  return call.inputs[0];
+}
+
+function required(call: LayerEmission, role: string): Value {
+  const w = call.weight(role);
+  if (!w) throw new ModelProblem(call.node.name, `${call.node.className} needs a '${role}' weight, none was found`);
+  return w;
+}
+
+function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: number | readonly number[]): WindowSpec {
+  if (configValue(node, 'data_format', 'channels_last') !== 'channels_last') throw new ModelProblem(node.name, 'data_format channels_first is not supported (channels_last only)');
+  const padding = configValue<string>(node, 'padding', 'valid').toLowerCase();
+  if (padding !== 'valid' && padding !== 'same') throw new ModelProblem(node.name, `padding '${padding}' is not supported`);
+  return { kernel: pair(node, kernelKey, 1), strides: pair(node, 'strides', defaultStrides), dilation: pair(node, 'dilation_rate', 1), padding };
+}
+
+function pads(x: Value, spec: WindowSpec): [number, number, number, number] {
+  const g = windowGeometry(x.shape[1], x.shape[2], spec);
+  if (g.outHeight < 1 || g.outWidth < 1) throw new Error(`window ${spec.kernel.join('x')} does not fit an input of ${x.shape[1]}x${x.shape[2]}`);
+  return [g.padTop, g.padLeft, g.padBottom, g.padRight];
+}
+
+// ---- activations --------------------------------------------------------------------------------
+
+const negativePart = (t: Tape, x: Value) => t.relu(t.neg(x));
+const leakyRelu = (t: Tape, x: Value, slope: Value) => t.sub(t.relu(x), t.mul(slope, negativePart(t, x)));
+const elu = (t: Tape, x: Value, alpha: number) => t.add(t.relu(x), t.scale(t.sub(t.exp(t.neg(negativePart(t, x))), t.scalar(1)), alpha));
+const cappedRelu = (t: Tape, x: Value, cap: number) => t.sub(t.relu(x), t.relu(t.sub(x, t.scalar(cap))));
+
+function softplus(t: Tape, x: Value): Value {
+  const absolute = t.add(t.relu(x), negativePart(t, x));
+  return t.add(t.relu(x), t.log(t.add(t.scalar(1), t.exp(t.neg(absolute)))));
+}
+
+/** softmax over the last axis, shifted by the (detached) row maximum. */
+export function softmax(t: Tape, x: Value): Value {
+  const axis = x.shape.length - 1;
+  const e = t.exp(t.sub(x, t.detachedMax(x, axis)));
+  return t.mul(e, t.reciprocal(t.reduceSum(e, [axis])));
+}
+
+const activations: Record<string, (t: Tape, x: Value) => Value> = {
+  linear: (_, x) => x,
+  relu: (t, x) => t.relu(x),
+  relu6: (t, x) => cappedRelu(t, x, 6),
+  leakyrelu: (t, x) => leakyRelu(t, x, t.scalar(0.2)),
+  elu: (t, x) => elu(t, x, 1),
+  selu: (t, x) => t.scale(elu(t, x, 1.6732632423543772), 1.0507009873554805),
+  tanh: (t, x) => t.tanh(x),
+  sigmoid: (t, x) => t.sigmoid(x),
+  softmax,
+  softplus,
+  silu: (t, x) => t.mul(x, t.sigmoid(x)),
+};
+
+function activate(call: LayerEmission, x: Value): Value {
+  if (call.withoutActivation) return x;
+  const fn = activations[canonicalActivation(call.node.config.activation)];
+  if (!fn) throw new ModelProblem(call.node.name, `activation '${String(call.node.config.activation)}' is not supported`);
+  return fn(call.tape, x);
+}
+
+function withBias(call: LayerEmission, x: Value): Value {
+  const bias = configValue(call.node, 'use_bias', true) ? call.weight('bias') : undefined;
+  return bias ? call.tape.add(x, bias) : x;
+}
+
+// ---- layers -------------------------------------------------------------------------------------
+
+function dense(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const kernel = required(call, 'kernel');
+  const [inUnits, outUnits] = kernel.shape;
+  if (x.shape[x.shape.length - 1] !== inUnits) throw new ModelProblem(call.node.name, `kernel expects ${inUnits} input features, the layer receives ${x.shape[x.shape.length - 1]}`);
+  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const y = t.reshape(t.matmul(t.reshape(x, [rows, inUnits]), kernel), [...x.shape.slice(0, -1), outUnits]);
+  return activate(call, withBias(call, y));
+}
+
+function convolution(call: LayerEmission): Value {
+  const t = call.tape;
+  const spec = windowSpec(call.node, 'kernel_size', 1);
+  const x = single(call);
+  const kernel = required(call, 'kernel');
+  if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `Conv2D expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
+  if (kernel.shape[2] !== x.shape[3]) throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
+  const y = t.conv(t.transpose(x, toChannelsFirst), t.transpose(kernel, [3, 2, 0, 1]), { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: 1 });
+  return activate(call, withBias(call, t.transpose(y, toChannelsLast)));
+}
+
+function poolSpec(call: LayerEmission): WindowSpec {
+  const size = pair(call.node, 'pool_size', 2);
+  return windowSpec(call.node, 'pool_size', configValue(call.node, 'strides', size));
+}
+
+function maxPooling(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const spec = poolSpec(call);
+  return t.transpose(t.maxPool(t.transpose(x, toChannelsFirst), { kernel: spec.kernel, strides: spec.strides, pads: pads(x, spec) }), toChannelsLast);
+}
+
+/** Window sums as a per-channel convolution with a constant kernel of ones, divided by the real cells counted. */
+function averagePooling(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const spec = poolSpec(call);
+  const [, height, width, channels] = x.shape;
+  const [kh, kw] = spec.kernel;
+  const ones = t.constant(new Float32Array(channels * kh * kw).fill(1), [channels, 1, kh, kw]);
+  const padding = pads(x, spec);
+  const sums = t.conv(t.transpose(x, toChannelsFirst), ones, { strides: spec.strides, dilations: [1, 1], pads: padding, group: channels });
+  const [, , outH, outW] = sums.shape;
+  const reciprocalCounts = new Float32Array(outH * outW);
+  for (let r = 0; r < outH; r++) {
+    const rows = overlap(r * spec.strides[0] - padding[0], kh, height);
+    for (let c = 0; c < outW; c++) reciprocalCounts[r * outW + c] = 1 / (rows * overlap(c * spec.strides[1] - padding[1], kw, width));
+  }
+  return t.transpose(t.mul(sums, t.constant(reciprocalCounts, [1, 1, outH, outW])), toChannelsLast);
+}
+
+function overlap(start: number, kernel: number, size: number): number {
+  return Math.max(0, Math.min(start + kernel, size) - Math.max(start, 0));
+}
+
+function batchNormalization(call: LayerEmission, constantValues: (role: string) => Float32Array | undefined): Value {
+  const t = call.tape;
+  const x = single(call);
+  const axis = configValue<number | number[]>(call.node, 'axis', -1);
+  const axisValue = Array.isArray(axis) ? axis[0] : axis;
+  if (!(axisValue === -1 || axisValue === x.shape.length - 1)) throw new ModelProblem(call.node.name, `BatchNormalization over axis ${JSON.stringify(axis)} is not supported (last axis only)`);
+  const epsilon = configValue(call.node, 'epsilon', 0.001);
+  const mean = constantValues('moving_mean');
+  const variance = constantValues('moving_variance');
+  if (!mean || !variance) throw new ModelProblem(call.node.name, 'BatchNormalization needs constant moving_mean and moving_variance');
+  const channels = mean.length;
+  const inverseStd = Float32Array.from(variance, (v) => 1 / Math.sqrt(Math.fround(v + epsilon)));
+  let y = t.mul(t.sub(x, t.constant(mean, [channels])), t.constant(inverseStd, [channels]));
+  const gamma = configValue(call.node, 'scale', true) ? call.weight('gamma') : undefined;
+  const beta = configValue(call.node, 'center', true) ? call.weight('beta') : undefined;
+  if (gamma) y = t.mul(y, gamma);
+  if (beta) y = t.add(y, beta);
+  return y;
+}
+
+function reshapeLayer(call: LayerEmission): Value {
+  const x = single(call);
+  const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
+  if (!Array.isArray(target)) throw new ModelProblem(call.node.name, 'Reshape has no target_shape');
+  const perSample = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const known = target.filter((d) => d !== -1 && d !== null).reduce((a, b) => a * b, 1);
+  return call.tape.reshape(x, [x.shape[0], ...target.map((d) => (d === -1 || d === null ? perSample / known : d))]);
+}
+
+function reluLayer(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  if (configValue(call.node, 'threshold', 0) !== 0) throw new ModelProblem(call.node.name, 'ReLU with a threshold is not supported');
+  const slope = configValue(call.node, 'negative_slope', 0);
+  const maxValue = configValue<number | null>(call.node, 'max_value', null);
+  const capped = maxValue === null ? t.relu(x) : cappedRelu(t, x, maxValue);
+  return slope === 0 ? capped : t.sub(capped, t.scale(negativePart(t, x), slope));
+}
+
+function softmaxLayer(call: LayerEmission): Value {
+  const x = single(call);
+  if (call.withoutActivation) return x;
+  const axis = configValue<number>(call.node, 'axis', -1);
+  if (axis !== -1 && axis !== x.shape.length - 1) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} is not supported by the ONNX Runtime engine`);
+  return softmax(call.tape, x);
+}
+
+const identity: LayerRule = (call) => single(call);
+
+export function layerRules(constantValues: (layer: string, role: string) => Float32Array | undefined): Record<string, LayerRule> {
+  return {
+    InputLayer: identity,
+    Dropout: identity,
+    SpatialDropout2D: identity,
+    GaussianNoise: identity,
+    GaussianDropout: identity,
+    AlphaDropout: identity,
+    ActivityRegularization: identity,
+    Dense: dense,
+    Conv2D: convolution,
+    MaxPooling2D: maxPooling,
+    AveragePooling2D: averagePooling,
+    GlobalAveragePooling2D: (call) => {
+      const x = single(call);
+      const [n, h, w, c] = x.shape;
+      return call.tape.scale(call.tape.reshape(call.tape.reduceSum(x, [1, 2]), [n, c]), 1 / (h * w));
+    },
+    GlobalMaxPooling2D: (call) => {
+      const t = call.tape;
+      const x = single(call);
+      const [n, h, w, c] = x.shape;
+      return t.reshape(t.maxPool(t.transpose(x, toChannelsFirst), { kernel: [h, w], strides: [h, w], pads: [0, 0, 0, 0] }), [n, c]);
+    },
+    Flatten: (call) => {
+      const x = single(call);
+      return call.tape.reshape(x, [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]);
+    },
+    Reshape: reshapeLayer,
+    BatchNormalization: (call) => batchNormalization(call, (role) => constantValues(call.node.name, role)),
+    Activation: (call) => activate(call, single(call)),
+    ReLU: reluLayer,
+    LeakyReLU: (call) => leakyRelu(call.tape, single(call), call.tape.scalar(configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3)))),
+    PReLU: (call) => leakyRelu(call.tape, single(call), required(call, 'alpha')),
+    ELU: (call) => elu(call.tape, single(call), configValue(call.node, 'alpha', 1)),
+    Softmax: softmaxLayer,
+    Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
+  };
+}

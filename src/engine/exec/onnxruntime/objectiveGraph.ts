@@ -1,0 +1,141 @@
+/**
+ * One ONNX graph for the objective of a batch: the batch's share of the mean loss, its gradient
+ * (reverse mode) and, for k directions, the exact Hessian-vector products (forward mode through
+ * the forward and backward passes: one forward, one backward, k R-passes).
+ */
+import type { LossKind } from '../../model/loss';
+import type { NetworkFunction } from '../../model/network';
+import { sizeOf, type ModelSpec } from '../../model/spec';
+import { ModelProblem } from '../../../protocol/errors';
+import { layerRules } from './layerRules';
+import { encodeModel, type GraphNode, type GraphPort } from './onnxModel';
+import { Tape, type Value } from './tape';
+
+export type GraphOutputs = { readonly kind: 'loss' } | { readonly kind: 'gradient' } | { readonly kind: 'hvp'; readonly directions: number };
+
+export interface ObjectiveGraph {
+  readonly model: Uint8Array;
+  readonly outputNames: readonly string[];
+  /** Nodes in the emitted graph, after removing those no output needs. */
+  readonly nodeCount: number;
+}
+
+export const inputName = 'x';
+export const targetsName = 'targets';
+export const parameterName = (i: number) => `theta_${i}`;
+export const directionName = (direction: number, i: number) => `v${direction}_${i}`;
+export const lossName = 'loss';
+export const gradientName = (i: number) => `grad_${i}`;
+export const productName = (direction: number, i: number) => `hv${direction}_${i}`;
+
+/** The per-sample loss, summed over the batch: z [N, units] are logits for ce and bce, outputs for mse. */
+function summedLoss(t: Tape, loss: LossKind, z: Value, targets: Value): Value {
+  const units = z.shape[1];
+  let perElement: Value;
+  if (loss === 'ce') {
+    const shifted = t.sub(z, t.detachedMax(z, 1));
+    const logSumExp = t.log(t.reduceSum(t.exp(shifted), [1]));
+    perElement = t.mul(targets, t.sub(logSumExp, shifted));
+  } else if (loss === 'bce') {
+    const absolute = t.add(t.relu(z), t.relu(t.neg(z)));
+    const softplus = t.add(t.relu(z), t.log(t.add(t.scalar(1), t.exp(t.neg(absolute)))));
+    perElement = t.scale(t.sub(softplus, t.mul(targets, z)), 1 / units);
+  } else {
+    const residual = t.sub(z, targets);
+    perElement = t.scale(t.mul(residual, residual), 1 / units);
+  }
+  return t.reshape(t.reduceSum(perElement, [0, 1]), []);
+}
+
+/** Why the ONNX Runtime engine cannot run this model (a layer it has no rule for), or undefined. */
+export function unsupportedByOnnxRuntime(model: ModelSpec): string | undefined {
+  const rules = layerRules(() => undefined);
+  const missing = [...new Set(model.layers.filter((l) => !rules[l.className]).map((l) => l.className))];
+  return missing.length === 0 ? undefined : `the ONNX Runtime engine has no rule for ${missing.join(', ')}`;
+}
+
+function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], logits: boolean): Value {
+  const { checkpoint } = network;
+  const model = checkpoint.model;
+  const outputName = model.outputs[0];
+  const trainable = new Map(network.parameters.map((p, i) => [`${p.layer}\u0000${p.role}`, parameters[i]]));
+  const constantWeights = new Map(checkpoint.weights.filter((w) => !w.trainable).map((w) => [`${w.layer}\u0000${w.role}`, w]));
+  const constants = new Map<string, Value>();
+  const constantValue = (layer: string, role: string) => constantWeights.get(`${layer}\u0000${role}`)?.values;
+  const weight = (layer: string, role: string): Value | undefined => {
+    const key = `${layer}\u0000${role}`;
+    const p = trainable.get(key);
+    if (p) return p;
+    const w = constantWeights.get(key);
+    if (!w) return undefined;
+    let c = constants.get(key);
+    if (!c) constants.set(key, (c = t.constant(w.values, w.shape)));
+    return c;
+  };
+  const rules = layerRules(constantValue);
+  const outputs = new Map<string, Value>();
+  for (const node of model.layers) {
+    const rule = rules[node.className];
+    if (!rule) throw new ModelProblem(node.name, `layer type '${node.className}' is not supported by the ONNX Runtime engine (use --backend wasm)`);
+    const inputs = node.inbound.length === 0 ? [x] : node.inbound.map((name) => outputs.get(name)!);
+    const withoutActivation = logits && node.name === outputName && network.outputHead !== 'none';
+    outputs.set(node.name, rule({ tape: t, node, inputs, weight: (role) => weight(node.name, role), withoutActivation }));
+  }
+  return outputs.get(outputName)!;
+}
+
+/** Keeps only the nodes some output depends on. */
+function liveNodes(nodes: readonly GraphNode[], outputs: readonly string[]): GraphNode[] {
+  const needed = new Set(outputs);
+  const kept: GraphNode[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (!nodes[i].outputs.some((o) => needed.has(o))) continue;
+    kept.push(nodes[i]);
+    for (const input of nodes[i].inputs) needed.add(input);
+  }
+  return kept.reverse();
+}
+
+export function buildObjectiveGraph(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, outputs: GraphOutputs): ObjectiveGraph {
+  const t = new Tape();
+  const x = t.input(inputName, [batchSize, ...network.inputShape], false);
+  const units = network.outputUnits;
+  const targets = t.input(targetsName, [batchSize, units], false);
+  const parameters = network.parameters.map((p, i) => t.input(parameterName(i), p.shape, true));
+  const output = forward(t, network, x, parameters, loss !== 'mse');
+  const z = t.reshape(output, [batchSize, sizeOf(output.shape) / batchSize]);
+  const share = t.scale(summedLoss(t, loss, z, targets), 1 / datasetCount);
+  const graphOutputs: { name: string; value: Value }[] = [{ name: lossName, value: share }];
+  const graphInputs: GraphPort[] = [
+    { name: inputName, shape: x.shape, type: 'float' },
+    { name: targetsName, shape: targets.shape, type: 'float' },
+    ...parameters.map((p) => ({ name: p.name, shape: p.shape, type: 'float' as const })),
+  ];
+  if (outputs.kind !== 'loss') {
+    const gradients = t.gradients(share, parameters);
+    if (outputs.kind === 'gradient') gradients.forEach((g, i) => graphOutputs.push({ name: gradientName(i), value: g }));
+    else {
+      graphOutputs.length = 0;
+      for (let d = 0; d < outputs.directions; d++) {
+        const seeds = new Map(parameters.map((p, i) => [p.name, t.input(directionName(d, i), p.shape, true)]));
+        for (const [, v] of seeds) graphInputs.push({ name: v.name, shape: v.shape, type: 'float' });
+        t.tangents(seeds, gradients).forEach((hv, i) => graphOutputs.push({ name: productName(d, i), value: hv }));
+      }
+    }
+  }
+  // Graph outputs get their own names through Identity nodes (an output may also be an input or a constant).
+  const nodes: GraphNode[] = [...t.nodes, ...graphOutputs.map((o) => ({ op: 'Identity', inputs: [o.value.name], outputs: [o.name] }))];
+  const outputNames = graphOutputs.map((o) => o.name);
+  const live = liveNodes(nodes, outputNames);
+  const used = new Set(live.flatMap((n) => n.inputs));
+  const model = encodeModel(
+    {
+      nodes: live,
+      initializers: t.initializers.filter((i) => used.has(i.name)),
+      inputs: graphInputs,
+      outputs: graphOutputs.map((o) => ({ name: o.name, shape: o.value.shape, type: 'float' })),
+    },
+    `objective_${outputs.kind}`,
+  );
+  return { model, outputNames, nodeCount: live.length };
+}

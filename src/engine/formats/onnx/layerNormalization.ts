@@ -1,0 +1,134 @@
+/**
+ * LayerNormalization as exporters write it before opset 17, where ONNX has no such operator.
+ * torch.onnx exports nn.LayerNorm(F) over the last axis as
+ *
+ *   m = ReduceMean(x, axes=[-1])    d = Sub(x, m)       p = Pow(d, 2)     v = ReduceMean(p, axes=[-1])
+ *   s = Sqrt(Add(v, ε))             n = Div(d, s)       [Mul(n, γ)]       [Add(·, β)]
+ *
+ * `fuseLayerNormalizations` finds that chain by data flow and puts one `LayerNormalization` node
+ * (opset-17 form: inputs X, Scale, B; attributes axis, epsilon) in its place, so the mapping sees
+ * the operator once. Only chains whose intermediate values nothing else reads are fused.
+ */
+import { ModelProblem } from '../../../protocol/errors';
+import type { AttributeValue, OnnxGraph, OnnxNode, OnnxTensor } from './proto';
+
+type ReadNumbers = (tensor: OnnxTensor) => number[];
+
+export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumbers: ReadNumbers): OnnxGraph {
+  if (!graph.nodes.some((n) => n.opType === 'ReduceMean')) return graph;
+  const producer = new Map<string, OnnxNode>();
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const node of graph.nodes) {
+    for (const output of node.outputs) producer.set(output, node);
+    for (const input of node.inputs) if (input !== '') consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  }
+  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
+  const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
+  const constantTensor = (name: string): OnnxTensor | undefined => {
+    const stored = initializers.get(name);
+    if (stored) return stored;
+    const node = producer.get(name);
+    const value = node?.opType === 'Constant' ? node.attributes.get('value') : undefined;
+    return value?.kind === 'tensor' ? value.value : undefined;
+  };
+  const scalar = (name: string): number | undefined => {
+    const tensor = constantTensor(name);
+    if (!tensor || tensor.dims.reduce((a, b) => a * b, 1) !== 1) return undefined;
+    const values = readNumbers(tensor);
+    return values.length === 1 ? values[0] : undefined;
+  };
+  /** The single node reading `value`, when it is of the given op type and the value is not a graph output. */
+  const onlyConsumer = (value: string, opType: string): OnnxNode | undefined => {
+    const readers = consumers.get(value) ?? [];
+    return readers.length === 1 && readers[0].opType === opType && !graphOutputs.has(value) ? readers[0] : undefined;
+  };
+  /** The other input of a binary node, given one of them. */
+  const otherInput = (node: OnnxNode, known: string): string | undefined => {
+    if (node.inputs.length !== 2) return undefined;
+    if (node.inputs[0] === known) return node.inputs[1];
+    if (node.inputs[1] === known) return node.inputs[0];
+    return undefined;
+  };
+  const meanAxes = (node: OnnxNode): number[] | undefined => {
+    const keepdims = node.attributes.get('keepdims');
+    if (keepdims?.kind === 'int' && keepdims.value !== 1) return undefined;
+    const attribute = node.attributes.get('axes');
+    if (attribute?.kind === 'ints') return attribute.value;
+    const axesInput = node.inputs[1] ? constantTensor(node.inputs[1]) : undefined;
+    return axesInput ? readNumbers(axesInput) : undefined;
+  };
+
+  const replaced = new Map<OnnxNode, OnnxNode | null>();
+  for (const mean of graph.nodes) {
+    if (mean.opType !== 'ReduceMean' || replaced.has(mean)) continue;
+    const x = mean.inputs[0];
+    const axes = meanAxes(mean);
+    if (!axes || axes.length !== 1) continue;
+    const sub = onlyConsumer(mean.outputs[0], 'Sub');
+    if (!sub || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0]) continue;
+    const d = sub.outputs[0];
+    const dReaders = consumers.get(d) ?? [];
+    const pow = dReaders.find((n) => n.opType === 'Pow' && n.inputs[0] === d);
+    const div = dReaders.find((n) => n.opType === 'Div' && n.inputs[0] === d);
+    if (!pow || !div || dReaders.length !== 2 || graphOutputs.has(d) || scalar(pow.inputs[1]) !== 2) continue;
+    const variance = onlyConsumer(pow.outputs[0], 'ReduceMean');
+    const varianceAxes = variance && meanAxes(variance);
+    if (!variance || !varianceAxes || varianceAxes.length !== 1 || varianceAxes[0] !== axes[0]) continue;
+    const addEpsilon = onlyConsumer(variance.outputs[0], 'Add');
+    const epsilonName = addEpsilon && otherInput(addEpsilon, variance.outputs[0]);
+    const epsilon = epsilonName === undefined ? undefined : scalar(epsilonName);
+    if (!addEpsilon || epsilon === undefined) continue;
+    const sqrt = onlyConsumer(addEpsilon.outputs[0], 'Sqrt');
+    if (!sqrt || onlyConsumer(sqrt.outputs[0], 'Div') !== div || div.inputs[1] !== sqrt.outputs[0]) continue;
+    if (!(epsilon >= 0) || !Number.isFinite(epsilon)) {
+      throw new ModelProblem(addEpsilon.name || 'Add', `in ${file}: a layer normalization adds ε = ${epsilon}; expected a finite ε ≥ 0`);
+    }
+    const chain = [mean, sub, pow, variance, addEpsilon, sqrt, div];
+    let last = div;
+    let scale = '';
+    let bias = '';
+    const mul = onlyConsumer(div.outputs[0], 'Mul');
+    const gamma = mul && otherInput(mul, div.outputs[0]);
+    if (mul && gamma !== undefined && initializers.has(gamma)) {
+      chain.push(mul);
+      last = mul;
+      scale = gamma;
+      const add = onlyConsumer(mul.outputs[0], 'Add');
+      const beta = add && otherInput(add, mul.outputs[0]);
+      if (add && beta !== undefined && initializers.has(beta)) {
+        chain.push(add);
+        last = add;
+        bias = beta;
+      }
+    }
+    const attributes = new Map<string, AttributeValue>([
+      ['axis', { kind: 'int', value: axes[0] }],
+      ['epsilon', { kind: 'float', value: epsilon }],
+    ]);
+    const prefix = commonPrefix(chain.map((n) => n.name));
+    const fused: OnnxNode = {
+      name: `${prefix || `${mean.name}/`}LayerNormalization`,
+      opType: 'LayerNormalization',
+      domain: '',
+      inputs: [x, scale, bias],
+      outputs: [last.outputs[0]],
+      attributes,
+    };
+    for (const node of chain) replaced.set(node, null);
+    replaced.set(last, fused);
+  }
+  if (replaced.size === 0) return graph;
+  const nodes = graph.nodes.flatMap((node) => {
+    const replacement = replaced.get(node);
+    return replacement === undefined ? [node] : replacement === null ? [] : [replacement];
+  });
+  return { ...graph, nodes };
+}
+
+/** `/layernorm1/` from `/layernorm1/ReduceMean`, `/layernorm1/Sub`, ...: up to the last shared `/`. */
+function commonPrefix(names: readonly string[]): string {
+  if (names.some((n) => n === '')) return '';
+  let prefix = names[0];
+  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelProblem } from '../../protocol/errors';
+
+/**
+ * Activations built so that tfjs's double backprop gives exact second derivatives: piecewise-linear
+ * ones from `relu` (whose gradient mask has a zero derivative, which is the truth almost everywhere),
+ * smooth ones from Exp/Sigmoid/Tanh/Softmax, whose gradients secondOrderGradients.ts makes exact.
+ * tfjs's own leakyRelu, prelu, relu6 and elu kernels have gradients that cannot be differentiated.
+ */
+export type ActivationFn = (x: tf.Tensor) => tf.Tensor;
+
+/** Names as Keras and tfjs spell them (snake_case and camelCase) mapped to one spelling. */
+export function canonicalActivation(name: unknown): string {
+  if (name === undefined || name === null) return 'linear';
+  if (typeof name === 'object' && 'class_name' in (name as object)) {
+    return canonicalActivation((name as { class_name: unknown }).class_name);
+  }
+  const text = String(name).toLowerCase().replace(/_/g, '');
+  const aliases: Record<string, string> = { leakyrelu: 'leakyrelu', swish: 'silu', hardsigmoid: 'hardsigmoid' };
+  return aliases[text] ?? text;
+}
+
+export const negativePart = (x: tf.Tensor): tf.Tensor => tf.relu(tf.neg(x));
+
+export function leakyRelu(x: tf.Tensor, slope: number | tf.Tensor): tf.Tensor {
+  return tf.sub(tf.relu(x), tf.mul(slope, negativePart(x)));
+}
+
+export function elu(x: tf.Tensor, alpha: number): tf.Tensor {
+  const expOfNegativePart = tf.sub(tf.exp(tf.neg(negativePart(x))), 1);
+  return tf.add(tf.relu(x), tf.mul(alpha, expOfNegativePart));
+}
+
+/** relu capped at `maxValue`: relu(x) − relu(x − max). */
+export function cappedRelu(x: tf.Tensor, maxValue: number): tf.Tensor {
+  return tf.sub(tf.relu(x), tf.relu(tf.sub(x, maxValue)));
+}
+
+function softplus(x: tf.Tensor): tf.Tensor {
+  const absolute = tf.add(tf.relu(x), negativePart(x));
+  return tf.add(tf.relu(x), tf.log(tf.add(1, tf.exp(tf.neg(absolute)))));
+}
+
+const seluAlpha = 1.6732632423543772;
+const seluScale = 1.0507009873554805;
+
+const activations: Record<string, ActivationFn> = {
+  linear: (x) => x,
+  relu: (x) => tf.relu(x),
+  relu6: (x) => cappedRelu(x, 6),
+  leakyrelu: (x) => leakyRelu(x, 0.2),
+  elu: (x) => elu(x, 1),
+  selu: (x) => tf.mul(seluScale, elu(x, seluAlpha)),
+  tanh: (x) => tf.tanh(x),
+  sigmoid: (x) => tf.sigmoid(x),
+  softmax: (x) => tf.softmax(x, -1),
+  softplus,
+  silu: (x) => tf.mul(x, tf.sigmoid(x)),
+};
+
+/** Activations whose output is a non-negatively homogeneous function of the input (Dinh et al. §4). */
+export const homogeneousActivations = new Set(['linear', 'relu', 'leakyrelu']);
+
+export function activationFunction(name: unknown, layer: string): ActivationFn {
+  const key = canonicalActivation(name);
+  const fn = activations[key];
+  if (!fn) throw new ModelProblem(layer, `activation '${String(name)}' is not supported (supported: ${Object.keys(activations).join(', ')})`);
+  return fn;
+}
