@@ -25,25 +25,12 @@ import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime'
 import { ModelProblem } from '../../src/protocol/errors';
 import { exactGradient, exactHessianVectorProduct, type LossKind } from '../reference/exactHessian';
 import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, seededUniform, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { relativeError, seededNormals } from '../reference/vectorChecks';
 
 const SAMPLES = 4;
 const CATALOG_SEED = 21;
 const TOLERANCE = { loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
 
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < actual.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    ref += expected[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
-}
-
-function seededNormals(n: number, seed: number): Float32Array {
-  const u = seededUniform(seed);
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
-}
 
 function targetsFor(loss: LossKind, width: number, seed: number): Targets {
   if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);

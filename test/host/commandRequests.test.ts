@@ -18,6 +18,7 @@ import type { FunctionComparison, FunctionComparisonRequest } from '../../src/pr
 import type { AnalysisProgress, AnyReport, FlatnessReport } from '../../src/protocol/report';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 import { host, Uri } from './fakeVscode';
+import { MemoryMemento } from './memoryMemento';
 import { toAnalyzerMessageProblem } from '../../src/protocol/messageValidation';
 
 type Sent = { readonly type: 'analyze'; readonly request: AnalysisRequest } | { readonly type: 'rescale'; readonly request: RescaleRequest } | { readonly type: 'compareOutputs'; readonly request: FunctionComparisonRequest };
@@ -53,19 +54,6 @@ class RecordingAnalyzer extends AnalyzerClient {
     this.sent.push({ type: 'compareOutputs', request });
     acceptedByTheAnalyzer({ type: 'compareOutputs', id: 1, request });
     return { id: ++this.id, done: Promise.resolve({ maxOutputDeviation: 0, samples: 8 }) };
-  }
-}
-
-class MemoryMemento {
-  private readonly values = new Map<string, unknown>();
-  keys(): readonly string[] {
-    return [...this.values.keys()];
-  }
-  get<T>(key: string, fallback?: T): T {
-    return (this.values.has(key) ? this.values.get(key) : fallback) as T;
-  }
-  async update(key: string, value: unknown): Promise<void> {
-    this.values.set(key, value);
   }
 }
 

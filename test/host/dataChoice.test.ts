@@ -12,21 +12,9 @@ import { DataChoices } from '../../src/host/jobs/dataChoice';
 import { dataCandidatesRequest } from '../../src/host/jobs/requests';
 import { readSettings } from '../../src/host/settings';
 import { host, Uri } from './fakeVscode';
+import { MemoryMemento } from './memoryMemento';
 
 const example = path.join(__dirname, '..', '..', 'examples', 'digits-mlp');
-
-class MemoryMemento {
-  private readonly values = new Map<string, unknown>();
-  keys(): readonly string[] {
-    return [...this.values.keys()];
-  }
-  get<T>(key: string, fallback?: T): T {
-    return (this.values.has(key) ? this.values.get(key) : fallback) as T;
-  }
-  async update(key: string, value: unknown): Promise<void> {
-    this.values.set(key, value);
-  }
-}
 
 test('the data-set picker offers only files that could feed the model, and logs why the others are left out', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-data-pick-'));

@@ -67,7 +67,11 @@ export const host = {
   /** Each quick pick shown: its labels, those ticked when it opened, its placeholder. */
   shownPicks: [] as { readonly labels: readonly string[]; readonly ticked: readonly string[]; readonly placeholder?: string }[],
   inputs: [] as string[],
-  messages: [] as { readonly severity: 'info' | 'error'; readonly text: string }[],
+  messages: [] as { readonly severity: 'info' | 'warning' | 'error'; readonly text: string }[],
+  /** Paths the save dialog answers with, in order (none left: the user cancels). */
+  saveTargets: [] as string[],
+  /** Buttons chosen in warning dialogs, in order (none left: the user dismisses it). */
+  warningAnswers: [] as string[],
   panels: [] as FakeWebviewPanel[],
   reset(workspaceRoot: string, settings: Record<string, unknown>): void {
     this.workspaceRoot = workspaceRoot;
@@ -76,6 +80,8 @@ export const host = {
     this.shownPicks = [];
     this.inputs = [];
     this.messages = [];
+    this.saveTargets = [];
+    this.warningAnswers = [];
     this.panels = [];
   },
 };
@@ -186,6 +192,14 @@ export const window = {
   async showInformationMessage(text: string): Promise<undefined> {
     host.messages.push({ severity: 'info', text });
     return undefined;
+  },
+  async showSaveDialog(): Promise<Uri | undefined> {
+    const target = host.saveTargets.shift();
+    return target === undefined ? undefined : Uri.file(target);
+  },
+  async showWarningMessage(text: string): Promise<string | undefined> {
+    host.messages.push({ severity: 'warning', text });
+    return host.warningAnswers.shift();
   },
   async showErrorMessage(text: string): Promise<undefined> {
     host.messages.push({ severity: 'error', text });

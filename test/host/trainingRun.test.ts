@@ -18,6 +18,7 @@ import type { AnyReport } from '../../src/protocol/report';
 import type { TrajectoryReport } from '../../src/protocol/trajectory';
 import { mlpModel, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 import { host, Uri } from './fakeVscode';
+import { MemoryMemento } from './memoryMemento';
 
 // The host's side of a training run against the real analyzer process (npm test builds dist/ first).
 const script = path.join(__dirname, '..', '..', 'dist', 'analyzer.js');
@@ -29,19 +30,6 @@ class CountingAnalyzer extends AnalyzerClient {
   override analyze(request: AnalysisRequest, onProgress?: Parameters<AnalyzerClient['analyze']>[1]): Job<AnyReport> {
     this.sent.push(request);
     return super.analyze(request, onProgress);
-  }
-}
-
-class MemoryMemento {
-  private readonly values = new Map<string, unknown>();
-  keys(): readonly string[] {
-    return [...this.values.keys()];
-  }
-  get<T>(key: string, fallback?: T): T {
-    return (this.values.has(key) ? this.values.get(key) : fallback) as T;
-  }
-  async update(key: string, value: unknown): Promise<void> {
-    this.values.set(key, value);
   }
 }
 

@@ -42,6 +42,7 @@ import {
   type TinyCheckpoint,
   type WeightRequest,
 } from '../reference/tinyModels';
+import { relativeError, seededNormals } from '../reference/vectorChecks';
 
 const SAMPLES = 4;
 const KINK_MARGIN = 1e-3;
@@ -49,21 +50,6 @@ const TOLERANCE = { outputs: 1e-5, loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
 
 // ---- small numeric helpers ---------------------------------------------------------------------
 
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'lengths differ');
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < actual.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    ref += expected[i] ** 2;
-  }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
-}
-
-function seededNormals(n: number, seed: number): Float32Array {
-  const u = seededUniform(seed);
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
-}
 
 // ---- kink distance, computed with the reference evaluator ----------------------------------------
 

@@ -87,6 +87,10 @@ export class Commands implements ReportActions {
     if (!stopped) void vscode.window.showInformationMessage('Flatness Lens: no analysis is running.');
   }
 
+  filesOf(checkpoint: vscode.Uri): readonly string[] {
+    return this.index.get(checkpoint)?.files ?? [];
+  }
+
   showReportOf(checkpoint: vscode.Uri): void {
     void this.show(checkpoint);
   }

@@ -14,6 +14,8 @@ export interface ReportActions {
   cancel(checkpoint: vscode.Uri): void;
   /** Shows the report of another checkpoint (the original of a rescaled one). */
   showReportOf(checkpoint: vscode.Uri): void;
+  /** Every file the checkpoint consists of (weight shards, sidecars), as far as the Checkpoints view knows them. */
+  filesOf(checkpoint: vscode.Uri): readonly string[];
 }
 
 const reportTitle = (checkpoint: string) => `Flatness: ${path.basename(path.dirname(checkpoint))}/${path.basename(checkpoint)}`;
@@ -104,7 +106,7 @@ export class ReportPanel {
   private inputFiles(): string[] {
     const report = this.report;
     const data = report && !isWeightsReport(report) && path.isAbsolute(report.data.source) ? [report.data.source] : [];
-    return [this.checkpoint, ...data];
+    return [this.checkpoint, ...this.actions.filesOf(vscode.Uri.file(this.checkpoint)), ...data];
   }
 
   private async receive(message: FromWebviewMessage): Promise<void> {
