@@ -259,16 +259,13 @@ function multiply(call: LayerCall): tf.Tensor {
   return tf.mul(a, b);
 }
 
+/** Layers that pass their input through unchanged at inference: the input itself, noise and dropout. */
+export const inferenceIdentityLayers = ['InputLayer', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization'] as const;
+
 const identity: LayerImplementation = (call) => single(call);
 
 const implementations: Record<string, LayerImplementation> = {
-  InputLayer: identity,
-  Dropout: identity,
-  SpatialDropout2D: identity,
-  GaussianNoise: identity,
-  GaussianDropout: identity,
-  AlphaDropout: identity,
-  ActivityRegularization: identity,
+  ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
   Dense: dense,
   Conv2D: convolution,
   DepthwiseConv2D: depthwise,

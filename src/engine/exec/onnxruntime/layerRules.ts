@@ -6,6 +6,7 @@
  */
 import { canonicalActivation } from '../../model/activations';
 import { windowGeometry, type WindowSpec } from '../../model/spatial';
+import { inferenceIdentityLayers } from '../../model/layers';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -214,13 +215,7 @@ const identity: LayerRule = (call) => single(call);
 
 export function layerRules(constantValues: (layer: string, role: string) => Float32Array | undefined): Record<string, LayerRule> {
   return {
-    InputLayer: identity,
-    Dropout: identity,
-    SpatialDropout2D: identity,
-    GaussianNoise: identity,
-    GaussianDropout: identity,
-    AlphaDropout: identity,
-    ActivityRegularization: identity,
+    ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
     Dense: dense,
     Conv2D: convolution,
     MaxPooling2D: maxPooling,

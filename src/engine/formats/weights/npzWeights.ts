@@ -122,12 +122,7 @@ export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Ar
 }
 
 /** `.npz` has no place for provenance that numpy would not load as an array, so `metadata` is not stored. */
-async function writeTensors(
-  originalPath: string,
-  replacements: ReadonlyMap<string, Float32Array>,
-  outPath: string,
-  _metadata?: Readonly<Record<string, unknown>>,
-): Promise<string[]> {
+const writeTensors: TensorFileFormat['writeTensors'] = async (originalPath, replacements, outPath) => {
   const file = resolve(originalPath);
   const out = resolve(outPath);
   const archive = await readArchive(file);
@@ -144,7 +139,7 @@ async function writeTensors(
   }
   await writeNewFilesAtomically([{ path: out, data: rewriteZip(archive, newEntries) }]);
   return [out];
-}
+};
 
 export const npzWeightsFile: TensorFileFormat = {
   id: NPZ_WEIGHTS_FORMAT_ID,

@@ -340,13 +340,8 @@ function checkSharedStorages(file: string, contents: PytorchContents, replacemen
   }
 }
 
-async function writeTensors(
-  originalPath: string,
-  replacements: ReadonlyMap<string, Float32Array>,
-  outPath: string,
-  // A .pt file has no place for provenance without rewriting data.pkl, which is kept as it is.
-  _metadata?: Readonly<Record<string, unknown>>,
-): Promise<string[]> {
+// A .pt file has no place for provenance without rewriting data.pkl, which is kept as it is.
+const writeTensors: TensorFileFormat['writeTensors'] = async (originalPath, replacements, outPath) => {
   const file = resolve(originalPath);
   const out = resolve(outPath);
   const contents = readContents(file, memorySource(await readBytes(file)));
@@ -370,7 +365,7 @@ async function writeTensors(
   }
   await writeNewFilesAtomically([{ path: out, data: rewriteZip(contents.archive, newStorages) }]);
   return [out];
-}
+};
 
 function fail(file: string, problem: string): never {
   throw new FileProblem(file, problem);
