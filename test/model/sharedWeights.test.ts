@@ -14,18 +14,9 @@ import { NetworkFunction } from '../../src/engine/model/network';
 import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
 import { exactGradient, exactHessianVectorProduct } from '../reference/exactHessian';
 import { TinyModelBuilder, randomClassTargets, randomInputs, seededUniform } from '../reference/tinyModels';
+import { relativeError } from '../reference/vectorChecks';
 
 before(() => initBackend());
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    ref += expected[i] ** 2;
-  }
-  return Math.sqrt(diff / ref);
-}
 
 test('a kernel shared by two Dense layers: gradient and Hessian-vector products are the sums over its uses (float64 reference)', () => {
   const b = new TinyModelBuilder([4], 11);

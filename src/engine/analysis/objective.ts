@@ -173,11 +173,6 @@ export class Objective {
     return sum!;
   }
 
-  /** How many directions `hessianVectorProducts` should get per call (1: blocks do not pay). */
-  get directionsPerRun(): number {
-    return this.executor?.directionsPerRun ?? 1;
-  }
-
   /**
    * H vⱼ for a block of directions. With an executor, one run per batch computes the forward and
    * backward pass once and one R-pass per direction.

@@ -24,8 +24,6 @@ export interface TraceOptions {
   readonly maxBlocksForBlockProbes: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: StageProgress;
-  /** H vⱼ for several probes at once (one forward and backward pass for the block), and how many per call. */
-  readonly products?: { readonly block: (vs: readonly ParameterVector[]) => ParameterVector[]; readonly size: number };
 }
 
 /**
@@ -44,24 +42,17 @@ export async function hessianTrace(hvp: HessianVectorProduct, parameters: readon
     const random = options.random.fork(blockStreamLabel(k, p.size));
     const values: number[] = [];
     const probes = exact ? p.size : options.samples;
-    const chunk = options.products?.size ?? 1;
-    for (let s = 0; s < probes; s += chunk) {
+    for (let s = 0; s < probes; s++) {
       throwIfAborted(options.signal);
-      const zs: ParameterVector[] = [];
-      for (let j = s; j < Math.min(probes, s + chunk); j++) {
-        const probe = new Float32Array(p.size);
-        if (exact) probe[j] = 1;
-        else probe.set(random.rademachers(p.size));
-        zs.push(blockVector(parameters, k, probe));
-      }
-      // A short last chunk runs one direction at a time: each block size is a graph of its own.
-      const hzs = options.products && zs.length === chunk && chunk > 1 ? options.products.block(zs) : zs.map((z) => hvp(z));
-      zs.forEach((z, j) => {
-        values.push(tf.tidy(() => tf.sum(tf.mul(hzs[j][k], z[k])).dataSync()[0]));
-        disposeVector(z);
-        disposeVector(hzs[j]);
-      });
-      done += zs.length;
+      const probe = new Float32Array(p.size);
+      if (exact) probe[s] = 1;
+      else probe.set(random.rademachers(p.size));
+      const z = blockVector(parameters, k, probe);
+      const hz = hvp(z);
+      values.push(tf.tidy(() => tf.sum(tf.mul(hz[k], z[k])).dataSync()[0]));
+      disposeVector(z);
+      disposeVector(hz);
+      done++;
       options.onProgress?.(done / total, countDetail('probe', done, total));
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -11,8 +11,6 @@ export interface ObjectiveExecutor {
   gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[] };
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
   dispose(): void;
-  /** How many directions one call of hessianVectorProducts should carry to pay off. */
-  readonly directionsPerRun: number;
 }
 
 export interface ExecutorBatch {

@@ -14,13 +14,6 @@ type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
 export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   readonly device: Device;
   readonly threads: number;
-  /**
-   * Directions per HVP run where the analysis has blocks. A block shares the forward and backward
-   * pass, so at most about a third of an MLP's product is saved; `npm run bench` measures the time
-   * per direction at k = 1, 2, 4, 8 (bench/onnxBench.ts). Memory grows with k (one set of R-pass
-   * activations per direction).
-   */
-  readonly directionsPerRun = 8;
   private readonly sessions = new Map<string, GraphSession>();
 
   constructor(
