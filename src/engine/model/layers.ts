@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelProblem } from '../../protocol/errors';
 import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
+import { channelShuffle, channelSlice } from './channelLayers';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 
@@ -299,6 +300,8 @@ const implementations: Record<string, LayerImplementation> = {
   Concatenate: concatenate,
   UpSampling2D: upSampling,
   ZeroPadding2D: zeroPadding,
+  ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
+  ChannelSlice: (call) => channelSlice(call.node, single(call)),
 };
 
 /** Layers that only pass their input on (at analysis time). */

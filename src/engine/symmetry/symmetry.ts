@@ -1,5 +1,6 @@
 import { canonicalActivation, homogeneousActivations } from '../model/activations';
 import { passThroughLayers } from '../model/layers';
+import { shuffledChannelSources, shuffleGroups, sliceRange } from '../model/channelLayers';
 import { weightAt, type Checkpoint, type LayerNode, type WeightTensor } from '../model/spec';
 import type { Granularity } from '../../protocol/requests';
 
@@ -16,7 +17,7 @@ import type { Granularity } from '../../protocol/requests';
  * Flatten, Dropout and padding pass scales through; Concatenate concatenates them. Where the
  * function would change, the scale is pinned to 0: a non-homogeneous activation (tanh, sigmoid,
  * elu, relu6, …) and the model output (softmax sees unchanged logits). Add needs equal scales on
- * its inputs. BatchNormalization in inference absorbs its input's scale by rescaling its moving
+ * its inputs. ChannelShuffle and ChannelSlice move channels, so each channel keeps its own scale. BatchNormalization in inference absorbs its input's scale by rescaling its moving
  * statistics (μ' = e^{s}μ, σ'² = e^{2s}(σ² + ε) − ε) — exact, and the BN layer is not folded.
  * LayerNormalization pins its input's scale (it normalizes it away) and starts a new one with γ/β.
  *
@@ -221,6 +222,9 @@ export class SymmetryAnalysis {
         return this.pin(input, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
       case 'Concatenate':
         return { channels: inputs.flatMap((e) => (e.channelOf ? [...e.channelOf].map((c) => e.channels[c]) : e.channels)) };
+      case 'ChannelShuffle':
+      case 'ChannelSlice':
+        return this.channelMove(node, input);
       case 'Flatten':
         return this.flatten(node, input);
       case 'Reshape':
@@ -337,6 +341,15 @@ export class SymmetryAnalysis {
     return first;
   }
 
+  /** A channel permutation or range is linear: output channel j carries the scale of the input channel it copies. */
+  private channelMove(node: LayerNode, input: EdgeScale): EdgeScale {
+    if (input.channelOf) return this.pin(input, node.name, `${node.className} of flattened features is not rescaled`);
+    const channels = input.channels;
+    if (node.className === 'ChannelShuffle') return { channels: Array.from(shuffledChannelSources(channels.length, shuffleGroups(node, channels.length)), (source) => channels[source]) };
+    const { begin, size } = sliceRange(node, channels.length);
+    return { channels: channels.slice(begin, begin + size) };
+  }
+
   private flatten(node: LayerNode, input: EdgeScale): EdgeScale {
     const shape = this.shapeOf(node.inbound[0]);
     if (!shape) return this.pin(input, node.name, 'the input shape of Flatten is unknown');
@@ -411,6 +424,8 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
       const rows = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[0]) ? (p[0] as number[]) : Array.isArray(p) ? [p[0] as number, p[0] as number] : [1, 1];
       const cols = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[1]) ? (p[1] as number[]) : Array.isArray(p) ? [p[1] as number, p[1] as number] : [1, 1];
       out = [x[0] + rows[0] + rows[1], x[1] + cols[0] + cols[1], x[2]];
+    } else if (node.className === 'ChannelSlice') {
+      out = [...x.slice(0, -1), Number(c.size)];
     } else if (node.className === 'Multiply') {
       out = x.map((d, i) => Math.max(d, ...inputs.map((t) => t?.[i] ?? 0)));
     } else out = [...x];

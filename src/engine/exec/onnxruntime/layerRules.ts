@@ -7,6 +7,7 @@
 import { canonicalActivation } from '../../model/activations';
 import { windowGeometry, type WindowSpec } from '../../model/spatial';
 import { inferenceIdentityLayers } from '../../model/layers';
+import { shuffleGroups, sliceRange } from '../../model/channelLayers';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -213,6 +214,24 @@ function softmaxLayer(call: LayerEmission): Value {
 
 const identity: LayerRule = (call) => single(call);
 
+// ---- channel moves (src/engine/model/channelLayers.ts) ------------------------------------------
+
+function channelShuffle(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const channels = x.shape[x.shape.length - 1];
+  const groups = shuffleGroups(call.node, channels);
+  const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
+  return t.reshape(t.transpose(t.reshape(x, [rows, groups, channels / groups]), [0, 2, 1]), x.shape);
+}
+
+function channelSlice(call: LayerEmission): Value {
+  const x = single(call);
+  const last = x.shape.length - 1;
+  const { begin, size } = sliceRange(call.node, x.shape[last]);
+  return call.tape.slice(x, x.shape.map((_, i) => (i === last ? begin : 0)), x.shape.map((d, i) => (i === last ? size : d)));
+}
+
 export function layerRules(constantValues: (layer: string, role: string) => Float32Array | undefined): Record<string, LayerRule> {
   return {
     ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
@@ -244,5 +263,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ELU: (call) => elu(call.tape, single(call), configValue(call.node, 'alpha', 1)),
     Softmax: softmaxLayer,
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
+    ChannelShuffle: channelShuffle,
+    ChannelSlice: channelSlice,
   };
 }

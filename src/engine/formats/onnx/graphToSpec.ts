@@ -64,6 +64,12 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
   const onnxShapeOf = (name: string | undefined): IntValue[] | undefined => {
     const v = name ? values.get(name) : undefined;
     if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : [BATCH, v.size];
+    const grouped = name ? mapping.channelGroups.get(name) : undefined;
+    if (grouped !== undefined) {
+      const { source, groups, transposed } = grouped;
+      const perGroup = source.c / groups;
+      return [BATCH, transposed ? perGroup : groups, transposed ? groups : perGroup, source.h, source.w];
+    }
     const tensor = name ? constants.get(name) : undefined;
     return tensor && [...tensor.dims];
   };
@@ -115,6 +121,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     constants,
     values,
     consumers,
+    channelGroups: new Map(),
     biasless: new Map(),
     notes,
     readNumbers,
@@ -225,6 +232,7 @@ function nodeMapping(graph: GraphMapping, node: OnnxNode, label: string, fail: (
     const v = name === undefined ? undefined : graph.values.get(name);
     if (v === undefined) {
       if (name !== undefined && graph.constants.has(name)) fail(`input ${i} ('${name}') is a constant; only weights may be constants here`);
+      if (name !== undefined && graph.channelGroups.has(name)) fail(`input ${i} ('${name}') is an [N, C, H, W] tensor split into channel groups; only a channel shuffle may read it (Transpose [0, 2, 1, 3, 4], then Reshape back to [N, C, H, W])`);
       fail(`input ${i} ('${name ?? ''}') is not computed by any supported node before it`);
     }
     return v!;

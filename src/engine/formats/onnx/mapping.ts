@@ -15,6 +15,17 @@ export type Value =
   | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean };
 
 export type ImageValue = Extract<Value, { kind: 'image' }>;
+
+/**
+ * An image value seen by a Reshape as [N, groups, C/groups, H, W], and after a Transpose [0, 2, 1, 3, 4]
+ * as [N, C/groups, groups, H, W]: the middle of a channel shuffle, which its Reshape back to
+ * [N, C, H, W] makes one layer.
+ */
+export interface ChannelGroupsView {
+  readonly source: ImageValue;
+  readonly groups: number;
+  readonly transposed: boolean;
+}
 export type FeaturesValue = Extract<Value, { kind: 'features' }>;
 
 /** A layer under construction (bias fusion edits its config). */
@@ -54,6 +65,8 @@ export interface GraphMapping {
   readonly values: Map<string, Value>;
   /** How many nodes (and graph outputs) read each tensor. */
   readonly consumers: ReadonlyMap<string, number>;
+  /** Tensors in the middle of a channel shuffle (tensor name → view), read only by its Transpose and Reshape. */
+  readonly channelGroups: Map<string, ChannelGroupsView>;
   /** Dense layers made from MatMul without a bias yet: output tensor → layer. */
   readonly biasless: Map<string, MutableLayer>;
   readonly notes: string[];

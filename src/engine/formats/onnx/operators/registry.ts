@@ -1,6 +1,7 @@
 /** Every ONNX operator the reader maps (default domain), by op type: one handler per family file. */
 import type { OperatorHandler } from '../mapping';
 import { activationOperators } from './activations';
+import { channelOperators } from './channels';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
 import { mergeOperators } from './merge';
@@ -9,7 +10,7 @@ import { poolingOperators } from './pooling';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...channelOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];

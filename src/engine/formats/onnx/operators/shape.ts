@@ -1,4 +1,4 @@
-/** Nodes that move values without computing: Constant, Identity, Dropout, Flatten, Reshape. */
+/** Nodes that move values without computing: Constant, Identity, Dropout, Flatten, and Reshape to [N, -1] (channels.ts maps Reshape). */
 import { BATCH } from '../constantFolding';
 import type { OnnxTensor } from '../proto';
 import type { OperatorHandler } from '../mapping';
@@ -10,7 +10,7 @@ const constant: OperatorHandler = (n) => {
 };
 
 /** Flatten (axis 1) and Reshape to [N, -1]: both flatten each sample. */
-const flatten: OperatorHandler = (n) => {
+export const flatten: OperatorHandler = (n) => {
   const x = n.valueOf(0);
   if (n.node.opType === 'Flatten') {
     const axis = n.attr.int('axis', 1);
@@ -36,5 +36,4 @@ export const shapeOperators: Record<string, OperatorHandler> = {
   Identity: (n) => n.output(n.valueOf(0)),
   Dropout: (n) => n.output(n.valueOf(0)),
   Flatten: flatten,
-  Reshape: flatten,
 };
