@@ -1,0 +1,33 @@
+/**
+ * torchvision's deep residual classifiers exported to ONNX by torch.onnx as a user would (num_classes = 10,
+ * eval mode, 32×32 inputs; test/fixtures/torchvision_export.py): ResNet-50 (bottleneck blocks),
+ * ResNeXt-50 32×4d (grouped convolutions) and Wide-ResNet-50-2 each load, and the mean cross-entropy
+ * on a seeded batch equals PyTorch's to 1e-4 relative. Loss only: these have 23–67M parameters.
+ * ResNet-50 and ResNeXt-50 are exported at opset 13 and 17; Wide-ResNet-50-2 (the largest, 267 MB) at
+ * 17 only: it is ResNet-50 with wider bottlenecks, and torch exports all three with the same
+ * operators (Conv, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm) at both opsets.
+ */
+import { before, test } from 'node:test';
+import { initBackend } from '../../src/engine/model/backend';
+import { missingPythonModules } from '../fixtures/python';
+import { caseFolders } from '../fixtures/tempDirs';
+import { assertLossEqualsTorch, exportTorchvision, type TorchReference } from '../fixtures/torchvisionModels';
+
+const models: Record<string, number[]> = { resnet50: [13, 17], resnext50_32x4d: [13, 17], wide_resnet50_2: [17] };
+
+const missing = missingPythonModules(['torch', 'torchvision', 'onnx']);
+const { root } = caseFolders('torchvision-residual');
+let references: Record<string, TorchReference> = {};
+
+before(async () => {
+  await initBackend();
+  if (!missing) references = exportTorchvision(root, models);
+});
+
+for (const [name, opsets] of Object.entries(models)) {
+  for (const opset of opsets) {
+    test(`torchvision ${name} (opset ${opset}) loads and its loss equals PyTorch's`, { skip: missing }, async () => {
+      await assertLossEqualsTorch(root, name, opset, references[name]);
+    });
+  }
+}
