@@ -191,6 +191,10 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
     }
     case 'Concatenate':
       return withoutActivation(concatenate(node, inbound));
+    case 'ChannelShuffle':
+      return withoutActivation(channelShuffle(node, singleInput(node, inbound)));
+    case 'ChannelSlice':
+      return withoutActivation(channelSlice(node, singleInput(node, inbound)));
     default:
       throw new ReferenceModelError(node.name, `unsupported layer class '${node.className}'`);
   }
@@ -401,4 +405,35 @@ function concatenate(node: LayerNode, inbound: readonly ReferenceTensor[]): Refe
   const shape = [...inbound[0].shape];
   shape[axis] = inbound.reduce((total, t) => total + t.shape[axis], 0);
   return { shape, data };
+}
+
+/**
+ * ShuffleNet's channel shuffle on the last axis, spelled as PyTorch writes it: the C channels viewed
+ * as a [groups, C / groups] grid, the grid transposed, and read back row by row.
+ */
+function channelShuffle(node: LayerNode, x: ReferenceTensor): ReferenceTensor {
+  const groups = numberOption(node, 'groups', 1);
+  const channels = x.shape[x.shape.length - 1];
+  if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) throw new ReferenceModelError(node.name, `${groups} groups do not divide ${channels} channels`);
+  const perGroup = channels / groups;
+  const positions = x.data.length / channels;
+  const data: Num[] = new Array<Num>(x.data.length);
+  for (let p = 0; p < positions; p++) {
+    const grid: Num[][] = [];
+    for (let g = 0; g < groups; g++) grid.push(x.data.slice(p * channels + g * perGroup, p * channels + (g + 1) * perGroup));
+    let out = p * channels;
+    for (let k = 0; k < perGroup; k++) for (let g = 0; g < groups; g++) data[out++] = grid[g][k];
+  }
+  return { shape: [...x.shape], data };
+}
+
+/** Channels [begin, begin + size) of the last axis. */
+function channelSlice(node: LayerNode, x: ReferenceTensor): ReferenceTensor {
+  const begin = numberOption(node, 'begin', 0);
+  const size = numberOption(node, 'size', 0);
+  const channels = x.shape[x.shape.length - 1];
+  if (begin < 0 || size < 1 || begin + size > channels) throw new ReferenceModelError(node.name, `channels [${begin}, ${begin + size}) are not within ${channels}`);
+  const data: Num[] = [];
+  for (let p = 0; p < x.data.length / channels; p++) data.push(...x.data.slice(p * channels + begin, p * channels + begin + size));
+  return { shape: [...x.shape.slice(0, -1), size], data };
 }
