@@ -3,7 +3,8 @@
  * ResNet-18's free scales (residual Adds tie their branches) give a file that ONNX Runtime computes
  * the same outputs from; in MobileNetV2 every ReLU6 (Clip(0, 6)) is named as a barrier because it is
  * not positively homogeneous, and the scales it leaves free — the linear bottlenecks between
- * blocks — still give an equivalent file.
+ * blocks — still give an equivalent file. ShuffleNetV2's scales pass through its channel shuffles and
+ * channel slices channel by channel, and its rescaled file is the same function too.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,7 @@ const { root, freshDir } = caseFolders('torchvision-rescale');
 let batches: Record<string, TorchReference> = {};
 
 before(() => {
-  if (!missing) batches = exportTorchvision(root, { resnet18: [17], mobilenet_v2: [17] });
+  if (!missing) batches = exportTorchvision(root, { resnet18: [17], mobilenet_v2: [17], shufflenet_v2_x0_5: [17] });
 });
 
 /** The batch as ONNX takes it: NCHW from the fixture's channels-last samples. */
@@ -88,5 +89,16 @@ test('torchvision MobileNetV2: every ReLU6 (Clip) is named as not positively hom
   assert.equal(feedingReLU6.length, 35);
   for (const layer of feedingReLU6) assert.ok(!free.has(layer), `the output scale of '${layer}' is free, but a ReLU6 reads it`);
   assert.ok(free.size > 0, 'some scales are free');
+  assert.ok(deviation <= 1e-5, `max |Δ| / max |y| = ${deviation}`);
+});
+
+test('torchvision ShuffleNetV2 rescaled along its free scales, through channel shuffles and slices, is the same function in ONNX Runtime', { skip: missing }, async (t) => {
+  const { checkpoint, structure, deviation, largestFactor } = await rescaleAndCompare('shufflenet_v2_x0_5');
+  t.diagnostic(`ShuffleNetV2: ${structure.freedom} free scales, largest weight factor ${largestFactor.toFixed(2)}, max |Δ| / max |y| ${deviation.toExponential(2)}`);
+  const moves = checkpoint.model.layers.filter((l) => l.className === 'ChannelShuffle' || l.className === 'ChannelSlice');
+  assert.ok(moves.length >= 16, `the channel shuffles and slices are layers (found ${moves.length})`);
+  assert.ok(!structure.barriers.some((b) => moves.some((l) => l.name === b.layer)), 'no channel move pins a scale');
+  assert.ok(structure.freedom > 0, 'ShuffleNetV2 has free scales');
+  assert.ok(largestFactor > 1.5, `the weights changed (largest factor ${largestFactor})`);
   assert.ok(deviation <= 1e-5, `max |Δ| / max |y| = ${deviation}`);
 });
