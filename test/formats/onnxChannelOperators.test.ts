@@ -126,6 +126,22 @@ for (const opset of [11, 13]) {
   });
 }
 
+test('Split without sizes cuts the channels into equal parts, as ONNX Runtime does', { skip: missing }, async () => {
+  const file = build('split-equal', `
+nodes.append(helper.make_node("Split", ["x"], ["p", "q"], name="halves", axis=-3))
+nodes.append(helper.make_node("Conv", ["q", w("k", (2, 2, 1, 1))], ["c"], name="conv"))
+nodes.append(helper.make_node("Add", ["p", "c"], ["m"], name="join"))
+nodes.append(helper.make_node("Flatten", ["m"], ["f"], name="flatten"))
+nodes.append(helper.make_node("Gemm", ["f", w("d", (4, 18))], ["y"], name="dense", transB=1))`);
+  const values = inputs(11);
+  const expected = await ortOutputs(file, values);
+  const checkpoint = await readOnnx(file);
+  assert.deepEqual(checkpoint.model.layers.filter((l) => l.className === 'ChannelSlice').map((l) => [l.config.begin, l.config.size]), [[0, 2], [2, 2]]);
+  const actual = engineOutputs(checkpoint, values, INPUT_SHAPE, 'nchw');
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  expected.forEach((e, i) => assert.ok(Math.abs(actual[i] - e) <= 1e-5 * scale, `output ${i}: ${actual[i]} vs ${e}`));
+});
+
 test('ChannelShuffle and ChannelSlice: loss, gradient and Hv by tfjs and by ONNX Runtime equal the float64 reference', { skip: missing }, async () => {
   const checkpoint = await readOnnx(build('shuffle-hvp', shuffleSplitSlice('Tanh')));
   const network = new NetworkFunction(checkpoint);
