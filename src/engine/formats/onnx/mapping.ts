@@ -15,6 +15,7 @@ export type Value =
   | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean };
 
 export type ImageValue = Extract<Value, { kind: 'image' }>;
+export type FeaturesValue = Extract<Value, { kind: 'features' }>;
 
 /**
  * An image value seen by a Reshape as [N, groups, C/groups, H, W], and after a Transpose [0, 2, 1, 3, 4]
@@ -26,7 +27,6 @@ export interface ChannelGroupsView {
   readonly groups: number;
   readonly transposed: boolean;
 }
-export type FeaturesValue = Extract<Value, { kind: 'features' }>;
 
 /** A layer under construction (bias fusion edits its config). */
 export interface MutableLayer {

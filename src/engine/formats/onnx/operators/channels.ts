@@ -80,9 +80,9 @@ function channelsOf(n: NodeMapping, x: Value): number {
   return x.size;
 }
 
-/** ONNX's channel axis (1, or its negative form) for this value. */
+/** ONNX's channel axis (1, or its negative form) for this value; a squeezed image is still [N, C, 1, 1] in ONNX. */
 function isChannelAxis(x: Value, axis: number): boolean {
-  const rank = x.kind === 'image' && !x.squeezed ? 4 : 2;
+  const rank = x.kind === 'image' ? 4 : 2;
   return axis === 1 || axis === 1 - rank;
 }
 
