@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FileProblem } from '../../../protocol/errors';
 import { describeFsError } from '../../io/fsErrors';
 import { entryData, memorySource, readZipArchive } from '../../io/zipArchive';
-import { readRegularFile } from '../../io/regularFile';
+import { readJobFile } from '../../io/jobFiles';
 
 export interface ArchiveEntry {
   readonly name: string;
@@ -21,7 +21,7 @@ export interface ArchiveEntry {
 export async function readZipEntries(file: string, wanted: (name: string) => boolean = () => true): Promise<ArchiveEntry[]> {
   let bytes: Buffer;
   try {
-    bytes = Buffer.from(await readRegularFile(file));
+    bytes = Buffer.from(await readJobFile(file));
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

@@ -16,7 +16,7 @@ import { WireError, fixedBytesOf, int64sOf } from './wire';
 import { decodeOnnx, type OnnxSource } from './source';
 import { writeOnnx } from './writer';
 import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
-import { readRegularFile } from '../../io/regularFile';
+import { readJobFile } from '../../io/jobFiles';
 
 export const ONNX_FORMAT_ID = 'onnx';
 
@@ -47,7 +47,7 @@ async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8
     if (size > MAX_PROTOBUF_BYTES) {
       throw new FileProblem(file, `is not a valid ONNX model: it is ${size} bytes, more than the 2 GiB a protobuf message can hold (larger models keep their weights in external data files)`);
     }
-    data = Buffer.from(await readRegularFile(file, { role: 'the ONNX model' }));
+    data = Buffer.from(await readJobFile(file, { role: 'the ONNX model' }));
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
