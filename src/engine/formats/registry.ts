@@ -81,6 +81,16 @@ export async function readTensorFile(path: string): Promise<TensorFile | undefin
   return isWeightsOnlyFormat(format) ? format.readTensors(path) : undefined;
 }
 
+/**
+ * The content hash over every file of a checkpoint (its shards, external data and sidecar, and the
+ * architecture file when one is given), each read once for this and the analysis that follows.
+ */
+export async function checkpointContentHash(path: string, architecture?: string): Promise<string> {
+  const { files } = await (await requireFormat(path)).describe(path);
+  const withArchitecture = architecture === undefined || files.includes(resolve(architecture)) ? files : [...files, resolve(architecture)];
+  return contentHash(withArchitecture);
+}
+
 /** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */
 export async function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
   const format = await formatFor(request.checkpoint, request.contentHash === true);
