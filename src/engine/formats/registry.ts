@@ -9,6 +9,7 @@ import { onnxFormat } from './onnx/onnxFormat';
 import { tfjsLayersFormat } from './tfjsLayers/tfjsLayersFormat';
 import { isWeightsOnlyFormat, weightsOnlyFormat } from './weights/weightsOnlyFormat';
 import { readJobFileHead } from '../io/jobFiles';
+import { withOwnKeptFiles } from '../io/readLedger';
 import { refuseNonFiniteWeights } from './nonFiniteWeights';
 import { refuseImpossibleSizes } from './declaredSizes';
 import { pytorchFile } from './weights/pytorch';
@@ -92,10 +93,14 @@ export async function checkpointContentHash(path: string, architecture?: string)
 }
 
 /** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */
-export async function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
-  const format = await formatFor(request.checkpoint, request.contentHash === true);
-  if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
-  const summary = await format.describe(request.checkpoint);
-  const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
-  return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
+export function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
+  // Apart from an analysis running beside it. Listing reads headers only; with the hash, whole
+  // files, each once (kept for this describe alone).
+  return withOwnKeptFiles(async () => {
+    const format = await formatFor(request.checkpoint, request.contentHash);
+    if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
+    const summary = await format.describe(request.checkpoint);
+    const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
+    return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
+  }, request.contentHash);
 }

@@ -1,7 +1,8 @@
 /**
  * Each input file of a job read from the disk once: matching a format on its first bytes, the
  * format's reader, the data loaders and the content hash all take the bytes from here. While a job
- * runs, the bytes are kept by real path until it ends (src/engine/io/readLedger.ts), up to
+ * runs, the bytes are kept by real path until it ends (src/engine/io/readLedger.ts; a describe
+ * beside it keeps its own), up to
  * `limits.keptInputBytes` in all; a file that does not fit is not kept: it is read in ranges where
  * a reader needs only ranges (an ONNX external data file, a zip directory) and streamed for its hash.
  * A file whose size, inode or modification time changed since it was kept is read again.
@@ -15,7 +16,7 @@ import { resolve } from 'node:path';
 import { FileProblem } from '../../protocol/errors';
 import { limits } from '../../protocol/limits';
 import { describeFsError } from './fsErrors';
-import { keepingFiles, keptFiles, keptSizes, noteFileRead, type KeptFile } from './readLedger';
+import { keptFiles, noteFileRead, type KeptFile } from './readLedger';
 import { openRegularFile, readRegularFile, refuseLarge, regularFileStats } from './regularFile';
 import { hashFileInto } from './sha256';
 import { memorySource, withFileSource, type ByteSource } from './zipArchive';
@@ -47,22 +48,24 @@ async function findFile(file: string, role = 'the file'): Promise<FoundFile> {
 
 /** Whether a file of `size` bytes may be read whole and kept, with what the job keeps already. */
 function fitsInBudget(size: number): boolean {
-  if (!keepingFiles() || size > limits.fileBytes.value) return false;
+  const store = keptFiles();
+  if (store === undefined || size > limits.fileBytes.value) return false;
   let kept = 0;
-  for (const keptSize of keptSizes.values()) kept += keptSize;
+  for (const keptSize of store.sizes.values()) kept += keptSize;
   return kept + size <= limits.keptInputBytes.value;
 }
 
 /** The kept bytes of `file`, if this job read this version of it whole already (noted as read again under this name). */
 async function keptFile(file: string, found: FoundFile): Promise<KeptFile | undefined> {
-  const entry = keptFiles.get(found.key);
-  if (entry === undefined) return undefined;
+  const store = keptFiles();
+  const entry = store?.files.get(found.key);
+  if (store === undefined || entry === undefined) return undefined;
   const kept = await entry.catch(() => undefined);
   if (kept === undefined) return undefined;
   if (kept.identity !== found.identity) {
-    if (keptFiles.get(found.key) === entry) {
-      keptFiles.delete(found.key);
-      keptSizes.delete(found.key);
+    if (store.files.get(found.key) === entry) {
+      store.files.delete(found.key);
+      store.sizes.delete(found.key);
     }
     return undefined;
   }
@@ -72,16 +75,17 @@ async function keptFile(file: string, found: FoundFile): Promise<KeptFile | unde
 
 /** Reads `file` whole and keeps it when it fits what is left of the job's budget. */
 async function readAndKeep(file: string, found: FoundFile, options: ReadOptions): Promise<Uint8Array> {
-  if (!fitsInBudget(found.size)) return readRegularFile(file, options);
+  const store = keptFiles();
+  if (store === undefined || !fitsInBudget(found.size)) return readRegularFile(file, options);
   const reading = readRegularFile(file, options).then((bytes): KeptFile => ({ bytes, identity: found.identity }));
-  keptFiles.set(found.key, reading);
-  keptSizes.set(found.key, found.size);
+  store.files.set(found.key, reading);
+  store.sizes.set(found.key, found.size);
   try {
     return (await reading).bytes;
   } catch (error) {
-    if (keptFiles.get(found.key) === reading) {
-      keptFiles.delete(found.key);
-      keptSizes.delete(found.key);
+    if (store.files.get(found.key) === reading) {
+      store.files.delete(found.key);
+      store.sizes.delete(found.key);
     }
     throw error;
   }
@@ -95,6 +99,18 @@ export async function readJobFile(file: string, options: ReadOptions = {}): Prom
   if (kept === undefined) return readAndKeep(file, found, options);
   refuseLarge(file, kept.bytes.length, options.maxBytes ?? limits.fileBytes.value, role);
   return kept.bytes;
+}
+
+/**
+ * All bytes of the file when the job keeps it (reading it now when it fits), else undefined: for a
+ * reader that can read the file in place instead (h5wasm opens files by path), so that a file too
+ * large to keep, or one read outside a job, is not loaded whole.
+ */
+export async function readJobFileIfKept(file: string, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
+  const found = await findFile(file, options.role);
+  const kept = await keptFile(file, found);
+  if (kept !== undefined) return kept.bytes;
+  return fitsInBudget(found.size) ? readAndKeep(file, found, options) : undefined;
 }
 
 export async function readJobTextFile(file: string, options: ReadOptions = {}): Promise<string> {

@@ -7,6 +7,8 @@
  * matching a format, reading and hashing take them from memory instead of the disk
  * (src/engine/io/jobFiles.ts). Outside a job (a library call, a test) nothing is kept.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 const filesRead = new Set<string>();
 
 export interface KeptFile {
@@ -17,9 +19,15 @@ export interface KeptFile {
   sha256?: Promise<string>;
 }
 
-/** Kept bytes by real path; a pending read is kept too, so two readers at once share one read. */
-export const keptFiles = new Map<string, Promise<KeptFile>>();
-export const keptSizes = new Map<string, number>();
+/** Kept bytes by real path (a pending read is kept too, so two readers at once share one read), and their sizes. */
+export interface KeptFiles {
+  readonly files: Map<string, Promise<KeptFile>>;
+  readonly sizes: Map<string, number>;
+}
+
+const jobFiles: KeptFiles = { files: new Map(), sizes: new Map() };
+/** Work with files of its own (or, 'none', that keeps no file at all), apart from the running job. */
+const ownFiles = new AsyncLocalStorage<KeptFiles | 'none'>();
 let jobRunning = false;
 
 export function noteFileRead(absolutePath: string): void {
@@ -30,15 +38,25 @@ export function filesReadSoFar(): string[] {
   return [...filesRead];
 }
 
-/** Whether a job runs, so that what it reads may be kept until it ends. */
-export function keepingFiles(): boolean {
-  return jobRunning;
+/** Where the current work keeps the files it read: its own store, the running job's, or none outside a job. */
+export function keptFiles(): KeptFiles | undefined {
+  const own = ownFiles.getStore();
+  if (own === 'none') return undefined;
+  return own ?? (jobRunning ? jobFiles : undefined);
 }
 
-/** Drops the kept bytes (the job is done with them); the list of files read stays. */
+/**
+ * Runs `work` with kept files of its own (none at all unless `keep`), apart from a job running
+ * beside it: the analyzer process describes a checkpoint for the view while it analyzes another.
+ */
+export function withOwnKeptFiles<T>(work: () => Promise<T>, keep = true): Promise<T> {
+  return ownFiles.run(keep ? { files: new Map(), sizes: new Map() } : 'none', work);
+}
+
+/** Drops the job's kept bytes (it is done with them); the list of files read stays. */
 export function releaseKeptFiles(): void {
-  keptFiles.clear();
-  keptSizes.clear();
+  jobFiles.files.clear();
+  jobFiles.sizes.clear();
 }
 
 export function startNewJobLedger(): void {

@@ -19,9 +19,9 @@ export interface ArchiveEntry {
 
 /** The entries of the zip at `file` that `wanted` accepts (all by default), in archive order, each checked before it is inflated. */
 export async function readZipEntries(file: string, wanted: (name: string) => boolean = () => true): Promise<ArchiveEntry[]> {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = Buffer.from(await readJobFile(file));
+    bytes = await readJobFile(file);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

@@ -5,7 +5,7 @@
  * what is checked (HDF5 may open only the file itself; sizes are checked before allocating).
  */
 import { basename, resolve } from 'node:path';
-import { readJobFile } from '../../io/jobFiles';
+import { readJobFileIfKept } from '../../io/jobFiles';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../../protocol/errors';
 import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
@@ -44,13 +44,15 @@ export function hasHdf5Signature(head: Uint8Array): boolean {
 }
 
 /**
- * Runs `read` on the HDF5 file. h5wasm opens files by path only, so it opens a private copy of
- * the bytes this job read (src/engine/io/jobFiles.ts): matching, reading and hashing the file
- * read it from the disk once, and all three see the same bytes.
+ * Runs `read` on the HDF5 file. h5wasm opens files by path only, so in a job it opens a private
+ * copy of the bytes the job keeps (src/engine/io/jobFiles.ts): matching, reading and hashing read
+ * the file from the disk once, and all three see the same bytes. A file too large to keep, or one
+ * read outside a job, HDF5 reads in place.
  */
 async function withKerasH5File<T>(file: string, read: (h5file: H5File) => T): Promise<T> {
   const h5 = await loadH5wasm();
-  const bytes = await readJobFile(file, { role: 'the Keras model' });
+  const bytes = await readJobFileIfKept(file, { role: 'the Keras model' });
+  if (bytes === undefined) return withH5(h5, file, 'r', read);
   return withExtractedFile(file, basename(file), bytes, (copy) => withH5(h5, copy, 'r', read, file));
 }
 
