@@ -83,13 +83,14 @@ export async function readTensorFile(path: string): Promise<TensorFile | undefin
 }
 
 /**
- * The content hash over every file of a checkpoint (its shards, external data and sidecar, and the
- * architecture file when one is given), each read once for this and the analysis that follows.
+ * Every file of a checkpoint (its shards, external data and sidecar, and the architecture file
+ * when one is given) and the content hash over them, each file read once for this and the
+ * analysis that follows.
  */
-export async function checkpointContentHash(path: string, architecture?: string): Promise<string> {
+export async function checkpointContentHash(path: string, architecture?: string): Promise<{ files: readonly string[]; contentHash: string }> {
   const { files } = await (await requireFormat(path)).describe(path);
   const withArchitecture = architecture === undefined || files.includes(resolve(architecture)) ? files : [...files, resolve(architecture)];
-  return contentHash(withArchitecture);
+  return { files: withArchitecture, contentHash: await contentHash(withArchitecture) };
 }
 
 /** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */

@@ -2,10 +2,10 @@
  * Each input file of a job read from the disk once: matching a format on its first bytes, the
  * format's reader, the data loaders and the content hash all take the bytes from here. While a job
  * runs, the bytes are kept by real path until it ends (src/engine/io/readLedger.ts; a describe
- * beside it keeps its own), up to
- * `limits.keptInputBytes` in all; a file that does not fit is not kept: it is read in ranges where
- * a reader needs only ranges (an ONNX external data file, a zip directory) and streamed for its hash.
- * A file whose size, inode or modification time changed since it was kept is read again.
+ * beside it keeps its own), up to `limits.keptInputBytes` in all. A file that does not fit is not
+ * kept: it is read in ranges where a reader needs only ranges (an ONNX external data file, a zip
+ * directory) and streamed for its hash. A file whose size, inode or modification time changed
+ * since it was kept is read again. Outside a job (a library call) nothing is kept.
  *
  * Every read goes through src/engine/io/regularFile.ts, so FIFOs, sockets and devices are still
  * refused before anything is opened, and every file lands in the read ledger the output guard checks.
@@ -35,15 +35,26 @@ interface FoundFile {
   readonly key: string;
 }
 
+function keyOf(file: string): string {
+  try {
+    return realpathSync.native(resolve(file));
+  } catch {
+    return resolve(file);
+  }
+}
+
 async function findFile(file: string, role = 'the file'): Promise<FoundFile> {
   const info = await regularFileStats(file, role);
-  let key: string;
-  try {
-    key = realpathSync.native(resolve(file));
-  } catch {
-    key = resolve(file);
+  return { size: info.size, identity: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`, key: keyOf(file) };
+}
+
+/** Frees the kept bytes of these files (the job is done with them); they stay in the read ledger. */
+export function forgetJobFiles(files: readonly string[]): void {
+  const store = keptFiles();
+  for (const key of files.map(keyOf)) {
+    store?.files.delete(key);
+    store?.sizes.delete(key);
   }
-  return { size: info.size, identity: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`, key };
 }
 
 /** Whether a file of `size` bytes may be read whole and kept, with what the job keeps already. */

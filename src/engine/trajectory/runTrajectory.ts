@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { analyzeAnyFile } from '../analysis/analyzeFile';
 import { checkpointContentHash } from '../formats/registry';
-import { releaseKeptFiles } from '../io/readLedger';
+import { forgetJobFiles } from '../io/jobFiles';
 import { analysisOrder, assembleTrajectory, pointFromReport, trajectoryRequestKey } from '../runs/trajectorySummary';
 import { failureKind, throwIfAborted } from '../../protocol/errors';
 import { isWeightsReport, type AnalysisProgress } from '../../protocol/report';
@@ -48,9 +48,11 @@ export async function runTrajectory(options: TrajectoryOptions): Promise<Traject
     throwIfAborted(signal);
     const checkpoint = points[index].checkpoint;
     const label = `${series.counts} ${points[index].step} (${done + 1}/${points.length})`;
+    let files: readonly string[] = [checkpoint];
     try {
-      const contentHash = await checkpointContentHash(checkpoint, request.architecture);
-      const earlier = reusable.find((p) => p.checkpoint === checkpoint && p.contentHash === contentHash && p.status === 'done');
+      const hashed = await checkpointContentHash(checkpoint, request.architecture);
+      files = hashed.files;
+      const earlier = reusable.find((p) => p.checkpoint === checkpoint && p.contentHash === hashed.contentHash && p.status === 'done');
       if (earlier) {
         points[index] = earlier;
       } else {
@@ -61,14 +63,14 @@ export async function runTrajectory(options: TrajectoryOptions): Promise<Traject
         });
         if (isWeightsReport(report)) throw new Error(report.architectureMissing);
         const test = testData ? await heldOut(pointRequest, testData, signal) : undefined;
-        points[index] = { ...pointFromReport(points[index].step, report, test), contentHash };
+        points[index] = { ...pointFromReport(points[index].step, report, test), contentHash: hashed.contentHash };
       }
     } catch (error) {
       if (failureKind(error) === 'cancelled') throw error;
       points[index] = { ...points[index], status: 'failed', error: error instanceof Error ? error.message : String(error) };
     } finally {
-      // The next checkpoint's files, not this one's, are what the job should keep in memory.
-      releaseKeptFiles();
+      // The next checkpoint's files, not this one's, are what the job keeps in memory (with the data sets).
+      forgetJobFiles(files);
     }
     options.onProgress?.({ stage: 'setup', fraction: (done + 1) / points.length, message: `${label} done` });
     options.onPoint?.(assembleTrajectory(options, points));
