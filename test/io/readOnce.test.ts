@@ -12,9 +12,9 @@ import type { AnalysisRequest } from '../../src/protocol/requests';
 import { missingPythonModules, PYTHON } from '../fixtures/python';
 import { mlpModel, seededValues, writeLayersModel } from '../fixtures/tfjsLayersFixture';
 
-// Counts, in the built CLI's own process, every open of a file for reading: through node:fs
-// (sync, callback and promise forms; read streams open through fs.open) and h5wasm's host file
-// access, which goes through fs.openSync too.
+// Counts, in the built CLI's own process, every open of a file for reading and every copy of one:
+// through node:fs (sync, callback and promise forms; read streams open through fs.open) and
+// h5wasm's host file access, which goes through fs.openSync too.
 const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
 const fixtures = join(__dirname, '..', 'fixtures');
 
@@ -43,6 +43,17 @@ wrap(fs, 'readFile');
 wrap(fs, 'readFileSync');
 wrap(fs.promises, 'open');
 wrap(fs.promises, 'readFile');
+// A copy reads its source (its second argument is a mode, not open flags).
+const wrapCopy = (owner, name) => {
+  const original = owner[name];
+  owner[name] = function (source, ...rest) {
+    note(source, 'r');
+    return original.call(this, source, ...rest);
+  };
+};
+wrapCopy(fs, 'copyFile');
+wrapCopy(fs, 'copyFileSync');
+wrapCopy(fs.promises, 'copyFile');
 const write = fs.writeFileSync;
 process.on('exit', () => write(process.env.FLATNESS_TEST_OPEN_COUNTS, JSON.stringify(counts)));
 `;
@@ -60,6 +71,10 @@ interface CountedRun {
 }
 
 function analyzeCounting(dir: string, args: string[]): Promise<CountedRun> {
+  return cliCounting(dir, ['analyze', ...args, '--metrics', 'loss']);
+}
+
+function cliCounting(dir: string, args: string[]): Promise<CountedRun> {
   const work = freshDir();
   const counter = join(work, 'count-opens.cjs');
   const countsFile = join(work, 'counts.json');
@@ -68,7 +83,7 @@ function analyzeCounting(dir: string, args: string[]): Promise<CountedRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--require', counter, cli, 'analyze', ...args, '--metrics', 'loss', '--json', reportFile, '--quiet'],
+      ['--require', counter, cli, ...args, '--json', reportFile, '--quiet'],
       { env: { ...process.env, FLATNESS_TEST_OPEN_COUNTS: countsFile }, maxBuffer: 16 << 20 },
       (error, _stdout, stderr) => {
         const all = JSON.parse(readFileSync(countsFile, 'utf8')) as Record<string, number>;
@@ -115,6 +130,19 @@ test('Keras .h5 and .keras: the file is read once (h5wasm opens a private copy o
     copyFileSync(join(fixtures, 'keras', name), model);
     await assertReadOnce(dir, { checkpoint: model, probeSamples: 16 }, ['--probe-samples', '16'], [model]);
   }
+});
+
+test('rescaling a Keras .h5 reads it once: the new file starts from the bytes analyzed', async () => {
+  const dir = freshDir();
+  const model = join(dir, 'mlp.h5');
+  copyFileSync(join(fixtures, 'keras', 'mlp.h5'), model);
+  const out = join(dir, 'sharp.h5');
+  const run = await cliCounting(dir, ['rescale', model, '--sharpen', '10', '--out', out, '--probe-samples', '16']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.opens, { [model]: 1 });
+  const rescaled = await analyzeFile({ checkpoint: out, probeSamples: 16, metrics: ['loss'] });
+  const original = await analyzeFile({ checkpoint: model, probeSamples: 16, metrics: ['loss'] });
+  assert.ok(Math.abs(rescaled.loss - original.loss) <= 1e-5 * Math.max(1, Math.abs(original.loss)), `the same function: loss ${rescaled.loss} vs ${original.loss}`);
 });
 
 test('weights with an architecture (safetensors, .pt, .npz) and .npy data with a labels companion: each file read once', async () => {
