@@ -8,7 +8,7 @@ import { failureKind, throwIfAborted } from '../protocol/errors';
 import type { FromAnalyzerMessage, JobMessage, JobResult, ToAnalyzerMessage } from '../protocol/analyzerProtocol';
 import { messageId, toAnalyzerMessageProblem } from '../protocol/messageValidation';
 import { removePendingTempFilesSync } from '../engine/io/atomicWrite';
-import { startNewJobLedger } from '../engine/io/readLedger';
+import { endJobLedger, startNewJobLedger } from '../engine/io/readLedger';
 import type { AnalysisProgress } from '../protocol/report';
 
 /**
@@ -83,6 +83,7 @@ async function runNext(): Promise<void> {
   } catch (error) {
     if (!current.answered) send({ type: 'failed', id: job.id, kind: failureKind(error), message: error instanceof Error ? error.message : String(error) });
   } finally {
+    endJobLedger();
     running = undefined;
     void runNext();
   }

@@ -4,6 +4,7 @@ import type { AnalysisRequest } from '../protocol/requests';
 import { isTrajectoryReport, type TrajectoryReport } from '../protocol/trajectory';
 import { findTrainingRun } from '../engine/trajectory/findRun';
 import { runTrajectory } from '../engine/trajectory/runTrajectory';
+import { startNewJobLedger } from '../engine/io/readLedger';
 import { trajectoryCsv } from '../engine/runs/trajectoryCsv';
 import { ProgressBar } from './progressBar';
 
@@ -115,6 +116,7 @@ export async function runTrajectoryCommand(
   parseAnalysis: (args: string[]) => AnalysisRequest,
   usageError: (message: string) => Error,
 ): Promise<number> {
+  startNewJobLedger();
   const { targets, own, analyzeArgs, quiet } = splitArgs(args);
   if (targets.length === 0) throw usageError('name a folder of checkpoints, or the checkpoint files of a run');
   for (const name of ownValueOptions) if (name in own && (own[name] === undefined || own[name] === '')) throw usageError(`--${name} needs a value`);

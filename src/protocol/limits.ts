@@ -36,6 +36,7 @@ const table = {
   alphaFactors: { value: 10_000, what: 'factors in --alpha' },
   dataCandidates: { value: 10_000, what: 'files the data-set picker checks at once' },
   metadataBytes: { value: 64 * MiB, what: 'bytes of a JSON header or description', bytes: true },
+  keptInputBytes: { value: 1 * GiB, what: 'bytes of input files one job keeps in memory so that each is read once', bytes: true },
 } satisfies Record<string, Limit>;
 
 export type LimitName = keyof typeof table;

@@ -60,7 +60,13 @@ export interface TrajectoryPoint {
   readonly status: 'done' | 'failed' | 'pending';
   /** Why the analysis failed (status 'failed'). */
   readonly error?: string;
+  /** SHA-256 of the checkpoint's named file, as in its report. */
   readonly sha256?: string;
+  /**
+   * SHA-256 over every file of the checkpoint (model.json and its shards, external data, the
+   * architecture file): a later trajectory reuses the point only while this is unchanged.
+   */
+  readonly contentHash?: string;
   /** Loss and accuracy on the analysis data (the training set). */
   readonly train?: LossAndAccuracy;
   /** Loss and accuracy on the held-out set, when one is given. */

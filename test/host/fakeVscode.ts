@@ -54,6 +54,41 @@ export enum ViewColumn {
   Two = 2,
 }
 
+export enum FileType {
+  Unknown = 0,
+  File = 1,
+  Directory = 2,
+  SymbolicLink = 64,
+}
+
+type FileEventKind = 'create' | 'change' | 'delete';
+
+/** A file system watcher: the test fires its events with `host.fileEvent`, as the editor would. */
+class FakeFileSystemWatcher {
+  private readonly emitters = { create: new EventEmitter<Uri>(), change: new EventEmitter<Uri>(), delete: new EventEmitter<Uri>() };
+  readonly onDidCreate = this.emitters.create.event;
+  readonly onDidChange = this.emitters.change.event;
+  readonly onDidDelete = this.emitters.delete.event;
+
+  constructor(private readonly glob: string, private readonly ignored: Readonly<Record<FileEventKind, boolean>>) {}
+
+  /** The two kinds of glob the extension watches: every path, and files by extension (`*.{a,b}` in any folder). */
+  matches(fsPath: string): boolean {
+    if (this.glob === '**/*') return true;
+    const braces = /^\*\*\/\*\.\{([^}]*)\}$/.exec(this.glob);
+    if (!braces) throw new Error(`fake watcher: glob '${this.glob}' is not of the form **/*.{a,b}`);
+    return braces[1].split(',').some((extension) => fsPath.toLowerCase().endsWith(`.${extension.toLowerCase()}`));
+  }
+
+  fire(kind: FileEventKind, uri: Uri): void {
+    if (!this.ignored[kind] && this.matches(uri.fsPath)) this.emitters[kind].fire(uri);
+  }
+
+  dispose(): void {
+    host.watchers = host.watchers.filter((w) => w !== this);
+  }
+}
+
 interface PickItem {
   readonly label: string;
 }
@@ -73,6 +108,12 @@ export const host = {
   /** Buttons chosen in warning dialogs, in order (none left: the user dismisses it). */
   warningAnswers: [] as string[],
   panels: [] as FakeWebviewPanel[],
+  /** The file system watchers not disposed yet (kept across `reset`). */
+  watchers: [] as FakeFileSystemWatcher[],
+  /** A file event as the editor's watcher reports it, to every watcher whose glob matches. */
+  fileEvent(kind: FileEventKind, fsPath: string): void {
+    for (const watcher of [...this.watchers]) watcher.fire(kind, Uri.file(fsPath));
+  },
   reset(workspaceRoot: string, settings: Record<string, unknown>): void {
     this.workspaceRoot = workspaceRoot;
     this.settings = settings;
@@ -248,8 +289,15 @@ export const workspace = {
       .sort()
       .map((file) => Uri.file(path.join(host.workspaceRoot, file)));
   },
-  createFileSystemWatcher() {
-    const never = (): Disposable => ({ dispose: () => undefined });
-    return { onDidCreate: never, onDidChange: never, onDidDelete: never, dispose: () => undefined };
+  createFileSystemWatcher(glob: string, ignoreCreate = false, ignoreChange = false, ignoreDelete = false): FakeFileSystemWatcher {
+    const watcher = new FakeFileSystemWatcher(glob, { create: ignoreCreate, change: ignoreChange, delete: ignoreDelete });
+    host.watchers.push(watcher);
+    return watcher;
+  },
+  fs: {
+    async stat(uri: Uri): Promise<{ type: FileType; mtime: number; size: number }> {
+      const info = await fs.promises.stat(uri.fsPath);
+      return { type: info.isDirectory() ? FileType.Directory : FileType.File, mtime: info.mtimeMs, size: info.size };
+    },
   },
 };

@@ -84,6 +84,17 @@ test('the trajectory of a run equals the per-checkpoint analyses, with the held-
   const again = await runTrajectory({ series, request: { ...request, data }, testData, previous: sentinel });
   assert.deepEqual(again.points.map((p) => p.measures!.lambdaMax === -1), [true, true, false, true]);
   assert.equal(again.points[2].measures!.lambdaMax, trajectory.points[2].measures!.lambdaMax);
+  // Only a weights shard changes: the point is analyzed again, since reuse compares all of the checkpoint's files.
+  const shard = path.join(folder, 'step_0020', 'model.weights.bin');
+  const weights = fs.readFileSync(shard);
+  weights.writeFloatLE(weights.readFloatLE(0) + 0.25, 0);
+  fs.writeFileSync(shard, weights);
+  const afterShard = await runTrajectory({ series, request: { ...request, data }, testData, previous: { ...again, points: again.points.map((p) => ({ ...p, measures: { ...p.measures, lambdaMax: -1 } })) } });
+  assert.deepEqual(afterShard.points.map((p) => p.measures!.lambdaMax === -1), [true, false, true, true]);
+  assert.equal(afterShard.points[1].sha256, again.points[1].sha256, 'the model.json itself is unchanged');
+  assert.notEqual(afterShard.points[1].contentHash, again.points[1].contentHash);
+  const reanalyzed = await analyzeFile({ ...request, data, checkpoint: afterShard.points[1].checkpoint });
+  assert.deepEqual(afterShard.points[1].report!.hessian.topEigenvalues, reanalyzed.hessian.topEigenvalues);
   // Other settings: nothing reused.
   const reseeded = await runTrajectory({ series, request: { ...request, data, seed: 4, metrics: ['loss'] }, previous: sentinel });
   assert.ok(reseeded.points.every((p) => p.measures!.lambdaMax === undefined));

@@ -3,7 +3,7 @@ import { formatNumber } from '../summaryRows';
 import { withAlpha, type ChartTheme } from '../theme';
 import { axisTitle, backgroundOption, Chart } from './chartSetup';
 import { logAxisTick } from './logTicks';
-import { smoothedDensity } from './spectralDensity';
+import { smoothedDensity, visibleDensity } from './spectralDensity';
 
 /**
  * The Hessian's spectral density: Gaussian-smoothed quadrature nodes as a line, the nodes themselves
@@ -13,12 +13,8 @@ import { smoothedDensity } from './spectralDensity';
 export function drawDensityChart(canvas: HTMLCanvasElement, report: FlatnessReport, theme: ChartTheme, logScale: boolean): Chart {
   const quadrature = report.hessian.density ?? { nodes: [], weights: [], runs: 0, steps: 0 };
   const smoothed = smoothedDensity(quadrature.nodes, quadrature.weights);
-  const peak = Math.max(...smoothed.density, Number.MIN_VALUE);
-  // On a log axis the Gaussian tails go to 1e-300: show six decades below the peak and leave a gap
-  // where the density is below them, rather than a line lying along the floor.
-  const floor = peak * 1e-6;
+  const { points: density, floor } = visibleDensity(smoothed.grid, smoothed.density, logScale);
   const total = quadrature.weights.reduce((sum, w) => sum + w, 0) || 1;
-  const density = smoothed.grid.map((x, k) => ({ x, y: logScale && !(smoothed.density[k]! >= floor) ? null : smoothed.density[k]! }));
   const nodes = quadrature.nodes.map((x, i) => ({ x, y: quadrature.weights[i]! / total }));
   return new Chart(canvas, {
     type: 'scatter',

@@ -33,3 +33,18 @@ export function smoothedDensity(nodes: readonly number[], weights: readonly numb
   }
   return { grid, density, width };
 }
+
+/** How far below the peak each scale shows the density: six decades on a log axis, one pixel in a thousand on a linear one. */
+const VISIBLE_BELOW_PEAK = { log: 1e-6, linear: 1e-3 };
+
+/**
+ * The smoothed density as line points, clipped to what the plot shows: below `floor` a point is a
+ * gap, not a line lying along the x axis. On a log axis the Gaussian tails go to 1e-300; on a
+ * linear one everything a thousandth below the peak is under a pixel, so the curve away from the
+ * bulk would run along the floor, hiding the axis and the nodes there.
+ */
+export function visibleDensity(grid: readonly number[], density: readonly number[], logScale: boolean): { points: { x: number; y: number | null }[]; floor: number } {
+  const peak = Math.max(...density, Number.MIN_VALUE);
+  const floor = peak * (logScale ? VISIBLE_BELOW_PEAK.log : VISIBLE_BELOW_PEAK.linear);
+  return { points: grid.map((x, k) => ({ x, y: density[k]! >= floor ? density[k]! : null })), floor };
+}

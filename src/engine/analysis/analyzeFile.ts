@@ -4,7 +4,7 @@ import { loadDataset } from '../data/load';
 import type { LoadDatasetOptions, BackendChoice, InputRequest, DeepPartial, AnalysisRequest } from '../../protocol/requests';
 import { probeDataset } from '../data/probe';
 import { readCheckpoint, readTensorFile } from '../formats/registry';
-import { fileSha256 } from '../io/sha256';
+import { jobFileSha256 } from '../io/jobFiles';
 import { chooseEngine } from '../exec/onnxruntime/engineChoice';
 import { initBackend } from '../model/backend';
 import { lossFromOutputHead, lossFromTrainingConfig, type LossKind } from '../model/loss';
@@ -54,7 +54,7 @@ export async function prepareInputs(request: InputRequest, onSetup?: SetupProgre
       : probeDataset(network, loss, request.samples ?? request.probeSamples ?? defaultProbeSamples, seed);
     if (request.samples !== undefined) dataset = takeFirst(dataset, request.samples);
     onSetup?.(0.9, 'hashing the checkpoint');
-    const checkpointSha256 = await fileSha256(request.checkpoint);
+    const checkpointSha256 = await jobFileSha256(request.checkpoint);
     const engineInfo = engine.executorFactory
       ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory }
       : { backend: backend.name };
@@ -121,7 +121,7 @@ export async function analyzeWeightsOnly(path: string, architectureMissing: stri
       path: tensorFile.path,
       format: tensorFile.format,
       parameters: floats.reduce((sum, t) => sum + t.values.length, 0),
-      sha256: await fileSha256(path),
+      sha256: await jobFileSha256(path),
       notes,
     },
     tensors,

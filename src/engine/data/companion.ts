@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileProblem } from '../../protocol/errors';
 import { gunzipBounded, isGzip } from '../io/boundedGzip';
-import { readRegularFile } from '../io/regularFile';
+import { readJobFile } from '../io/jobFiles';
 
 /**
  * Reads the first of `candidates` that exists (each also tried with and without `.gz`), gunzipping
@@ -21,7 +21,7 @@ export async function readCompanionFile(
       (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
     );
     if (!exists) continue;
-    const bytes = await readRegularFile(candidate, { role: `the ${role} file` });
+    const bytes = await readJobFile(candidate, { role: `the ${role} file` });
     return { file: candidate, bytes: isGzip(bytes) ? (await gunzipBounded(candidate, bytes)).bytes : bytes };
   }
   throw new FileProblem(file, `no ${role} file found beside it; looked for ${tried.map((name) => path.basename(name)).join(', ')}`);

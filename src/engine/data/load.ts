@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { FileProblem } from '../../protocol/errors';
 import { formatLimitValue, limits } from '../../protocol/limits';
 import { enoughLines, firstLines, gunzipBounded, isGzip } from '../io/boundedGzip';
-import { readRegularFile } from '../io/regularFile';
+import { readJobFile } from '../io/jobFiles';
 import { csvFormat } from './csv';
 import type { Dataset } from './dataset';
 import type { DataFormat } from './format';
@@ -25,7 +25,7 @@ const ROW_TEXT_FORMATS: readonly DataFormat[] = [csvFormat];
  * file is read (and inflated) only up to its first `rows` data rows.
  */
 export async function loadDataset(file: string, options: LoadDatasetOptions = {}, rows?: number): Promise<Dataset> {
-  let bytes = await readRegularFile(file, { role: 'the data file' });
+  let bytes = await readJobFile(file, { role: 'the data file' });
   // One line more than the rows asked for, in case the first line is a header.
   const rowsNeeded = rows === undefined ? undefined : rows + 1;
   const byName = formatByName(file);

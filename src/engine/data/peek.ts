@@ -3,7 +3,8 @@ import type { Shape } from '../model/spec';
 import type { LoadDatasetOptions } from '../../protocol/requests';
 import { FileProblem } from '../../protocol/errors';
 import { gunzipBounded, isGzip } from '../io/boundedGzip';
-import { openRegularFile } from '../io/regularFile';
+import { readJobFileHead } from '../io/jobFiles';
+import { requireRegularFile } from '../io/regularFile';
 import { dataFormatOf } from './load';
 
 /** How much of a data file a peek reads: enough for every header and some rows of text. */
@@ -25,17 +26,9 @@ export interface DataPeek {
  * and what is wrong when the file cannot be a data set.
  */
 export async function peekDataset(file: string, options: LoadDatasetOptions = {}): Promise<DataPeek> {
-  let head: Uint8Array;
-  let complete: boolean;
-  const { handle, size } = await openRegularFile(file, 'the data file');
-  try {
-    const buffer = new Uint8Array(Math.min(size, PEEK_BYTES));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    head = buffer.subarray(0, bytesRead);
-    complete = size <= PEEK_BYTES;
-  } finally {
-    await handle.close();
-  }
+  const size = await requireRegularFile(file, 'the data file');
+  const complete = size <= PEEK_BYTES;
+  let head = await readJobFileHead(file, PEEK_BYTES, { role: 'the data file', wholeFileFollows: complete });
   if (isGzip(head)) {
     if (complete) head = (await gunzipBounded(file, head)).bytes;
     else {

@@ -3,13 +3,13 @@ import type { Checkpoint } from '../model/spec';
 import type { CheckpointDescription, DescribeRequest } from '../../protocol/checkpointFiles';
 import { FileProblem } from '../../protocol/errors';
 import { contentHash } from '../io/contentHash';
-import { describeFsError } from '../io/fsErrors';
 import { kerasH5Format } from './keras/kerasH5Format';
 import { kerasV3Format } from './keras/kerasV3Format';
 import { onnxFormat } from './onnx/onnxFormat';
 import { tfjsLayersFormat } from './tfjsLayers/tfjsLayersFormat';
 import { isWeightsOnlyFormat, weightsOnlyFormat } from './weights/weightsOnlyFormat';
-import { openRegularFile } from '../io/regularFile';
+import { readJobFileHead } from '../io/jobFiles';
+import { withOwnKeptFiles } from '../io/readLedger';
 import { refuseNonFiniteWeights } from './nonFiniteWeights';
 import { refuseImpossibleSizes } from './declaredSizes';
 import { pytorchFile } from './weights/pytorch';
@@ -37,9 +37,13 @@ export function formatById(id: string): CheckpointFormat<CheckpointSource> | und
   return checkpointFormats.find((format) => format.id === id);
 }
 
-/** The format that recognizes the file, or undefined. Reads the first HEAD_BYTES once. */
-export async function formatFor(path: string): Promise<CheckpointFormat<CheckpointSource> | undefined> {
-  const head = await readHead(resolve(path));
+/**
+ * The format that recognizes the file, or undefined, from its first HEAD_BYTES. With
+ * `wholeFileFollows` (the file is read next) the job reads and keeps the whole file now, so the
+ * reader and the hash do not read it again (src/engine/io/jobFiles.ts).
+ */
+export async function formatFor(path: string, wholeFileFollows = false): Promise<CheckpointFormat<CheckpointSource> | undefined> {
+  const head = await readJobFileHead(resolve(path), HEAD_BYTES, { role: 'the checkpoint', wholeFileFollows });
   const fileName = basename(path);
   return checkpointFormats.find((format) => format.match(fileName, head));
 }
@@ -58,7 +62,7 @@ function notACheckpoint(): string {
 }
 
 async function requireFormat(path: string): Promise<CheckpointFormat<CheckpointSource>> {
-  const format = await formatFor(path);
+  const format = await formatFor(path, true);
   if (format === undefined) {
     throw new FileProblem(resolve(path), notACheckpoint());
   }
@@ -78,29 +82,26 @@ export async function readTensorFile(path: string): Promise<TensorFile | undefin
   return isWeightsOnlyFormat(format) ? format.readTensors(path) : undefined;
 }
 
-async function readHead(file: string): Promise<Uint8Array> {
-  const { handle } = await openRegularFile(file, 'the checkpoint');
-  try {
-    const head = new Uint8Array(HEAD_BYTES);
-    let filled = 0;
-    while (filled < HEAD_BYTES) {
-      const { bytesRead } = await handle.read(head, filled, HEAD_BYTES - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return head.subarray(0, filled);
-  } catch (error) {
-    throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
-  } finally {
-    await handle.close();
-  }
+/**
+ * Every file of a checkpoint (its shards, external data and sidecar, and the architecture file
+ * when one is given) and the content hash over them, each file read once for this and the
+ * analysis that follows.
+ */
+export async function checkpointContentHash(path: string, architecture?: string): Promise<{ files: readonly string[]; contentHash: string }> {
+  const { files } = await (await requireFormat(path)).describe(path);
+  const withArchitecture = architecture === undefined || files.includes(resolve(architecture)) ? files : [...files, resolve(architecture)];
+  return { files: withArchitecture, contentHash: await contentHash(withArchitecture) };
 }
 
 /** Format, size, files and (when asked) content hash of a file, for the host's list of checkpoints. */
-export async function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
-  const format = await formatFor(request.checkpoint);
-  if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
-  const summary = await format.describe(request.checkpoint);
-  const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
-  return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
+export function describeForListing(request: DescribeRequest): Promise<CheckpointDescription> {
+  // Apart from an analysis running beside it. Listing reads headers only; with the hash, whole
+  // files, each once (kept for this describe alone).
+  return withOwnKeptFiles(async () => {
+    const format = await formatFor(request.checkpoint, request.contentHash);
+    if (format === undefined) return { kind: 'not-a-checkpoint', reason: notACheckpoint() };
+    const summary = await format.describe(request.checkpoint);
+    const facts = { kind: 'checkpoint', format: format.id, weightsOnly: isWeightsOnlyFormat(format), parameters: summary.parameters, files: summary.files } as const;
+    return request.contentHash ? { ...facts, contentHash: await contentHash(summary.files) } : facts;
+  }, request.contentHash);
 }

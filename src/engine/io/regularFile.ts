@@ -26,12 +26,17 @@ function refuseIrregular(file: string, info: Stats, role: string): void {
   if (!info.isFile()) throw new FileProblem(file, `${role} is ${kindOfFile(info)}, not a regular file; Flatness Lens reads only regular files`);
 }
 
-function refuseLarge(file: string, size: number, maxBytes: number, role: string): void {
+export function refuseLarge(file: string, size: number, maxBytes: number, role: string): void {
   if (size > maxBytes) throw new FileProblem(file, `${role} holds ${size} bytes, more than the ${formatLimitValue(maxBytes)} limit (${limits.fileBytes.what})`);
 }
 
 /** Checks with a stat (no open) that `file` is a regular file; returns its size. */
 export async function requireRegularFile(file: string, role = 'the file'): Promise<number> {
+  return (await regularFileStats(file, role)).size;
+}
+
+/** The stat of `file` (no open), refusing anything but a regular file. */
+export async function regularFileStats(file: string, role = 'the file'): Promise<Stats> {
   let info: Stats;
   try {
     info = await stat(file);
@@ -39,7 +44,7 @@ export async function requireRegularFile(file: string, role = 'the file'): Promi
     throw new FileProblem(file, `cannot open it (${describeFsError(error)})${hasCode(error, 'ENOENT') ? ': file not found' : ''}`);
   }
   refuseIrregular(file, info, role);
-  return info.size;
+  return info;
 }
 
 /** Opens a regular file for reading (refusing FIFOs, sockets and devices) and records it as read. */

@@ -6,9 +6,3 @@ export async function hashFileInto(hash: crypto.Hash, file: string): Promise<voi
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
 }
 
-/** The SHA-256 of one file's contents, in hex (what `sha256sum` prints). */
-export async function fileSha256(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  await hashFileInto(hash, file);
-  return hash.digest('hex');
-}

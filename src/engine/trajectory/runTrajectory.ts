@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { analyzeAnyFile } from '../analysis/analyzeFile';
-import { fileSha256 } from '../io/sha256';
+import { checkpointContentHash } from '../formats/registry';
+import { forgetJobFiles } from '../io/jobFiles';
 import { analysisOrder, assembleTrajectory, pointFromReport, trajectoryRequestKey } from '../runs/trajectorySummary';
 import { failureKind, throwIfAborted } from '../../protocol/errors';
 import { isWeightsReport, type AnalysisProgress } from '../../protocol/report';
@@ -17,7 +18,7 @@ export interface TrajectoryOptions {
   readonly every?: number;
   /** η given by the user; else the one in the checkpoints' training config. */
   readonly learningRate?: number;
-  /** An earlier trajectory of the same run: its points are reused where the file and the settings are unchanged. */
+  /** An earlier trajectory of the same run: its points are reused where the checkpoint's files and the settings are unchanged. */
   readonly previous?: TrajectoryReport;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: AnalysisProgress) => void;
@@ -47,9 +48,11 @@ export async function runTrajectory(options: TrajectoryOptions): Promise<Traject
     throwIfAborted(signal);
     const checkpoint = points[index].checkpoint;
     const label = `${series.counts} ${points[index].step} (${done + 1}/${points.length})`;
+    let files: readonly string[] = [checkpoint];
     try {
-      const sha256 = await fileSha256(checkpoint);
-      const earlier = reusable.find((p) => p.checkpoint === checkpoint && p.sha256 === sha256 && p.status === 'done');
+      const hashed = await checkpointContentHash(checkpoint, request.architecture);
+      files = hashed.files;
+      const earlier = reusable.find((p) => p.checkpoint === checkpoint && p.contentHash === hashed.contentHash && p.status === 'done');
       if (earlier) {
         points[index] = earlier;
       } else {
@@ -60,11 +63,14 @@ export async function runTrajectory(options: TrajectoryOptions): Promise<Traject
         });
         if (isWeightsReport(report)) throw new Error(report.architectureMissing);
         const test = testData ? await heldOut(pointRequest, testData, signal) : undefined;
-        points[index] = pointFromReport(points[index].step, report, test);
+        points[index] = { ...pointFromReport(points[index].step, report, test), contentHash: hashed.contentHash };
       }
     } catch (error) {
       if (failureKind(error) === 'cancelled') throw error;
       points[index] = { ...points[index], status: 'failed', error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      // The next checkpoint's files, not this one's, are what the job keeps in memory (with the data sets).
+      forgetJobFiles(files);
     }
     options.onProgress?.({ stage: 'setup', fraction: (done + 1) / points.length, message: `${label} done` });
     options.onPoint?.(assembleTrajectory(options, points));

@@ -55,10 +55,16 @@ function looksLikeAnyFile(file: string): boolean {
   return ['.json', '.npz'].includes(path.extname(file).toLowerCase());
 }
 
+/** How long file events must pause before the view is updated: a checkpoint is written as several files. */
+const SETTLE_MS = 500;
+
+type FileEvent = 'changed' | 'deleted' | 'created';
+
 /**
  * The workspace's checkpoints, found by name here and recognized by content in the analyzer process
- * (the host never parses a checkpoint), kept current by file watchers. `files.exclude` applies
- * (findFiles' default), and so does `flatnessLens.exclude`.
+ * (the host never parses a checkpoint), kept current by file watchers whose events are handled
+ * together once they settle. `files.exclude` applies (findFiles' default), and so does
+ * `flatnessLens.exclude`.
  */
 
 export class CheckpointIndex implements vscode.Disposable {
@@ -70,15 +76,39 @@ export class CheckpointIndex implements vscode.Disposable {
   /** A checkpoint's files changed on disk (for auto-analysis). */
   readonly onDidChangeContent = this.contentChanged.event;
   private scanned: Promise<void> | undefined;
+  /** File events not handled yet, the latest per path. */
+  private readonly pending = new Map<string, { readonly uri: vscode.Uri; readonly event: FileEvent }>();
+  private settleTimer: NodeJS.Timeout | undefined;
+  private settling: Promise<void> = Promise.resolve();
 
-  constructor(private readonly describeFile: DescribeCheckpoint, private readonly exclude: () => readonly string[], private readonly log: (line: string) => void) {
-    const watcher = vscode.workspace.createFileSystemWatcher(`**/*.{${[...checkpointExtensions, 'bin'].join(',')}}`);
+  constructor(
+    private readonly describeFile: DescribeCheckpoint,
+    private readonly exclude: () => readonly string[],
+    private readonly log: (line: string) => void,
+    private readonly settleMs = SETTLE_MS,
+  ) {
+    const files = vscode.workspace.createFileSystemWatcher(`**/*.{${[...checkpointExtensions, 'bin'].join(',')}}`);
+    // A folder moved or copied into the workspace can arrive as one event for the folder and none for the files in it.
+    const folders = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
     this.disposables.push(
-      watcher,
-      watcher.onDidCreate((uri) => void this.fileChanged(uri)),
-      watcher.onDidChange((uri) => void this.fileChanged(uri)),
-      watcher.onDidDelete((uri) => this.fileDeleted(uri)),
+      files,
+      folders,
+      files.onDidCreate((uri) => this.queue(uri, 'changed')),
+      files.onDidChange((uri) => this.queue(uri, 'changed')),
+      files.onDidDelete((uri) => this.queue(uri, 'deleted')),
+      folders.onDidCreate((uri) => this.queue(uri, 'created')),
+      folders.onDidDelete((uri) => this.queue(uri, 'deleted')),
+      { dispose: () => clearTimeout(this.settleTimer) },
     );
+  }
+
+  /** Resolves once the file events seen so far are handled. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0 || this.settleTimer !== undefined) {
+      await new Promise((done) => setTimeout(done, this.settleMs));
+      await this.settling;
+    }
+    await this.settling;
   }
 
   /** All entries, after the first scan. */
@@ -197,21 +227,71 @@ export class CheckpointIndex implements vscode.Disposable {
     return entries;
   }
 
-  private async fileChanged(uri: vscode.Uri): Promise<void> {
-    if (this.excluded(uri)) return;
-    const affected = new Set<CheckpointEntry>(await this.architectureChanged(uri));
-    if (candidatePattern.test(uri.fsPath)) {
-      const entry = await this.describe(uri);
-      if (entry) affected.add(entry);
-      else this.changed.fire(undefined);
+  private queue(uri: vscode.Uri, event: FileEvent): void {
+    const earlier = this.pending.get(uri.fsPath)?.event;
+    // The file watcher's 'changed' says more than the folder watcher's 'created' for the same path.
+    if (!(event === 'created' && earlier === 'changed')) this.pending.set(uri.fsPath, { uri, event });
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.settling = this.settling.then(() => this.settle()).catch((error: unknown) => this.log(`updating the checkpoints after file changes failed: ${String(error)}`));
+    }, this.settleMs);
+  }
+
+  /** Handles the events that came in while files were being written, each path once. */
+  private async settle(): Promise<void> {
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    let folderCreated = false;
+    for (const { uri, event } of batch) {
+      if (event === 'deleted') this.fileDeleted(uri);
+      else if (event === 'created' && (await isFolder(uri))) folderCreated = true;
     }
-    for (const entry of this.entries.values()) {
-      if (entry.uri.fsPath !== uri.fsPath && entry.files.includes(uri.fsPath)) {
-        entry.contentHash = undefined;
-        await this.describe(entry.uri);
-        affected.add(entry);
+    await this.filesChanged(batch.filter((e) => e.event === 'changed').map((e) => e.uri));
+    if (folderCreated) await this.addUnlisted();
+  }
+
+  /** Describes the checkpoints the workspace holds but the view does not list yet (after the first scan). */
+  private async addUnlisted(): Promise<void> {
+    if (this.scanned === undefined) return;
+    await this.scanned;
+    const uris = await vscode.workspace.findFiles(candidateGlob, undefined, 5000);
+    let added = 0;
+    for (const uri of uris) {
+      if (this.entries.has(uri.fsPath) || this.excluded(uri)) continue;
+      if (await this.describe(uri)) added++;
+    }
+    if (added > 0) {
+      this.log(`found ${added} new checkpoint${added === 1 ? '' : 's'}`);
+      this.changed.fire(undefined);
+    }
+  }
+
+  /** Describes each checkpoint the changed files touch once, however many of its files changed. */
+  private async filesChanged(uris: readonly vscode.Uri[]): Promise<void> {
+    const affected = new Set<CheckpointEntry>();
+    const toDescribe = new Map<string, vscode.Uri>();
+    for (const uri of uris) {
+      if (this.excluded(uri)) continue;
+      for (const entry of await this.architectureChanged(uri)) affected.add(entry);
+      if (candidatePattern.test(uri.fsPath)) toDescribe.set(uri.fsPath, uri);
+      for (const entry of this.entries.values()) {
+        if (entry.uri.fsPath === uri.fsPath) continue;
+        if (entry.files.includes(uri.fsPath)) {
+          entry.contentHash = undefined;
+          toDescribe.set(entry.uri.fsPath, entry.uri);
+        }
+        // A checkpoint found before all its files were written (model.json before its shards) is read again when one arrives.
+        if (entry.state.kind === 'unreadable' && path.dirname(entry.uri.fsPath) === path.dirname(uri.fsPath)) toDescribe.set(entry.uri.fsPath, entry.uri);
       }
     }
+    let unlisted = false;
+    for (const uri of toDescribe.values()) {
+      const entry = await this.describe(uri);
+      if (entry) affected.add(entry);
+      else unlisted = true;
+    }
+    if (unlisted) this.changed.fire(undefined);
     for (const entry of affected) {
       this.changed.fire(entry);
       if (entry.contentHash !== entry.analyzedHash) this.contentChanged.fire(entry);
@@ -219,7 +299,10 @@ export class CheckpointIndex implements vscode.Disposable {
   }
 
   private fileDeleted(uri: vscode.Uri): void {
-    if (this.entries.delete(uri.fsPath)) this.changed.fire(undefined);
+    const inside = uri.fsPath + path.sep;
+    const removed = [...this.entries.keys()].filter((file) => file === uri.fsPath || file.startsWith(inside));
+    for (const file of removed) this.entries.delete(file);
+    if (removed.length > 0) this.changed.fire(undefined);
     void this.architectureChanged(uri).then((entries) => entries.forEach((entry) => this.changed.fire(entry)));
     for (const entry of this.entries.values()) {
       if (entry.files.includes(uri.fsPath) && !isWeightsOnly(entry)) {
@@ -231,4 +314,12 @@ export class CheckpointIndex implements vscode.Disposable {
 
 function staleVersionOf(state: CheckpointState): CheckpointState {
   return state.kind === 'done' || state.kind === 'stale' ? { kind: 'stale', report: state.report } : state.kind === 'analyzing' || state.kind === 'queued' ? state : { kind: 'new' };
+}
+
+async function isFolder(uri: vscode.Uri): Promise<boolean> {
+  try {
+    return ((await vscode.workspace.fs.stat(uri)).type & vscode.FileType.Directory) !== 0;
+  } catch {
+    return false;
+  }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FileProblem } from '../../../protocol/errors';
 import { describeFsError } from '../../io/fsErrors';
 import { entryData, memorySource, readZipArchive } from '../../io/zipArchive';
-import { readRegularFile } from '../../io/regularFile';
+import { readJobFile } from '../../io/jobFiles';
 
 export interface ArchiveEntry {
   readonly name: string;
@@ -19,9 +19,9 @@ export interface ArchiveEntry {
 
 /** The entries of the zip at `file` that `wanted` accepts (all by default), in archive order, each checked before it is inflated. */
 export async function readZipEntries(file: string, wanted: (name: string) => boolean = () => true): Promise<ArchiveEntry[]> {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = Buffer.from(await readRegularFile(file));
+    bytes = await readJobFile(file);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

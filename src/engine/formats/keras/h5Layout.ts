@@ -43,27 +43,28 @@ export interface KerasH5Contents {
 }
 
 /** Opens `file` read-only or read-write; HDF5's complaints become a FileProblem naming the file. */
-export function openH5(h5: H5wasm, file: string, mode: 'r' | 'a'): H5File {
+export function openH5(h5: H5wasm, path: string, mode: 'r' | 'a', file = path): H5File {
   try {
-    return new h5.File(file, mode);
+    return new h5.File(path, mode);
   } catch (error) {
     throw new FileProblem(file, `cannot open it as an HDF5 file (${describeH5Error(error)})`);
   }
 }
 
 /**
- * Runs `read` on the open file, which may not pull data from other files; library exceptions
- * become FileProblems, the file is always closed.
+ * Runs `read` on the open file at `path`, which may not pull data from other files; library
+ * exceptions become FileProblems naming `file` (the user's file when `path` is a private copy of
+ * it); the file is always closed.
  */
-export function withH5<T>(h5: H5wasm, file: string, mode: 'r' | 'a', read: (h5file: H5File) => T): T {
-  return confinedTo(h5, file, (refused) => {
+export function withH5<T>(h5: H5wasm, path: string, mode: 'r' | 'a', read: (h5file: H5File) => T, file = path): T {
+  return confinedTo(h5, path, (refused) => {
     const otherFile = () =>
       new FileProblem(
         file,
         `refers to another file ('${refused[0]}') through an HDF5 external link, external data file or virtual dataset; ` +
           'Flatness Lens reads a model only from the file itself',
       );
-    const h5file = openH5(h5, file, mode);
+    const h5file = openH5(h5, path, mode, file);
     try {
       const result = read(h5file);
       if (refused.length > 0) throw otherFile();

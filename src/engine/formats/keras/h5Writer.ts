@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, lstat, rm } from 'node:fs/promises';
+import { copyFile, lstat, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../../protocol/errors';
@@ -14,6 +14,7 @@ import { describeFsError } from '../../io/fsErrors';
 import { sourceOfKind, type WriteOptions } from '../checkpointFormat';
 import { weightsToWrite } from '../weightsToWrite';
 import { moveIntoPlaceWithoutOverwriting } from '../../io/atomicWrite';
+import { readJobFileIfKept } from '../../io/jobFiles';
 import { isDataset, withH5 } from './h5Layout';
 import { loadH5wasm, type H5File } from './h5wasm';
 
@@ -44,8 +45,12 @@ export async function writeKerasH5(checkpoint: Checkpoint, outPath: string, opti
   const temp = join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     try {
-      await copyFile(source.h5File, temp, fsConstants.COPYFILE_EXCL);
+      // The bytes the job read and analyzed, when it keeps them (src/engine/io/jobFiles.ts); else a copy of the file.
+      const kept = await readJobFileIfKept(source.h5File, { role: 'the Keras model' });
+      if (kept !== undefined) await writeFile(temp, kept, { flag: 'wx', mode: 0o644 });
+      else await copyFile(source.h5File, temp, fsConstants.COPYFILE_EXCL);
     } catch (error) {
+      if (error instanceof FileProblem) throw error;
       throw new FileProblem(out, `cannot copy ${source.h5File} to a temporary file beside it (${describeFsError(error)})`);
     }
     withH5(h5, temp, 'a', (h5file) => overwriteWeights(h5file, weights, source.datasetPaths, options.metadata, out, source.h5File));

@@ -4,11 +4,13 @@
  * holds, so topologyToModelSpec builds the ModelSpec. See keras/h5Layout.ts for the file layout and
  * what is checked (HDF5 may open only the file itself; sizes are checked before allocating).
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { readJobFileIfKept } from '../../io/jobFiles';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../../protocol/errors';
 import { countParameters, readKerasH5Layout, readWeightValues, withH5, type KerasH5Contents } from './h5Layout';
-import { loadH5wasm } from './h5wasm';
+import { loadH5wasm, type H5File } from './h5wasm';
+import { withExtractedFile } from './archive';
 import { writeKerasH5, type KerasH5Source } from './h5Writer';
 import { checkWeightShape } from './weightShapes';
 import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
@@ -41,15 +43,26 @@ export function hasHdf5Signature(head: Uint8Array): boolean {
   return head.length >= HDF5_SIGNATURE.length && HDF5_SIGNATURE.every((b, i) => head[i] === b);
 }
 
-async function readContents(file: string): Promise<KerasH5Contents> {
+/**
+ * Runs `read` on the HDF5 file. h5wasm opens files by path only, so in a job it opens a private
+ * copy of the bytes the job keeps (src/engine/io/jobFiles.ts): matching, reading and hashing read
+ * the file from the disk once, and all three see the same bytes. A file too large to keep, or one
+ * read outside a job, HDF5 reads in place.
+ */
+async function withKerasH5File<T>(file: string, read: (h5file: H5File) => T): Promise<T> {
   const h5 = await loadH5wasm();
-  return withH5(h5, file, 'r', (h5file) => readKerasH5Layout(h5file, file));
+  const bytes = await readJobFileIfKept(file, { role: 'the Keras model' });
+  if (bytes === undefined) return withH5(h5, file, 'r', read);
+  return withExtractedFile(file, basename(file), bytes, (copy) => withH5(h5, copy, 'r', read, file));
+}
+
+async function readContents(file: string): Promise<KerasH5Contents> {
+  return withKerasH5File(file, (h5file) => readKerasH5Layout(h5file, file));
 }
 
 export async function readKerasH5(path: string): Promise<Checkpoint<KerasH5Source>> {
   const file = resolve(path);
-  const h5 = await loadH5wasm();
-  return withH5(h5, file, 'r', (h5file) => {
+  return withKerasH5File(file, (h5file) => {
     const contents = readKerasH5Layout(h5file, file);
     const checkpoint = checkpointFromContents(contents, file, (w) => readWeightValues(h5file, w, file));
     const source: KerasH5Source = { kind: 'keras-h5', h5File: file, datasetPaths: Object.fromEntries(contents.weights.map((w) => [w.name, w.path])) };

@@ -16,7 +16,7 @@ import { WireError, fixedBytesOf, int64sOf } from './wire';
 import { decodeOnnx, type OnnxSource } from './source';
 import { writeOnnx } from './writer';
 import type { CheckpointFormat, CheckpointSummary } from '../checkpointFormat';
-import { readRegularFile } from '../../io/regularFile';
+import { readJobFile } from '../../io/jobFiles';
 
 export const ONNX_FORMAT_ID = 'onnx';
 
@@ -41,20 +41,18 @@ export function matchOnnx(fileName: string, head: Uint8Array): boolean {
 
 async function readModelFile(path: string): Promise<{ file: string; bytes: Uint8Array; onnx: OnnxModel }> {
   const file = resolve(path);
-  let data: Buffer;
+  let bytes: Uint8Array;
   try {
     const { size } = await stat(file);
     if (size > MAX_PROTOBUF_BYTES) {
       throw new FileProblem(file, `is not a valid ONNX model: it is ${size} bytes, more than the 2 GiB a protobuf message can hold (larger models keep their weights in external data files)`);
     }
-    data = Buffer.from(await readRegularFile(file, { role: 'the ONNX model' }));
+    // The job's own copy of the file (src/engine/io/jobFiles.ts), never a view into Node's shared Buffer pool; only read from.
+    bytes = await readJobFile(file, { role: 'the ONNX model' });
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
   }
-  // A private copy with its own buffer: never a view into Node's shared Buffer pool.
-  const bytes = new Uint8Array(data.byteLength);
-  bytes.set(data);
   return { file, bytes, onnx: decodeOnnx(bytes, file) };
 }
 

@@ -10,7 +10,7 @@ import { resolveShardPath } from '../tfjsLayers/shards';
 import { halfToFloat } from '../../data/halfFloat';
 import { DataType, TensorField, dataTypeNames, type OnnxTensor } from './proto';
 import { WireError, concatBytes, fixedBytesOf, int64sOf, lengthDelimitedField, type WireField } from './wire';
-import { openRegularFile } from '../../io/regularFile';
+import { readJobFileRange } from '../../io/jobFiles';
 
 const floatWidths: Record<number, number> = { [DataType.FLOAT]: 4, [DataType.FLOAT16]: 2, [DataType.BFLOAT16]: 2, [DataType.DOUBLE]: 8 };
 
@@ -102,25 +102,18 @@ async function locateData(bytes: Uint8Array, tensor: OnnxTensor, file: string, m
   return { read: async () => read() };
 }
 
-/** Exactly `length` bytes from `start` of an external data file, without reading the rest of it. */
+/**
+ * Exactly `length` bytes from `start` of an external data file: from the bytes this job keeps of
+ * it (read once for all its tensors), or just the range when the file is too large to keep.
+ */
 async function readRange(path: string, start: number, length: number, file: string, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let handle;
   try {
-    handle = (await openRegularFile(path, 'the external data file')).handle;
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(out, filled, Math.min(length - filled, 1 << 30), start + filled);
-      if (bytesRead === 0) throw new FileProblem(file, `${what} changed while it was being read`);
-      filled += bytesRead;
-    }
+    return await readJobFileRange(path, start, length, { role: 'the external data file', keepWhole: true });
   } catch (error) {
+    if (error instanceof FileProblem && error.file === path && /the file ended/.test(error.problem)) throw new FileProblem(file, `${what} changed while it was being read`);
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `${what}: cannot read it (${describeFsError(error)})`);
-  } finally {
-    await handle?.close();
   }
-  return out;
 }
 
 /**

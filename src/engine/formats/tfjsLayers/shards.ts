@@ -6,7 +6,7 @@ import { FileProblem } from '../../../protocol/errors';
 import { describeFsError, hasErrorCode } from '../../io/fsErrors';
 import { storedBytesPerValue } from './modelJson';
 import type { TfjsWeightsGroup } from './modelJson';
-import { readRegularFile } from '../../io/regularFile';
+import { readJobFile } from '../../io/jobFiles';
 
 const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -86,7 +86,7 @@ export async function readGroupBytes(group: TfjsWeightsGroup, groupIndex: number
   const bytes = new Uint8Array(expected);
   let offset = 0;
   for (const [i, shardPath] of shardPaths.entries()) {
-    const data = await readRegularFile(shardPath, { role: `shard file '${group.paths[i]}'` }).catch((error: unknown) => {
+    const data = await readJobFile(shardPath, { role: `shard file '${group.paths[i]}'` }).catch((error: unknown) => {
       if (error instanceof FileProblem) throw error;
       throw new FileProblem(file, `cannot read shard file '${group.paths[i]}' (${describeFsError(error)})`);
     });

@@ -16,7 +16,7 @@ import { checkGroupShards, readGroupBytes } from './shards';
 import { topologyToModelSpec } from './topology';
 import { decodeWeightValues, isTrainableWeight, ownerOfWeight } from './weights';
 import { writeTfjsLayers } from './writer';
-import { readRegularTextFile } from '../../io/regularFile';
+import { readJobTextFile } from '../../io/jobFiles';
 
 export const tfjsLayersFormat: CheckpointFormat<TfjsLayersSource> = {
   id: TFJS_LAYERS_FORMAT_ID,
@@ -38,7 +38,7 @@ async function readModelJson(file: string): Promise<ParsedModelJson> {
     if (size > MAX_MODEL_JSON_BYTES) {
       throw new FileProblem(file, `is ${size} bytes, more than the ${MAX_MODEL_JSON_BYTES}-byte limit for a model.json (which holds no weights); refusing to read it`);
     }
-    text = await readRegularTextFile(file, { role: 'the model.json' });
+    text = await readJobTextFile(file, { role: 'the model.json' });
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);

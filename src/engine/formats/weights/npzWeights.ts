@@ -13,8 +13,8 @@ import { writeNewFilesAtomically } from '../../io/atomicWrite';
 import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, float32Bytes } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
-import { readRegularFile } from '../../io/regularFile';
+import { entryData, entryNamesInHead, entryPrefix, isZipMagic, memorySource, readZipArchive, rewriteZip, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
+import { readJobFile, withJobFileSource } from '../../io/jobFiles';
 
 export const NPZ_WEIGHTS_FORMAT_ID = 'npz-weights';
 const NPZ_KIND = '.npz (zip) archive';
@@ -41,7 +41,7 @@ export function looksLikeDataset(head: Uint8Array): boolean {
 async function readArchive(file: string): Promise<ZipArchive> {
   let bytes: Uint8Array;
   try {
-    bytes = await readRegularFile(file);
+    bytes = await readJobFile(file);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
@@ -94,7 +94,7 @@ async function readTensors(path: string): Promise<TensorFile> {
 /** Reads the zip directory and each array's .npy header only. */
 async function countParameters(path: string): Promise<number> {
   const file = resolve(path);
-  return withFileSource(file, (source) => {
+  return withJobFileSource(file, (source) => {
     const archive = readZipArchive(file, source, NPZ_KIND);
     return arrayEntries(archive).reduce((sum, { name, entry }) => {
       const header = entryHeader(archive, entry, name);

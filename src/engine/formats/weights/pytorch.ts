@@ -17,8 +17,8 @@ import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import { describePickleValue, PickleDict, PickleGlobal, PickleHostObject, PickleTuple, unpickle, type PickleHooks, type PickleValue } from './pickle';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, withFileSource, type ByteSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
-import { readRegularFile } from '../../io/regularFile';
+import { entryData, entryNamesInHead, isZipMagic, memorySource, readZipArchive, rewriteZip, type ByteSource, type ZipArchive, type ZipEntry } from '../../io/zipArchive';
+import { readJobFile, withJobFileSource } from '../../io/jobFiles';
 
 export const PYTORCH_FORMAT_ID = 'pytorch';
 
@@ -85,7 +85,7 @@ function isAllowedGlobal(module: string, name: string): boolean {
 
 async function readBytes(file: string): Promise<Uint8Array> {
   try {
-    return await readRegularFile(file);
+    return await readJobFile(file);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
@@ -263,7 +263,7 @@ function storageEntry(contents: PytorchContents, tensor: TorchTensor): ZipEntry 
 /** Reads the zip directory and data.pkl only. */
 async function countParameters(path: string): Promise<number> {
   const file = resolve(path);
-  return withFileSource(file, (source) => {
+  return withJobFileSource(file, (source) => {
     const contents = readContents(file, source);
     return contents.tensors.reduce((sum, { tensor }) => sum + (tensor.storage.type.encoding === undefined ? 0 : tensor.numel), 0);
   });

@@ -10,7 +10,8 @@ import { writeNewFilesAtomically } from '../../io/atomicWrite';
 import { describeFsError } from '../../io/fsErrors';
 import { conversionNotes, decodeFloats, float32Bytes, type FloatEncoding } from './floatElements';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { openRegularFile, readRegularFile } from '../../io/regularFile';
+import { readJobFile, readJobFileRange } from '../../io/jobFiles';
+import { requireRegularFile } from '../../io/regularFile';
 
 export const SAFETENSORS_FORMAT_ID = 'safetensors';
 /** Where provenance goes in `__metadata__` (a JSON string: the format allows only string values). */
@@ -161,7 +162,7 @@ function headerLength(file: string, prefix: Uint8Array, fileSize: number): numbe
 
 async function readWhole(file: string): Promise<Uint8Array> {
   try {
-    return await readRegularFile(file);
+    return await readJobFile(file);
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read it (${describeFsError(error)})`);
@@ -188,29 +189,13 @@ async function readTensors(path: string): Promise<TensorFile> {
   return { path: file, format: SAFETENSORS_FORMAT_ID, tensors, notes };
 }
 
-/** Reads only the header. */
+/** Reads only the header (from the bytes this job keeps of the file, when it read it whole already). */
 async function countParameters(path: string): Promise<number> {
   const file = resolve(path);
-  let handle;
-  try {
-    handle = (await openRegularFile(file)).handle;
-  } catch (error) {
-    if (error instanceof FileProblem) throw error;
-    throw new FileProblem(file, `cannot open it (${describeFsError(error)})`);
-  }
-  try {
-    const { size } = await handle.stat();
-    const prefix = new Uint8Array(8);
-    await handle.read(prefix, 0, 8, 0);
-    const length = headerLength(file, prefix, size);
-    const headerBytes = new Uint8Array(length);
-    const { bytesRead } = await handle.read(headerBytes, 0, length, 8);
-    if (bytesRead !== length) throw new FileProblem(file, 'truncated: the file ended while reading the safetensors header');
-    const header = parseHeader(file, headerBytes, size - 8 - length);
-    return header.tensors.reduce((sum, t) => sum + (DTYPES[t.dtype].encoding === undefined ? 0 : t.numel), 0);
-  } finally {
-    await handle.close();
-  }
+  const size = await requireRegularFile(file);
+  const length = headerLength(file, await readJobFileRange(file, 0, Math.min(8, size)), size);
+  const header = parseHeader(file, await readJobFileRange(file, 8, length), size - 8 - length);
+  return header.tensors.reduce((sum, t) => sum + (DTYPES[t.dtype].encoding === undefined ? 0 : t.numel), 0);
 }
 
 /**

@@ -18,7 +18,7 @@ import { sourceOfKind, type CheckpointFormat, type CheckpointSummary, type ReadO
 import { weightsToWrite } from '../weightsToWrite';
 import { compileArchitecture, parseArchitecture, ARCHITECTURE_TAG } from './architecture';
 import type { StoredTensor, TensorFile, TensorFileFormat } from './tensorFile';
-import { readRegularTextFile } from '../../io/regularFile';
+import { readJobTextFile } from '../../io/jobFiles';
 import { limits } from '../../../protocol/limits';
 
 /** Raised when a weights-only file is read without an architecture; the report then has statistics only. */
@@ -127,7 +127,7 @@ async function findSidecar(file: string): Promise<string | undefined> {
 
 async function readText(file: string, what: string): Promise<string> {
   try {
-    return await readRegularTextFile(file, { role: `the ${what}`, maxBytes: limits.metadataBytes.value });
+    return await readJobTextFile(file, { role: `the ${what}`, maxBytes: limits.metadataBytes.value });
   } catch (error) {
     if (error instanceof FileProblem) throw error;
     throw new FileProblem(file, `cannot read the ${what} (${describeFsError(error)})`);
