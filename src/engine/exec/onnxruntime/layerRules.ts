@@ -79,6 +79,13 @@ export function softmax(t: Tape, x: Value): Value {
   return t.mul(e, t.reciprocal(t.reduceSum(e, [axis])));
 }
 
+/** ½x(1 + erf(x/√2)) and its tanh approximation, as src/engine/model/activations.ts. */
+const gelu = (t: Tape, x: Value) => t.mul(t.scale(x, 0.5), t.add(t.scalar(1), t.erf(t.scale(x, Math.SQRT1_2))));
+function geluTanh(t: Tape, x: Value): Value {
+  const cubic = t.add(x, t.scale(t.mul(x, t.mul(x, x)), 0.044715));
+  return t.mul(t.scale(x, 0.5), t.add(t.scalar(1), t.tanh(t.scale(cubic, Math.sqrt(2 / Math.PI)))));
+}
+
 const activations: Record<string, (t: Tape, x: Value) => Value> = {
   linear: (_, x) => x,
   relu: (t, x) => t.relu(x),
@@ -91,6 +98,9 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
   softmax,
   softplus,
   silu: (t, x) => t.mul(x, t.sigmoid(x)),
+  gelu,
+  gelutanh: geluTanh,
+  erf: (t, x) => t.erf(x),
 };
 
 function activate(call: LayerEmission, x: Value): Value {

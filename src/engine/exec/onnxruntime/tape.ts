@@ -248,6 +248,11 @@ export class Tape {
     return this.elementwise('Sigmoid', x, (_, y) => this.mul(y, this.sub(this.scalar(1), y)));
   }
 
+  /** erf, with erf′(x) = 2/√π · e^{−x²}. */
+  erf(x: Value): Value {
+    return this.elementwise('Erf', x, (input) => this.scale(this.exp(this.neg(this.mul(input, input))), 2 / Math.sqrt(Math.PI)));
+  }
+
   /** Row maxima over `axis` (kept), outside differentiation: used only as a shift that cancels exactly. */
   detachedMax(x: Value, axis: number): Value {
     return this.emit('ReduceMax', [x.name], x.shape.map((d, i) => (i === axis ? 1 : d)), false, { axes: [axis], keepdims: 1 });

@@ -13,6 +13,7 @@ import { ModelProblem } from '../../../protocol/errors';
 import { BATCH, foldNode, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
 import { toEngine } from './layouts';
 import { fuseLayerNormalizations } from './layerNormalization';
+import { fuseGelus } from './gelu';
 import { attributeReader, type GraphMapping, type MappedWeight, type MutableLayer, type NodeMapping, type OnnxWeightSource, type Value } from './mapping';
 import { operatorHandlers, supportedOnnxOps } from './operators/registry';
 import { DataType, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto';
@@ -34,7 +35,7 @@ export interface MappedGraph {
  * cannot map exactly.
  */
 export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor: OnnxTensor) => number[]): MappedGraph {
-  const graph = fuseLayerNormalizations(onnx.graph, file, readNumbers);
+  const graph = fuseGelus(fuseLayerNormalizations(onnx.graph, file, readNumbers), readNumbers);
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx') ?? 0;
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const constants = new Map<string, OnnxTensor>(initializers);

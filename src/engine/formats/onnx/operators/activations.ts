@@ -1,4 +1,4 @@
-/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu. */
+/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu, Gelu, Erf. */
 import type { NodeMapping, OperatorHandler } from '../mapping';
 
 const keras = (activation: string, nonNegative = false): OperatorHandler => (n) => {
@@ -78,4 +78,11 @@ export const activationOperators: Record<string, OperatorHandler> = {
     n.elementwise('HardSigmoid', { alpha: n.attr.float('alpha', 0.2), beta: n.attr.float('beta', 0.5) }, true);
   },
   HardSwish: hardSwish,
+  /** Opset 20, or the chain gelu.ts fuses. */
+  Gelu: (n) => {
+    const approximate = n.attr.string('approximate', 'none');
+    if (approximate !== 'none' && approximate !== 'tanh') n.fail(`approximate '${approximate}' is not supported ('none' or 'tanh')`);
+    n.elementwise('Activation', { activation: approximate === 'tanh' ? 'gelu_tanh' : 'gelu' });
+  },
+  Erf: keras('erf'),
 };
