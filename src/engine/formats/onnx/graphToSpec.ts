@@ -64,7 +64,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
   /** The ONNX shape of a data tensor or a constant, batch symbolic. */
   const onnxShapeOf = (name: string | undefined): IntValue[] | undefined => {
     const v = name ? values.get(name) : undefined;
-    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : [BATCH, v.size];
+    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : v.kind === 'tensor' ? [BATCH, ...v.dims] : [BATCH, v.size];
     const tensor = name ? constants.get(name) : undefined;
     return tensor && [...tensor.dims];
   };

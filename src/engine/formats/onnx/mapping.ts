@@ -12,10 +12,23 @@ export type Value =
   /** ONNX [N, C, H, W]; engine [N, H, W, C], or [N, C] when `squeezed` (after global pooling, H = W = 1). */
   | { readonly kind: 'image'; readonly layer: string; readonly c: number; readonly h: number; readonly w: number; readonly squeezed?: boolean; readonly nonNegative?: boolean }
   /** ONNX [N, F]; engine [N, F]. With `chw`, ONNX feature order is CHW and the engine's is HWC. */
-  | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean };
+  | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean }
+  /**
+   * ONNX [N, ...dims] that the engine holds in the same layout: a feature map moved channels-last by a
+   * Transpose ([N, H, W, C]), a sequence of tokens ([N, T, D]).
+   */
+  | { readonly kind: 'tensor'; readonly layer: string; readonly dims: readonly number[]; readonly nonNegative?: boolean };
 
 export type ImageValue = Extract<Value, { kind: 'image' }>;
 export type FeaturesValue = Extract<Value, { kind: 'features' }>;
+export type TensorValue = Extract<Value, { kind: 'tensor' }>;
+
+/** Values per sample. */
+export function valueSize(v: Value): number {
+  if (v.kind === 'image') return v.c * v.h * v.w;
+  if (v.kind === 'features') return v.size;
+  return v.dims.reduce((a, b) => a * b, 1);
+}
 
 /** A layer under construction (bias fusion edits its config). */
 export interface MutableLayer {

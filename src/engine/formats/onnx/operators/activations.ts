@@ -8,8 +8,8 @@ const keras = (activation: string, nonNegative = false): OperatorHandler => (n) 
 const softmax: OperatorHandler = (n) => {
   const x = n.valueOf(0);
   const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
-  const lastAxis = x.kind === 'features' ? axis === 1 || axis === -1 : n.graph.opset >= 13 && (axis === 1 || axis === -3);
-  if (!lastAxis) n.fail(`softmax over axis ${axis} of a ${x.kind === 'image' ? 'rank-4 NCHW' : 'rank-2'} tensor is not supported (features, or channels from opset 13)`);
+  const lastAxis = x.kind === 'features' ? axis === 1 || axis === -1 : x.kind === 'tensor' ? n.graph.opset >= 13 && (axis === -1 || axis === x.dims.length) : n.graph.opset >= 13 && (axis === 1 || axis === -3);
+  if (!lastAxis) n.fail(`softmax over axis ${axis} of a ${x.kind === 'image' ? 'rank-4 NCHW' : x.kind === 'tensor' ? `rank-${x.dims.length + 1}` : 'rank-2'} tensor is not supported (the last axis, or channels from opset 13)`);
   if (x.kind === 'features' && x.chw) n.fail('softmax over a flattened NCHW tensor is not supported');
   n.elementwise('Activation', { activation: 'softmax' }, true);
 };

@@ -18,13 +18,16 @@ const gemm: OperatorHandler = (n) => {
   n.output({ kind: 'features', layer: layer.name, size: units });
 };
 
+/** MatMul by a weight [in, units]: a Dense layer, on [N, F] features or on the last axis of a channels-last or token tensor. */
 const matMul: OperatorHandler = (n) => {
-  const x = n.needFeatures(n.valueOf(0));
+  const given = n.valueOf(0);
+  const x = given.kind === 'tensor' ? given : n.needFeatures(given);
+  const inUnits = x.kind === 'tensor' ? x.dims[x.dims.length - 1] : x.size;
   const b = n.constantInput(1, 'weight B');
-  if (b.dims.length !== 2 || b.dims[0] !== x.size) n.fail(`weight '${b.name}' has dims [${b.dims}], expected [${x.size}, units]`);
+  if (b.dims.length !== 2 || b.dims[0] !== inUnits) n.fail(`weight '${b.name}' has dims [${b.dims}], expected [${inUnits}, units]`);
   const layer = n.graph.addLayer(n.label, 'Dense', { units: b.dims[1], activation: 'linear', use_bias: false }, [x.layer]);
-  n.addWeight(layer, 'kernel', b, { kind: 'dense', transB: false, chw: x.chw }, [b.dims[0], b.dims[1]]);
-  n.output({ kind: 'features', layer: layer.name, size: b.dims[1] });
+  n.addWeight(layer, 'kernel', b, { kind: 'dense', transB: false, chw: x.kind === 'features' ? x.chw : undefined }, [b.dims[0], b.dims[1]]);
+  n.output(x.kind === 'tensor' ? { kind: 'tensor', layer: layer.name, dims: [...x.dims.slice(0, -1), b.dims[1]] } : { kind: 'features', layer: layer.name, size: b.dims[1] });
   if (n.graph.consumers.get(n.node.outputs[0]) === 1) n.graph.biasless.set(n.node.outputs[0], layer);
 };
 

@@ -1,5 +1,5 @@
 /** Nodes joining branches: Add (residuals, or a MatMul's bias), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
-import type { NodeMapping, OperatorHandler, Value } from '../mapping';
+import type { FeaturesValue, NodeMapping, OperatorHandler, Value } from '../mapping';
 
 const add: OperatorHandler = (n) => {
   const { initializers, constants, biasless, values } = n.graph;
@@ -37,7 +37,8 @@ function unsqueezed(n: NodeMapping, v: Value): Value {
  * feature map and one value per channel ([N, C, 1, 1], squeeze-and-excitation), broadcast.
  */
 const mul: OperatorHandler = (n) => {
-  if (n.node.inputs.some((name) => n.graph.constants.has(name))) n.fail('multiplying by a constant is not supported (products of two computed values only)');
+  if (n.node.inputs.some((name) => n.graph.initializers.has(name))) return channelScale(n);
+  if (n.node.inputs.some((name) => n.graph.constants.has(name))) n.fail('multiplying by a constant is not supported (products of two computed values, or a feature map by a per-channel weight)');
   const [a, b] = [unsqueezed(n, n.valueOf(0)), unsqueezed(n, n.valueOf(1))];
   const shapeOf = (v: Value) => JSON.stringify({ ...v, layer: '', nonNegative: undefined });
   let result: Value;
@@ -47,6 +48,23 @@ const mul: OperatorHandler = (n) => {
   const layer = n.graph.addLayer(n.label, 'Multiply', {}, [a.layer, b.layer]);
   n.output({ ...result, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
 };
+
+/**
+ * A feature map times a per-channel weight [C, 1, 1] (ConvNeXt's layer scale): a diagonal linear
+ * map, so a 1×1 depthwise convolution without bias whose kernel [1, 1, C, 1] holds the C factors.
+ */
+function channelScale(n: NodeMapping): void {
+  const side = n.node.inputs.findIndex((name) => n.graph.initializers.has(name));
+  const x = n.needImage(n.valueOf(1 - side));
+  const weight = n.constantInput(side, 'scale');
+  const trailing = weight.dims.slice(-3);
+  const perChannel = weight.dims.length >= 3 && weight.dims.slice(0, -3).every((d) => d === 1) && trailing[0] === x.c && trailing[1] === 1 && trailing[2] === 1;
+  if (!perChannel) n.fail(`multiplying by weight '${weight.name}' of dims [${weight.dims}] is not supported (one factor per channel, [${x.c}, 1, 1])`);
+  const config = { kernel_size: [1, 1], strides: [1, 1], padding: 'valid', dilation_rate: [1, 1], depth_multiplier: 1, activation: 'linear', use_bias: false, data_format: 'channels_last' };
+  const layer = n.graph.addLayer(n.label, 'DepthwiseConv2D', config, [x.layer]);
+  n.addWeight(layer, 'depthwise_kernel', weight, { kind: 'same' }, [1, 1, x.c, 1]);
+  n.output({ ...x, layer: layer.name, nonNegative: false });
+}
 
 const concat: OperatorHandler = (n) => {
   const parts = n.node.inputs.map((_, i) => n.valueOf(i));
@@ -60,7 +78,7 @@ const concat: OperatorHandler = (n) => {
   } else {
     if (axis !== 1 && axis !== -1) n.fail(`concatenation along axis ${axis} of [N, F] tensors is not supported`);
     if (parts.some((p) => p.kind !== 'features' || p.chw)) n.fail('inputs must all be plain [N, F] features');
-    result = { kind: 'features', size: parts.reduce((sum, p) => sum + (p as typeof first).size, 0), layer: '' };
+    result = { kind: 'features', size: parts.reduce((sum, p) => sum + (p as FeaturesValue).size, 0), layer: '' };
   }
   const layer = n.graph.addLayer(n.label, 'Concatenate', { axis: -1 }, parts.map((p) => p.layer));
   n.output({ ...result, layer: layer.name, nonNegative: parts.every((p) => p.nonNegative) });

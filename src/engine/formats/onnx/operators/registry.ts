@@ -3,13 +3,14 @@ import type { OperatorHandler } from '../mapping';
 import { activationOperators } from './activations';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
+import { layoutOperators } from './layout';
 import { mergeOperators } from './merge';
 import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
