@@ -9,6 +9,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/model/backend';
+import { analyzeSymmetry } from '../../src/engine/symmetry/symmetry';
 import { missingPythonModules, runPythonJson } from '../fixtures/python';
 import { caseFolders } from '../fixtures/tempDirs';
 import { TORCHVISION_SAMPLES, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';
@@ -38,6 +39,9 @@ for (const [name, opsets] of Object.entries(models)) {
         if (process.env.ZOO_VERBOSE) console.log(`${name} opset ${opset}: loss ${loss}, PyTorch ${expected}`);
         assert.ok(Math.abs(loss - expected) <= 1e-4 * expected, `${name} opset ${opset}: loss ${loss}, PyTorch ${expected}`);
         assert.ok(Math.abs(expected - Math.log(10)) > 1e-3, `${name}: PyTorch's loss ${expected} is that of constant logits; the check would be weak`);
+        // Rescaling: GELU and LayerNorm admit no factor, and say so naming the layer.
+        const barriers = analyzeSymmetry(network.checkpoint, 'layer').barriers;
+        assert.ok(barriers.some((b) => /Gelu$/.test(b.layer) && /activation 'gelu' is not homogeneous/.test(b.reason)), `${name}: no GELU barrier among ${barriers.length}`);
       } finally {
         objective.dispose();
         network.dispose();
