@@ -3,6 +3,7 @@ import { ModelProblem } from '../../protocol/errors';
 import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
+import { tokenLayers } from './tokenLayers';
 
 /** Looks up a layer's weight by role; undefined when the layer has no such weight. */
 export type WeightLookup = (role: string) => tf.Tensor | undefined;
@@ -299,6 +300,7 @@ const implementations: Record<string, LayerImplementation> = {
   Concatenate: concatenate,
   UpSampling2D: upSampling,
   ZeroPadding2D: zeroPadding,
+  ...Object.fromEntries(Object.entries(tokenLayers).map(([className, layer]) => [className, (call: LayerCall) => layer(call.node, call.inputs, call.weight)])),
 };
 
 /** Layers that only pass their input on (at analysis time). */
