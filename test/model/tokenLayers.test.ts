@@ -16,6 +16,8 @@ import { Objective } from '../../src/engine/analysis/objective';
 import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
 import { ModelProblem } from '../../src/protocol/errors';
 import { analyzeSymmetry } from '../../src/engine/symmetry/symmetry';
+import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
+import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { exactGradient, exactHessianVectorProduct, trainableParameters } from '../reference/exactHessian';
 import { TinyModelBuilder, fanInInit, randomClassTargets, randomInputs, type TinyCheckpoint } from '../reference/tinyModels';
 import { relativeError, seededNormals } from '../reference/vectorChecks';
@@ -28,22 +30,26 @@ const WIDTH = 4;
  * [3 tokens, 4] + positional embedding, a class token in front, LayerNorm, one two-head attention
  * (scores q·kᵀ/√2, softmax over keys), a GELU projection with a residual, the class token's head.
  */
-function tinyVisionTransformer(seed: number): TinyCheckpoint {
+function tinyVisionTransformer(seed: number, withClassTokenAndNorm = true): TinyCheckpoint {
   const b = new TinyModelBuilder([TOKENS, WIDTH], seed, 'tokens');
   const position = b.layer('BroadcastParameter', {}, { inbound: ['tokens'], weights: [{ role: 'value', shape: [TOKENS, WIDTH], init: { center: 0, halfWidth: 0.3 } }] });
   const placed = b.layer('Add', {}, { inbound: ['tokens', position] });
-  const classToken = b.layer('BroadcastParameter', {}, { inbound: ['tokens'], weights: [{ role: 'value', shape: [1, WIDTH], init: { center: 0, halfWidth: 0.5 } }] });
-  const sequence = b.layer('Concatenate', { axis: 1 }, { inbound: [classToken, placed] });
-  b.layer('LayerNormalization', { axis: -1, epsilon: 1e-3 }, {
-    weights: [
-      { role: 'gamma', shape: [WIDTH], init: { center: 1, halfWidth: 0.2 } },
-      { role: 'beta', shape: [WIDTH], init: { center: 0, halfWidth: 0.2 } },
-    ],
-  });
+  let sequence = placed;
+  if (withClassTokenAndNorm) {
+    const classToken = b.layer('BroadcastParameter', {}, { inbound: ['tokens'], weights: [{ role: 'value', shape: [1, WIDTH], init: { center: 0, halfWidth: 0.5 } }] });
+    sequence = b.layer('Concatenate', { axis: 1 }, { inbound: [classToken, placed] });
+    b.layer('LayerNormalization', { axis: -1, epsilon: 1e-3 }, {
+      weights: [
+        { role: 'gamma', shape: [WIDTH], init: { center: 1, halfWidth: 0.2 } },
+        { role: 'beta', shape: [WIDTH], init: { center: 0, halfWidth: 0.2 } },
+      ],
+    });
+  }
+  const length = withClassTokenAndNorm ? TOKENS + 1 : TOKENS;
   const qkv = b.dense(WIDTH, 3 * WIDTH, 'linear');
   const heads = (begin: number, dims: number[]) => {
     b.layer('SliceAxis', { axis: 2, begin, size: WIDTH }, { inbound: [qkv] });
-    b.layer('Reshape', { target_shape: [TOKENS + 1, 2, WIDTH / 2] });
+    b.layer('Reshape', { target_shape: [length, 2, WIDTH / 2] });
     return b.layer('Permute', { dims });
   };
   const q = heads(0, [2, 1, 3]);
@@ -54,7 +60,7 @@ function tinyVisionTransformer(seed: number): TinyCheckpoint {
   const attention = b.layer('Softmax', { axis: -1 });
   b.layer('BatchMatMul', {}, { inbound: [attention, v] });
   b.layer('Permute', { dims: [2, 1, 3] });
-  const merged = b.layer('Reshape', { target_shape: [TOKENS + 1, WIDTH] });
+  const merged = b.layer('Reshape', { target_shape: [length, WIDTH] });
   const projected = b.layer('Dense', { units: WIDTH, activation: 'gelu', use_bias: true }, {
     inbound: [merged],
     weights: [
@@ -108,6 +114,34 @@ test('attention layers: tfjs loss, gradient and Hessian-vector products equal th
     network.dispose();
   }
   assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked');
+});
+
+test('attention layers on ONNX Runtime: loss, gradient and Hessian-vector products equal the float64 reference', { skip: !onnxRuntimeAvailable() }, async () => {
+  await initBackend();
+  // Without the class token's Concatenate and the LayerNormalization, whose ONNX Runtime rules live elsewhere.
+  const tiny = tinyVisionTransformer(91, false);
+  const network = new NetworkFunction(asCheckpoint(tiny));
+  const inputs = Float32Array.from(randomInputs([TOKENS, WIDTH], SAMPLES, 92), (x) => 1.5 * x);
+  const targets = randomClassTargets(SAMPLES, 3, 93);
+  const dataset: Dataset = { source: 'tokens', count: SAMPLES, sampleShape: [TOKENS, WIDTH], inputs, targets };
+  const objective = new Objective(network, dataset, 'ce', 2, onnxExecutorFactory({ threads: 1 }));
+  try {
+    const reference = exactGradient(tiny.model, tiny.weights, inputs, SAMPLES, targets, 'ce');
+    const { loss, gradient } = objective.gradient();
+    assert.ok(Math.abs(loss - reference.loss) <= 1e-5 * reference.loss, `loss ${loss} vs ${reference.loss}`);
+    assert.ok(relativeError(toFlat(gradient), reference.gradient) <= 1e-5, `gradient ${relativeError(toFlat(gradient), reference.gradient)}`);
+    disposeVector(gradient);
+    const v = Float64Array.from(seededNormals(network.parameterCount, 94));
+    const exact = exactHessianVectorProduct(tiny.model, tiny.weights, inputs, SAMPLES, targets, 'ce', v);
+    const direction = fromFlat(Float32Array.from(v), network.parameters);
+    const product = objective.hessianVectorProduct(direction);
+    assert.ok(relativeError(toFlat(product), exact) <= 1e-4, `Hv vs reference ${relativeError(toFlat(product), exact)}`);
+    disposeVector(product);
+    disposeVector(direction);
+  } finally {
+    objective.dispose();
+    network.dispose();
+  }
 });
 
 test('the reference attention block: its Hessian-vector product equals float64 central differences of its gradient', () => {

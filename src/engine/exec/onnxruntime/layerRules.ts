@@ -223,6 +223,40 @@ function softmaxLayer(call: LayerEmission): Value {
 
 const identity: LayerRule = (call) => single(call);
 
+// ---- attention-block layers (src/engine/model/tokenLayers.ts) ------------------------------------
+
+function dataAxis(call: LayerEmission, x: Value): number {
+  const axis = configValue(call.node, 'axis', 1);
+  return axis < 0 ? axis + x.shape.length : axis;
+}
+
+const tokenLayerRules: Record<string, LayerRule> = {
+  BatchMatMul: (call) => call.tape.batchMatmul(call.inputs[0], call.inputs[1]),
+  Permute: (call) => call.tape.transpose(single(call), [0, ...configValue<number[]>(call.node, 'dims', [])]),
+  SliceAxis: (call) => {
+    const x = single(call);
+    const axis = dataAxis(call, x);
+    const begin = configValue(call.node, 'begin', 0);
+    return call.tape.slice(x, x.shape.map((_, i) => (i === axis ? begin : 0)), x.shape.map((d, i) => (i === axis ? configValue(call.node, 'size', 1) : d)));
+  },
+  TakeIndex: (call) => {
+    const x = single(call);
+    const axis = dataAxis(call, x);
+    const index = configValue(call.node, 'index', 0);
+    const taken = call.tape.slice(x, x.shape.map((_, i) => (i === axis ? (index < 0 ? index + x.shape[axis] : index) : 0)), x.shape.map((d, i) => (i === axis ? 1 : d)));
+    return call.tape.reshape(taken, x.shape.filter((_, i) => i !== axis));
+  },
+  Rescaling: (call) => {
+    const scaled = call.tape.scale(single(call), configValue(call.node, 'scale', 1));
+    const offset = configValue(call.node, 'offset', 0);
+    return offset === 0 ? scaled : call.tape.add(scaled, call.tape.scalar(offset));
+  },
+  BroadcastParameter: (call) => {
+    const value = required(call, 'value');
+    return call.tape.expand(call.tape.reshape(value, [1, ...value.shape]), [single(call).shape[0], ...value.shape]);
+  },
+};
+
 export function layerRules(constantValues: (layer: string, role: string) => Float32Array | undefined): Record<string, LayerRule> {
   return {
     ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
@@ -254,5 +288,6 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ELU: (call) => elu(call.tape, single(call), configValue(call.node, 'alpha', 1)),
     Softmax: softmaxLayer,
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
+    ...tokenLayerRules,
   };
 }
