@@ -99,11 +99,20 @@ test('Gather, Slice, Transpose and broadcasting arithmetic on higher ranks; Unsq
   assert.deepEqual(old.get(squeeze.outputs[0]), { dims: [2, 1], values: [7, 8] });
 });
 
-test('ops on data are left to the mapper; arithmetic on the batch size and bad indices are refused', () => {
+test('ops on data are left to the mapper; the batch size times or over a number stays symbolic, other arithmetic on it and bad indices are refused', () => {
   const onData = node('Concat', ['x', 'shape'], { axis: int(0) });
   assert.throws(() => evaluate([onData], { shape: vector(-1) }), /Concat was not folded/);
-  const batchTimesTwo = node('Mul', ['n', 'two']);
-  assert.throws(() => evaluate([batchTimesTwo], { n: { dims: [], values: [BATCH] }, two: scalar(2) }), /Mul: its first operand depends on the batch size/);
+  const batchTimesTwelve = node('Mul', ['n', 'twelve']);
+  const backToBatch = node('Div', [batchTimesTwelve.outputs[0], 'twelve']);
+  const batchIsNegative = node('Equal', [batchTimesTwelve.outputs[0], 'minusOne']);
+  const folded = evaluate([batchTimesTwelve, backToBatch, batchIsNegative], { n: { dims: [2], values: [BATCH, 5] }, twelve: scalar(12), minusOne: scalar(-1) });
+  assert.deepEqual(folded.get(batchTimesTwelve.outputs[0]), { dims: [2], values: ['N*12', 60] });
+  assert.deepEqual(folded.get(backToBatch.outputs[0]), { dims: [2], values: [BATCH, 5] });
+  assert.deepEqual(folded.get(batchIsNegative.outputs[0]), { dims: [2], values: [0, 0] });
+  const batchSquared = node('Mul', ['n', 'n']);
+  assert.throws(() => evaluate([batchSquared], { n: { dims: [], values: [BATCH] } }), /Mul: multiplies the batch size by itself/);
+  const batchPlusOne = node('Add', ['n', 'one']);
+  assert.throws(() => evaluate([batchPlusOne], { n: { dims: [], values: [BATCH] }, one: scalar(1) }), /Add: its first operand depends on the batch size/);
   const outOfRange = node('Gather', ['v', 'index']);
   assert.throws(() => evaluate([outOfRange], { v: vector(1, 2), index: scalar(2) }), /Gather: index 2 is out of range/);
   const tooBig = node('ConstantOfShape', ['shape']);

@@ -10,10 +10,11 @@
  */
 import type { LayerNode, ModelSpec, WeightUse } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
-import { BATCH, foldNode, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
+import { BATCH, foldNode, isBatchDependent, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
 import { toEngine } from './layouts';
 import { fuseLayerNormalizations } from './layerNormalization';
 import { fuseGelus } from './gelu';
+import { onnxDims } from './tensorLayout';
 import { attributeReader, type GraphMapping, type MappedWeight, type MutableLayer, type NodeMapping, type OnnxWeightSource, type Value } from './mapping';
 import { operatorHandlers, supportedOnnxOps } from './operators/registry';
 import { DataType, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto';
@@ -64,7 +65,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
   /** The ONNX shape of a data tensor or a constant, batch symbolic. */
   const onnxShapeOf = (name: string | undefined): IntValue[] | undefined => {
     const v = name ? values.get(name) : undefined;
-    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : v.kind === 'tensor' ? [BATCH, ...v.dims] : [BATCH, v.size];
+    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : v.kind === 'tensor' ? onnxDims(v) : [BATCH, v.size];
     const tensor = name ? constants.get(name) : undefined;
     return tensor && [...tensor.dims];
   };
@@ -93,7 +94,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     if (weight === undefined || !(weightViewOps as readonly string[]).includes(node.opType)) return false;
     const numbers = (i: number, role: string): number[] => {
       const t = intOf(node.inputs[i]);
-      if (t === undefined || t.values.includes(BATCH)) return fail(`its ${role} (input ${i}, '${node.inputs[i] ?? ''}') must be a constant`);
+      if (t === undefined || t.values.some(isBatchDependent)) return fail(`its ${role} (input ${i}, '${node.inputs[i] ?? ''}') must be a constant`);
       return t.values as number[];
     };
     const view: OnnxTensor = { ...weight, dims: viewDims(node, weight.dims, io, numbers) };
@@ -118,6 +119,9 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     consumers,
     biasless: new Map(),
     notes,
+    get inputLayer() {
+      return inputName;
+    },
     readNumbers,
     intOf,
     addLayer: (base, className, config, inbound) => {

@@ -14,10 +14,11 @@ export type Value =
   /** ONNX [N, F]; engine [N, F]. With `chw`, ONNX feature order is CHW and the engine's is HWC. */
   | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean }
   /**
-   * ONNX [N, ...dims] that the engine holds in the same layout: a feature map moved channels-last by a
-   * Transpose ([N, H, W, C]), a sequence of tokens ([N, T, D]).
+   * Any other tensor (a feature map moved channels-last, tokens [N, T, D], attention heads): the engine
+   * holds [N, ...engine]; ONNX axis i merges the engine axes `axes[i]` (axis 0 is the batch; an empty
+   * list is an axis of size 1). tensorLayout.ts.
    */
-  | { readonly kind: 'tensor'; readonly layer: string; readonly dims: readonly number[]; readonly nonNegative?: boolean };
+  | { readonly kind: 'tensor'; readonly layer: string; readonly engine: readonly number[]; readonly axes: readonly (readonly number[])[]; readonly nonNegative?: boolean };
 
 export type ImageValue = Extract<Value, { kind: 'image' }>;
 export type FeaturesValue = Extract<Value, { kind: 'features' }>;
@@ -27,7 +28,7 @@ export type TensorValue = Extract<Value, { kind: 'tensor' }>;
 export function valueSize(v: Value): number {
   if (v.kind === 'image') return v.c * v.h * v.w;
   if (v.kind === 'features') return v.size;
-  return v.dims.reduce((a, b) => a * b, 1);
+  return v.engine.reduce((a, b) => a * b, 1);
 }
 
 /** A layer under construction (bias fusion edits its config). */
@@ -70,6 +71,8 @@ export interface GraphMapping {
   /** Dense layers made from MatMul without a bias yet: output tensor → layer. */
   readonly biasless: Map<string, MutableLayer>;
   readonly notes: string[];
+  /** The engine's input layer (what a parameter broadcast over the batch reads its batch size from). */
+  readonly inputLayer: string;
   readNumbers(tensor: OnnxTensor): number[];
   /** A known integer tensor: an int constant, or a shape or pad computed from constants. */
   intOf(name: string | undefined): IntTensor | undefined;

@@ -4,13 +4,14 @@ import { activationOperators } from './activations';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
 import { layoutOperators } from './layout';
+import { attentionOperators } from './attention';
 import { mergeOperators } from './merge';
 import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
