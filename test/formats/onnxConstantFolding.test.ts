@@ -133,3 +133,14 @@ test('a weight viewed through Unsqueeze or Reshape keeps its values with new dim
   assert.deepEqual(viewDims(node('Reshape', ['w', 'shape']), [4, 3, 2], io, (i) => numbers(['w', 'shape'][i])), [4, 6]);
   assert.throws(() => viewDims(node('Reshape', ['w', 'shape']), [5], io, () => [2, -1]), /cannot reshape \[5\] to \[2,-1\]/);
 });
+
+test("x.expand(N, -1, -1) as torch exports it: Equal and Where turn [N, -1, -1] into the shape [N, 1, 1]", () => {
+  const ones = node('ConstantOfShape', ['three'], { value: ints([1]) });
+  const minusOnes = node('Mul', [ones.outputs[0], 'minusOne']);
+  const keep = node('Equal', ['target', minusOnes.outputs[0]]);
+  const shape = node('Where', [keep.outputs[0], ones.outputs[0], 'target']);
+  const folded = evaluate([ones, minusOnes, keep, shape], { three: vector(3), minusOne: scalar(-1), target: { dims: [3], values: [BATCH, -1, -1] } });
+  assert.deepEqual(last([ones, minusOnes, keep, shape], folded), { dims: [3], values: [BATCH, 1, 1] });
+  const undecidable = node('Equal', ['n', 'two']);
+  assert.throws(() => evaluate([undecidable], { n: { dims: [], values: [BATCH] }, two: scalar(2) }), /Equal of N and 2 depends on the batch size/);
+});
