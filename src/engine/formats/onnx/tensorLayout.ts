@@ -7,7 +7,7 @@
  * the engine's axes in another order (a Permute) or split or merged (a Reshape).
  */
 import { BATCH, multiplyIntValues, type IntValue } from './constantFolding';
-import type { ImageValue, NodeMapping, TensorValue, Value } from './mapping';
+import type { NodeMapping, TensorValue, Value } from './mapping';
 
 /** Size of engine axis e of the value (axis 0 is the batch). */
 function engineSize(v: TensorValue, e: number): IntValue {
@@ -153,9 +153,7 @@ export function reshapedTo(n: NodeMapping, v: TensorValue, target: readonly IntV
     });
   }
   const axes = groups.map((g) => g.map(({ axis, part }) => newIndex.get(`${axis}:${part}`)!));
-  const splitAny = [...splits.values()].some((parts) => parts.length > 1);
-  const out: TensorValue = { ...v, engine, axes };
-  return splitAny ? reshaped(n, { ...v, layer: v.layer }, engine, axes, 'split') : out;
+  return splits.size > 0 ? reshaped(n, v, engine, axes, 'split') : { ...v, engine, axes };
 }
 
 /** Reshape's target with 0 (copy) and −1 (the rest) resolved, the batch symbolic. */
@@ -178,8 +176,4 @@ function wantedFactor(wanted: IntValue, size: IntValue): number | undefined {
   const [fs, bs] = factor(size);
   if (bs && !bw) return undefined;
   return fw % fs === 0 ? fw / fs : undefined;
-}
-
-export function imageValue(v: Value): v is ImageValue {
-  return v.kind === 'image';
 }

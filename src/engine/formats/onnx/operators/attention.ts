@@ -72,7 +72,7 @@ const slice: OperatorHandler = (n) => {
 const gather: OperatorHandler = (n) => {
   const x = asTensor(n.valueOf(0));
   const indices = n.graph.intOf(n.node.inputs[1]);
-  if (!indices || indices.dims.length !== 0) n.fail('only a single constant index is supported');
+  if (!indices || indices.dims.length !== 0 || typeof indices.values[0] !== 'number') n.fail('only a single constant index is supported');
   const axis = n.attr.int('axis', 0);
   const e = engineAxisOf(n, x, axis);
   const resolvedAxis = axis < 0 ? axis + x.axes.length : axis;
