@@ -99,11 +99,20 @@ test('Gather, Slice, Transpose and broadcasting arithmetic on higher ranks; Unsq
   assert.deepEqual(old.get(squeeze.outputs[0]), { dims: [2, 1], values: [7, 8] });
 });
 
-test('ops on data are left to the mapper; arithmetic on the batch size and bad indices are refused', () => {
+test('ops on data are left to the mapper; the batch size times or over a number stays symbolic, other arithmetic on it and bad indices are refused', () => {
   const onData = node('Concat', ['x', 'shape'], { axis: int(0) });
   assert.throws(() => evaluate([onData], { shape: vector(-1) }), /Concat was not folded/);
-  const batchTimesTwo = node('Mul', ['n', 'two']);
-  assert.throws(() => evaluate([batchTimesTwo], { n: { dims: [], values: [BATCH] }, two: scalar(2) }), /Mul: its first operand depends on the batch size/);
+  const batchTimesTwelve = node('Mul', ['n', 'twelve']);
+  const backToBatch = node('Div', [batchTimesTwelve.outputs[0], 'twelve']);
+  const batchIsNegative = node('Equal', [batchTimesTwelve.outputs[0], 'minusOne']);
+  const folded = evaluate([batchTimesTwelve, backToBatch, batchIsNegative], { n: { dims: [2], values: [BATCH, 5] }, twelve: scalar(12), minusOne: scalar(-1) });
+  assert.deepEqual(folded.get(batchTimesTwelve.outputs[0]), { dims: [2], values: ['N*12', 60] });
+  assert.deepEqual(folded.get(backToBatch.outputs[0]), { dims: [2], values: [BATCH, 5] });
+  assert.deepEqual(folded.get(batchIsNegative.outputs[0]), { dims: [2], values: [0, 0] });
+  const batchSquared = node('Mul', ['n', 'n']);
+  assert.throws(() => evaluate([batchSquared], { n: { dims: [], values: [BATCH] } }), /Mul: multiplies the batch size by itself/);
+  const batchPlusOne = node('Add', ['n', 'one']);
+  assert.throws(() => evaluate([batchPlusOne], { n: { dims: [], values: [BATCH] }, one: scalar(1) }), /Add: its first operand depends on the batch size/);
   const outOfRange = node('Gather', ['v', 'index']);
   assert.throws(() => evaluate([outOfRange], { v: vector(1, 2), index: scalar(2) }), /Gather: index 2 is out of range/);
   const tooBig = node('ConstantOfShape', ['shape']);
@@ -123,4 +132,15 @@ test('a weight viewed through Unsqueeze or Reshape keeps its values with new dim
   assert.deepEqual(viewDims(node('Unsqueeze', ['slope', 'axes']), [8], io, (i) => numbers(['slope', 'axes'][i])), [8, 1, 1]);
   assert.deepEqual(viewDims(node('Reshape', ['w', 'shape']), [4, 3, 2], io, (i) => numbers(['w', 'shape'][i])), [4, 6]);
   assert.throws(() => viewDims(node('Reshape', ['w', 'shape']), [5], io, () => [2, -1]), /cannot reshape \[5\] to \[2,-1\]/);
+});
+
+test("x.expand(N, -1, -1) as torch exports it: Equal and Where turn [N, -1, -1] into the shape [N, 1, 1]", () => {
+  const ones = node('ConstantOfShape', ['three'], { value: ints([1]) });
+  const minusOnes = node('Mul', [ones.outputs[0], 'minusOne']);
+  const keep = node('Equal', ['target', minusOnes.outputs[0]]);
+  const shape = node('Where', [keep.outputs[0], ones.outputs[0], 'target']);
+  const folded = evaluate([ones, minusOnes, keep, shape], { three: vector(3), minusOne: scalar(-1), target: { dims: [3], values: [BATCH, -1, -1] } });
+  assert.deepEqual(last([ones, minusOnes, keep, shape], folded), { dims: [3], values: [BATCH, 1, 1] });
+  const undecidable = node('Equal', ['n', 'two']);
+  assert.throws(() => evaluate([undecidable], { n: { dims: [], values: [BATCH] }, two: scalar(2) }), /Equal of N and 2 depends on the batch size/);
 });

@@ -66,3 +66,34 @@ test('LayerNormalization from PyTorch (opset 13 decomposed, with and without γ/
     assert.equal(structure.freedom, affine ? 1 : 0, `${label}: γ/β start a scale the last Dense absorbs`);
   }
 });
+
+const exportTied = `
+import json, sys, torch
+folder = json.load(sys.stdin)["folder"]
+torch.manual_seed(3)
+# Two LayerNorms at their initial γ = 1, β = 0: the exporter keeps one copy and passes it on by Identity.
+model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.LayerNorm(5), torch.nn.Tanh(), torch.nn.Linear(5, 5), torch.nn.LayerNorm(5), torch.nn.Linear(5, 2))
+path = f"{folder}/ln-tied.onnx"
+torch.onnx.export(model, torch.randn(3, 6), path, opset_version=13, input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}})
+print(json.dumps({"path": path}))
+`;
+
+test('decomposed LayerNormalizations whose γ and β the exporter ties through Identity fuse and read one shared parameter', async (t) => {
+  const missing = missingPythonModules(['torch', 'onnx']);
+  if (missing) return t.skip(missing);
+  await initBackend();
+  const { path } = runPythonJson<{ path: string }>(exportTied, { folder: await freshDir() });
+  const checkpoint = await readOnnx(path);
+  assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Dense', 'LayerNormalization', 'Activation', 'Dense', 'LayerNormalization', 'Dense']);
+  assert.ok(checkpoint.weights.some((w) => (w.alsoUsedBy?.length ?? 0) > 0), 'γ or β is one parameter read by both layers');
+  const count = 4;
+  const inputs = new SeededRandom(12).normals(count * 6);
+  const session = await ort.InferenceSession.create(path);
+  const expected = (await session.run({ x: new ort.Tensor('float32', inputs, [count, 6]) })).y.data as Float32Array;
+  await session.release();
+  const network = new NetworkFunction(checkpoint);
+  const actual = tf.tidy(() => Float32Array.from(network.forward(network.initialParameters(), tf.tensor(inputs, [count, 6])).dataSync()));
+  network.dispose();
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0) <= 1e-5 * scale, 'Flatness Lens vs ONNX Runtime');
+});

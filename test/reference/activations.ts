@@ -2,7 +2,7 @@
  * Test reference only: activation functions over `Num`s, written from their definitions.
  * Piecewise functions pick their branch by the real part, so they are exact away from the kinks.
  */
-import { SumAccumulator, add, div, exp, greaterThan, log, mul, realPart, sigmoid, softplus, sub, tanh } from './hyperDual';
+import { SumAccumulator, add, div, erf, exp, greaterThan, log, mul, realPart, sigmoid, softplus, sub, tanh } from './hyperDual';
 import type { Num } from './hyperDual';
 import { ReferenceModelError, elementCount, mapElements, resolveAxis } from './referenceTensor';
 import type { ReferenceTensor } from './referenceTensor';
@@ -17,7 +17,10 @@ export type ActivationName =
   | 'sigmoid'
   | 'softplus'
   | 'softmax'
-  | 'leaky_relu';
+  | 'leaky_relu'
+  | 'gelu'
+  | 'gelu_tanh'
+  | 'erf';
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
@@ -54,6 +57,12 @@ export function parseActivation(raw: unknown, layer: string): ActivationName {
       return 'softmax';
     case 'leakyrelu':
       return 'leaky_relu';
+    case 'gelu':
+      return 'gelu';
+    case 'gelutanh':
+      return 'gelu_tanh';
+    case 'erf':
+      return 'erf';
     default:
       throw new ReferenceModelError(layer, `unsupported activation '${raw}'`);
   }
@@ -106,6 +115,12 @@ function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 
       return softplus(x);
     case 'leaky_relu':
       return leakyRelu(x, LEAKY_RELU_ACTIVATION_SLOPE);
+    case 'gelu':
+      return mul(mul(0.5, x), add(1, erf(mul(x, Math.SQRT1_2))));
+    case 'gelu_tanh':
+      return mul(mul(0.5, x), add(1, tanh(mul(Math.sqrt(2 / Math.PI), add(x, mul(0.044715, mul(x, mul(x, x))))))));
+    case 'erf':
+      return erf(x);
   }
 }
 

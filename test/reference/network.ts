@@ -19,6 +19,7 @@ import {
 import { ReferenceModelError, elementCount, mapElements, requireShape, resolveAxis } from './referenceTensor';
 import type { ReferenceTensor } from './referenceTensor';
 import { conv2d, depthwiseConv2d, globalAveragePool2d, pool2d } from './spatialLayers';
+import { batchMatMul, broadcastParameter, permute, rescaling, sliceAlong } from './tokenLayers';
 
 /** Where the evaluator finds a layer's weights, by layer name and role. */
 export interface LayerWeightSource {
@@ -195,6 +196,18 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       return withoutActivation(channelShuffle(node, singleInput(node, inbound)));
     case 'ChannelSlice':
       return withoutActivation(channelSlice(node, singleInput(node, inbound)));
+    case 'BatchMatMul':
+      return withoutActivation(batchMatMul(node, inbound[0], inbound[1]));
+    case 'Permute':
+      return withoutActivation(permute(node, singleInput(node, inbound)));
+    case 'SliceAxis':
+      return withoutActivation(sliceAlong(node, singleInput(node, inbound), numberOption(node, 'begin', 0), numberOption(node, 'size', 1), false));
+    case 'TakeIndex':
+      return withoutActivation(sliceAlong(node, singleInput(node, inbound), numberOption(node, 'index', 0), 1, true));
+    case 'Rescaling':
+      return withoutActivation(rescaling(node, singleInput(node, inbound)));
+    case 'BroadcastParameter':
+      return withoutActivation(broadcastParameter(singleInput(node, inbound), requireWeight('value')));
     default:
       throw new ReferenceModelError(node.name, `unsupported layer class '${node.className}'`);
   }

@@ -41,6 +41,20 @@ function softplus(x: tf.Tensor): tf.Tensor {
   return tf.add(tf.relu(x), tf.log(tf.add(1, tf.exp(tf.neg(absolute)))));
 }
 
+/**
+ * GELU x·Φ(x) = ½x(1 + erf(x/√2)), as torch's nn.GELU() (Hendrycks & Gimpel 2016). tfjs's Erf
+ * gradient saves the input and is built from square, exp and mul, so it differentiates exactly again.
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/** GELU's tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as nn.GELU(approximate='tanh'). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const cubic = tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x))));
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(cubic, Math.sqrt(2 / Math.PI)))));
+}
+
 const seluAlpha = 1.6732632423543772;
 const seluScale = 1.0507009873554805;
 
@@ -56,6 +70,9 @@ const activations: Record<string, ActivationFn> = {
   softmax: (x) => tf.softmax(x, -1),
   softplus,
   silu: (x) => tf.mul(x, tf.sigmoid(x)),
+  gelu,
+  gelutanh: geluTanh,
+  erf: (x) => tf.erf(x),
 };
 
 /** Activations whose output is a non-negatively homogeneous function of the input (Dinh et al. §4). */

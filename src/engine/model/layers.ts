@@ -4,6 +4,7 @@ import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
 import { channelShuffle, channelSlice } from './channelLayers';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
+import { tokenLayers } from './tokenLayers';
 
 /** Looks up a layer's weight by role; undefined when the layer has no such weight. */
 export type WeightLookup = (role: string) => tf.Tensor | undefined;
@@ -302,6 +303,7 @@ const implementations: Record<string, LayerImplementation> = {
   ZeroPadding2D: zeroPadding,
   ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
   ChannelSlice: (call) => channelSlice(call.node, single(call)),
+  ...Object.fromEntries(Object.entries(tokenLayers).map(([className, layer]) => [className, (call: LayerCall) => layer(call.node, call.inputs, call.weight)])),
 };
 
 /** Layers that only pass their input on (at analysis time). */

@@ -220,6 +220,9 @@ export class SymmetryAnalysis {
         // A product of two scaled values scales by both factors; no factor survives unless both are pinned.
         for (const edge of inputs.slice(1)) this.pin(edge, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
         return this.pin(input, node.name, 'Multiply of two computed values is not homogeneous in each input separately');
+      case 'BatchMatMul':
+        for (const edge of inputs.slice(1)) this.pin(edge, node.name, 'BatchMatMul of two computed values (attention) is not homogeneous in each input separately');
+        return this.pin(input, node.name, 'BatchMatMul of two computed values (attention) is not homogeneous in each input separately');
       case 'Concatenate':
         return { channels: inputs.flatMap((e) => (e.channelOf ? [...e.channelOf].map((c) => e.channels[c]) : e.channels)) };
       case 'ChannelShuffle':

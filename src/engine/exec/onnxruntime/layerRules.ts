@@ -80,6 +80,13 @@ export function softmax(t: Tape, x: Value): Value {
   return t.mul(e, t.reciprocal(t.reduceSum(e, [axis])));
 }
 
+/** ½x(1 + erf(x/√2)) and its tanh approximation, as src/engine/model/activations.ts. */
+const gelu = (t: Tape, x: Value) => t.mul(t.scale(x, 0.5), t.add(t.scalar(1), t.erf(t.scale(x, Math.SQRT1_2))));
+function geluTanh(t: Tape, x: Value): Value {
+  const cubic = t.add(x, t.scale(t.mul(x, t.mul(x, x)), 0.044715));
+  return t.mul(t.scale(x, 0.5), t.add(t.scalar(1), t.tanh(t.scale(cubic, Math.sqrt(2 / Math.PI)))));
+}
+
 const activations: Record<string, (t: Tape, x: Value) => Value> = {
   linear: (_, x) => x,
   relu: (t, x) => t.relu(x),
@@ -92,6 +99,9 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
   softmax,
   softplus,
   silu: (t, x) => t.mul(x, t.sigmoid(x)),
+  gelu,
+  gelutanh: geluTanh,
+  erf: (t, x) => t.erf(x),
 };
 
 function activate(call: LayerEmission, x: Value): Value {
@@ -232,6 +242,40 @@ function channelSlice(call: LayerEmission): Value {
   return call.tape.slice(x, x.shape.map((_, i) => (i === last ? begin : 0)), x.shape.map((d, i) => (i === last ? size : d)));
 }
 
+// ---- attention-block layers (src/engine/model/tokenLayers.ts) ------------------------------------
+
+function dataAxis(call: LayerEmission, x: Value): number {
+  const axis = configValue(call.node, 'axis', 1);
+  return axis < 0 ? axis + x.shape.length : axis;
+}
+
+const tokenLayerRules: Record<string, LayerRule> = {
+  BatchMatMul: (call) => call.tape.batchMatmul(call.inputs[0], call.inputs[1]),
+  Permute: (call) => call.tape.transpose(single(call), [0, ...configValue<number[]>(call.node, 'dims', [])]),
+  SliceAxis: (call) => {
+    const x = single(call);
+    const axis = dataAxis(call, x);
+    const begin = configValue(call.node, 'begin', 0);
+    return call.tape.slice(x, x.shape.map((_, i) => (i === axis ? begin : 0)), x.shape.map((d, i) => (i === axis ? configValue(call.node, 'size', 1) : d)));
+  },
+  TakeIndex: (call) => {
+    const x = single(call);
+    const axis = dataAxis(call, x);
+    const index = configValue(call.node, 'index', 0);
+    const taken = call.tape.slice(x, x.shape.map((_, i) => (i === axis ? (index < 0 ? index + x.shape[axis] : index) : 0)), x.shape.map((d, i) => (i === axis ? 1 : d)));
+    return call.tape.reshape(taken, x.shape.filter((_, i) => i !== axis));
+  },
+  Rescaling: (call) => {
+    const scaled = call.tape.scale(single(call), configValue(call.node, 'scale', 1));
+    const offset = configValue(call.node, 'offset', 0);
+    return offset === 0 ? scaled : call.tape.add(scaled, call.tape.scalar(offset));
+  },
+  BroadcastParameter: (call) => {
+    const value = required(call, 'value');
+    return call.tape.expand(call.tape.reshape(value, [1, ...value.shape]), [single(call).shape[0], ...value.shape]);
+  },
+};
+
 export function layerRules(constantValues: (layer: string, role: string) => Float32Array | undefined): Record<string, LayerRule> {
   return {
     ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
@@ -265,5 +309,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
+
+    ...tokenLayerRules,
   };
 }

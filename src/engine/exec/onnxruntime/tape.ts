@@ -202,6 +202,21 @@ export class Tape {
     );
   }
 
+  /** a [..., m, k] · b [..., k, n] with equal leading dimensions (rank ≥ 3): bilinear, like matmul per leading index. */
+  batchMatmul(a: Value, b: Value): Value {
+    const rank = a.shape.length;
+    const fits = rank >= 3 && b.shape.length === rank && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]) && a.shape[rank - 1] === b.shape[rank - 2];
+    if (!fits) throw new Error(`cannot batch-multiply [${a.shape.join(', ')}] by [${b.shape.join(', ')}]`);
+    const y = this.emit('MatMul', [a.name, b.name], [...a.shape.slice(0, -1), b.shape[rank - 1]], a.variable || b.variable);
+    const swapLast = (x: Value) => this.transpose(x, x.shape.map((_, i) => (i < rank - 2 ? i : i === rank - 2 ? rank - 1 : rank - 2)));
+    return this.record(
+      [a, b],
+      y,
+      ([da, db]) => this.sumOfTangents(da && this.batchMatmul(da, b), db && this.batchMatmul(a, db), y.shape),
+      (g) => [a.variable ? this.batchMatmul(g, swapLast(b)) : undefined, b.variable ? this.batchMatmul(swapLast(a), g) : undefined],
+    );
+  }
+
   // ---- elementwise nonlinear primitives ---------------------------------------------------------
 
   /** 1 where x > 0, else 0: the derivative of relu, itself constant almost everywhere. */
@@ -246,6 +261,11 @@ export class Tape {
 
   sigmoid(x: Value): Value {
     return this.elementwise('Sigmoid', x, (_, y) => this.mul(y, this.sub(this.scalar(1), y)));
+  }
+
+  /** erf, with erf′(x) = 2/√π · e^{−x²}. */
+  erf(x: Value): Value {
+    return this.elementwise('Erf', x, (input) => this.scale(this.exp(this.neg(this.mul(input, input))), 2 / Math.sqrt(Math.PI)));
   }
 
   /** Row maxima over `axis` (kept), outside differentiation: used only as a shift that cancels exactly. */

@@ -10,7 +10,30 @@ import type { OnnxNode } from './proto';
 
 /** The symbolic batch size: the one dimension a model input may leave open. */
 export const BATCH = 'N';
-export type IntValue = number | typeof BATCH;
+/** A number, the batch size, or a multiple k·N of it (`N*k`: attention merges the batch with the heads). */
+export type IntValue = number | typeof BATCH | `N*${number}`;
+
+/** [k, true] for k·N, [v, false] for a number v. */
+function batchFactor(x: IntValue): [number, boolean] {
+  return typeof x === 'number' ? [x, false] : x === BATCH ? [1, true] : [Number(x.slice(2)), true];
+}
+
+function batchMultiple(k: number): IntValue {
+  return k === 1 ? BATCH : `N*${k}`;
+}
+
+/** Whether a value depends on the batch size. */
+export function isBatchDependent(x: IntValue): boolean {
+  return typeof x !== 'number';
+}
+
+/** a·b where at most one is a batch multiple; undefined when both are. */
+export function multiplyIntValues(a: IntValue, b: IntValue): IntValue | undefined {
+  const [fa, ba] = batchFactor(a);
+  const [fb, bb] = batchFactor(b);
+  if (ba && bb) return undefined;
+  return ba || bb ? batchMultiple(fa * fb) : fa * fb;
+}
 
 /** A small integer tensor known while mapping; values row-major. */
 export interface IntTensor {
@@ -19,7 +42,7 @@ export interface IntTensor {
 }
 
 /** Ops evaluated on integer tensors (and Shape/Size of data tensors of known shape). */
-export const foldedOps = ['Shape', 'Size', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Reshape', 'Slice', 'Transpose', 'ConstantOfShape', 'Add', 'Sub', 'Mul', 'Div', 'Identity'] as const;
+export const foldedOps = ['Shape', 'Size', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Reshape', 'Slice', 'Transpose', 'ConstantOfShape', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Equal', 'Where'] as const;
 
 /** Ops that only relabel a tensor's dims: a weight passed through them is still that weight. */
 export const weightViewOps = ['Unsqueeze', 'Squeeze', 'Reshape', 'Identity'] as const;
@@ -52,7 +75,7 @@ export function foldNode(node: OnnxNode, io: FoldInputs): IntTensor | undefined 
     const dims = ints[0]?.dims ?? io.shape(0);
     if (dims === undefined) return undefined;
     if (node.opType === 'Size') {
-      if (dims.includes(BATCH)) io.fail('the size of a batch of data depends on the batch size; not supported');
+      if (dims.some(isBatchDependent)) io.fail('the size of a batch of data depends on the batch size; not supported');
       return result(io, [], [product(dims as number[])]);
     }
     const rank = dims.length;
@@ -66,7 +89,7 @@ export function foldNode(node: OnnxNode, io: FoldInputs): IntTensor | undefined 
   const numbers = (i: number, role: string): number[] => {
     const t = ints[i];
     if (t === undefined) return io.fail(`its ${role} (input ${i}) must be a constant`);
-    if (t.values.includes(BATCH)) io.fail(`its ${role} depends on the batch size; not supported`);
+    if (t.values.some(isBatchDependent)) io.fail(`its ${role} depends on the batch size; not supported`);
     return t.values as number[];
   };
   switch (node.opType) {
@@ -96,9 +119,13 @@ export function foldNode(node: OnnxNode, io: FoldInputs): IntTensor | undefined 
     }
     case 'Add':
     case 'Sub':
+      return arithmetic(node.opType, { ...x, values: numbers(0, 'first operand') }, { ...ints[1]!, values: numbers(1, 'second operand') }, io);
     case 'Mul':
     case 'Div':
-      return arithmetic(node.opType, { ...x, values: numbers(0, 'first operand') }, { ...ints[1]!, values: numbers(1, 'second operand') }, io);
+    case 'Equal':
+      return arithmetic(node.opType, x, ints[1]!, io);
+    case 'Where':
+      return where(x, ints[1]!, ints[2]!, io);
     default:
       return undefined;
   }
@@ -274,12 +301,45 @@ function arithmetic(op: string, a: IntTensor, b: IntTensor, io: FoldInputs): Int
   });
   checkResultSize(io, dims);
   const [sa, sb] = [stridesOf(da), stridesOf(db)];
-  const at = (t: IntTensor, d: number[], s: number[], index: readonly number[]) => t.values[index.reduce((offset, v, i) => offset + (d[i] === 1 ? 0 : v * s[i]), 0)] as number;
-  const values: number[] = [];
+  const at = (t: IntTensor, d: number[], s: number[], index: readonly number[]) => t.values[index.reduce((offset, v, i) => offset + (d[i] === 1 ? 0 : v * s[i]), 0)];
+  const values: IntValue[] = [];
   forEachIndex(dims, (index) => {
     const [x, y] = [at(a, da, sa, index), at(b, db, sb, index)];
-    if (op === 'Div' && y === 0) io.fail('divides by zero');
-    values.push(op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : Math.trunc(x / y));
+    values.push(typeof x === 'number' && typeof y === 'number' ? numeric(op, x, y, io) : symbolic(op, x, y, io));
   });
+  return result(io, dims, values);
+}
+
+function numeric(op: string, x: number, y: number, io: FoldInputs): number {
+  if (op === 'Div' && y === 0) io.fail('divides by zero');
+  return op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : op === 'Equal' ? Number(x === y) : Math.trunc(x / y);
+}
+
+/** Mul, Div and Equal where an operand is a batch multiple k·N (N ≥ 1 but otherwise unknown). */
+function symbolic(op: string, x: IntValue, y: IntValue, io: FoldInputs): IntValue {
+  const [fx, bx] = batchFactor(x);
+  const [fy, by] = batchFactor(y);
+  if (op === 'Mul') return multiplyIntValues(x, y) ?? io.fail('multiplies the batch size by itself; not supported');
+  if (op === 'Div' && bx && !by && fy !== 0 && fx % fy === 0) return batchMultiple(fx / fy);
+  if (op === 'Equal') {
+    if (bx && by) return Number(fx === fy);
+    // k·N with N ≥ 1 differs from every number below k.
+    if ((bx && fy < fx) || (by && fx < fy)) return 0;
+  }
+  return io.fail(`${op} of ${String(x)} and ${String(y)} depends on the batch size; not supported`);
+}
+
+/** Where(condition, x, y), the three broadcast to one shape. */
+function where(condition: IntTensor, x: IntTensor, y: IntTensor, io: FoldInputs): IntTensor {
+  const rank = Math.max(condition.dims.length, x.dims.length, y.dims.length);
+  const pad = (dims: readonly number[]) => [...new Array<number>(rank - dims.length).fill(1), ...dims];
+  const padded = [condition, x, y].map((t) => pad(t.dims));
+  const dims = padded[0].map((_, i) => Math.max(...padded.map((d) => d[i])));
+  if (padded.some((d) => d.some((v, i) => v !== 1 && v !== dims[i]))) io.fail(`operands of dims ${[condition, x, y].map((t) => `[${t.dims}]`).join(', ')} do not broadcast`);
+  checkResultSize(io, dims);
+  const strides = padded.map(stridesOf);
+  const pick = (k: number, index: readonly number[]) => [condition, x, y][k].values[index.reduce((offset, v, i) => offset + (padded[k][i] === 1 ? 0 : v * strides[k][i]), 0)];
+  const values: IntValue[] = [];
+  forEachIndex(dims, (index) => values.push(pick(0, index) !== 0 ? pick(1, index) : pick(2, index)));
   return result(io, dims, values);
 }

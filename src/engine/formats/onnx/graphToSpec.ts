@@ -10,9 +10,11 @@
  */
 import type { LayerNode, ModelSpec, WeightUse } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
-import { BATCH, foldNode, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
+import { BATCH, foldNode, isBatchDependent, foldedOps, viewDims, weightViewOps, type FoldInputs, type IntTensor, type IntValue } from './constantFolding';
 import { toEngine } from './layouts';
 import { fuseLayerNormalizations } from './layerNormalization';
+import { fuseGelus } from './gelu';
+import { onnxDims } from './tensorLayout';
 import { attributeReader, type GraphMapping, type MappedWeight, type MutableLayer, type NodeMapping, type OnnxWeightSource, type Value } from './mapping';
 import { operatorHandlers, supportedOnnxOps } from './operators/registry';
 import { DataType, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto';
@@ -34,7 +36,7 @@ export interface MappedGraph {
  * cannot map exactly.
  */
 export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor: OnnxTensor) => number[]): MappedGraph {
-  const graph = fuseLayerNormalizations(onnx.graph, file, readNumbers);
+  const graph = fuseGelus(fuseLayerNormalizations(onnx.graph, file, readNumbers), readNumbers);
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx') ?? 0;
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const constants = new Map<string, OnnxTensor>(initializers);
@@ -63,7 +65,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
   /** The ONNX shape of a data tensor or a constant, batch symbolic. */
   const onnxShapeOf = (name: string | undefined): IntValue[] | undefined => {
     const v = name ? values.get(name) : undefined;
-    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : [BATCH, v.size];
+    if (v !== undefined) return v.kind === 'image' ? [BATCH, v.c, v.h, v.w] : v.kind === 'tensor' ? onnxDims(v) : [BATCH, v.size];
     const grouped = name ? mapping.channelGroups.get(name) : undefined;
     if (grouped !== undefined) {
       const { source, groups, transposed } = grouped;
@@ -98,7 +100,7 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     if (weight === undefined || !(weightViewOps as readonly string[]).includes(node.opType)) return false;
     const numbers = (i: number, role: string): number[] => {
       const t = intOf(node.inputs[i]);
-      if (t === undefined || t.values.includes(BATCH)) return fail(`its ${role} (input ${i}, '${node.inputs[i] ?? ''}') must be a constant`);
+      if (t === undefined || t.values.some(isBatchDependent)) return fail(`its ${role} (input ${i}, '${node.inputs[i] ?? ''}') must be a constant`);
       return t.values as number[];
     };
     const view: OnnxTensor = { ...weight, dims: viewDims(node, weight.dims, io, numbers) };
@@ -124,6 +126,9 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     channelGroups: new Map(),
     biasless: new Map(),
     notes,
+    get inputLayer() {
+      return inputName;
+    },
     readNumbers,
     intOf,
     addLayer: (base, className, config, inbound) => {

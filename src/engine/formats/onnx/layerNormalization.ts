@@ -31,6 +31,11 @@ export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumb
     const value = node?.opType === 'Constant' ? node.attributes.get('value') : undefined;
     return value?.kind === 'tensor' ? value.value : undefined;
   };
+  /** An initializer, or one passed on by Identity (torch's exporter writes tied tensors so). */
+  const isWeight = (name: string): boolean => {
+    const node = producer.get(name);
+    return initializers.has(name) || (node?.opType === 'Identity' && isWeight(node.inputs[0]));
+  };
   const scalar = (name: string): number | undefined => {
     const tensor = constantTensor(name);
     if (!tensor || tensor.dims.reduce((a, b) => a * b, 1) !== 1) return undefined;
@@ -89,13 +94,13 @@ export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumb
     let bias = '';
     const mul = onlyConsumer(div.outputs[0], 'Mul');
     const gamma = mul && otherInput(mul, div.outputs[0]);
-    if (mul && gamma !== undefined && initializers.has(gamma)) {
+    if (mul && gamma !== undefined && isWeight(gamma)) {
       chain.push(mul);
       last = mul;
       scale = gamma;
       const add = onlyConsumer(mul.outputs[0], 'Add');
       const beta = add && otherInput(add, mul.outputs[0]);
-      if (add && beta !== undefined && initializers.has(beta)) {
+      if (add && beta !== undefined && isWeight(beta)) {
         chain.push(add);
         last = add;
         bias = beta;

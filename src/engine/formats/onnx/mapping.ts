@@ -12,10 +12,24 @@ export type Value =
   /** ONNX [N, C, H, W]; engine [N, H, W, C], or [N, C] when `squeezed` (after global pooling, H = W = 1). */
   | { readonly kind: 'image'; readonly layer: string; readonly c: number; readonly h: number; readonly w: number; readonly squeezed?: boolean; readonly nonNegative?: boolean }
   /** ONNX [N, F]; engine [N, F]. With `chw`, ONNX feature order is CHW and the engine's is HWC. */
-  | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean };
+  | { readonly kind: 'features'; readonly layer: string; readonly size: number; readonly chw?: readonly [number, number, number]; readonly nonNegative?: boolean }
+  /**
+   * Any other tensor (a feature map moved channels-last, tokens [N, T, D], attention heads): the engine
+   * holds [N, ...engine]; ONNX axis i merges the engine axes `axes[i]` (axis 0 is the batch; an empty
+   * list is an axis of size 1). tensorLayout.ts.
+   */
+  | { readonly kind: 'tensor'; readonly layer: string; readonly engine: readonly number[]; readonly axes: readonly (readonly number[])[]; readonly nonNegative?: boolean };
 
 export type ImageValue = Extract<Value, { kind: 'image' }>;
 export type FeaturesValue = Extract<Value, { kind: 'features' }>;
+export type TensorValue = Extract<Value, { kind: 'tensor' }>;
+
+/** Values per sample. */
+export function valueSize(v: Value): number {
+  if (v.kind === 'image') return v.c * v.h * v.w;
+  if (v.kind === 'features') return v.size;
+  return v.engine.reduce((a, b) => a * b, 1);
+}
 
 /**
  * An image value seen by a Reshape as [N, groups, C/groups, H, W], and after a Transpose [0, 2, 1, 3, 4]
@@ -70,6 +84,8 @@ export interface GraphMapping {
   /** Dense layers made from MatMul without a bias yet: output tensor → layer. */
   readonly biasless: Map<string, MutableLayer>;
   readonly notes: string[];
+  /** The engine's input layer (what a parameter broadcast over the batch reads its batch size from). */
+  readonly inputLayer: string;
   readNumbers(tensor: OnnxTensor): number[];
   /** A known integer tensor: an int constant, or a shape or pad computed from constants. */
   intOf(name: string | undefined): IntTensor | undefined;

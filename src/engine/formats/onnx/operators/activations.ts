@@ -1,12 +1,21 @@
-/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu. */
+/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu, Gelu, Erf. */
 import type { NodeMapping, OperatorHandler } from '../mapping';
+import { lastAxisLast, normalized } from '../tensorLayout';
 
 const keras = (activation: string, nonNegative = false): OperatorHandler => (n) => {
   n.elementwise('Activation', { activation }, nonNegative);
 };
 
 const softmax: OperatorHandler = (n) => {
-  const x = n.valueOf(0);
+  const given = n.valueOf(0);
+  if (given.kind === 'tensor') {
+    const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
+    if (n.graph.opset < 13 || (axis !== -1 && axis !== given.axes.length - 1)) n.fail(`softmax over axis ${axis} of a rank-${given.axes.length} tensor is not supported (the last axis, from opset 13)`);
+    const x = lastAxisLast(n, given);
+    const layer = n.graph.addLayer(n.label, 'Activation', { activation: 'softmax' }, [x.layer]);
+    return n.output(normalized({ ...x, layer: layer.name, nonNegative: true }));
+  }
+  const x = given;
   const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
   const lastAxis = x.kind === 'features' ? axis === 1 || axis === -1 : n.graph.opset >= 13 && (axis === 1 || axis === -3);
   if (!lastAxis) n.fail(`softmax over axis ${axis} of a ${x.kind === 'image' ? 'rank-4 NCHW' : 'rank-2'} tensor is not supported (features, or channels from opset 13)`);
@@ -78,4 +87,11 @@ export const activationOperators: Record<string, OperatorHandler> = {
     n.elementwise('HardSigmoid', { alpha: n.attr.float('alpha', 0.2), beta: n.attr.float('beta', 0.5) }, true);
   },
   HardSwish: hardSwish,
+  /** Opset 20, or the chain gelu.ts fuses. */
+  Gelu: (n) => {
+    const approximate = n.attr.string('approximate', 'none');
+    if (approximate !== 'none' && approximate !== 'tanh') n.fail(`approximate '${approximate}' is not supported ('none' or 'tanh')`);
+    n.elementwise('Activation', { activation: approximate === 'tanh' ? 'gelu_tanh' : 'gelu' });
+  },
+  Erf: keras('erf'),
 };

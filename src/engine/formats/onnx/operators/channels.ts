@@ -1,11 +1,13 @@
 /**
  * Nodes that move channels: the channel shuffle torch exports as Reshape to [N, groups, C/groups, H, W],
  * Transpose [0, 2, 1, 3, 4] and Reshape back (one ChannelShuffle layer), and Slice and Split along
- * the channel axis (ChannelSlice layers; torch's chunk exports as either). Reshapes that flatten
- * each sample are shape.ts's.
+ * the channel axis (ChannelSlice layers; torch's chunk exports as either). Every other Reshape is
+ * shape.ts's, every other Transpose layout.ts's, every other Slice attention.ts's.
  */
 import { BATCH, type IntValue } from '../constantFolding';
 import type { ImageValue, NodeMapping, OperatorHandler, Value } from '../mapping';
+import { attentionOperators } from './attention';
+import { layoutOperators } from './layout';
 import { flatten } from './shape';
 
 const shufflePerm = [0, 2, 1, 3, 4];
@@ -65,9 +67,9 @@ const reshape: OperatorHandler = (n) => {
 
 const transpose: OperatorHandler = (n) => {
   const grouped = n.graph.channelGroups.get(n.node.inputs[0]);
+  if (!grouped) return layoutOperators.Transpose(n);
   const perm = n.attr.ints('perm', []);
-  if (!grouped || perm.length !== 5 || perm.some((p, i) => p !== shufflePerm[i])) {
-    if (!grouped) n.valueOf(0);
+  if (perm.length !== 5 || perm.some((p, i) => p !== shufflePerm[i])) {
     n.fail(`perm [${perm}] is not supported: Transpose only as the middle of a channel shuffle (Reshape to [N, groups, C/groups, H, W], Transpose [${shufflePerm}], Reshape back to [N, C, H, W])`);
   }
   n.graph.channelGroups.set(n.node.outputs[0], { ...grouped!, transposed: !grouped!.transposed });
@@ -76,6 +78,7 @@ const transpose: OperatorHandler = (n) => {
 /** The channel count of a value channels can be sliced from, failing for others. */
 function channelsOf(n: NodeMapping, x: Value): number {
   if (x.kind === 'image') return x.c;
+  if (x.kind === 'tensor') return n.fail('splitting channels of a tensor moved out of NCHW is not supported');
   if (x.chw) n.fail('slicing a flattened NCHW tensor is not supported');
   return x.size;
 }
@@ -102,8 +105,16 @@ function numbersAt(n: NodeMapping, i: number, role: string): number[] | undefine
   return known.values as number[];
 }
 
+/** Whether every axis a Slice names is the channel axis of an image or of features. */
+function onChannelsOnly(n: NodeMapping, x: Value): boolean {
+  const axes = n.graph.opset >= 10 ? (n.node.inputs[3] ? n.graph.intOf(n.node.inputs[3])?.values : undefined) : n.attr.ints('axes', []);
+  if (axes === undefined) return false;
+  return axes.length > 0 && axes.every((axis) => typeof axis === 'number' && isChannelAxis(x, axis));
+}
+
 const slice: OperatorHandler = (n) => {
   const x = n.valueOf(0);
+  if (x.kind === 'tensor' || !onChannelsOnly(n, x)) return attentionOperators.Slice(n);
   const channels = channelsOf(n, x);
   const fromInputs = n.graph.opset >= 10;
   const starts = fromInputs ? numbersAt(n, 1, 'starts') ?? [] : n.attr.ints('starts', []);

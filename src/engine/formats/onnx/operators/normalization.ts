@@ -1,11 +1,13 @@
 /** BatchNormalization (inference) and LayerNormalization over the feature axis. */
-import type { FeaturesValue, OperatorHandler } from '../mapping';
+import type { OperatorHandler } from '../mapping';
+import { asTensor, lastAxisLast, normalized, onnxDims } from '../tensorLayout';
 
 const batchNormalization: OperatorHandler = (n) => {
   const x = n.valueOf(0);
   if (x.kind === 'features' && x.chw) n.fail('batch normalization of a flattened NCHW tensor is not supported');
+  if (x.kind === 'tensor') n.fail(`batch normalization of a [${onnxDims(x)}] tensor is not supported ([N, C, H, W] or [N, C] only)`);
   if (n.attr.int('training_mode', 0) !== 0) n.fail('training_mode = 1 is not supported (inference only)');
-  const channels = x.kind === 'image' ? x.c : x.size;
+  const channels = x.kind === 'image' ? x.c : x.kind === 'features' ? x.size : 0;
   const layer = n.graph.addLayer(n.label, 'BatchNormalization', { axis: -1, epsilon: n.attr.float('epsilon', 1e-5), momentum: n.attr.float('momentum', 0.9), center: true, scale: true }, [x.layer]);
   (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((role, k) => {
     const tensor = n.constantInput(k + 1, role);
@@ -16,11 +18,13 @@ const batchNormalization: OperatorHandler = (n) => {
 };
 
 const layerNormalization: OperatorHandler = (n) => {
-  const x = n.valueOf(0);
-  if (x.kind !== 'features' || x.chw) n.fail('normalizing an [N, C, H, W] tensor (or a flattened one) is not supported; [N, F] features only');
-  const size = (x as FeaturesValue).size;
+  const given = n.valueOf(0);
+  if (given.kind === 'features' && given.chw) n.fail('normalizing a flattened NCHW tensor is not supported');
+  const x = lastAxisLast(n, asTensor(given));
+  const rank = x.axes.length;
+  const size = x.engine[x.engine.length - 1];
   const axis = n.attr.int('axis', -1);
-  if (axis !== -1 && axis !== 1) n.fail(`axis ${axis} is not supported (the feature axis, -1 or 1)`);
+  if (axis !== -1 && axis !== rank - 1) n.fail(`axis ${axis} of a rank-${rank} tensor is not supported (the last axis only)`);
   if (n.attr.int('stash_type', 1) !== 1) n.fail(`stash_type ${n.attr.int('stash_type', 1)} is not supported (float32 statistics only)`);
   const scale = n.node.inputs[1] ? n.constantInput(1, 'scale') : undefined;
   const bias = n.node.inputs[2] ? n.constantInput(2, 'bias B') : undefined;
@@ -30,7 +34,7 @@ const layerNormalization: OperatorHandler = (n) => {
     if (tensor.dims.reduce((a, d) => a * d, 1) !== size || tensor.dims[tensor.dims.length - 1] !== size) n.fail(`${role} '${tensor.name}' has dims [${tensor.dims}], expected [${size}]`);
     n.addWeight(layer, role, tensor, { kind: 'same' }, [size]);
   }
-  n.output({ kind: 'features', layer: layer.name, size });
+  n.output(normalized({ ...x, layer: layer.name, nonNegative: false }));
 };
 
 export const normalizationOperators: Record<string, OperatorHandler> = { BatchNormalization: batchNormalization, LayerNormalization: layerNormalization };

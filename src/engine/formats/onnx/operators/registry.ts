@@ -4,13 +4,15 @@ import { activationOperators } from './activations';
 import { channelOperators } from './channels';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
+import { layoutOperators } from './layout';
+import { attentionOperators } from './attention';
 import { mergeOperators } from './merge';
 import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...channelOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];

@@ -1,7 +1,8 @@
 /** Nodes that move values without computing: Constant, Identity, Dropout, Flatten, and Reshape to [N, -1] (channels.ts maps Reshape). */
 import { BATCH } from '../constantFolding';
 import type { OnnxTensor } from '../proto';
-import type { OperatorHandler } from '../mapping';
+import { valueSize, type OperatorHandler } from '../mapping';
+import { asTensor, materialized, normalized, onnxDims, reshapedTo, resolvedTarget } from '../tensorLayout';
 
 const constant: OperatorHandler = (n) => {
   const value = n.node.attributes.get('value');
@@ -19,12 +20,14 @@ export const flatten: OperatorHandler = (n) => {
     const shape = n.graph.intOf(n.node.inputs[1]);
     if (!shape) n.fail('its shape must be a constant, or computed from shapes and constants');
     const target = shape!.values;
-    const size = x.kind === 'image' ? x.c * x.h * x.w : x.size;
+    const size = valueSize(x);
     const batch = target[0];
     const flat = target.length === 2 && (batch === BATCH || batch === 0 || batch === -1 || (typeof batch === 'number' && batch > 0)) && (target[1] === -1 || target[1] === size) && !(batch === -1 && target[1] === -1);
-    if (!flat) n.fail(`reshape to [${target}] is not supported (only [N, -1], flattening each sample)`);
+    if (!flat) return n.output(normalized(reshapedTo(n, asTensor(x), resolvedTarget(n, onnxDims(asTensor(x)), target))));
   }
   if (x.kind === 'features') return n.output(x);
+  // ONNX and the engine hold such a tensor in one layout, so both flatten it in one order.
+  if (x.kind === 'tensor') return n.output({ kind: 'features', layer: n.graph.addLayer(n.label, 'Flatten', {}, [materialized(n, x).layer]).name, size: valueSize(x), nonNegative: x.nonNegative });
   if (x.squeezed) return n.output({ kind: 'features', layer: x.layer, size: x.c, nonNegative: x.nonNegative });
   const layer = n.graph.addLayer(n.label, 'Flatten', {}, [x.layer]);
   const needsOrder = x.c > 1 && x.h * x.w > 1;
