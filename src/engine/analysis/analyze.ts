@@ -162,7 +162,11 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         const ascent = { radius: s.epsilon, iterations: s.iterations, restarts: s.restarts, signal: callbacks.signal };
         const full = await epsilonSharpness(objective, { ...ascent, random: random.fork('sharpness'), onProgress: (f, detail) => report(f / 2, `full space: ${detail}`) });
         const sub = await subspaceSharpness(objective, Math.min(s.subspaceDim, network.parameterCount), { ...ascent, random: random.fork('subspace'), onProgress: (f, detail) => report(0.5 + f / 2, `subspace: ${detail}`) });
-        return { epsilon: s.epsilon, fullSpace: full.value, subspace: { dim: Math.min(s.subspaceDim, network.parameterCount), value: sub.value }, iterations: s.iterations, restarts: s.restarts };
+        return {
+          epsilon: s.epsilon, fullSpace: full.value, fullSpaceRestarts: full.restartValues,
+          subspace: { dim: Math.min(s.subspaceDim, network.parameterCount), value: sub.value, restartValues: sub.restartValues },
+          iterations: s.iterations, restarts: s.restarts,
+        };
       });
     }
     if (wants('volume')) {
