@@ -75,7 +75,7 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
   }
   const v = report.volumeFlatness;
   if (v) {
-    add('volume-log', `Volume ε-flatness (ε = ${v.epsilon})`, `log-volume ${formatNumber(v.logVolume)}`, `log of the volume of the region where L stays below L + ε, from the radii along ${v.directions} random directions (Hochreiter & Schmidhuber 1997)`);
+    add('volume-log', `Volume ε-flatness (ε = ${v.epsilon})`, `log-volume ${withError(v.logVolume, v.logVolumeStderr)}`, `log of the volume of the region where L stays below L + ε, from the radii along ${v.directions} random directions (Hochreiter & Schmidhuber 1997)${volumeErrorNote(v)}`);
     add('volume-radii', 'ε-flat radii (min / median / max)', `${formatNumber(v.radiusMin, 3)} / ${formatNumber(v.radiusMedian, 3)} / ${formatNumber(v.radiusMax, 3)}`, `radius where L first exceeds L + ε along each direction; ${(v.escapedFraction * 100).toFixed(0)}% never leave the band up to the cap ${formatNumber(v.cap)}`);
   }
   const inv = report.invariant;
@@ -111,4 +111,9 @@ function restartSpread(values: readonly number[] | undefined): string {
   const low = Math.min(...values);
   const high = Math.max(...values);
   return low === high ? `; every restart reached ${formatNumber(high)}` : `; the restarts reached ${formatNumber(low)} to ${formatNumber(high)}`;
+}
+
+/** What the log-volume's error bar is. */
+function volumeErrorNote(v: { readonly logVolumeStderr?: number; readonly directions: number }): string {
+  return v.logVolumeStderr === undefined ? '' : `; ± one standard error over the ${v.directions} directions, from a normal model of n·log r that also counts the long radii the directions missed`;
 }

@@ -82,7 +82,7 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   }
   const v = report.volumeFlatness;
   if (v) {
-    row(`volume ε-flatness (ε=${v.epsilon})`, `log-volume ${fmt(v.logVolume)}; radius min/median/max ${fmt(v.radiusMin)}/${fmt(v.radiusMedian)}/${fmt(v.radiusMax)}`);
+    row(`volume ε-flatness (ε=${v.epsilon})`, `log-volume ${fmt(v.logVolume)}${v.logVolumeStderr === undefined ? '' : ` ± ${fmt(v.logVolumeStderr, 2)}`}; radius min/median/max ${fmt(v.radiusMin)}/${fmt(v.radiusMedian)}/${fmt(v.radiusMax)}`);
     row('  directions never leaving ε-band', `${(v.escapedFraction * 100).toFixed(0)}% of ${v.directions} (cap ${v.cap})`);
   }
   if (report.landscape) {

@@ -101,6 +101,12 @@ export interface VolumeFlatnessEntry {
    * Vol = V_n(1)·E_d[r(d)ⁿ]. A lower bound when directions reach the cap.
    */
   readonly logVolume: number;
+  /**
+   * Standard error of logVolume over the random directions, from a normal model of n·log r that also
+   * counts the long radii a few directions miss (see analysis/volume.ts); absent with one direction.
+   * It does not cover radii stopped at the cap, where logVolume is a lower bound.
+   */
+  readonly logVolumeStderr?: number;
 }
 
 export interface SliceEntry {
