@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeKrylov, hessianTopEigenvalues } from '../src/engine/analysis/eigenvalues';
 import { deflatedTrace } from '../src/engine/analysis/deflatedTrace';
+import { minimumTraceProbes } from '../src/engine/analysis/analyze';
 import type { Objective } from '../src/engine/analysis/objective';
 import { hessianTrace } from '../src/engine/analysis/trace';
 import { disposeVector, type ParameterVector } from '../src/engine/analysis/vectors';
@@ -33,7 +34,7 @@ export async function compareTraceEstimators(objective: Objective, seed: number,
   const start = objective.hvpCount;
   const eigen = await hessianTopEigenvalues(hvp, objective.parameters, { ...defaultSettings.eigenvalues, keepKrylov: true, random: random.fork('eigenvalues') });
   disposeVector(eigen.topVector);
-  const trace = await deflatedTrace(hvp, objective.parameters, eigen.krylov, { tolerance: defaultSettings.trace.tolerance, maxProbes: defaultSettings.trace.samples, minProbes: 10, random: random.fork('trace') }).finally(() => disposeKrylov(eigen.krylov));
+  const trace = await deflatedTrace(hvp, objective.parameters, eigen.krylov, { tolerance: defaultSettings.trace.tolerance, maxProbes: defaultSettings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace') }).finally(() => disposeKrylov(eigen.krylov));
   const budget = objective.hvpCount - start;
   const row = (estimator: string, products: number, estimate: number, stderr: number): EstimatorResult => ({
     estimator, products, estimate, stderr, relativeStderr: stderr / Math.abs(estimate),
