@@ -12,14 +12,13 @@ import { tfjsLayersFormat } from '../src/engine/formats/tfjsLayers/tfjsLayersFor
 import type { TfjsLayersSource } from '../src/engine/formats/tfjsLayers/modelJson';
 import { initBackend } from '../src/engine/model/backend';
 import { NetworkFunction } from '../src/engine/model/network';
-import { metricNames } from '../src/protocol/report';
 import { toolVersion } from '../src/protocol/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
 import { onnxTimings, torchPeer } from './onnxBench';
 
 const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
-import { compareTraceEstimators } from './traceEstimators';
+import { compareTraceEstimators, traceByUnitVectors, type EstimatorResult } from './traceEstimators';
 import { execFileSync } from 'node:child_process';
 
 /**
@@ -33,7 +32,44 @@ import { execFileSync } from 'node:child_process';
  * compares the trace estimators at equal products (bench/traceEstimators.ts). --peer SCRIPT (with
  * --save-models) runs `python3 SCRIPT peer` on each saved network, e.g. PyHessian's defaults in the
  * PyTorch reference script, with --threads T (default 1), and puts its products and time alongside.
+ * Networks of at most 5,000 parameters get their exact trace (the script's float64 `exact` with
+ * --peer, else one product per parameter), and every trace estimate, the peer's too, its actual error.
+ * --models A,B runs only the networks whose names contain A or B; --skip-lag skips the event-loop lag.
  */
+const exactTraceLimit = 5000;
+
+interface TableRow {
+  readonly model: string;
+  readonly parameters: number;
+  readonly exact?: number;
+  readonly ours: { seconds: number; products: number; analysisSeconds: number; analysisProducts: number; estimate: number; stderr: number };
+  readonly estimators: EstimatorResult[];
+  readonly peer?: { seconds: number; hvps: number; trace: number };
+}
+
+const percent = (v: number | undefined) => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)}%`);
+
+/** The comparison as a Markdown table: products, time and actual error for ours, plain Hutchinson and the peer. */
+function comparisonTable(rows: readonly TableRow[]): string {
+  const lines = [
+    '| network | params | exact Tr H | default analysis: products, s (of which eigenvalues + trace) | trace ± s.e. (error) | plain Hutchinson, same products: ± s.e. (error); products for 1% | peer: products, s | peer trace (error) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const error = (estimate: number) => (r.exact === undefined ? 'n/a' : percent((estimate - r.exact) / r.exact));
+    const plain = r.estimators.find((e) => e.estimator.startsWith('plain'));
+    lines.push([
+      '', r.model, r.parameters.toLocaleString('en-US'), r.exact === undefined ? 'n/a' : r.exact.toPrecision(5),
+      `${r.ours.analysisProducts}, ${r.ours.analysisSeconds.toFixed(1)} (${r.ours.products}, ${r.ours.seconds.toFixed(1)})`,
+      `${r.ours.estimate.toPrecision(5)} ± ${percent(r.ours.stderr / Math.abs(r.ours.estimate))} (${error(r.ours.estimate)})`,
+      plain ? `± ${percent(plain.relativeStderr)} (${error(plain.estimate)}); ${plain.productsFor1Percent?.toLocaleString('en-US')}` : 'n/a',
+      r.peer ? `${r.peer.hvps}, ${r.peer.seconds.toFixed(1)}` : 'n/a',
+      r.peer ? `${r.peer.trace.toPrecision(5)} (${error(r.peer.trace)}), no error bar` : 'n/a',
+      '',
+    ].join(' | ').trim());
+  }
+  return lines.join('\n');
+}
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -84,12 +120,14 @@ async function main(): Promise<void> {
   const peer = option('--peer');
   const threads = option('--threads') ?? '1';
   if (peer && !saveModels) throw new Error('--peer needs --save-models DIR: the peer reads the saved networks and data');
+  const only = option('--models')?.split(',');
   // First, while this process is as idle as an extension host: nothing of its own in memory yet.
-  const lag = await measureEventLoopLag(__dirname, path.join(__dirname, '..', 'examples', 'digits-mlp'));
-  process.stderr.write(`extension-host event-loop lag during an analysis: p50 ${lag.p50Ms.toFixed(2)} ms, p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (goal: p99 < 20 ms)\n`);
+  const lag = args.includes('--skip-lag') ? undefined : await measureEventLoopLag(__dirname, path.join(__dirname, '..', 'examples', 'digits-mlp'));
+  if (lag) process.stderr.write(`extension-host event-loop lag during an analysis: p50 ${lag.p50Ms.toFixed(2)} ms, p99 ${lag.p99Ms.toFixed(2)} ms, max ${lag.maxMs.toFixed(2)} ms (goal: p99 < 20 ms)\n`);
   const backend = await initBackend((option('--backend') as 'auto' | 'wasm' | 'cpu' | undefined) ?? 'auto');
   const results: unknown[] = [];
-  for (const model of benchModels) {
+  const table: TableRow[] = [];
+  for (const model of benchModels.filter((m) => !only || only.some((name) => m.name.includes(name)))) {
     const network = new NetworkFunction(model.checkpoint);
     const dataset = randomDataset(network.inputShape, model.batch, 10, 1);
     if (saveModels) {
@@ -131,36 +169,78 @@ async function main(): Promise<void> {
     if (torch) for (const t of torch) process.stderr.write(`${model.name}: torch ${t.threads} thread(s): ${t.secondsPerHvp === undefined ? t.error : `${(t.secondsPerHvp * 1000).toFixed(1)} ms per HVP`}\n`);
     process.stderr.write(`${model.name}: forward ${forward.medianMs.toFixed(1)} ms, gradient ${gradient.medianMs.toFixed(1)} ms, HVP ${hvp.medianMs.toFixed(1)} ms\n`);
     if (!skipAnalysis) {
+      const exact = network.parameterCount <= exactTraceLimit ? exactTrace(network, dataset, model.batch, peer && modelDir ? { script: peer, modelDir } : undefined) : undefined;
+      if (exact) {
+        entry.exactTrace = exact;
+        process.stderr.write(`${model.name}: exact trace ${exact.trace} (${exact.source}, ${exact.seconds.toFixed(1)} s)\n`);
+      }
       const t0 = performance.now();
       const report = await analyze({
         checkpoint: model.checkpoint, checkpointSha256: '', network, dataset, dataFree: false, loss: 'ce', lossFrom: 'option',
-        metrics: metricNames, seed: 0, settings: mergeSettings(undefined), backend: backend.name, version: toolVersion,
+        metrics: hessianMetrics, seed: 0, settings: mergeSettings(undefined), backend: backend.name, version: toolVersion,
       });
-      entry.defaultAnalysis = { seconds: (performance.now() - t0) / 1000, hvps: report.hessian.hvps, timings: report.timings, topEigenvalue: report.hessian.topEigenvalues?.[0], trace: report.hessian.trace?.estimate };
-      process.stderr.write(`${model.name}: default analysis ${((performance.now() - t0) / 1000).toFixed(1)} s, ${report.hessian.hvps} HVPs\n`);
+      const seconds = (performance.now() - t0) / 1000;
+      const density = report.hessian.density;
+      const densityProducts = density?.stepsPerRun ? density.stepsPerRun.slice(density.reusedRuns ?? 0).reduce((a, b) => a + b, 0) : 0;
+      const eigenAndTrace = { products: report.hessian.hvps - densityProducts, seconds: (report.timings.eigenvalues ?? 0) + (report.timings.trace ?? 0) };
+      const trace = report.hessian.trace!;
+      entry.defaultAnalysis = {
+        metrics: hessianMetrics, seconds, hvps: report.hessian.hvps, eigenvaluesAndTrace: eigenAndTrace, timings: report.timings,
+        topEigenvalue: report.hessian.topEigenvalues?.[0], trace: trace.estimate, traceStderr: trace.stderr,
+        traceRelativeError: exact ? (trace.estimate - exact.trace) / exact.trace : undefined,
+      };
+      process.stderr.write(`${model.name}: default analysis (${hessianMetrics.join(', ')}) ${seconds.toFixed(1)} s, ${report.hessian.hvps} HVPs (${eigenAndTrace.products} for eigenvalues and trace, ${eigenAndTrace.seconds.toFixed(1)} s)\n`);
       const comparison = new Objective(network, dataset, 'ce', model.batch);
       try {
-        entry.traceEstimators = await compareTraceEstimators(comparison, 0);
+        entry.traceEstimators = await compareTraceEstimators(comparison, 0, exact?.trace);
       } finally {
         comparison.dispose();
       }
+      const row: { -readonly [K in keyof TableRow]: TableRow[K] } = {
+        model: model.name, parameters: network.parameterCount, exact: exact?.trace,
+        ours: { seconds: eigenAndTrace.seconds, products: eigenAndTrace.products, analysisSeconds: seconds, analysisProducts: report.hessian.hvps, estimate: trace.estimate, stderr: trace.stderr },
+        estimators: entry.traceEstimators as EstimatorResult[],
+      };
+      table.push(row);
       for (const r of entry.traceEstimators as Awaited<ReturnType<typeof compareTraceEstimators>>) {
         process.stderr.write(`${model.name}: trace ${r.estimator}: ${r.estimate.toPrecision(5)} ± ${r.stderr.toPrecision(2)} (${(100 * r.relativeStderr).toFixed(2)}%) in ${r.products} products\n`);
       }
       if (peer && saveModels) {
         const dir = path.join(saveModels, model.name);
         const output = execFileSync('python3', [peer, 'peer', '--model', dir, '--data', path.join(dir, 'data.npz'), '--threads', threads], { encoding: 'utf8' });
-        entry.peer = JSON.parse(output.trim().split('\n').pop() ?? '{}') as unknown;
+        const peerResult = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { seconds: number; hvps: number; trace: number };
+        entry.peer = { ...peerResult, traceRelativeError: exact ? (peerResult.trace - exact.trace) / exact.trace : undefined };
+        row.peer = peerResult;
         process.stderr.write(`${model.name}: peer ${output.trim()}\n`);
       }
     }
     network.dispose();
     results.push(entry);
   }
+  if (table.length > 0) process.stderr.write(`\n${comparisonTable(table)}\n`);
   const summary = { tool: toolVersion, backend: backend.name, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(), results, extensionHostEventLoopLag: lag };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+}
+
+/** What the bench times as the default analysis: the Hessian metrics a peer such as PyHessian also computes. */
+const hessianMetrics = ['loss', 'eigenvalues', 'trace', 'density'] as const;
+
+/** The exact trace: the reference script's float64 Hessian of the saved network when there is one, else one product per parameter. */
+function exactTrace(network: NetworkFunction, dataset: Dataset, batch: number, reference?: { script: string; modelDir: string }): { trace: number; source: string; seconds: number } {
+  const t0 = performance.now();
+  if (reference) {
+    const output = execFileSync('python3', [reference.script, 'exact', '--model', reference.modelDir, '--data', path.join(reference.modelDir, 'data.npz')], { encoding: 'utf8' });
+    const { trace } = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { trace: number };
+    return { trace, source: 'float64 Hessian, PyTorch', seconds: (performance.now() - t0) / 1000 };
+  }
+  const objective = new Objective(network, dataset, 'ce', batch);
+  try {
+    return { trace: traceByUnitVectors(objective), source: `${network.parameterCount} products with unit vectors`, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    objective.dispose();
+  }
 }
 
 /** A Sequential Layers-format model.json for a benchmark network (no InputLayer: the widest-read form). */

@@ -70,12 +70,12 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
   }
   const s = report.sharpness;
   if (s) {
-    add('epsilon-sharpness', `ε-sharpness (ε = ${s.epsilon})`, formatNumber(s.fullSpace), 'max over ‖θ′−θ‖ ≤ ε of (L(θ′) − L(θ))/(1 + L(θ)), projected gradient ascent (a lower bound)');
-    add('subspace-sharpness', `ε-sharpness, ${s.subspace.dim}-dim subspace`, formatNumber(s.subspace.value), 'the same maximum within a random subspace (Keskar et al. 2017)');
+    add('epsilon-sharpness', `ε-sharpness (ε = ${s.epsilon})`, formatNumber(s.fullSpace), `max over ‖θ′−θ‖ ≤ ε of (L(θ′) − L(θ))/(1 + L(θ)), projected gradient ascent: the best of ${s.restarts} restarts, a lower bound${restartSpread(s.fullSpaceRestarts)}`);
+    add('subspace-sharpness', `ε-sharpness, ${s.subspace.dim}-dim subspace`, formatNumber(s.subspace.value), `the same maximum within a random subspace (Keskar et al. 2017)${restartSpread(s.subspace.restartValues)}`);
   }
   const v = report.volumeFlatness;
   if (v) {
-    add('volume-log', `Volume ε-flatness (ε = ${v.epsilon})`, `log-volume ${formatNumber(v.logVolume)}`, `log of the volume of the region where L stays below L + ε, from the radii along ${v.directions} random directions (Hochreiter & Schmidhuber 1997)`);
+    add('volume-log', `Volume ε-flatness (ε = ${v.epsilon})`, `log-volume ${withError(v.logVolume, v.logVolumeStderr)}`, `log of the volume of the region where L stays below L + ε, from the radii along ${v.directions} random directions (Hochreiter & Schmidhuber 1997)${volumeErrorNote(v)}`);
     add('volume-radii', 'ε-flat radii (min / median / max)', `${formatNumber(v.radiusMin, 3)} / ${formatNumber(v.radiusMedian, 3)} / ${formatNumber(v.radiusMax, 3)}`, `radius where L first exceeds L + ε along each direction; ${(v.escapedFraction * 100).toFixed(0)}% never leave the band up to the cap ${formatNumber(v.cap)}`);
   }
   const inv = report.invariant;
@@ -103,4 +103,17 @@ function densityRuns(density: NonNullable<FlatnessReport['hessian']['density']>)
   const reused = density.reusedRuns ?? 0;
   if (reused === 0 || !density.stepsPerRun) return `${density.runs} runs × ${density.steps} steps`;
   return `${density.runs} runs (${reused} reused from the eigenvalues' Lanczos run) of ${density.stepsPerRun.join(', ')} steps`;
+}
+
+/** What each restart of a sharpness search reached: how much the result depends on where it starts (not a confidence interval). */
+function restartSpread(values: readonly number[] | undefined): string {
+  if (!values || values.length < 2) return '';
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  return low === high ? `; every restart reached ${formatNumber(high)}` : `; the restarts reached ${formatNumber(low)} to ${formatNumber(high)}`;
+}
+
+/** What the log-volume's error bar is. */
+function volumeErrorNote(v: { readonly logVolumeStderr?: number; readonly directions: number }): string {
+  return v.logVolumeStderr === undefined ? '' : `; ± one standard error over the ${v.directions} directions, from a normal model of n·log r that also counts the long radii the directions missed`;
 }

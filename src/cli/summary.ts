@@ -77,11 +77,12 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   }
   const s = report.sharpness;
   if (s) {
-    row(`ε-sharpness (ε=${s.epsilon})`, `full space ${fmt(s.fullSpace)}, ${s.subspace.dim}-dim subspace ${fmt(s.subspace.value)}`);
+    row(`ε-sharpness (ε=${s.epsilon})`, `full space ${fmt(s.fullSpace)}, ${s.subspace.dim}-dim subspace ${fmt(s.subspace.value)} (best of ${s.restarts} restarts, a lower bound)`);
+    if (s.fullSpaceRestarts) row('  each restart', `full space ${restartRange(s.fullSpaceRestarts)}; subspace ${restartRange(s.subspace.restartValues ?? [])}`);
   }
   const v = report.volumeFlatness;
   if (v) {
-    row(`volume ε-flatness (ε=${v.epsilon})`, `log-volume ${fmt(v.logVolume)}; radius min/median/max ${fmt(v.radiusMin)}/${fmt(v.radiusMedian)}/${fmt(v.radiusMax)}`);
+    row(`volume ε-flatness (ε=${v.epsilon})`, `log-volume ${fmt(v.logVolume)}${v.logVolumeStderr === undefined ? '' : ` ± ${fmt(v.logVolumeStderr, 2)}`}; radius min/median/max ${fmt(v.radiusMin)}/${fmt(v.radiusMedian)}/${fmt(v.radiusMax)}`);
     row('  directions never leaving ε-band', `${(v.escapedFraction * 100).toFixed(0)}% of ${v.directions} (cap ${v.cap})`);
   }
   if (report.landscape) {
@@ -116,4 +117,12 @@ export function traceCost(trace: TraceReport): string {
   const relative = trace.estimate !== 0 ? `${((100 * trace.stderr) / Math.abs(trace.estimate)).toFixed(2)}%` : 'n/a';
   const target = trace.tolerance !== undefined ? `, target ${+(100 * trace.tolerance).toFixed(2)}%${trace.reachedTolerance === false ? ' not reached' : ''}` : '';
   return `deflated Hutchinson: exact on ${trace.deflation?.dimensions ?? 0} Lanczos directions + ${trace.samples} probes, ${trace.products ?? trace.samples} products; error ${relative}${target}`;
+}
+
+/** The values the restarts of a search reached, lowest to highest. */
+function restartRange(values: readonly number[]): string {
+  if (values.length === 0) return 'none';
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  return low === high ? `all ${fmt(high)}` : `${fmt(low)} to ${fmt(high)}`;
 }

@@ -101,6 +101,12 @@ export interface VolumeFlatnessEntry {
    * Vol = V_n(1)·E_d[r(d)ⁿ]. A lower bound when directions reach the cap.
    */
   readonly logVolume: number;
+  /**
+   * Standard error of logVolume over the random directions, from a normal model of n·log r that also
+   * counts the long radii a few directions miss (see analysis/volume.ts); absent with one direction.
+   * It does not cover radii stopped at the cap, where logVolume is a lower bound.
+   */
+  readonly logVolumeStderr?: number;
 }
 
 export interface SliceEntry {
@@ -213,10 +219,17 @@ export interface FlatnessReport {
     /** Hessian-vector products used by the whole analysis. */
     readonly hvps: number;
   };
+  /**
+   * Each value is the best of the restarts of a local search: a lower bound on the true maximum over
+   * the ball, not an estimate with a symmetric error. The per-restart values (restart 0 starts along
+   * the gradient, the others at random points) show how much the result depends on the start; their
+   * spread is not a confidence interval for the true maximum.
+   */
   readonly sharpness?: {
     readonly epsilon: number;
     readonly fullSpace: number;
-    readonly subspace: { readonly dim: number; readonly value: number };
+    readonly fullSpaceRestarts?: number[];
+    readonly subspace: { readonly dim: number; readonly value: number; readonly restartValues?: number[] };
     readonly iterations: number;
     readonly restarts: number;
   };

@@ -34,6 +34,7 @@ import { analyzeSymmetry } from '../../src/engine/symmetry/symmetry';
 import { layerTraceTerms } from '../../src/engine/analysis/traceTerms';
 import { Cancelled } from '../../src/protocol/errors';
 import { metricNames } from '../../src/protocol/report';
+import { formatSummary } from '../../src/cli/summary';
 import { exactGradient, exactHessian, exactHessianVectorProduct } from '../reference/exactHessian';
 import { mlpHessian, mlpKinkMargin, mlpPass, mlpProblem, mlpTheta, type MlpProblem } from '../reference/mlpHessian';
 import { jacobiEigen, symmetricEigenvalues } from '../reference/symmetricEigen';
@@ -652,6 +653,16 @@ test('analyze(): no tensors leak over a full run with all metrics', async () => 
     // The per-tensor traces of the deflated estimator sum to its total.
     close(report.hessian.blockTraces!.reduce((sum, b) => sum + b.trace, 0), report.hessian.trace!.estimate, 1e-9, 'Σ block traces vs hessian.trace');
     assert.equal(report.hessian.trace!.method, 'deflated');
+    // ε-sharpness is the best restart, each listed; the log-volume carries its standard error; the summary shows both.
+    const sharpness = report.sharpness!;
+    assert.equal(sharpness.fullSpaceRestarts!.length, sharpness.restarts);
+    assert.equal(sharpness.fullSpace, Math.max(...sharpness.fullSpaceRestarts!));
+    assert.equal(sharpness.subspace.value, Math.max(...sharpness.subspace.restartValues!));
+    const volume = report.volumeFlatness!;
+    assert.ok(volume.logVolumeStderr! > 0);
+    const summary = formatSummary(report);
+    assert.match(summary, /each restart +full space /);
+    assert.match(summary, new RegExp(`log-volume ${volume.logVolume.toPrecision(4).replace('.', '\\.')} ± `));
   } finally {
     network.dispose();
   }

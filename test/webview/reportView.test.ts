@@ -94,6 +94,9 @@ describe('report webview', { skip, timeout: 180_000 }, () => {
     assert.match(lambdaMax ?? '', /±/);
     const trace = await o.page.textContent('tr[data-metric="trace"] td.value');
     assert.equal(trace, `${formatNumber(reports.original.hessian.trace!.estimate)}\u00a0±\u00a0${formatNumber(reports.original.hessian.trace!.stderr, 2)}`);
+    const volume = reports.original.volumeFlatness!;
+    assert.equal(await o.page.textContent('tr[data-metric="volume-log"] td.value'), `log-volume ${formatNumber(volume.logVolume)}\u00a0±\u00a0${formatNumber(volume.logVolumeStderr!, 2)}`);
+    assert.match(await o.page.textContent('tr[data-metric="epsilon-sharpness"] td.definition') ?? '', /best of \d+ restarts, a lower bound; (the restarts reached|every restart reached)/);
     assert.equal(await o.page.locator('tr[data-metric] td.definition').count(), await o.page.locator('tr[data-metric]').count(), 'every row has a definition');
     assert.equal(await o.page.locator('.stale-banner').count(), 0);
     await assertChartsDrawn(o.page, reportCharts);

@@ -53,8 +53,22 @@ export interface AscentResult {
   /** The largest loss found on the ball, and the loss at its centre. */
   readonly maxLoss: number;
   readonly baseLoss: number;
+  /** The largest loss each restart found (restart 0 from the gradient, the others from random points); maxLoss is their maximum. */
+  readonly restartMaxLosses: number[];
   readonly gradientEvaluations: number;
 }
+
+/** A sharpness value with the value each restart reached alone, by the same formula. */
+export interface SharpnessResult extends AscentResult {
+  readonly value: number;
+  readonly restartValues: number[];
+}
+
+function sharpnessOf(result: AscentResult, of: (maxLoss: number) => number): SharpnessResult {
+  return { ...result, value: of(result.maxLoss), restartValues: result.restartMaxLosses.map(of) };
+}
+
+const relativeRise = (result: AscentResult) => (maxLoss: number) => (maxLoss - result.baseLoss) / (1 + result.baseLoss);
 
 /**
  * Projected gradient ascent of L(θ + M y) over ‖y‖ ≤ r with normalized steps of r/2, halved at every
@@ -63,7 +77,7 @@ export interface AscentResult {
  */
 async function maximizeOnBall(objective: Objective, map: PerturbationMap, options: AscentOptions): Promise<AscentResult> {
   const baseLoss = objective.value();
-  let maxLoss = baseLoss;
+  const restartMaxLosses: number[] = [];
   let evaluations = 0;
   const total = options.restarts * options.iterations;
   for (let restart = 0; restart < options.restarts; restart++) {
@@ -79,6 +93,7 @@ async function maximizeOnBall(objective: Objective, map: PerturbationMap, option
     const start = pointScale(y, options.radius / Math.max(pointNorm(y), 1e-30));
     release(y);
     y = start;
+    let maxLoss = baseLoss;
     for (let it = 0; it < options.iterations; it++) {
       if (options.signal?.aborted) {
         release(y);
@@ -112,8 +127,9 @@ async function maximizeOnBall(objective: Objective, map: PerturbationMap, option
     maxLoss = Math.max(maxLoss, objective.value(point));
     [delta, point].forEach(disposeVector);
     release(y);
+    restartMaxLosses.push(maxLoss);
   }
-  return { maxLoss, baseLoss, gradientEvaluations: evaluations };
+  return { maxLoss: Math.max(baseLoss, ...restartMaxLosses), baseLoss, restartMaxLosses, gradientEvaluations: evaluations };
 }
 
 const identityMap = (objective: Objective): PerturbationMap => ({
@@ -123,13 +139,13 @@ const identityMap = (objective: Objective): PerturbationMap => ({
 });
 
 /** ε-sharpness (Keskar et al. 2017, in the Euclidean form of Dinh et al. 2017, §5): max over ‖θ'−θ‖ ≤ ε of (L(θ') − L(θ))/(1 + L(θ)). */
-export async function epsilonSharpness(objective: Objective, options: AscentOptions): Promise<{ value: number } & AscentResult> {
+export async function epsilonSharpness(objective: Objective, options: AscentOptions): Promise<SharpnessResult> {
   const result = await maximizeOnBall(objective, identityMap(objective), options);
-  return { ...result, value: (result.maxLoss - result.baseLoss) / (1 + result.baseLoss) };
+  return sharpnessOf(result, relativeRise(result));
 }
 
 /** The same, with the perturbation restricted to a random p-dimensional subspace (orthonormalized Gaussian directions). */
-export async function subspaceSharpness(objective: Objective, dimension: number, options: AscentOptions): Promise<{ value: number } & AscentResult> {
+export async function subspaceSharpness(objective: Objective, dimension: number, options: AscentOptions): Promise<SharpnessResult> {
   const columns: ParameterVector[] = [];
   const random = options.random.fork('subspace');
   for (let j = 0; j < dimension; j++) {
@@ -150,7 +166,7 @@ export async function subspaceSharpness(objective: Objective, dimension: number,
   };
   try {
     const result = await maximizeOnBall(objective, map, options);
-    return { ...result, value: (result.maxLoss - result.baseLoss) / (1 + result.baseLoss) };
+    return sharpnessOf(result, relativeRise(result));
   } finally {
     columns.forEach(disposeVector);
   }
@@ -161,7 +177,7 @@ export async function subspaceSharpness(objective: Objective, dimension: number,
  * T = diag(|θ| + η). Scaling a weight tensor by α scales its T by α too, so the value does not
  * change under the α-scale transformation (exactly when η = 0).
  */
-export async function adaptiveSharpness(objective: Objective, eta: number, options: AscentOptions): Promise<{ value: number } & AscentResult> {
+export async function adaptiveSharpness(objective: Objective, eta: number, options: AscentOptions): Promise<SharpnessResult> {
   const weights = tf.tidy(() => objective.theta.map((t) => tf.add(tf.abs(t), eta)));
   const map: PerturbationMap = {
     apply: (y) => tf.tidy(() => (y as ParameterVector).map((t, i) => tf.mul(t, weights[i]))),
@@ -170,7 +186,7 @@ export async function adaptiveSharpness(objective: Objective, eta: number, optio
   };
   try {
     const result = await maximizeOnBall(objective, map, options);
-    return { ...result, value: result.maxLoss - result.baseLoss };
+    return sharpnessOf(result, (maxLoss) => maxLoss - result.baseLoss);
   } finally {
     disposeVector(weights);
   }

@@ -86,8 +86,27 @@ export async function volumeFlatness(objective: Objective, options: VolumeFlatne
     radiusMax: sorted[sorted.length - 1],
     escapedFraction: escaped / options.directions,
     logVolume: logUnitBallVolume(n) + logMeanPower(radii, n),
+    logVolumeStderr: logMeanPowerStderr(radii, n),
     lossEvaluations: evaluations,
   };
+}
+
+/**
+ * The standard error of log mean(rᵢⁿ) over random directions. rⁿ is heavy-tailed (the longest radii
+ * rule it, and a sample of directions usually misses the longest), so the sample standard error of
+ * the mean of rⁿ understates the error most when the sample missed the tail. Instead the spread is
+ * taken from a normal model of xᵢ = n·log rᵢ (a sum of many small terms in high dimension, so close to
+ * normal there): log E[eˣ] = μ + s²/2, whose estimate from k directions has variance s²/k + s⁴/(2(k−1)).
+ * This counts the long radii the sample did not see; with n in the thousands it is large, and says so.
+ * None with one direction.
+ */
+export function logMeanPowerStderr(radii: readonly number[], n: number): number | undefined {
+  const k = radii.length;
+  if (k < 2) return undefined;
+  const x = radii.map((r) => n * Math.log(r));
+  const mean = x.reduce((s, v) => s + v, 0) / k;
+  const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / (k - 1);
+  return Math.sqrt(variance / k + (variance * variance) / (2 * (k - 1)));
 }
 
 /** log of the volume of the unit n-ball: (n/2) log π − log Γ(n/2 + 1). */

@@ -28,7 +28,7 @@ export function reportCsv(report: AnyReport): string {
     ...(report.hessian.blockTraces ?? []).map((b) => [`block_trace:${b.name}`, b.trace, b.stderr] as [string, number, number]),
     ['epsilon_sharpness', report.sharpness?.fullSpace, undefined],
     ['epsilon_sharpness_subspace', report.sharpness?.subspace.value, undefined],
-    ['volume_log', report.volumeFlatness?.logVolume, undefined],
+    ['volume_log', report.volumeFlatness?.logVolume, report.volumeFlatness?.logVolumeStderr],
     ['volume_escaped_fraction', report.volumeFlatness?.escapedFraction, undefined],
     ['min_trace_over_alpha_orbit', report.invariant?.minTraceOverLayerScaling?.value, undefined],
     ['adaptive_sharpness', report.invariant?.adaptiveSharpness.value, undefined],
