@@ -47,8 +47,12 @@ function required(call: LayerEmission, role: string): Value {
   return w;
 }
 
-function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: number | readonly number[]): WindowSpec {
+function channelsLast(node: LayerNode): void {
   if (configValue(node, 'data_format', 'channels_last') !== 'channels_last') throw new ModelProblem(node.name, 'data_format channels_first is not supported (channels_last only)');
+}
+
+function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: number | readonly number[]): WindowSpec {
+  channelsLast(node);
   const padding = configValue<string>(node, 'padding', 'valid').toLowerCase();
   if (padding !== 'valid' && padding !== 'same') throw new ModelProblem(node.name, `padding '${padding}' is not supported`);
   return { kernel: pair(node, kernelKey, 1), strides: pair(node, 'strides', defaultStrides), dilation: pair(node, 'dilation_rate', 1), padding };
@@ -118,14 +122,35 @@ function dense(call: LayerEmission): Value {
   return activate(call, withBias(call, y));
 }
 
+function rank4(call: LayerEmission): Value {
+  const x = single(call);
+  if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `${call.node.className} expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
+  return x;
+}
+
+/** Keras's grouped Conv2D (HWIO kernel; group g reads its slice of input channels): ONNX's Conv with `group`. */
 function convolution(call: LayerEmission): Value {
   const t = call.tape;
   const spec = windowSpec(call.node, 'kernel_size', 1);
-  const x = single(call);
+  const x = rank4(call);
   const kernel = required(call, 'kernel');
-  if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `Conv2D expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
-  if (kernel.shape[2] !== x.shape[3]) throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
-  const y = t.conv(t.transpose(x, toChannelsFirst), t.transpose(kernel, [3, 2, 0, 1]), { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: 1 });
+  const groups = configValue(call.node, 'groups', 1);
+  if (!Number.isInteger(groups) || groups < 1 || kernel.shape[3] % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${kernel.shape[3]} filters`);
+  if (kernel.shape[2] * groups !== x.shape[3]) throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2] * groups} input channels, the layer receives ${x.shape[3]}`);
+  const y = t.conv(t.transpose(x, toChannelsFirst), t.transpose(kernel, [3, 2, 0, 1]), { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: groups });
+  return activate(call, withBias(call, t.transpose(y, toChannelsLast)));
+}
+
+/** Kernel [kh, kw, C, m]: output channel c·m + j filters input channel c, as ONNX's Conv with group C and weight [C·m, 1, kh, kw]. */
+function depthwise(call: LayerEmission): Value {
+  const t = call.tape;
+  const spec = windowSpec(call.node, 'kernel_size', 1);
+  const x = rank4(call);
+  const kernel = required(call, 'depthwise_kernel');
+  const [kh, kw, channels, multiplier] = kernel.shape;
+  if (channels !== x.shape[3]) throw new ModelProblem(call.node.name, `depthwise kernel expects ${channels} channels, the layer receives ${x.shape[3]}`);
+  const weight = t.reshape(t.transpose(kernel, [2, 3, 0, 1]), [channels * multiplier, 1, kh, kw]);
+  const y = t.conv(t.transpose(x, toChannelsFirst), weight, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
   return activate(call, withBias(call, t.transpose(y, toChannelsLast)));
 }
 
@@ -184,6 +209,63 @@ function batchNormalization(call: LayerEmission, constantValues: (role: string) 
   return y;
 }
 
+/** Over the last axis: (x − mean) / sqrt(var + ε) · γ + β per sample and position, biased variance. */
+function layerNormalization(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const axis = configValue<number | number[]>(call.node, 'axis', -1);
+  const axes = Array.isArray(axis) ? axis : [axis];
+  const last = x.shape.length - 1;
+  if (axes.length !== 1 || !(axes[0] === -1 || axes[0] === last)) throw new ModelProblem(call.node.name, `LayerNormalization over axis ${JSON.stringify(axis)} is not supported (last axis only)`);
+  const width = x.shape[last];
+  const centered = t.sub(x, t.scale(t.reduceSum(x, [last]), 1 / width));
+  const variance = t.scale(t.reduceSum(t.mul(centered, centered), [last]), 1 / width);
+  let y = t.mul(centered, t.reciprocal(t.sqrt(t.add(variance, t.scalar(configValue(call.node, 'epsilon', 0.001))))));
+  if (configValue(call.node, 'scale', true)) y = t.mul(y, required(call, 'gamma'));
+  if (configValue(call.node, 'center', true)) y = t.add(y, required(call, 'beta'));
+  return y;
+}
+
+function concatenate(call: LayerEmission): Value {
+  const rank = call.inputs[0].shape.length;
+  const axis = configValue(call.node, 'axis', -1);
+  const resolved = axis < 0 ? rank + axis : axis;
+  if (resolved <= 0 || resolved >= rank) throw new ModelProblem(call.node.name, `cannot concatenate along axis ${axis}`);
+  const first = call.inputs[0].shape;
+  if (call.inputs.some((x) => x.shape.length !== rank || x.shape.some((d, i) => i !== resolved && d !== first[i]))) {
+    throw new ModelProblem(call.node.name, `inputs of shapes ${call.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')} cannot be concatenated along axis ${axis}`);
+  }
+  return call.tape.concat(call.inputs, resolved);
+}
+
+function multiply(call: LayerEmission): Value {
+  if (call.inputs.length !== 2) throw new ModelProblem(call.node.name, `Multiply expects two inputs, got ${call.inputs.length}`);
+  const [a, b] = call.inputs;
+  const fits = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] || (i > 0 && i < a.shape.length - 1 && (d === 1 || b.shape[i] === 1)));
+  if (!fits) throw new ModelProblem(call.node.name, `cannot multiply inputs of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  return call.tape.mul(a, b);
+}
+
+/** Nearest-neighbour upsampling: each cell repeated sh × sw times, as a broadcast over two new axes. */
+function upSampling(call: LayerEmission): Value {
+  const t = call.tape;
+  channelsLast(call.node);
+  const interpolation = configValue(call.node, 'interpolation', 'nearest');
+  if (interpolation !== 'nearest') throw new ModelProblem(call.node.name, `UpSampling2D interpolation '${interpolation}' is not supported`);
+  const [sh, sw] = pair(call.node, 'size', 2);
+  const x = rank4(call);
+  const [n, h, w, c] = x.shape;
+  return t.reshape(t.expand(t.reshape(x, [n, h, 1, w, 1, c]), [n, h, sh, w, sw, c]), [n, h * sh, w * sw, c]);
+}
+
+function zeroPadding(call: LayerEmission): Value {
+  channelsLast(call.node);
+  const raw = configValue<number | number[] | number[][]>(call.node, 'padding', 1);
+  const sides = (k: number): number[] => (typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[k]) ? (raw[k] as number[]) : [raw[k] as number, raw[k] as number]);
+  const [rows, cols] = [sides(0), sides(1)];
+  return call.tape.pad(rank4(call), [0, rows[0], cols[0], 0, 0, rows[1], cols[1], 0]);
+}
+
 function reshapeLayer(call: LayerEmission): Value {
   const x = single(call);
   const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
@@ -207,8 +289,12 @@ function softmaxLayer(call: LayerEmission): Value {
   const x = single(call);
   if (call.withoutActivation) return x;
   const axis = configValue<number>(call.node, 'axis', -1);
-  if (axis !== -1 && axis !== x.shape.length - 1) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} is not supported by the ONNX Runtime engine`);
-  return softmax(call.tape, x);
+  const resolved = axis < 0 ? x.shape.length + axis : axis;
+  if (resolved <= 0 || resolved >= x.shape.length) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} of a rank-${x.shape.length} tensor`);
+  if (resolved === x.shape.length - 1) return softmax(call.tape, x);
+  const perm = x.shape.map((_, i) => i);
+  [perm[resolved], perm[perm.length - 1]] = [perm[perm.length - 1], perm[resolved]];
+  return call.tape.transpose(softmax(call.tape, call.tape.transpose(x, perm)), perm);
 }
 
 const identity: LayerRule = (call) => single(call);
@@ -244,5 +330,15 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ELU: (call) => elu(call.tape, single(call), configValue(call.node, 'alpha', 1)),
     Softmax: softmaxLayer,
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
+    DepthwiseConv2D: depthwise,
+    LayerNormalization: layerNormalization,
+    HardSigmoid: (call) => {
+      const t = call.tape;
+      return cappedRelu(t, t.add(t.scale(single(call), configValue(call.node, 'alpha', 0.2)), t.scalar(configValue(call.node, 'beta', 0.5))), 1);
+    },
+    Multiply: multiply,
+    Concatenate: concatenate,
+    UpSampling2D: upSampling,
+    ZeroPadding2D: zeroPadding,
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { LossKind } from '../../model/loss';
 import type { NetworkFunction } from '../../model/network';
-import { sizeOf, type ModelSpec } from '../../model/spec';
+import { sizeOf, type ModelSpec, type WeightTensor } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import { layerRules } from './layerRules';
 import { encodeModel, type GraphNode, type GraphPort } from './onnxModel';
@@ -58,8 +58,11 @@ function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readon
   const { checkpoint } = network;
   const model = checkpoint.model;
   const outputName = model.outputs[0];
-  const trainable = new Map(network.parameters.map((p, i) => [`${p.layer}\u0000${p.role}`, parameters[i]]));
-  const constantWeights = new Map(checkpoint.weights.filter((w) => !w.trainable).map((w) => [`${w.layer}\u0000${w.role}`, w]));
+  // A tensor several layers read stays one graph input (its gradient sums over the uses).
+  const uses = (w: WeightTensor) => [{ layer: w.layer, role: w.role }, ...(w.alsoUsedBy ?? [])].map((u) => `${u.layer}\u0000${u.role}`);
+  const parameterOf = new Map(network.parameters.map((p, i) => [p.name, parameters[i]]));
+  const trainable = new Map(checkpoint.weights.filter((w) => w.trainable).flatMap((w) => uses(w).map((key) => [key, parameterOf.get(w.name)!] as const)));
+  const constantWeights = new Map(checkpoint.weights.filter((w) => !w.trainable).flatMap((w) => uses(w).map((key) => [key, w] as const)));
   const constants = new Map<string, Value>();
   const constantValue = (layer: string, role: string) => constantWeights.get(`${layer}\u0000${role}`)?.values;
   const weight = (layer: string, role: string): Value | undefined => {
@@ -68,8 +71,8 @@ function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readon
     if (p) return p;
     const w = constantWeights.get(key);
     if (!w) return undefined;
-    let c = constants.get(key);
-    if (!c) constants.set(key, (c = t.constant(w.values, w.shape)));
+    let c = constants.get(w.name);
+    if (!c) constants.set(w.name, (c = t.constant(w.values, w.shape)));
     return c;
   };
   const rules = layerRules(constantValue);
