@@ -22,6 +22,7 @@ import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
 import { Objective } from '../../src/engine/analysis/objective';
 import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
 import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
+import { OnnxObjectiveExecutor } from '../../src/engine/exec/onnxruntime/objectiveExecutor';
 import { unsupportedByOnnxRuntime } from '../../src/engine/exec/onnxruntime/objectiveGraph';
 import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { ModelProblem } from '../../src/protocol/errors';
@@ -241,3 +242,35 @@ for (const m of extraModels) {
     checkModel({ name: m.name, engine: m.build(), inputSeed: m.inputSeed }, m.losses);
   });
 }
+
+test('graphs are built per batch (at most --batch-size samples) once each, and products reuse their session', { skip: !available }, async () => {
+  await initBackend();
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const inputs = randomInputs(tiny.model.inputs[0].shape, 10, 3);
+  const targets = new Float32Array(10 * 3).map((_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0));
+  const perSample = inputs.length / 10;
+  const batches = [0, 4, 8].map((start) => {
+    const count = Math.min(4, 10 - start);
+    return { inputs: inputs.subarray(start * perSample, (start + count) * perSample), targets: targets.subarray(start * 3, (start + count) * 3), count };
+  });
+  const executor = new OnnxObjectiveExecutor(network, 'ce', batches, 10, { threads: 1 });
+  try {
+    const params = network.checkpoint.weights.filter((w) => w.trainable).map((w) => w.values);
+    const direction = params.map((p) => p.map((_, i) => Math.sin(i + 1)));
+    executor.value(params);
+    executor.gradient(params);
+    const first = executor.hessianVectorProducts([direction], params)[0];
+    const graphs = executor.builtGraphs.map((g) => `${g.outputs.kind}:${g.samples}`);
+    assert.deepEqual([...graphs].sort(), ['gradient:2', 'gradient:4', 'hvp:2', 'hvp:4', 'loss:2', 'loss:4']);
+    for (let i = 0; i < 4; i++) {
+      const again = executor.hessianVectorProducts([direction], params)[0];
+      assert.deepEqual(again.map((a) => Array.from(a)), first.map((a) => Array.from(a)), 'the same product twice');
+    }
+    executor.gradient(params);
+    assert.equal(executor.builtGraphs.length, graphs.length, 'no graph or session is built again for later products');
+  } finally {
+    executor.dispose();
+    network.dispose();
+  }
+});

@@ -9,12 +9,18 @@ import type { NetworkFunction } from '../../model/network';
 import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
 import { GraphSession, defaultThreads, type Device, type RuntimeOptions } from './runtime';
 
+export interface BuiltGraph {
+  readonly samples: number;
+  readonly outputs: GraphOutputs;
+}
+
 type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
 
 export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   readonly device: Device;
   readonly threads: number;
   private readonly sessions = new Map<string, GraphSession>();
+  private readonly built: BuiltGraph[] = [];
 
   constructor(
     private readonly network: NetworkFunction,
@@ -34,8 +40,17 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
       session = new GraphSession(graph.model, { threads: this.threads, device: this.device });
       this.sessions.set(key, session);
+      this.built.push({ samples: count, outputs });
     }
     return session;
+  }
+
+  /**
+   * Every graph built so far, once each: activations are sized by a batch's samples (so bounded by
+   * the batch size), and products reuse their session.
+   */
+  get builtGraphs(): readonly BuiltGraph[] {
+    return this.built;
   }
 
   private feed(batch: ExecutorBatch, params: readonly Float32Array[]): Feed {
