@@ -7,7 +7,7 @@ import type { LossKind } from '../../model/loss';
 import type { NetworkFunction } from '../../model/network';
 import { sizeOf, type ModelSpec, type WeightTensor } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
-import { layerRules } from './layerRules';
+import { channelsFirstLayers, layerRules, toChannelsFirst, toChannelsLast } from './layerRules';
 import { encodeModel, type GraphNode, type GraphPort } from './onnxModel';
 import { Tape, type Value } from './tape';
 
@@ -76,15 +76,29 @@ function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readon
     return c;
   };
   const rules = layerRules(constantValue);
-  const outputs = new Map<string, Value>();
+  // Each layer's output with whether it is an NCHW feature map; each layout change is emitted once per value.
+  const outputs = new Map<string, { value: Value; channelsFirst: boolean }>();
+  const converted = new Map<string, Value>();
+  const inLayout = (output: { value: Value; channelsFirst: boolean }, channelsFirst: boolean): Value => {
+    const { value } = output;
+    if (value.shape.length !== 4 || output.channelsFirst === channelsFirst) return value;
+    const key = `${value.name}\u0000${channelsFirst}`;
+    let v = converted.get(key);
+    if (!v) converted.set(key, (v = t.transpose(value, channelsFirst ? toChannelsFirst : toChannelsLast)));
+    return v;
+  };
   for (const node of model.layers) {
     const rule = rules[node.className];
     if (!rule) throw new ModelProblem(node.name, `layer type '${node.className}' is not supported by the ONNX Runtime engine (use --backend wasm)`);
-    const inputs = node.inbound.length === 0 ? [x] : node.inbound.map((name) => outputs.get(name)!);
+    const inbound = node.inbound.length === 0 ? [{ value: x, channelsFirst: false }] : node.inbound.map((name) => outputs.get(name)!);
+    const layout = channelsFirstLayers[node.className];
+    const channelsFirst = layout === 'spatial' || (layout === 'either' && inbound.some((i) => i.channelsFirst && i.value.shape.length === 4));
+    const inputs = inbound.map((i) => inLayout(i, channelsFirst));
     const withoutActivation = logits && node.name === outputName && network.outputHead !== 'none';
-    outputs.set(node.name, rule({ tape: t, node, inputs, weight: (role) => weight(node.name, role), withoutActivation }));
+    const value = rule({ tape: t, node, inputs, weight: (role) => weight(node.name, role), withoutActivation, channelsFirst });
+    outputs.set(node.name, { value, channelsFirst: channelsFirst && value.shape.length === 4 });
   }
-  return outputs.get(outputName)!;
+  return inLayout(outputs.get(outputName)!, false);
 }
 
 /** Keeps only the nodes some output depends on. */
