@@ -17,8 +17,10 @@ export interface LayerEmission {
   readonly tape: Tape;
   readonly node: LayerNode;
   readonly inputs: readonly Value[];
-  /** The layer's weight by role: a graph input when trainable, a constant otherwise. */
+  /** The layer's weight by role, as stored (Keras layout): a graph input when trainable, a constant otherwise. */
   readonly weight: (role: string) => Value | undefined;
+  /** A convolution's kernel by role in ONNX's filter layout [O, I/group, kh, kw]. */
+  readonly filter: (role: string) => Value | undefined;
   readonly withoutActivation: boolean;
   /** Rank-4 inputs and the output are NCHW (only for the layers in `channelsFirstLayers`). */
   readonly channelsFirst: boolean;
@@ -156,6 +158,12 @@ function dense(call: LayerEmission): Value {
   return activate(call, withBias(call, y));
 }
 
+function requiredFilter(call: LayerEmission, role: string): Value {
+  const w = call.filter(role);
+  if (!w) throw new ModelProblem(call.node.name, `${call.node.className} needs a '${role}' weight, none was found`);
+  return w;
+}
+
 function rank4(call: LayerEmission): Value {
   const x = single(call);
   if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `${call.node.className} expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
@@ -167,11 +175,12 @@ function convolution(call: LayerEmission): Value {
   const t = call.tape;
   const spec = windowSpec(call.node, 'kernel_size', 1);
   const x = rank4(call);
-  const kernel = required(call, 'kernel');
+  const filter = requiredFilter(call, 'kernel');
+  const [filters, perGroup] = filter.shape;
   const groups = configValue(call.node, 'groups', 1);
-  if (!Number.isInteger(groups) || groups < 1 || kernel.shape[3] % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${kernel.shape[3]} filters`);
-  if (kernel.shape[2] * groups !== x.shape[1]) throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2] * groups} input channels, the layer receives ${x.shape[1]}`);
-  const y = t.conv(x, t.transpose(kernel, [3, 2, 0, 1]), { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: groups });
+  if (!Number.isInteger(groups) || groups < 1 || filters % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${filters} filters`);
+  if (perGroup * groups !== x.shape[1]) throw new ModelProblem(call.node.name, `kernel expects ${perGroup * groups} input channels, the layer receives ${x.shape[1]}`);
+  const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: groups });
   return activate(call, withBias(call, y));
 }
 
@@ -180,11 +189,10 @@ function depthwise(call: LayerEmission): Value {
   const t = call.tape;
   const spec = windowSpec(call.node, 'kernel_size', 1);
   const x = rank4(call);
-  const kernel = required(call, 'depthwise_kernel');
-  const [kh, kw, channels, multiplier] = kernel.shape;
-  if (channels !== x.shape[1]) throw new ModelProblem(call.node.name, `depthwise kernel expects ${channels} channels, the layer receives ${x.shape[1]}`);
-  const weight = t.reshape(t.transpose(kernel, [2, 3, 0, 1]), [channels * multiplier, 1, kh, kw]);
-  const y = t.conv(x, weight, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
+  const filter = requiredFilter(call, 'depthwise_kernel');
+  const channels = x.shape[1];
+  if (filter.shape[1] !== 1 || filter.shape[0] % channels !== 0) throw new ModelProblem(call.node.name, `depthwise kernel does not fit the ${channels} channels the layer receives`);
+  const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
   return activate(call, withBias(call, y));
 }
 
