@@ -16,6 +16,7 @@ import { toolVersion } from '../src/protocol/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
 import { onnxTimings, torchPeer } from './onnxBench';
+import { measureFlag, measureInThisProcess, resnetRuns } from './resnetBench';
 
 const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
 import { compareTraceEstimators, traceByUnitVectors, type EstimatorResult } from './traceEstimators';
@@ -107,6 +108,7 @@ function npy(shape: number[], data: Float32Array | Int32Array): Uint8Array {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === measureFlag) return measureInThisProcess(args.slice(1));
   const option = (name: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
@@ -218,7 +220,12 @@ async function main(): Promise<void> {
     results.push(entry);
   }
   if (table.length > 0) process.stderr.write(`\n${comparisonTable(table)}\n`);
-  const summary = { tool: toolVersion, backend: backend.name, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(), results, extensionHostEventLoopLag: lag };
+  let resnet18: unknown;
+  if (!args.includes('--skip-resnet')) {
+    const batch = Number(option('--resnet-batch') ?? 32);
+    resnet18 = { model: 'resnet18-32x32', batch, ...resnetRuns(process.argv[1], fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-resnet-')), batch, Math.min(repeats, 3), Boolean(peer || torchReference)) };
+  }
+  const summary = { tool: toolVersion, backend: backend.name, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(), results, resnet18, extensionHostEventLoopLag: lag };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

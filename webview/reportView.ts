@@ -34,7 +34,7 @@ function header(report: FlatnessReport, stale: boolean): HTMLElement[] {
   const parts: HTMLElement[] = [element('h1', shortPath(report.checkpoint.path))];
   const data = report.data.dataFree ? `data-free probes (${report.data.samples})` : `${shortPath(report.data.source)} (${report.data.samples} samples)`;
   const layers = report.checkpoint.layerSummary ?? `${report.checkpoint.layers} layers`;
-  const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} parameters in ${layers} · ${data} · seed ${report.seed} · ${report.tool.backend}${report.tool.device ? ` (${report.tool.device}, ${report.tool.threads} threads)` : ''} backend · flatness-lens ${report.tool.version}`, 'muted meta');
+  const meta = element('p', `${report.checkpoint.format} · ${report.checkpoint.parameters.toLocaleString('en-US')} parameters in ${layers} · ${data} · seed ${report.seed} · ${report.tool.backend}${report.tool.device ? ` (${report.tool.device}, ${report.tool.threads} threads)` : ''} backend${report.tool.peakMemoryBytes !== undefined ? ` · peak memory ${(report.tool.peakMemoryBytes / 2 ** 20).toFixed(0)} MiB` : ''} · flatness-lens ${report.tool.version}`, 'muted meta');
   parts.push(meta);
   if (stale) parts.push(staleBanner());
   if (report.checkpoint.provenance) parts.push(provenanceSection(report.checkpoint.provenance));

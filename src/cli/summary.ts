@@ -108,6 +108,7 @@ function formatFlatnessSummary(report: FlatnessReport): string {
   }
   row('Hessian-vector products', String(h.hvps));
   row('time', `${report.timings.total.toFixed(2)} s on ${report.tool.backend}${report.tool.device ? ` (${report.tool.device}, ${report.tool.threads} thread${report.tool.threads === 1 ? '' : 's'})` : ''}`);
+  if (report.tool.peakMemoryBytes !== undefined) row('peak memory', `${(report.tool.peakMemoryBytes / 2 ** 20).toFixed(0)} MiB resident`);
   return lines.join('\n');
 }
 

@@ -189,6 +189,11 @@ export interface FlatnessReport {
     /** Where the Hessian-vector products ran and on how many threads (ONNX Runtime only). */
     readonly device?: string;
     readonly threads?: number;
+    /**
+     * Peak resident memory of the process that ran the analysis, in bytes, up to the report's end
+     * (the operating system's maximum resident set size: weights, data, activations and runtimes).
+     */
+    readonly peakMemoryBytes?: number;
   };
   readonly checkpoint: ReportCheckpoint;
   readonly data: {

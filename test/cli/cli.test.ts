@@ -75,7 +75,10 @@ test('the example analyzes; same seed gives the same report; inputs are never mo
   assert.equal(second.code, 0, second.stderr);
   const a = JSON.parse(fs.readFileSync(path.join(out, 'a.json'), 'utf8')) as FlatnessReport;
   const b = JSON.parse(fs.readFileSync(path.join(out, 'b.json'), 'utf8')) as FlatnessReport;
-  assert.deepEqual({ ...a, timings: {} }, { ...b, timings: {} });
+  const measuredRun = (r: FlatnessReport) => ({ ...r, timings: {}, tool: { ...r.tool, peakMemoryBytes: 0 } });
+  assert.deepEqual(measuredRun(a), measuredRun(b));
+  assert.ok(a.tool.peakMemoryBytes! > 2 ** 20, `peak memory ${a.tool.peakMemoryBytes} bytes`);
+  assert.match(first.stdout, /peak memory +\d+ MiB resident/);
   assert.equal(a.data.samples, 300);
   assert.equal(a.checkpoint.format, 'tfjs-layers');
   assert.equal(a.checkpoint.parameters, 64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);

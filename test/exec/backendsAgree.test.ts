@@ -2,10 +2,11 @@
  * The whole analysis on ONNX Runtime and on tfjs (wasm) gives the same numbers: the example MLP
  * with its data set, same seed, so the same probes and start vectors; the differences are float32
  * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues and trace 1e-3, relative).
- * Also: the report states backend, device and threads, and a missing CUDA provider is named.
+ * Also: the report states backend, device, threads and peak memory, and a missing CUDA provider is named.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeFile } from '../../src/engine/analysis/analyzeFile';
 import { onnxRuntimeAvailable, probeDevice } from '../../src/engine/exec/onnxruntime/runtime';
@@ -23,7 +24,12 @@ const request: AnalysisRequest = {
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 
 test('ONNX Runtime and tfjs give the same analysis of the example MLP', { skip: !onnxRuntimeAvailable() }, async () => {
+  const residentBefore = process.memoryUsage().rss;
   const onnx = await analyzeFile({ ...request, backend: 'onnxruntime', threads: 1 });
+  // The peak resident memory is at least what was resident before, at most the kernel's high-water mark after.
+  assert.ok(onnx.tool.peakMemoryBytes! >= residentBefore, `peak ${onnx.tool.peakMemoryBytes} < resident ${residentBefore}`);
+  const highWater = /VmHWM:\s+(\d+) kB/.exec(fs.existsSync('/proc/self/status') ? fs.readFileSync('/proc/self/status', 'utf8') : '');
+  if (highWater) assert.ok(onnx.tool.peakMemoryBytes! <= Number(highWater[1]) * 1024, `peak ${onnx.tool.peakMemoryBytes} above VmHWM ${highWater[1]} kB`);
   const wasm = await analyzeFile({ ...request, backend: 'wasm' });
   assert.equal(onnx.tool.backend, 'onnxruntime');
   assert.equal(onnx.tool.device, 'cpu');

@@ -1,13 +1,13 @@
 /**
  * The ONNX Runtime executor's loss, gradient and Hessian-vector products (emitted graphs, graph
  * optimizations on) against the float64 hyper-dual reference (test/reference/exactHessian.ts) and
- * against the tfjs engine, for every tiny model in the catalog whose layers it supports and for
- * extra models with the variants the catalog lacks (strided, dilated and 'same' convolutions,
- * overlapping 'same' max pooling, 'same' average pooling, BatchNorm on feature maps, relu6 / selu /
- * softplus / elu, PReLU, LeakyReLU, the ReLU layer with cap and slope).
+ * against the tfjs engine, for every tiny model in the catalog, every layer-variant model of
+ * test/reference/layerVariantCases.ts (depthwise and grouped convolutions, LayerNormalization,
+ * HardSigmoid, broadcast Multiply, Concatenate, UpSampling2D, ZeroPadding2D, Softmax on an inner
+ * axis, ...) and a few more, so that every layer class the tfjs engine supports runs here too.
  *
  * Same tolerances as test/model/hessianVectorProduct.test.ts (norm-wise relative): loss 1e-5,
- * gradient 1e-5, Hv 1e-4; the catalog's seed keeps every kink at least 1e-3 away (asserted there).
+ * gradient 1e-5, Hv 1e-4; the seeds keep every kink at least 1e-3 away (asserted there).
  * A block of k directions in one run must give the k single-direction products.
  */
 import { test } from 'node:test';
@@ -16,21 +16,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../../src/engine/data/dataset';
 import type { Targets } from '../../src/engine/model/loss';
 import { initBackend } from '../../src/engine/model/backend';
+import { supportedLayers } from '../../src/engine/model/layers';
 import { NetworkFunction } from '../../src/engine/model/network';
-import type { Checkpoint } from '../../src/engine/model/spec';
+import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
 import { Objective } from '../../src/engine/analysis/objective';
 import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
 import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
+import { OnnxObjectiveExecutor } from '../../src/engine/exec/onnxruntime/objectiveExecutor';
+import { unsupportedByOnnxRuntime } from '../../src/engine/exec/onnxruntime/objectiveGraph';
 import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { ModelProblem } from '../../src/protocol/errors';
-import { exactGradient, exactHessianVectorProduct, type LossKind } from '../reference/exactHessian';
-import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, seededUniform, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { exactGradient, exactHessianVectorProduct, referenceOutputs, type LossKind } from '../reference/exactHessian';
+import { layerVariantCases, lossesFor } from '../reference/layerVariantCases';
+import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 import { relativeError, seededNormals } from '../reference/vectorChecks';
 
 const SAMPLES = 4;
 const CATALOG_SEED = 21;
 const TOLERANCE = { loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
-
 
 function targetsFor(loss: LossKind, width: number, seed: number): Targets {
   if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
@@ -42,10 +45,24 @@ function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
   return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
 }
 
-function checkModel(name: string, tiny: TinyCheckpoint, inputSeed: number, losses: readonly LossKind[]): void {
+interface ModelUnderTest {
+  readonly name: string;
+  readonly engine: TinyCheckpoint;
+  /** The same function in layers the reference knows, and the inputs it takes (default: the engine's). */
+  readonly reference?: TinyCheckpoint;
+  readonly referenceInputs?: (x: Float32Array, count: number) => Float32Array;
+  readonly inputScale?: number;
+  readonly inputSeed: number;
+}
+
+function checkModel(m: ModelUnderTest, losses: readonly LossKind[]): void {
+  const { name, engine: tiny, inputSeed } = m;
+  const reference = m.reference ?? tiny;
   const network = new NetworkFunction(toCheckpoint(tiny, name));
   try {
-    const inputs = randomInputs(tiny.model.inputs[0].shape, SAMPLES, inputSeed);
+    const raw = randomInputs(tiny.model.inputs[0].shape, SAMPLES, inputSeed);
+    const inputs = m.inputScale ? raw.map((v) => v * m.inputScale!) : raw;
+    const referenceInputs = m.referenceInputs ? m.referenceInputs(inputs, SAMPLES) : inputs;
     for (const loss of losses) {
       const targets = targetsFor(loss, network.outputUnits, inputSeed + 7);
       const dataset: Dataset = { source: name, count: SAMPLES, sampleShape: tiny.model.inputs[0].shape, inputs, targets };
@@ -54,24 +71,24 @@ function checkModel(name: string, tiny: TinyCheckpoint, inputSeed: number, losse
       const ort = new Objective(network, dataset, loss, 2, onnxExecutorFactory({ threads: 1 }));
       const tfjs = new Objective(network, dataset, loss, 2);
       try {
-        const reference = exactGradient(tiny.model, tiny.weights, inputs, SAMPLES, targets, loss);
+        const exact = exactGradient(reference.model, reference.weights, referenceInputs, SAMPLES, targets, loss);
         const engine = ort.gradient();
         const viaTfjs = tfjs.gradient();
         const label = `${name} [${loss}]`;
-        assert.ok(Math.abs(engine.loss - reference.loss) <= TOLERANCE.loss * Math.abs(reference.loss), `${label}: loss ${engine.loss} vs ${reference.loss}`);
+        assert.ok(Math.abs(engine.loss - exact.loss) <= TOLERANCE.loss * Math.abs(exact.loss), `${label}: loss ${engine.loss} vs ${exact.loss}`);
         assert.ok(Math.abs(ort.value() - engine.loss) <= 1e-6 * Math.abs(engine.loss), `${label}: value() and gradient().loss agree`);
-        assert.ok(relativeError(toFlat(engine.gradient), reference.gradient) <= TOLERANCE.gradient, `${label}: gradient vs reference ${relativeError(toFlat(engine.gradient), reference.gradient)}`);
+        assert.ok(relativeError(toFlat(engine.gradient), exact.gradient) <= TOLERANCE.gradient, `${label}: gradient vs reference ${relativeError(toFlat(engine.gradient), exact.gradient)}`);
         assert.ok(relativeError(toFlat(engine.gradient), toFlat(viaTfjs.gradient)) <= TOLERANCE.gradient, `${label}: gradient vs tfjs`);
         disposeVector(engine.gradient);
         disposeVector(viaTfjs.gradient);
         const directions = [1, 2, 3].map((seed) => fromFlat(seededNormals(network.parameterCount, inputSeed * 10 + seed), network.parameters));
         const block = ort.hessianVectorProducts(directions);
         directions.forEach((v, d) => {
-          const exact = exactHessianVectorProduct(tiny.model, tiny.weights, inputs, SAMPLES, targets, loss, Float64Array.from(toFlat(v)));
-          assert.ok(Math.hypot(...exact) > 1e-8, 'the exact Hv is not trivially zero');
+          const exactHv = exactHessianVectorProduct(reference.model, reference.weights, referenceInputs, SAMPLES, targets, loss, Float64Array.from(toFlat(v)));
+          assert.ok(Math.hypot(...exactHv) > 1e-8, 'the exact Hv is not trivially zero');
           const single = ort.hessianVectorProduct(v);
           const viaTfjsHv = tfjs.hessianVectorProduct(v);
-          const error = relativeError(toFlat(single), exact);
+          const error = relativeError(toFlat(single), exactHv);
           if (process.env.HVP_VERBOSE) console.log(`${label} direction ${d}: Hv vs reference ${error.toExponential(1)}`);
           assert.ok(error <= TOLERANCE.hvp, `${label}: Hv vs reference ${error}`);
           assert.ok(relativeError(toFlat(viaTfjsHv), toFlat(single)) <= TOLERANCE.hvp, `${label}: Hv vs tfjs`);
@@ -92,7 +109,6 @@ function checkModel(name: string, tiny: TinyCheckpoint, inputSeed: number, losse
   }
 }
 
-const unsupportedOnOnnxRuntime = new Set(['depthwiseCnn', 'residualAddConcat', 'relu6Regressor']);
 const available = onnxRuntimeAvailable();
 
 test('onnxruntime-node loads here', async () => {
@@ -100,24 +116,67 @@ test('onnxruntime-node loads here', async () => {
   await initBackend();
 });
 
+test('every layer class the tfjs engine supports has an ONNX Runtime rule', () => {
+  const model = { inputs: [], outputs: [], layers: supportedLayers.map((className) => ({ name: className, className, config: {}, inbound: [] })) };
+  assert.equal(unsupportedByOnnxRuntime(model), undefined);
+  assert.match(unsupportedByOnnxRuntime({ ...model, layers: [{ name: 'x', className: 'Bidirectional', config: {}, inbound: [] }] }) ?? '', /no rule for Bidirectional/);
+});
+
 for (const entry of tinyModelCatalog) {
-  if (unsupportedOnOnnxRuntime.has(entry.name)) continue;
+  if (entry.name === 'relu6Regressor') continue;
   const losses: LossKind[] = entry.loss === 'mse' ? ['mse', 'bce'] : [entry.loss, 'mse'];
   test(`catalog ${entry.name}: ONNX Runtime loss, gradient and Hv match the float64 reference and tfjs`, { skip: !available }, async () => {
     await initBackend();
-    checkModel(entry.name, entry.build(CATALOG_SEED), CATALOG_SEED + 1, losses);
+    checkModel({ name: entry.name, engine: entry.build(CATALOG_SEED), inputSeed: CATALOG_SEED + 1 }, losses);
   });
 }
 
-test('layers the ONNX Runtime engine lacks are named with the way out', { skip: !available }, async () => {
+test('a ReLU with a threshold (catalog relu6Regressor) is refused, naming the layer', { skip: !available }, async () => {
   await initBackend();
-  const entry = tinyModelCatalog.find((e) => e.name === 'depthwiseCnn')!;
+  const entry = tinyModelCatalog.find((e) => e.name === 'relu6Regressor')!;
   const network = new NetworkFunction(toCheckpoint(entry.build(CATALOG_SEED), entry.name));
-  const dataset: Dataset = { source: 'x', count: 2, sampleShape: [3, 3, 2], inputs: randomInputs([3, 3, 2], 2, 1), targets: randomClassTargets(2, 2, 1) };
-  const objective = new Objective(network, dataset, 'ce', 2, onnxExecutorFactory({ threads: 1 }));
-  assert.throws(() => objective.value(), (e: unknown) => e instanceof ModelProblem && /DepthwiseConv2D/.test(e.message) && /--backend wasm/.test(e.message));
-  objective.dispose();
-  network.dispose();
+  const dataset: Dataset = { source: 'x', count: 2, sampleShape: [4], inputs: randomInputs([4], 2, 1), targets: randomValueTargets(2, 2, 1) };
+  try {
+    assert.throws(() => new Objective(network, dataset, 'mse', 2, onnxExecutorFactory({ threads: 1 })).value(), (e: unknown) => e instanceof ModelProblem && /re_lu_1/.test(e.message) && /threshold/.test(e.message));
+  } finally {
+    network.dispose();
+  }
+});
+
+for (const c of layerVariantCases) {
+  test(`layer variant: ${c.name}`, { skip: !available }, async () => {
+    await initBackend();
+    const reference = c.reference ?? c.engine;
+    const width = referenceOutputs(reference.model, reference.weights, randomInputs(reference.model.inputs[0].shape, 1, 1), 1).length;
+    checkModel(c, c.losses ?? lossesFor(c.engine, width));
+  });
+}
+
+test('a kernel shared by two Dense layers is one parameter on ONNX Runtime as on tfjs', { skip: !available }, async () => {
+  await initBackend();
+  const b = new TinyModelBuilder([4], 11);
+  const first = b.dense(4, 4, 'tanh');
+  const second = b.dense(4, 4, 'tanh');
+  b.dense(4, 3, 'softmax');
+  const built = b.build();
+  const firstKernel = built.weights.find((w) => w.layer === first && w.role === 'kernel')!;
+  const tied: WeightTensor[] = built.weights.filter((w) => !(w.layer === second && w.role === 'kernel')).map((w) => (w === firstKernel ? { ...w, alsoUsedBy: [{ layer: second, role: 'kernel' }] } : w));
+  const network = new NetworkFunction(toCheckpoint({ model: built.model, weights: tied }, 'tied'));
+  const dataset: Dataset = { source: 'x', count: 6, sampleShape: [4], inputs: randomInputs([4], 6, 5), targets: randomClassTargets(6, 3, 6) };
+  const ort = new Objective(network, dataset, 'ce', 6, onnxExecutorFactory({ threads: 1 }));
+  const tfjs = new Objective(network, dataset, 'ce', 6);
+  try {
+    const [g, gTfjs] = [ort.gradient(), tfjs.gradient()];
+    assert.ok(relativeError(toFlat(g.gradient), toFlat(gTfjs.gradient)) <= TOLERANCE.gradient);
+    const v = fromFlat(seededNormals(network.parameterCount, 7), network.parameters);
+    const [hv, hvTfjs] = [ort.hessianVectorProduct(v), tfjs.hessianVectorProduct(v)];
+    assert.ok(relativeError(toFlat(hv), toFlat(hvTfjs)) <= TOLERANCE.hvp, `Hv ${relativeError(toFlat(hv), toFlat(hvTfjs))}`);
+    [g.gradient, gTfjs.gradient, v, hv, hvTfjs].forEach(disposeVector);
+  } finally {
+    ort.dispose();
+    tfjs.dispose();
+    network.dispose();
+  }
 });
 
 const extraModels: { name: string; build: () => TinyCheckpoint; losses: LossKind[]; inputSeed: number }[] = [
@@ -180,6 +239,38 @@ const extraModels: { name: string; build: () => TinyCheckpoint; losses: LossKind
 for (const m of extraModels) {
   test(`extra: ${m.name}`, { skip: !available }, async () => {
     await initBackend();
-    checkModel(m.name, m.build(), m.inputSeed, m.losses);
+    checkModel({ name: m.name, engine: m.build(), inputSeed: m.inputSeed }, m.losses);
   });
 }
+
+test('graphs are built per batch (at most --batch-size samples) once each, and products reuse their session', { skip: !available }, async () => {
+  await initBackend();
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const inputs = randomInputs(tiny.model.inputs[0].shape, 10, 3);
+  const targets = new Float32Array(10 * 3).map((_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0));
+  const perSample = inputs.length / 10;
+  const batches = [0, 4, 8].map((start) => {
+    const count = Math.min(4, 10 - start);
+    return { inputs: inputs.subarray(start * perSample, (start + count) * perSample), targets: targets.subarray(start * 3, (start + count) * 3), count };
+  });
+  const executor = new OnnxObjectiveExecutor(network, 'ce', batches, 10, { threads: 1 });
+  try {
+    const params = network.checkpoint.weights.filter((w) => w.trainable).map((w) => w.values);
+    const direction = params.map((p) => p.map((_, i) => Math.sin(i + 1)));
+    executor.value(params);
+    executor.gradient(params);
+    const first = executor.hessianVectorProducts([direction], params)[0];
+    const graphs = executor.builtGraphs.map((g) => `${g.outputs.kind}:${g.samples}`);
+    assert.deepEqual([...graphs].sort(), ['gradient:2', 'gradient:4', 'hvp:2', 'hvp:4', 'loss:2', 'loss:4']);
+    for (let i = 0; i < 4; i++) {
+      const again = executor.hessianVectorProducts([direction], params)[0];
+      assert.deepEqual(again.map((a) => Array.from(a)), first.map((a) => Array.from(a)), 'the same product twice');
+    }
+    executor.gradient(params);
+    assert.equal(executor.builtGraphs.length, graphs.length, 'no graph or session is built again for later products');
+  } finally {
+    executor.dispose();
+    network.dispose();
+  }
+});

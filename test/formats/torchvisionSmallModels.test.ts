@@ -4,12 +4,17 @@
  * (test/fixtures/torchvision_export.py): each loads with PyTorch's loss to 1e-4 relative. For
  * SqueezeNet 1.1, which has no BatchNormalization (the exporter folds it into the convolutions,
  * changing the parameters), the top Hessian eigenvalue by the engine's Lanczos equals PyTorch's
- * float64 power iteration by double backprop to 1%.
+ * float64 power iteration by double backprop to 1%, on the tfjs engine and on ONNX Runtime. Every
+ * model's loss is checked on ONNX Runtime too.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hessianTopEigenvalues } from '../../src/engine/analysis/eigenvalues';
 import { disposeVector } from '../../src/engine/analysis/vectors';
+import { Objective } from '../../src/engine/analysis/objective';
+import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
+import { unsupportedByOnnxRuntime } from '../../src/engine/exec/onnxruntime/objectiveGraph';
+import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { initBackend } from '../../src/engine/model/backend';
 import { SeededRandom } from '../../src/engine/numeric/random';
 import { missingPythonModules } from '../fixtures/python';
@@ -29,30 +34,40 @@ before(async () => {
 });
 
 for (const name of Object.keys(models)) {
-  test(`torchvision ${name} (opset 17) loads and its loss equals PyTorch's`, { skip: missing }, async () => {
+  test(`torchvision ${name} (opset 17) loads and its loss equals PyTorch's, on tfjs and on ONNX Runtime`, { skip: missing }, async () => {
     const { objective, network } = await torchvisionObjective(root, name, 17, references[name]);
+    const onOnnxRuntime = onnxRuntimeAvailable() ? new Objective(network, objective.dataset, 'ce', objective.dataset.count, onnxExecutorFactory({ threads: 1 })) : undefined;
     try {
       const loss = objective.value();
       const expected = references[name].loss;
       assert.ok(Math.abs(loss - expected) <= 1e-4 * expected, `${name}: loss ${loss}, PyTorch ${expected}`);
       assert.ok(Math.abs(expected - Math.log(10)) > 1e-3, `${name}: PyTorch's loss ${expected} is that of constant logits; the check would be weak`);
+      assert.equal(unsupportedByOnnxRuntime(network.checkpoint.model), undefined);
+      if (onOnnxRuntime) {
+        const onnxLoss = onOnnxRuntime.value();
+        assert.ok(Math.abs(onnxLoss - expected) <= 1e-4 * expected, `${name} on ONNX Runtime: loss ${onnxLoss}, PyTorch ${expected}`);
+      }
     } finally {
+      onOnnxRuntime?.dispose();
       objective.dispose();
       network.dispose();
     }
   });
 }
 
-test(`torchvision ${eigenModel}: the top Hessian eigenvalue equals PyTorch's float64 power iteration to 1%`, { skip: missing }, async (t) => {
-  const { objective, network } = await torchvisionObjective(root, eigenModel, 17, references[eigenModel]);
-  try {
-    const result = await hessianTopEigenvalues((v) => objective.hessianVectorProduct(v), objective.parameters, { count: 1, maxSteps: 40, tolerance: 1e-4, random: new SeededRandom(3) });
-    disposeVector(result.topVector);
-    const expected = references[eigenModel].topEigenvalue!;
-    t.diagnostic(`${eigenModel}: engine λ_max ${result.values[0]} (${result.lanczosSteps} Lanczos steps), PyTorch ${expected}`);
-    assert.ok(Math.abs(result.values[0] - expected) <= 0.01 * Math.abs(expected), `engine ${result.values[0]}, PyTorch ${expected}`);
-  } finally {
-    objective.dispose();
-    network.dispose();
-  }
-});
+for (const engine of ['tfjs', 'onnxruntime'] as const) {
+  test(`torchvision ${eigenModel}: the top Hessian eigenvalue on ${engine} equals PyTorch's float64 power iteration to 1%`, { skip: missing || (engine === 'onnxruntime' && !onnxRuntimeAvailable()) }, async (t) => {
+    const factory = engine === 'onnxruntime' ? onnxExecutorFactory({ threads: 1 }) : undefined;
+    const { objective, network } = await torchvisionObjective(root, eigenModel, 17, references[eigenModel], factory);
+    try {
+      const result = await hessianTopEigenvalues((v) => objective.hessianVectorProduct(v), objective.parameters, { count: 1, maxSteps: 40, tolerance: 1e-4, random: new SeededRandom(3) });
+      disposeVector(result.topVector);
+      const expected = references[eigenModel].topEigenvalue!;
+      t.diagnostic(`${eigenModel} on ${engine}: engine λ_max ${result.values[0]} (${result.lanczosSteps} Lanczos steps), PyTorch ${expected}`);
+      assert.ok(Math.abs(result.values[0] - expected) <= 0.01 * Math.abs(expected), `${engine}: engine ${result.values[0]}, PyTorch ${expected}`);
+    } finally {
+      objective.dispose();
+      network.dispose();
+    }
+  });
+}

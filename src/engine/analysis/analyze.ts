@@ -21,6 +21,7 @@ import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { countDetail, monotoneProgress, type StageProgress } from './progress';
 import { describeTensors } from './tensorStatistics';
+import { peakResidentMemoryBytes } from './peakMemory';
 import { deflatedTrace } from './deflatedTrace';
 import { blockTopEigenvalues } from './blockEigenvalues';
 import type { LanczosRun } from './lanczos';
@@ -239,7 +240,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     hessian.hvps = objective.hvpCount;
     return {
       schemaVersion: 1,
-      tool: { name: 'flatness-lens', version: input.version, backend: input.backend, ...(input.device ? { device: input.device, threads: input.threads } : {}) },
+      tool: { name: 'flatness-lens', version: input.version, backend: input.backend, ...(input.device ? { device: input.device, threads: input.threads } : {}), peakMemoryBytes: peakResidentMemoryBytes() },
       checkpoint: {
         path: input.checkpoint.path,
         format: input.checkpoint.format,

@@ -1,8 +1,10 @@
 /**
  * The network's layers as tape primitives, one rule per layer type, with the same semantics as
- * src/engine/model/layers.ts (Keras: channels-last values between layers, HWIO kernels). Convolutions and
- * pools run in ONNX's NCHW layout between two transposes, which ONNX Runtime's optimizer cancels
- * between consecutive spatial layers.
+ * src/engine/model/layers.ts (Keras semantics: channels-last, HWIO kernels). Feature maps stay in
+ * ONNX's NCHW layout from one spatial layer through the per-channel and elementwise layers that
+ * follow it (`channelsFirst`): a transpose to channels-last is emitted only where a layer reads
+ * positions in that order (Dense, Flatten, Reshape, Concatenate, LayerNormalization, ...), since
+ * transposes of feature maps would otherwise cost as much as the convolutions.
  */
 import { canonicalActivation } from '../../model/activations';
 import { windowGeometry, type WindowSpec } from '../../model/spatial';
@@ -16,15 +18,45 @@ export interface LayerEmission {
   readonly tape: Tape;
   readonly node: LayerNode;
   readonly inputs: readonly Value[];
-  /** The layer's weight by role: a graph input when trainable, a constant otherwise. */
+  /** The layer's weight by role, as stored (Keras layout): a graph input when trainable, a constant otherwise. */
   readonly weight: (role: string) => Value | undefined;
+  /** A convolution's kernel by role in ONNX's filter layout [O, I/group, kh, kw]. */
+  readonly filter: (role: string) => Value | undefined;
   readonly withoutActivation: boolean;
+  /** Rank-4 inputs and the output are NCHW (only for the layers in `channelsFirstLayers`). */
+  readonly channelsFirst: boolean;
 }
 
 type LayerRule = (call: LayerEmission) => Value;
 
-const toChannelsFirst = [0, 3, 1, 2];
-const toChannelsLast = [0, 2, 3, 1];
+export const toChannelsFirst = [0, 3, 1, 2];
+export const toChannelsLast = [0, 2, 3, 1];
+
+/** Layers that read and write feature maps in NCHW: always ('spatial'), or in whichever layout their inputs come ('either'). */
+export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>> = {
+  Conv2D: 'spatial',
+  DepthwiseConv2D: 'spatial',
+  MaxPooling2D: 'spatial',
+  AveragePooling2D: 'spatial',
+  GlobalAveragePooling2D: 'spatial',
+  GlobalMaxPooling2D: 'spatial',
+  ZeroPadding2D: 'spatial',
+  UpSampling2D: 'spatial',
+  BatchNormalization: 'either',
+  Activation: 'either',
+  ReLU: 'either',
+  LeakyReLU: 'either',
+  ELU: 'either',
+  HardSigmoid: 'either',
+  Add: 'either',
+  Multiply: 'either',
+  ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, 'either' as const])),
+};
+
+/** A per-channel vector [C] shaped to broadcast over the layer's feature maps. */
+function perChannel(call: LayerEmission, v: Value, rank: number): Value {
+  return call.channelsFirst && rank === 4 && v.shape.length === 1 ? call.tape.reshape(v, [v.shape[0], 1, 1]) : v;
+}
 
 function configValue<T>(node: LayerNode, key: string, fallback: T): T {
   const value = node.config[key];
@@ -48,15 +80,20 @@ function required(call: LayerEmission, role: string): Value {
   return w;
 }
 
-function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: number | readonly number[]): WindowSpec {
+function channelsLast(node: LayerNode): void {
   if (configValue(node, 'data_format', 'channels_last') !== 'channels_last') throw new ModelProblem(node.name, 'data_format channels_first is not supported (channels_last only)');
+}
+
+function windowSpec(node: LayerNode, kernelKey: string, defaultStrides: number | readonly number[]): WindowSpec {
+  channelsLast(node);
   const padding = configValue<string>(node, 'padding', 'valid').toLowerCase();
   if (padding !== 'valid' && padding !== 'same') throw new ModelProblem(node.name, `padding '${padding}' is not supported`);
   return { kernel: pair(node, kernelKey, 1), strides: pair(node, 'strides', defaultStrides), dilation: pair(node, 'dilation_rate', 1), padding };
 }
 
+/** Pads for an NCHW input. */
 function pads(x: Value, spec: WindowSpec): [number, number, number, number] {
-  const g = windowGeometry(x.shape[1], x.shape[2], spec);
+  const g = windowGeometry(x.shape[2], x.shape[3], spec);
   if (g.outHeight < 1 || g.outWidth < 1) throw new Error(`window ${spec.kernel.join('x')} does not fit an input of ${x.shape[1]}x${x.shape[2]}`);
   return [g.padTop, g.padLeft, g.padBottom, g.padRight];
 }
@@ -106,14 +143,17 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
 
 function activate(call: LayerEmission, x: Value): Value {
   if (call.withoutActivation) return x;
-  const fn = activations[canonicalActivation(call.node.config.activation)];
+  const name = canonicalActivation(call.node.config.activation);
+  const fn = activations[name];
   if (!fn) throw new ModelProblem(call.node.name, `activation '${String(call.node.config.activation)}' is not supported`);
-  return fn(call.tape, x);
+  const t = call.tape;
+  if (name === 'softmax' && call.channelsFirst && x.shape.length === 4) return t.transpose(fn(t, t.transpose(x, toChannelsLast)), toChannelsFirst);
+  return fn(t, x);
 }
 
 function withBias(call: LayerEmission, x: Value): Value {
   const bias = configValue(call.node, 'use_bias', true) ? call.weight('bias') : undefined;
-  return bias ? call.tape.add(x, bias) : x;
+  return bias ? call.tape.add(x, perChannel(call, bias, x.shape.length)) : x;
 }
 
 // ---- layers -------------------------------------------------------------------------------------
@@ -129,15 +169,42 @@ function dense(call: LayerEmission): Value {
   return activate(call, withBias(call, y));
 }
 
+function requiredFilter(call: LayerEmission, role: string): Value {
+  const w = call.filter(role);
+  if (!w) throw new ModelProblem(call.node.name, `${call.node.className} needs a '${role}' weight, none was found`);
+  return w;
+}
+
+function rank4(call: LayerEmission): Value {
+  const x = single(call);
+  if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `${call.node.className} expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
+  return x;
+}
+
+/** Keras's grouped Conv2D (HWIO kernel; group g reads its slice of input channels): ONNX's Conv with `group`. */
 function convolution(call: LayerEmission): Value {
   const t = call.tape;
   const spec = windowSpec(call.node, 'kernel_size', 1);
-  const x = single(call);
-  const kernel = required(call, 'kernel');
-  if (x.shape.length !== 4) throw new ModelProblem(call.node.name, `Conv2D expects [batch, height, width, channels] input, got shape [${x.shape.join(', ')}]`);
-  if (kernel.shape[2] !== x.shape[3]) throw new ModelProblem(call.node.name, `kernel expects ${kernel.shape[2]} input channels, the layer receives ${x.shape[3]}`);
-  const y = t.conv(t.transpose(x, toChannelsFirst), t.transpose(kernel, [3, 2, 0, 1]), { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: 1 });
-  return activate(call, withBias(call, t.transpose(y, toChannelsLast)));
+  const x = rank4(call);
+  const filter = requiredFilter(call, 'kernel');
+  const [filters, perGroup] = filter.shape;
+  const groups = configValue(call.node, 'groups', 1);
+  if (!Number.isInteger(groups) || groups < 1 || filters % groups !== 0) throw new ModelProblem(call.node.name, `groups ${groups} must be a positive integer dividing the ${filters} filters`);
+  if (perGroup * groups !== x.shape[1]) throw new ModelProblem(call.node.name, `kernel expects ${perGroup * groups} input channels, the layer receives ${x.shape[1]}`);
+  const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: groups });
+  return activate(call, withBias(call, y));
+}
+
+/** Kernel [kh, kw, C, m]: output channel c·m + j filters input channel c, as ONNX's Conv with group C and weight [C·m, 1, kh, kw]. */
+function depthwise(call: LayerEmission): Value {
+  const t = call.tape;
+  const spec = windowSpec(call.node, 'kernel_size', 1);
+  const x = rank4(call);
+  const filter = requiredFilter(call, 'depthwise_kernel');
+  const channels = x.shape[1];
+  if (filter.shape[1] !== 1 || filter.shape[0] % channels !== 0) throw new ModelProblem(call.node.name, `depthwise kernel does not fit the ${channels} channels the layer receives`);
+  const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
+  return activate(call, withBias(call, y));
 }
 
 function poolSpec(call: LayerEmission): WindowSpec {
@@ -147,28 +214,28 @@ function poolSpec(call: LayerEmission): WindowSpec {
 
 function maxPooling(call: LayerEmission): Value {
   const t = call.tape;
-  const x = single(call);
+  const x = rank4(call);
   const spec = poolSpec(call);
-  return t.transpose(t.maxPool(t.transpose(x, toChannelsFirst), { kernel: spec.kernel, strides: spec.strides, pads: pads(x, spec) }), toChannelsLast);
+  return t.maxPool(x, { kernel: spec.kernel, strides: spec.strides, pads: pads(x, spec) });
 }
 
 /** Window sums as a per-channel convolution with a constant kernel of ones, divided by the real cells counted. */
 function averagePooling(call: LayerEmission): Value {
   const t = call.tape;
-  const x = single(call);
+  const x = rank4(call);
   const spec = poolSpec(call);
-  const [, height, width, channels] = x.shape;
+  const [, channels, height, width] = x.shape;
   const [kh, kw] = spec.kernel;
   const ones = t.constant(new Float32Array(channels * kh * kw).fill(1), [channels, 1, kh, kw]);
   const padding = pads(x, spec);
-  const sums = t.conv(t.transpose(x, toChannelsFirst), ones, { strides: spec.strides, dilations: [1, 1], pads: padding, group: channels });
+  const sums = t.conv(x, ones, { strides: spec.strides, dilations: [1, 1], pads: padding, group: channels });
   const [, , outH, outW] = sums.shape;
   const reciprocalCounts = new Float32Array(outH * outW);
   for (let r = 0; r < outH; r++) {
     const rows = overlap(r * spec.strides[0] - padding[0], kh, height);
     for (let c = 0; c < outW; c++) reciprocalCounts[r * outW + c] = 1 / (rows * overlap(c * spec.strides[1] - padding[1], kw, width));
   }
-  return t.transpose(t.mul(sums, t.constant(reciprocalCounts, [1, 1, outH, outW])), toChannelsLast);
+  return t.mul(sums, t.constant(reciprocalCounts, [1, 1, outH, outW]));
 }
 
 function overlap(start: number, kernel: number, size: number): number {
@@ -187,12 +254,71 @@ function batchNormalization(call: LayerEmission, constantValues: (role: string) 
   if (!mean || !variance) throw new ModelProblem(call.node.name, 'BatchNormalization needs constant moving_mean and moving_variance');
   const channels = mean.length;
   const inverseStd = Float32Array.from(variance, (v) => 1 / Math.sqrt(Math.fround(v + epsilon)));
-  let y = t.mul(t.sub(x, t.constant(mean, [channels])), t.constant(inverseStd, [channels]));
+  const rank = x.shape.length;
+  let y = t.mul(t.sub(x, perChannel(call, t.constant(mean, [channels]), rank)), perChannel(call, t.constant(inverseStd, [channels]), rank));
   const gamma = configValue(call.node, 'scale', true) ? call.weight('gamma') : undefined;
   const beta = configValue(call.node, 'center', true) ? call.weight('beta') : undefined;
-  if (gamma) y = t.mul(y, gamma);
-  if (beta) y = t.add(y, beta);
+  if (gamma) y = t.mul(y, perChannel(call, gamma, rank));
+  if (beta) y = t.add(y, perChannel(call, beta, rank));
   return y;
+}
+
+/** Over the last axis: (x − mean) / sqrt(var + ε) · γ + β per sample and position, biased variance. */
+function layerNormalization(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = single(call);
+  const axis = configValue<number | number[]>(call.node, 'axis', -1);
+  const axes = Array.isArray(axis) ? axis : [axis];
+  const last = x.shape.length - 1;
+  if (axes.length !== 1 || !(axes[0] === -1 || axes[0] === last)) throw new ModelProblem(call.node.name, `LayerNormalization over axis ${JSON.stringify(axis)} is not supported (last axis only)`);
+  const width = x.shape[last];
+  const centered = t.sub(x, t.scale(t.reduceSum(x, [last]), 1 / width));
+  const variance = t.scale(t.reduceSum(t.mul(centered, centered), [last]), 1 / width);
+  let y = t.mul(centered, t.reciprocal(t.sqrt(t.add(variance, t.scalar(configValue(call.node, 'epsilon', 0.001))))));
+  if (configValue(call.node, 'scale', true)) y = t.mul(y, required(call, 'gamma'));
+  if (configValue(call.node, 'center', true)) y = t.add(y, required(call, 'beta'));
+  return y;
+}
+
+function concatenate(call: LayerEmission): Value {
+  const rank = call.inputs[0].shape.length;
+  const axis = configValue(call.node, 'axis', -1);
+  const resolved = axis < 0 ? rank + axis : axis;
+  if (resolved <= 0 || resolved >= rank) throw new ModelProblem(call.node.name, `cannot concatenate along axis ${axis}`);
+  const first = call.inputs[0].shape;
+  if (call.inputs.some((x) => x.shape.length !== rank || x.shape.some((d, i) => i !== resolved && d !== first[i]))) {
+    throw new ModelProblem(call.node.name, `inputs of shapes ${call.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')} cannot be concatenated along axis ${axis}`);
+  }
+  return call.tape.concat(call.inputs, resolved);
+}
+
+function multiply(call: LayerEmission): Value {
+  if (call.inputs.length !== 2) throw new ModelProblem(call.node.name, `Multiply expects two inputs, got ${call.inputs.length}`);
+  const [a, b] = call.inputs;
+  const spatial = (i: number) => (call.channelsFirst && a.shape.length === 4 ? i >= 2 : i > 0 && i < a.shape.length - 1);
+  const fits = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] || (spatial(i) && (d === 1 || b.shape[i] === 1)));
+  if (!fits) throw new ModelProblem(call.node.name, `cannot multiply inputs of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  return call.tape.mul(a, b);
+}
+
+/** Nearest-neighbour upsampling: each cell repeated sh × sw times, as a broadcast over two new axes. */
+function upSampling(call: LayerEmission): Value {
+  const t = call.tape;
+  channelsLast(call.node);
+  const interpolation = configValue(call.node, 'interpolation', 'nearest');
+  if (interpolation !== 'nearest') throw new ModelProblem(call.node.name, `UpSampling2D interpolation '${interpolation}' is not supported`);
+  const [sh, sw] = pair(call.node, 'size', 2);
+  const x = rank4(call);
+  const [n, c, h, w] = x.shape;
+  return t.reshape(t.expand(t.reshape(x, [n, c, h, 1, w, 1]), [n, c, h, sh, w, sw]), [n, c, h * sh, w * sw]);
+}
+
+function zeroPadding(call: LayerEmission): Value {
+  channelsLast(call.node);
+  const raw = configValue<number | number[] | number[][]>(call.node, 'padding', 1);
+  const sides = (k: number): number[] => (typeof raw === 'number' ? [raw, raw] : Array.isArray(raw[k]) ? (raw[k] as number[]) : [raw[k] as number, raw[k] as number]);
+  const [rows, cols] = [sides(0), sides(1)];
+  return call.tape.pad(rank4(call), [0, 0, rows[0], cols[0], 0, 0, rows[1], cols[1]]);
 }
 
 function reshapeLayer(call: LayerEmission): Value {
@@ -218,8 +344,12 @@ function softmaxLayer(call: LayerEmission): Value {
   const x = single(call);
   if (call.withoutActivation) return x;
   const axis = configValue<number>(call.node, 'axis', -1);
-  if (axis !== -1 && axis !== x.shape.length - 1) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} is not supported by the ONNX Runtime engine`);
-  return softmax(call.tape, x);
+  const resolved = axis < 0 ? x.shape.length + axis : axis;
+  if (resolved <= 0 || resolved >= x.shape.length) throw new ModelProblem(call.node.name, `Softmax over axis ${axis} of a rank-${x.shape.length} tensor`);
+  if (resolved === x.shape.length - 1) return softmax(call.tape, x);
+  const perm = x.shape.map((_, i) => i);
+  [perm[resolved], perm[perm.length - 1]] = [perm[perm.length - 1], perm[resolved]];
+  return call.tape.transpose(softmax(call.tape, call.tape.transpose(x, perm)), perm);
 }
 
 const identity: LayerRule = (call) => single(call);
@@ -284,15 +414,14 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     MaxPooling2D: maxPooling,
     AveragePooling2D: averagePooling,
     GlobalAveragePooling2D: (call) => {
-      const x = single(call);
-      const [n, h, w, c] = x.shape;
-      return call.tape.scale(call.tape.reshape(call.tape.reduceSum(x, [1, 2]), [n, c]), 1 / (h * w));
+      const x = rank4(call);
+      const [n, c, h, w] = x.shape;
+      return call.tape.scale(call.tape.reshape(call.tape.reduceSum(x, [2, 3]), [n, c]), 1 / (h * w));
     },
     GlobalMaxPooling2D: (call) => {
-      const t = call.tape;
-      const x = single(call);
-      const [n, h, w, c] = x.shape;
-      return t.reshape(t.maxPool(t.transpose(x, toChannelsFirst), { kernel: [h, w], strides: [h, w], pads: [0, 0, 0, 0] }), [n, c]);
+      const x = rank4(call);
+      const [n, c, h, w] = x.shape;
+      return call.tape.reshape(call.tape.maxPool(x, { kernel: [h, w], strides: [h, w], pads: [0, 0, 0, 0] }), [n, c]);
     },
     Flatten: (call) => {
       const x = single(call);
@@ -307,9 +436,18 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ELU: (call) => elu(call.tape, single(call), configValue(call.node, 'alpha', 1)),
     Softmax: softmaxLayer,
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
+    DepthwiseConv2D: depthwise,
+    LayerNormalization: layerNormalization,
+    HardSigmoid: (call) => {
+      const t = call.tape;
+      return cappedRelu(t, t.add(t.scale(single(call), configValue(call.node, 'alpha', 0.2)), t.scalar(configValue(call.node, 'beta', 0.5))), 1);
+    },
+    Multiply: multiply,
+    Concatenate: concatenate,
+    UpSampling2D: upSampling,
+    ZeroPadding2D: zeroPadding,
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
-
     ...tokenLayerRules,
   };
 }

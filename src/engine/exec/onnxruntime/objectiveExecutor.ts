@@ -7,7 +7,13 @@ import type { LossKind } from '../../model/loss';
 import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
 import type { NetworkFunction } from '../../model/network';
 import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
+import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
 import { GraphSession, defaultThreads, type Device, type RuntimeOptions } from './runtime';
+
+export interface BuiltGraph {
+  readonly samples: number;
+  readonly outputs: GraphOutputs;
+}
 
 type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
 
@@ -15,6 +21,10 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   readonly device: Device;
   readonly threads: number;
   private readonly sessions = new Map<string, GraphSession>();
+  private readonly built: BuiltGraph[] = [];
+  private readonly layouts: readonly ParameterLayout[];
+  /** Weights and directions in the graph's layout, by the caller's array (weights repeat across products). */
+  private readonly inGraphLayout = new WeakMap<Float32Array, Float32Array>();
 
   constructor(
     private readonly network: NetworkFunction,
@@ -25,6 +35,19 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   ) {
     this.device = options.device ?? 'cpu';
     this.threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
+    this.layouts = parameterLayouts(network);
+  }
+
+  private graphValues(values: Float32Array, i: number): Float32Array {
+    if (!this.layouts[i].permutation) return values;
+    let laid = this.inGraphLayout.get(values);
+    if (!laid) this.inGraphLayout.set(values, (laid = toGraphLayout(this.layouts[i], this.network.parameters[i].shape, values)));
+    return laid;
+  }
+
+  /** A sum over batches (graph layout) in the caller's layout, in float32. */
+  private stored(sum: Float64Array | Float32Array, i: number): Float32Array {
+    return fromGraphLayout(this.layouts[i], this.network.parameters[i].shape, sum);
   }
 
   private session(count: number, outputs: GraphOutputs): GraphSession {
@@ -34,8 +57,17 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
       session = new GraphSession(graph.model, { threads: this.threads, device: this.device });
       this.sessions.set(key, session);
+      this.built.push({ samples: count, outputs });
     }
     return session;
+  }
+
+  /**
+   * Every graph built so far, once each: activations are sized by a batch's samples (so bounded by
+   * the batch size), and products reuse their session.
+   */
+  get builtGraphs(): readonly BuiltGraph[] {
+    return this.built;
   }
 
   private feed(batch: ExecutorBatch, params: readonly Float32Array[]): Feed {
@@ -43,7 +75,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       [inputName]: { data: batch.inputs, shape: [batch.count, ...this.network.inputShape] },
       [targetsName]: { data: batch.targets, shape: [batch.count, batch.targets.length / batch.count] },
     };
-    this.network.parameters.forEach((p, i) => (feed[parameterName(i)] = { data: params[i], shape: p.shape }));
+    this.network.parameters.forEach((_, i) => (feed[parameterName(i)] = { data: this.graphValues(params[i], i), shape: this.layouts[i].graphShape }));
     return feed;
   }
 
@@ -62,26 +94,28 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       loss += out[lossName][0];
       names.forEach((name, i) => addInto(sum[i], out[name]));
     }
-    return { loss, gradient: sum.map((s) => Float32Array.from(s)) };
+    return { loss, gradient: sum.map((s, i) => this.stored(s, i)) };
   }
 
   /** H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch. */
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][] {
     const k = directions.length;
-    const sums = directions.map(() => this.network.parameters.map((p) => new Float64Array(p.size)));
+    const sums = directions.map(() => this.network.parameters.map((p) => new Float64Array(this.batches.length === 1 ? 0 : p.size)));
     for (const batch of this.batches) {
       const feed = this.feed(batch, params);
       const names: string[] = [];
       directions.forEach((v, d) =>
-        this.network.parameters.forEach((p, i) => {
-          feed[directionName(d, i)] = { data: v[i], shape: p.shape };
+        this.network.parameters.forEach((_, i) => {
+          feed[directionName(d, i)] = { data: this.graphValues(v[i], i), shape: this.layouts[i].graphShape };
           names.push(productName(d, i));
         }),
       );
       const out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
+      // One batch: its products are the sums (no float64 accumulation pass over millions of values).
+      if (this.batches.length === 1) return directions.map((_, d) => this.network.parameters.map((_, i) => this.stored(out[productName(d, i)], i)));
       directions.forEach((_, d) => this.network.parameters.forEach((_, i) => addInto(sums[d][i], out[productName(d, i)])));
     }
-    return sums.map((perTensor) => perTensor.map((s) => Float32Array.from(s)));
+    return sums.map((perTensor) => perTensor.map((s, i) => this.stored(s, i)));
   }
 
   dispose(): void {

@@ -5,11 +5,14 @@
  */
 import type { LossKind } from '../../model/loss';
 import type { NetworkFunction } from '../../model/network';
-import { sizeOf, type ModelSpec } from '../../model/spec';
+import { sizeOf, type ModelSpec, type WeightTensor } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
-import { layerRules } from './layerRules';
+import { channelsFirstLayers, layerRules, toChannelsFirst, toChannelsLast } from './layerRules';
 import { encodeModel, type GraphNode, type GraphPort } from './onnxModel';
+import { filterLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
 import { Tape, type Value } from './tape';
+
+const inverse = (perm: readonly number[]) => perm.map((_, i) => perm.indexOf(i));
 
 export type GraphOutputs = { readonly kind: 'loss' } | { readonly kind: 'gradient' } | { readonly kind: 'hvp'; readonly directions: number };
 
@@ -54,34 +57,63 @@ export function unsupportedByOnnxRuntime(model: ModelSpec): string | undefined {
   return missing.length === 0 ? undefined : `the ONNX Runtime engine has no rule for ${missing.join(', ')}`;
 }
 
-function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], logits: boolean): Value {
+function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], layouts: readonly ParameterLayout[], logits: boolean): Value {
   const { checkpoint } = network;
   const model = checkpoint.model;
   const outputName = model.outputs[0];
-  const trainable = new Map(network.parameters.map((p, i) => [`${p.layer}\u0000${p.role}`, parameters[i]]));
-  const constantWeights = new Map(checkpoint.weights.filter((w) => !w.trainable).map((w) => [`${w.layer}\u0000${w.role}`, w]));
+  // A tensor several layers read stays one graph input (its gradient sums over the uses).
+  const uses = (w: WeightTensor) => [{ layer: w.layer, role: w.role }, ...(w.alsoUsedBy ?? [])].map((u) => `${u.layer}\u0000${u.role}`);
+  const indexOf = new Map(network.parameters.map((p, i) => [p.name, i]));
+  const trainable = new Map(checkpoint.weights.filter((w) => w.trainable).flatMap((w) => uses(w).map((key) => [key, indexOf.get(w.name)!] as const)));
+  const constantWeights = new Map(checkpoint.weights.filter((w) => !w.trainable).flatMap((w) => uses(w).map((key) => [key, w] as const)));
   const constants = new Map<string, Value>();
   const constantValue = (layer: string, role: string) => constantWeights.get(`${layer}\u0000${role}`)?.values;
   const weight = (layer: string, role: string): Value | undefined => {
     const key = `${layer}\u0000${role}`;
-    const p = trainable.get(key);
-    if (p) return p;
+    const i = trainable.get(key);
+    if (i !== undefined) return layouts[i].permutation ? t.reshape(t.transpose(parameters[i], inverse(layouts[i].permutation!)), network.parameters[i].shape) : parameters[i];
     const w = constantWeights.get(key);
     if (!w) return undefined;
-    let c = constants.get(key);
-    if (!c) constants.set(key, (c = t.constant(w.values, w.shape)));
+    let c = constants.get(w.name);
+    if (!c) constants.set(w.name, (c = t.constant(w.values, w.shape)));
     return c;
   };
+  /** A convolution's kernel as ONNX's filter: a graph input already in that layout, else laid out here. */
+  const filter = (layer: string, className: string, role: string): Value | undefined => {
+    const key = `${layer}\u0000${role}`;
+    const i = trainable.get(key);
+    if (i !== undefined && layouts[i].permutation) return parameters[i];
+    const stored = weight(layer, role);
+    const layout = stored && filterLayout(className, role, stored.shape);
+    if (!stored || !layout) return stored;
+    const w = constantWeights.get(key);
+    if (w) return t.constant(toGraphLayout(layout, w.shape, w.values), layout.graphShape);
+    return t.reshape(t.transpose(stored, layout.permutation!), layout.graphShape);
+  };
   const rules = layerRules(constantValue);
-  const outputs = new Map<string, Value>();
+  // Each layer's output with whether it is an NCHW feature map; each layout change is emitted once per value.
+  const outputs = new Map<string, { value: Value; channelsFirst: boolean }>();
+  const converted = new Map<string, Value>();
+  const inLayout = (output: { value: Value; channelsFirst: boolean }, channelsFirst: boolean): Value => {
+    const { value } = output;
+    if (value.shape.length !== 4 || output.channelsFirst === channelsFirst) return value;
+    const key = `${value.name}\u0000${channelsFirst}`;
+    let v = converted.get(key);
+    if (!v) converted.set(key, (v = t.transpose(value, channelsFirst ? toChannelsFirst : toChannelsLast)));
+    return v;
+  };
   for (const node of model.layers) {
     const rule = rules[node.className];
     if (!rule) throw new ModelProblem(node.name, `layer type '${node.className}' is not supported by the ONNX Runtime engine (use --backend wasm)`);
-    const inputs = node.inbound.length === 0 ? [x] : node.inbound.map((name) => outputs.get(name)!);
+    const inbound = node.inbound.length === 0 ? [{ value: x, channelsFirst: false }] : node.inbound.map((name) => outputs.get(name)!);
+    const layout = channelsFirstLayers[node.className];
+    const channelsFirst = layout === 'spatial' || (layout === 'either' && inbound.some((i) => i.channelsFirst && i.value.shape.length === 4));
+    const inputs = inbound.map((i) => inLayout(i, channelsFirst));
     const withoutActivation = logits && node.name === outputName && network.outputHead !== 'none';
-    outputs.set(node.name, rule({ tape: t, node, inputs, weight: (role) => weight(node.name, role), withoutActivation }));
+    const value = rule({ tape: t, node, inputs, weight: (role) => weight(node.name, role), filter: (role) => filter(node.name, node.className, role), withoutActivation, channelsFirst });
+    outputs.set(node.name, { value, channelsFirst: channelsFirst && value.shape.length === 4 });
   }
-  return outputs.get(outputName)!;
+  return inLayout(outputs.get(outputName)!, false);
 }
 
 /** Keeps only the nodes some output depends on. */
@@ -101,8 +133,9 @@ export function buildObjectiveGraph(network: NetworkFunction, loss: LossKind, ba
   const x = t.input(inputName, [batchSize, ...network.inputShape], false);
   const units = network.outputUnits;
   const targets = t.input(targetsName, [batchSize, units], false);
-  const parameters = network.parameters.map((p, i) => t.input(parameterName(i), p.shape, true));
-  const output = forward(t, network, x, parameters, loss !== 'mse');
+  const layouts = parameterLayouts(network);
+  const parameters = network.parameters.map((_, i) => t.input(parameterName(i), layouts[i].graphShape, true));
+  const output = forward(t, network, x, parameters, layouts, loss !== 'mse');
   const z = t.reshape(output, [batchSize, sizeOf(output.shape) / batchSize]);
   const share = t.scale(summedLoss(t, loss, z, targets), 1 / datasetCount);
   const graphOutputs: { name: string; value: Value }[] = [{ name: lossName, value: share }];

@@ -268,6 +268,10 @@ export class Tape {
     return this.elementwise('Erf', x, (input) => this.scale(this.exp(this.neg(this.mul(input, input))), 2 / Math.sqrt(Math.PI)));
   }
 
+  sqrt(x: Value): Value {
+    return this.elementwise('Sqrt', x, (_, y) => this.scale(this.reciprocal(y), 0.5));
+  }
+
   /** Row maxima over `axis` (kept), outside differentiation: used only as a shift that cancels exactly. */
   detachedMax(x: Value, axis: number): Value {
     return this.emit('ReduceMax', [x.name], x.shape.map((d, i) => (i === axis ? 1 : d)), false, { axes: [axis], keepdims: 1 });
@@ -302,15 +306,19 @@ export class Tape {
 
   /**
    * The adjoint of conv in its filter, as a convolution of the input (channels and batch swapped)
-   * with the output gradient as the kernel: strides and dilations trade places. Bilinear in (x, g).
+   * with the output gradient as the kernel: strides and dilations trade places. With G groups of
+   * c input channels each, the input becomes c "samples" of G·N channels (group-major), so the same
+   * grouped convolution pairs each group's filters with its own channels. Bilinear in (x, g).
    */
   private convFilterGradient(x: Value, g: Value, attrs: ConvolutionAttributes, filterShape: readonly number[]): Value {
-    if (attrs.group !== 1) throw new Error('the filter gradient of a grouped convolution is not supported');
-    const swapped = this.conv(this.transpose(x, [1, 0, 2, 3]), this.transpose(g, [1, 0, 2, 3]), {
+    const [n, channels, h, w] = x.shape;
+    const perGroup = channels / attrs.group;
+    const grouped = this.reshape(this.transpose(this.reshape(x, [n, attrs.group, perGroup, h, w]), [2, 1, 0, 3, 4]), [perGroup, attrs.group * n, h, w]);
+    const swapped = this.conv(grouped, this.transpose(g, [1, 0, 2, 3]), {
       strides: attrs.dilations,
       dilations: attrs.strides,
       pads: attrs.pads,
-      group: 1,
+      group: attrs.group,
     });
     const [, , kh, kw] = filterShape;
     const cropped = swapped.shape[2] === kh && swapped.shape[3] === kw ? swapped : this.slice(swapped, [0, 0, 0, 0], [swapped.shape[0], swapped.shape[1], kh, kw]);
@@ -324,6 +332,21 @@ export class Tape {
     const y = this.emit('Slice', [x.name, this.int64s(starts), this.int64s(ends), this.int64s(axes)], sizes, x.variable);
     const pads = [...starts, ...x.shape.map((d, i) => d - ends[i])];
     return this.record([x], y, ([dx]) => dx && this.slice(dx, starts, sizes), (g) => [this.pad(g, pads)]);
+  }
+
+  /** Joins values along `axis`. Linear; its adjoint slices each part back out. */
+  concat(parts: readonly Value[], axis: number): Value {
+    if (parts.length === 1) return parts[0];
+    const shape = [...parts[0].shape];
+    shape[axis] = parts.reduce((sum, p) => sum + p.shape[axis], 0);
+    const y = this.emit('Concat', parts.map((p) => p.name), shape, parts.some((p) => p.variable), { axis });
+    const offsets = parts.map((_, k) => parts.slice(0, k).reduce((sum, p) => sum + p.shape[axis], 0));
+    return this.record(
+      parts,
+      y,
+      (tangents) => this.concat(tangents.map((t, k) => t ?? this.zerosLike(parts[k])), axis),
+      (g) => parts.map((p, k) => (p.variable ? this.slice(g, shape.map((_, i) => (i === axis ? offsets[k] : 0)), p.shape) : undefined)),
+    );
   }
 
   /** Zero padding; pads as ONNX orders them (all begins, then all ends). Linear; its adjoint slices. */
