@@ -4,6 +4,7 @@
  * 288 MB). The binary sits in dist/node_modules/, where the analyzer process (dist/analyzer.js)
  * resolves `onnxruntime-node`; the extension host never loads it. Prints each file's size.
  * Run `npm run build -- --production` first (`npm run package:platforms` does).
+ * Arguments: targets to build (default: all); `--this-platform` builds this machine's only.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,7 +22,13 @@ const root = path.join(__dirname, '..');
 const packages = path.join(root, 'node_modules');
 const staged = path.join(root, 'dist', 'node_modules');
 const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-const only = process.argv.slice(2);
+const thisPlatform = `${process.platform}-${process.arch}`;
+const only = process.argv.slice(2).map((arg) => (arg === '--this-platform' ? thisPlatform : arg));
+const unknown = only.filter((target) => !(target in targets));
+if (unknown.length > 0) {
+  process.stderr.write(`packagePlatforms: no package for ${unknown.join(', ')}; the targets are ${Object.keys(targets).join(', ')}\n`);
+  process.exit(1);
+}
 
 function stage(platformDir: string): void {
   fs.rmSync(staged, { recursive: true, force: true });

@@ -1,9 +1,10 @@
 // End-to-end tests in a real VS Code workbench: code-server (installed by test/e2e/setup.sh) with
 // the packaged extension, driven by Debian's chromium through playwright-core.
 //
-//   bash test/e2e/setup.sh && npm run package && node --import tsx test/e2e/run.ts
+//   bash test/e2e/setup.sh && npm run package:platforms -- --this-platform && node --import tsx test/e2e/run.ts
 //
-// Builds nothing: expects flatness-lens-<version>.vsix in the repository root and dist/cli.js.
+// Builds nothing: expects this machine's flatness-lens-<platform>-<version>.vsix (with ONNX Runtime's
+// binary inside) in the repository root and dist/cli.js.
 // Environment: E2E_ONLY=a,c (run some scenarios), E2E_KEEP=1 (keep the run folder),
 // E2E_VSIX=path, E2E_PORT=n, E2E_DEADLINE_S=n (whole-run limit, default 600).
 import { execFile } from 'node:child_process';
@@ -41,7 +42,7 @@ function timestamp(): string {
 function vsixPath(): string {
   if (process.env.E2E_VSIX) return path.resolve(process.env.E2E_VSIX);
   const { version } = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
-  return path.join(repo, `flatness-lens-${version}.vsix`);
+  return path.join(repo, `flatness-lens-${process.platform}-${process.arch}-${version}.vsix`);
 }
 
 /** The CLI's report on the fixture's example, with the data, samples and seed of the workspace settings. */
@@ -105,12 +106,14 @@ async function main(): Promise<number> {
   const only = process.env.E2E_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
   const selected = scenarios.filter((s) => !only || only.includes(s.id));
   const vsix = vsixPath();
-  if (!fs.existsSync(vsix)) throw new Error(`${path.relative(repo, vsix)} not found: run 'npm run package' first (or set E2E_VSIX)`);
+  if (!fs.existsSync(vsix)) throw new Error(`${path.relative(repo, vsix)} not found: run 'npm run package:platforms -- --this-platform' first (or set E2E_VSIX)`);
   if (!fs.existsSync(path.join(repo, 'dist', 'cli.js'))) throw new Error(`dist/cli.js not found: run 'npm run build' (or 'npm run package') first`);
   const entry = codeServerEntry(repo);
+  // A platform's package (flatness-lens-linux-x64-0.1.0.vsix) carries ONNX Runtime; the universal one does not.
+  const vsixHasOnnxRuntime = /^flatness-lens-[a-z0-9]+-[a-z0-9]+-\d/.test(path.basename(vsix));
   // The reference numbers come from dist/cli.js, the webview's from the analyzer inside the .vsix: one build in CI.
   if (fs.statSync(vsix).mtimeMs + 60_000 < fs.statSync(path.join(repo, 'dist', 'cli.js')).mtimeMs) {
-    log(`WARNING: ${path.basename(vsix)} is older than dist/cli.js: the report's numbers may differ from the CLI's; run 'npm run package'`);
+    log(`WARNING: ${path.basename(vsix)} is older than dist/cli.js: the report's numbers may differ from the CLI's; run 'npm run package:platforms -- --this-platform'`);
   }
 
   fs.mkdirSync(artifacts, { recursive: true });
@@ -167,7 +170,7 @@ async function main(): Promise<number> {
     if (aborted) return 1;
     const scenarioStarted = Date.now();
     const notes: string[] = [];
-    const context: ScenarioContext = { workbench, workspace, cliReport: () => cliReport, note: (line) => notes.push(line) };
+    const context: ScenarioContext = { workbench, workspace, cliReport: () => cliReport, note: (line) => notes.push(line), vsixHasOnnxRuntime };
     try {
       await withTimeout(
         (async () => {

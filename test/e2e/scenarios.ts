@@ -16,6 +16,8 @@ export interface ScenarioContext {
   readonly cliReport: () => Promise<FlatnessReport>;
   /** Lines for the final report: screenshots taken, timings, observations. */
   readonly note: (line: string) => void;
+  /** The installed .vsix is a platform's, carrying ONNX Runtime's native binary: analyses run there, not on tfjs. */
+  readonly vsixHasOnnxRuntime: boolean;
 }
 
 export interface Scenario {
@@ -189,7 +191,17 @@ export const scenarios: Scenario[] = [
       const shownTrace = leadingNumberText(trace.value);
       note(`webview: '${eigenvalues.metric}' = '${eigenvalues.value}', '${trace.metric}' = '${trace.value}'; CLI: λ₁ ${expectedLambda}, trace ${expectedTrace}`);
       if (eigenvalues.metric !== 'Top eigenvalues λ') note(`the eigenvalue row is labelled '${eigenvalues.metric}', not 'Top eigenvalues λ' as the contract says`);
+      const meta = normalize(await frame.locator('p.meta').first().innerText({ timeout: 5000 }));
+      note(`report's backend line: '${meta}' (the CLI's report: ${cli.tool.backend}${cli.tool.device ? `, ${cli.tool.device}, ${cli.tool.threads} threads` : ''})`);
       await screenshotReport(context, frame, 'b-report');
+      const backend = / · ([a-z]+)(?: \(([a-z]+), (\d+) threads\))? backend/.exec(meta);
+      check(backend, `the report does not name its backend: '${meta}'`);
+      if (context.vsixHasOnnxRuntime) {
+        const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+        check(backend[1] === 'onnxruntime' && backend[2] === 'cpu' && Number(backend[3]) === cores, `the platform's .vsix carries ONNX Runtime, so the analysis should run there on the CPU with ${cores} threads (every core); the report says '${backend[0].slice(3)}'`);
+      } else {
+        check(backend[1] === 'wasm', `the universal .vsix has no ONNX Runtime, so the analysis should fall back to tfjs-wasm; the report says '${backend[0].slice(3)}'`);
+      }
       check(shownLambda === expectedLambda, `report's top eigenvalue is '${shownLambda}', the CLI's (same data, samples, seed) is '${expectedLambda}'`);
       check(shownTrace === expectedTrace, `report's trace is '${shownTrace}', the CLI's is '${expectedTrace}'`);
       await openCheckpointsView(workbench);
