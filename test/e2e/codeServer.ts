@@ -1,15 +1,21 @@
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The code-server release test/e2e/setup.sh installs: VS Code 1.100.3, the last one for Node 20. */
 export const codeServerVersion = '4.100.3';
 
-/** Every folder a run writes to, all inside one throw-away run folder. */
+/** Every folder a run writes to, all inside one throw-away run folder but the extensions folder. */
 export interface RunFolders {
   readonly root: string;
   readonly userData: string;
+  /**
+   * Outside the repository, in the system's temporary folder: from inside it, Node's upward module
+   * search would find the repository's node_modules/onnxruntime-node, and the installed extension
+   * would run on ONNX Runtime whether or not its .vsix carries it. Removed by removeExtensionsFolder.
+   */
   readonly extensions: string;
   readonly config: string;
   readonly home: string;
@@ -24,7 +30,7 @@ export function makeRunFolders(root: string): RunFolders {
   const folders: RunFolders = {
     root,
     userData: path.join(root, 'user-data'),
-    extensions: path.join(root, 'extensions'),
+    extensions: fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-lens-e2e-extensions-')),
     config: path.join(root, 'code-server.yaml'),
     home: path.join(root, 'home'),
     xdgConfig: path.join(root, 'xdg', 'config'),
@@ -41,6 +47,10 @@ export function makeRunFolders(root: string): RunFolders {
   fs.mkdirSync(path.join(folders.userData, 'User'), { recursive: true });
   fs.writeFileSync(path.join(folders.userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
   return folders;
+}
+
+export function removeExtensionsFolder(folders: RunFolders): void {
+  fs.rmSync(folders.extensions, { recursive: true, force: true });
 }
 
 /** User settings that keep the workbench quiet and deterministic; workspace trust off, or the extension never activates. */

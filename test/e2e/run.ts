@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { buildFixtureWorkspace, workspaceSettings } from './fixtureWorkspace';
-import { CodeServer, codeServerEntry, freePort, installExtension, isolatedEnv, makeRunFolders, type RunFolders } from './codeServer';
+import { CodeServer, codeServerEntry, freePort, installExtension, isolatedEnv, makeRunFolders, removeExtensionsFolder, type RunFolders } from './codeServer';
 import { parseReport, scenarios, type ScenarioContext } from './scenarios';
 import { StepTimeout, Workbench } from './workbench';
 import type { FlatnessReport } from '../../src/protocol/report';
@@ -212,8 +212,11 @@ async function main(): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-// Whatever happens, the server's process group goes.
-process.on('exit', () => running.server?.killNow());
+// Whatever happens, the server's process group goes, and the installed extension with it.
+process.on('exit', () => {
+  running.server?.killNow();
+  if (running.folders) removeExtensionsFolder(running.folders);
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     aborted = true;
