@@ -3,7 +3,7 @@
  * inference semantics. Written independently of src/engine/model: straightforward loops, no tfjs.
  */
 import type { LayerNode, ModelSpec } from '../../src/engine/model/spec';
-import { applyActivation, elu, leakyRelu, parseActivation, softmaxOverAxis, thresholdedRelu } from './activations';
+import { applyActivation, elu, leakyRelu, parseActivation, power, softmaxOverAxis, thresholdedRelu } from './activations';
 import type { ActivationName } from './activations';
 import { SumAccumulator, add, div, mul, realPart, sqrt, sub } from './hyperDual';
 import type { Num } from './hyperDual';
@@ -189,6 +189,10 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
         const r = realPart(z);
         return r <= 0 ? 0 : r >= 1 ? 1 : z;
       }));
+    }
+    case 'Power': {
+      const exponent = numberOption(node, 'exponent', 1);
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => power(v, exponent)));
     }
     case 'Concatenate':
       return withoutActivation(concatenate(node, inbound));

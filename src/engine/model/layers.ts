@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelProblem } from '../../protocol/errors';
-import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
+import { activationFunction, cappedRelu, leakyRelu, elu, power } from './activations';
 import { channelShuffle, channelSlice } from './channelLayers';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
@@ -296,6 +296,7 @@ const implementations: Record<string, LayerImplementation> = {
   ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
   Softmax: softmaxLayer,
   HardSigmoid: hardSigmoid,
+  Power: (call) => power(single(call), configValue(call.node, 'exponent', 1)),
   Add: add,
   Multiply: multiply,
   Concatenate: concatenate,

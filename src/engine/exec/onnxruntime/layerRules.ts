@@ -48,6 +48,7 @@ export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>>
   LeakyReLU: 'either',
   ELU: 'either',
   HardSigmoid: 'either',
+  Power: 'either',
   Add: 'either',
   Multiply: 'either',
   ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, 'either' as const])),
@@ -139,6 +140,9 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
   gelu,
   gelutanh: geluTanh,
   erf: (t, x) => t.erf(x),
+  exp: (t, x) => t.exp(x),
+  log: (t, x) => t.log(x),
+  sqrt: (t, x) => t.sqrt(x),
 };
 
 function activate(call: LayerEmission, x: Value): Value {
@@ -443,6 +447,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
       return cappedRelu(t, t.add(t.scale(single(call), configValue(call.node, 'alpha', 0.2)), t.scalar(configValue(call.node, 'beta', 0.5))), 1);
     },
     Multiply: multiply,
+    Power: (call) => call.tape.power(single(call), configValue(call.node, 'exponent', 1)),
     Concatenate: concatenate,
     UpSampling2D: upSampling,
     ZeroPadding2D: zeroPadding,

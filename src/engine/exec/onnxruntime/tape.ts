@@ -272,6 +272,15 @@ export class Tape {
     return this.elementwise('Sqrt', x, (_, y) => this.scale(this.reciprocal(y), 0.5));
   }
 
+  /** x^p for a constant p, with (x^p)′ = p·x^(p−1); x⁰ is a constant 1, which carries no derivative. */
+  power(x: Value, exponent: number): Value {
+    if (exponent === 1) return x;
+    const y = this.emit('Pow', [x.name, this.scalar(exponent).name], x.shape, x.variable && exponent !== 0);
+    let slope: Value | undefined;
+    const slopeOnce = () => (slope ??= this.scale(this.power(x, exponent - 1), exponent));
+    return this.record([x], y, ([dx]) => dx && this.mul(dx, slopeOnce()), (g) => [this.mul(g, slopeOnce())]);
+  }
+
   /** Row maxima over `axis` (kept), outside differentiation: used only as a shift that cancels exactly. */
   detachedMax(x: Value, axis: number): Value {
     return this.emit('ReduceMax', [x.name], x.shape.map((d, i) => (i === axis ? 1 : d)), false, { axes: [axis], keepdims: 1 });

@@ -4,6 +4,7 @@ import { activationOperators } from './activations';
 import { channelOperators } from './channels';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
+import { elementwiseOperators } from './elementwise';
 import { layoutOperators } from './layout';
 import { attentionOperators } from './attention';
 import { mergeOperators } from './merge';
@@ -12,7 +13,7 @@ import { poolingOperators } from './pooling';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
