@@ -1,9 +1,10 @@
 /**
- * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —
- * and Cast from float to float: graphs built with Python's onnx helper compute what ONNX Runtime
+ * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —,
+ * Cast from float to float, and ReduceSum/ReduceMax over height and width: graphs built with Python's onnx helper compute what ONNX Runtime
  * computes; loss, gradient and Hessian-vector products of both engines (tfjs and ONNX Runtime) equal
  * the float64 hyper-dual reference, whose derivatives are checked against float64 central differences;
- * none of them is positively homogeneous, so rescaling stops at each.
+ * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the reductions
+ * pass scales.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +37,7 @@ before(() => initBackend());
 
 /**
  * Python that builds one graph on an input [N, 2, 4, 4]: a convolution `c` [N, 3, 4, 4], then `body`
- * (nodes from `c` to `m`, which must stay [N, 3, 4, 4]), then a Flatten and Gemm to `y` [N, 3].
+ * (nodes from `c` to `m`, of `features` values per sample), then a Flatten and Gemm to `y` [N, 3].
  */
 const builder = `
 import json, sys
@@ -55,7 +56,7 @@ def const(name, values):
 nodes = [helper.make_node("Conv", ["x", w("k", (3, 2, 3, 3)), w("b", (3,))], ["c"], name="conv", pads=[1, 1, 1, 1])]
 exec(request["body"])
 nodes.append(helper.make_node("Flatten", ["m"], ["f"], name="flatten"))
-nodes.append(helper.make_node("Gemm", ["f", w("d", (3, 48)), w("e", (3,))], ["y"], name="dense", transB=1))
+nodes.append(helper.make_node("Gemm", ["f", w("d", (3, request["features"])), w("e", (3,))], ["y"], name="dense", transB=1))
 graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -66,7 +67,7 @@ print(json.dumps(request["path"]))
 
 const node = (op: string, inputs: string[], output: string, attributes = '') => `nodes.append(helper.make_node("${op}", ${JSON.stringify(inputs)}, ["${output}"], name="${output}"${attributes}))\n`;
 
-const graphs: Record<string, { body: string; classes: string[] }> = {
+const graphs: Record<string, { body: string; classes: string[]; features?: number }> = {
   softplus: { body: node('Softplus', ['c'], 'm'), classes: ['Activation'] },
   'selu default': { body: node('Selu', ['c'], 'm'), classes: ['Activation'] },
   'selu alpha 1.3 gamma 0.8': { body: node('Selu', ['c'], 'm', ', alpha=1.3, gamma=0.8'), classes: ['ELU', 'Rescaling'] },
@@ -79,8 +80,16 @@ const graphs: Record<string, { body: string; classes: string[] }> = {
   'cast to float': { body: node('Cast', ['c'], 'm', ', to=TensorProto.FLOAT'), classes: [] },
 };
 
-function build(name: string, body: string): string {
-  return runPythonJson<string>(builder, { path: join(root, `${name.replace(/[^a-z0-9]+/gi, '-')}.onnx`), body });
+/** Reductions over height and width: axes as an attribute or (ReduceSum, opset 13) an input; kept or dropped. */
+const reductions: Record<string, { body: string; classes: string[] }> = {
+  'reduce sum, axes input, keepdims': { body: node('ReduceSum', ['c', 'axes'], 'm') + 'inits.append(numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes"))\n', classes: ['GlobalAveragePooling2D', 'Rescaling'] },
+  'reduce sum, negative axes, dropped': { body: node('ReduceSum', ['c', 'axes'], 'm', ', keepdims=0') + 'inits.append(numpy_helper.from_array(np.array([-1, -2], dtype=np.int64), "axes"))\n', classes: ['GlobalAveragePooling2D', 'Rescaling'] },
+  'reduce max, kept': { body: node('ReduceMax', ['c'], 'm', ', axes=[2, 3]'), classes: ['GlobalMaxPooling2D'] },
+  'reduce max of relu, dropped': { body: node('Relu', ['c'], 'r') + node('ReduceMax', ['r'], 'm', ', axes=[3, 2], keepdims=0'), classes: ['Activation', 'GlobalMaxPooling2D'] },
+};
+
+function build(name: string, body: string, features = 48): string {
+  return runPythonJson<string>(builder, { path: join(root, `${name.replace(/[^a-z0-9]+/gi, '-')}.onnx`), body, features });
 }
 
 async function ortOutputs(file: string, values: Float32Array, shape: number[]): Promise<Float32Array> {
@@ -96,8 +105,8 @@ async function ortOutputs(file: string, values: Float32Array, shape: number[]): 
 test('Softplus, Selu, Exp, Log, Sqrt, Pow and Cast map to layers that compute what ONNX Runtime computes, and pin rescaling', { skip: missing }, async () => {
   const shape = [3, 2, 4, 4];
   const values = new SeededRandom(8).normals(3 * 2 * 16);
-  for (const [name, { body, classes }] of Object.entries(graphs)) {
-    const file = build(name, body);
+  for (const [name, { body, classes, features }] of Object.entries(graphs)) {
+    const file = build(name, body, features);
     const checkpoint = await readOnnx(file);
     assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', ...classes, 'Flatten', 'Dense'], name);
     const expected = await ortOutputs(file, values, shape);
@@ -106,6 +115,27 @@ test('Softplus, Selu, Exp, Log, Sqrt, Pow and Cast map to layers that compute wh
     const barriers = analyzeSymmetry(checkpoint, 'layer').barriers.map((b) => b.reason);
     // A float-to-float Cast makes no layer; every other operator here pins the scales that reach it.
     if (classes.length > 0) assert.ok(barriers.some((r) => /(activation '(softplus|selu|exp|log|sqrt)'|ELU|Power) is not homogeneous/.test(r)), `${name}: barriers ${JSON.stringify(barriers)}`);
+  }
+});
+
+test('ReduceSum and ReduceMax over height and width equal ONNX Runtime, pass rescaling scales, and their loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
+  const shape = [SAMPLES, 2, 4, 4];
+  const values = new SeededRandom(9).normals(SAMPLES * 2 * 16);
+  const channelsLast = Float32Array.from({ length: values.length }, (_, i) => {
+    const [n, h, w, c] = [Math.floor(i / 32), Math.floor(i / 8) % 4, Math.floor(i / 2) % 4, i % 2];
+    return values[((n * 2 + c) * 4 + h) * 4 + w];
+  });
+  const targets = randomClassTargets(SAMPLES, 3, 93);
+  for (const [name, { body, classes }] of Object.entries(reductions)) {
+    const file = build(name, body, 3);
+    const checkpoint = await readOnnx(file);
+    assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', ...classes, 'Dense'], `${name}: a reduced map flattens without a layer`);
+    const expected = await ortOutputs(file, values, shape);
+    const actual = engineOutputs(checkpoint, values, shape, 'nchw');
+    assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `${name}: vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
+    const structure = analyzeSymmetry(checkpoint, 'layer');
+    assert.deepEqual(structure.barriers.filter((b) => b.layer !== 'dense').map((b) => b.reason), [], `${name}: only the output pins`);
+    assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLast, targets }, name);
   }
 });
 
@@ -164,29 +194,31 @@ function elementwiseNetwork(seed: number): Checkpoint {
   return { path: '<elementwise>', format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
 }
 
-test('Softplus, Selu, Exp, Log, Sqrt and Pow: loss, gradient and Hessian-vector products of tfjs and ONNX Runtime equal the float64 reference', async () => {
-  const checkpoint = elementwiseNetwork(71);
-  const network = new NetworkFunction(checkpoint);
+test('Softplus, Selu, Exp, Log, Sqrt and Pow: loss, gradient and Hessian-vector products of tfjs and ONNX Runtime equal the float64 reference', () => {
   const inputs = Float32Array.from(randomInputs([4, 4, 2], SAMPLES, 72));
-  const targets = randomClassTargets(SAMPLES, 3, 73);
-  const dataset: Dataset = { source: 'elementwise', count: SAMPLES, sampleShape: [4, 4, 2], inputs, targets };
+  assertEnginesMatchReference(elementwiseNetwork(71), { source: 'elementwise', count: SAMPLES, sampleShape: [4, 4, 2], inputs, targets: randomClassTargets(SAMPLES, 3, 73) }, 'elementwise');
+});
+
+function assertEnginesMatchReference(checkpoint: Checkpoint, dataset: Dataset, label: string): void {
+  const network = new NetworkFunction(checkpoint);
+  const { inputs, targets } = dataset;
   const engines: [string, Objective][] = [['tfjs', new Objective(network, dataset, 'ce', 2)]];
   if (onnxRuntimeAvailable()) engines.push(['ONNX Runtime', new Objective(network, dataset, 'ce', 2, onnxExecutorFactory({ threads: 1 }))]);
   try {
     const reference = exactGradient(checkpoint.model, checkpoint.weights, inputs, SAMPLES, targets, 'ce');
-    assert.ok(Number.isFinite(reference.loss), `reference loss ${reference.loss}`);
+    assert.ok(Number.isFinite(reference.loss), `${label}: reference loss ${reference.loss}`);
     const directions = [1, 2].map((seed) => Float64Array.from(seededNormals(network.parameterCount, 740 + seed)));
     const exact = directions.map((v) => exactHessianVectorProduct(checkpoint.model, checkpoint.weights, inputs, SAMPLES, targets, 'ce', v));
     for (const [name, objective] of engines) {
       const { loss, gradient } = objective.gradient();
-      assert.ok(Math.abs(loss - reference.loss) <= 1e-5 * Math.abs(reference.loss), `${name}: loss ${loss} vs ${reference.loss}`);
-      assert.ok(relativeError(toFlat(gradient), reference.gradient) <= 1e-4, `${name}: gradient ${relativeError(toFlat(gradient), reference.gradient)}`);
+      assert.ok(Math.abs(loss - reference.loss) <= 1e-5 * Math.abs(reference.loss), `${label}, ${name}: loss ${loss} vs ${reference.loss}`);
+      assert.ok(relativeError(toFlat(gradient), reference.gradient) <= 1e-4, `${label}, ${name}: gradient ${relativeError(toFlat(gradient), reference.gradient)}`);
       disposeVector(gradient);
       directions.forEach((v, d) => {
         const direction = fromFlat(Float32Array.from(v), network.parameters);
         const product = objective.hessianVectorProduct(direction);
         const error = relativeError(toFlat(product), exact[d]);
-        assert.ok(Math.hypot(...exact[d]) > 1e-6 && error <= 1e-4, `${name}: Hv direction ${d} vs reference ${error}`);
+        assert.ok(Math.hypot(...exact[d]) > 1e-6 && error <= 1e-4, `${label}, ${name}: Hv direction ${d} vs reference ${error}`);
         disposeVector(product);
         disposeVector(direction);
       });
@@ -195,4 +227,4 @@ test('Softplus, Selu, Exp, Log, Sqrt and Pow: loss, gradient and Hessian-vector 
     for (const [, objective] of engines) objective.dispose();
     network.dispose();
   }
-});
+}

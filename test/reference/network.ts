@@ -139,6 +139,13 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
     case 'GlobalAveragePooling2D':
       requireChannelsLast(node);
       return withoutActivation(globalAveragePool2d(singleInput(node, inbound), booleanOption(node, 'keepdims', false), node.name));
+    case 'GlobalMaxPooling2D': {
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      const [, height, width, channels] = x.shape;
+      const pooled = pool2d(x, 'max', [height, width], [height, width], 'valid', node.name);
+      return withoutActivation({ shape: [x.shape[0], channels], data: pooled.data });
+    }
     case 'Flatten': {
       requireChannelsLast(node);
       const x = singleInput(node, inbound);

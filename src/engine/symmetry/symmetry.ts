@@ -240,6 +240,10 @@ export class SymmetryAnalysis {
         const name = cap === 6 ? 'ReLU6 (ReLU with max_value 6)' : `ReLU with max_value ${String(cap)}`;
         return this.pin(input, node.name, `${name} clips at a fixed value, so it is not positively homogeneous: min(max(αx, 0), ${String(cap)}) ≠ α·min(max(x, 0), ${String(cap)})`);
       }
+      case 'Rescaling':
+        // x·s is linear; an offset is not.
+        if (node.config.offset === 0 || node.config.offset === undefined) return input;
+        return this.pin(input, node.name, 'Rescaling with an offset is not homogeneous');
       default:
         if (scalePassingLayers.has(node.className)) return input;
         return this.pin(input, node.name, `${node.className} is not homogeneous`);

@@ -10,10 +10,11 @@ import { attentionOperators } from './attention';
 import { mergeOperators } from './merge';
 import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
+import { reduceOperators } from './reduce';
 import { shapeOperators } from './shape';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
