@@ -1,10 +1,10 @@
 /**
  * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —,
- * Cast from float to float, and ReduceSum/ReduceMax over height and width: graphs built with Python's onnx helper compute what ONNX Runtime
+ * Cast from float to float, ReduceSum/ReduceMax over height and width, and InstanceNormalization: graphs built with Python's onnx helper compute what ONNX Runtime
  * computes; loss, gradient and Hessian-vector products of both engines (tfjs and ONNX Runtime) equal
  * the float64 hyper-dual reference, whose derivatives are checked against float64 central differences;
  * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the reductions
- * pass scales.
+ * pass scales; an instance normalization pins them.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,10 +121,7 @@ test('Softplus, Selu, Exp, Log, Sqrt, Pow and Cast map to layers that compute wh
 test('ReduceSum and ReduceMax over height and width equal ONNX Runtime, pass rescaling scales, and their loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
   const shape = [SAMPLES, 2, 4, 4];
   const values = new SeededRandom(9).normals(SAMPLES * 2 * 16);
-  const channelsLast = Float32Array.from({ length: values.length }, (_, i) => {
-    const [n, h, w, c] = [Math.floor(i / 32), Math.floor(i / 8) % 4, Math.floor(i / 2) % 4, i % 2];
-    return values[((n * 2 + c) * 4 + h) * 4 + w];
-  });
+  const channelsLast = channelsLastOf(values);
   const targets = randomClassTargets(SAMPLES, 3, 93);
   for (const [name, { body, classes }] of Object.entries(reductions)) {
     const file = build(name, body, 3);
@@ -137,6 +134,20 @@ test('ReduceSum and ReduceMax over height and width equal ONNX Runtime, pass res
     assert.deepEqual(structure.barriers.filter((b) => b.layer !== 'dense').map((b) => b.reason), [], `${name}: only the output pins`);
     assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLast, targets }, name);
   }
+});
+
+test('InstanceNormalization equals ONNX Runtime, pins rescaling, and its loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
+  const values = new SeededRandom(10).normals(SAMPLES * 2 * 16);
+  const body = node('InstanceNormalization', ['c', 'scale', 'shift'], 'n', ', epsilon=1e-3') + node('Tanh', ['n'], 'm') + 'w("scale", (3,), 1.0)\nw("shift", (3,), 0.5)\n';
+  const file = build('instance normalization', body);
+  const checkpoint = await readOnnx(file);
+  assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'InstanceNormalization', 'Activation', 'Flatten', 'Dense']);
+  assert.deepEqual(checkpoint.weights.filter((w) => w.layer === 'n').map((w) => [w.name, w.role, w.shape]), [['scale', 'gamma', [3]], ['shift', 'beta', [3]]]);
+  const expected = await ortOutputs(file, values, [SAMPLES, 2, 4, 4]);
+  const actual = engineOutputs(checkpoint, values, [SAMPLES, 2, 4, 4], 'nchw');
+  assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
+  assert.ok(analyzeSymmetry(checkpoint, 'layer').barriers.some((b) => b.layer === 'n' && /InstanceNormalization is not homogeneous/.test(b.reason)));
+  assertEnginesMatchReference(checkpoint, { source: 'instance normalization', count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLastOf(values), targets: randomClassTargets(SAMPLES, 3, 94) }, 'instance normalization');
 });
 
 test('Pow with a computed or many-valued exponent, and a Cast of data to another type, are refused naming the node', { skip: missing }, async () => {
@@ -198,6 +209,14 @@ test('Softplus, Selu, Exp, Log, Sqrt and Pow: loss, gradient and Hessian-vector 
   const inputs = Float32Array.from(randomInputs([4, 4, 2], SAMPLES, 72));
   assertEnginesMatchReference(elementwiseNetwork(71), { source: 'elementwise', count: SAMPLES, sampleShape: [4, 4, 2], inputs, targets: randomClassTargets(SAMPLES, 3, 73) }, 'elementwise');
 });
+
+/** A batch [N, 2, 4, 4] moved to [N, 4, 4, 2]. */
+function channelsLastOf(values: Float32Array): Float32Array {
+  return Float32Array.from({ length: values.length }, (_, i) => {
+    const [n, h, w, c] = [Math.floor(i / 32), Math.floor(i / 8) % 4, Math.floor(i / 2) % 4, i % 2];
+    return values[((n * 2 + c) * 4 + h) * 4 + w];
+  });
+}
 
 function assertEnginesMatchReference(checkpoint: Checkpoint, dataset: Dataset, label: string): void {
   const network = new NetworkFunction(checkpoint);

@@ -159,6 +159,8 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       return withoutActivation(batchNormalization(node, singleInput(node, inbound), weights));
     case 'LayerNormalization':
       return withoutActivation(layerNormalization(node, singleInput(node, inbound), weights));
+    case 'InstanceNormalization':
+      return withoutActivation(instanceNormalization(node, singleInput(node, inbound), requireWeight('gamma'), requireWeight('beta')));
     case 'Activation':
       return withActivation(singleInput(node, inbound), parseActivation(node.config['activation'], node.name), node.name);
     case 'Softmax': {
@@ -339,6 +341,33 @@ function layerNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerW
       const scaled = gamma === null ? normalized : mul(normalized, gamma.data[j]);
       data.push(beta === null ? scaled : add(scaled, beta.data[j]));
     });
+  }
+  return { shape: x.shape, data };
+}
+
+/** ONNX InstanceNormalization on [N, H, W, C]: each sample's channel over its H·W positions, biased variance. */
+function instanceNormalization(node: LayerNode, x: ReferenceTensor, gamma: ReferenceTensor, beta: ReferenceTensor): ReferenceTensor {
+  if (x.shape.length !== 4) throw new ReferenceModelError(node.name, `expected a [N, H, W, C] input, found [${x.shape.join(', ')}]`);
+  const [count, height, width, channels] = x.shape;
+  requireShape(gamma.shape, [channels], 'gamma', node.name);
+  requireShape(beta.shape, [channels], 'beta', node.name);
+  const epsilon = numberOption(node, 'epsilon', 1e-5);
+  const positions = height * width;
+  const data: Num[] = new Array(x.data.length);
+  for (let n = 0; n < count; n++) {
+    for (let c = 0; c < channels; c++) {
+      const at = (p: number) => (n * positions + p) * channels + c;
+      const total = new SumAccumulator();
+      for (let p = 0; p < positions; p++) total.add(x.data[at(p)]);
+      const mean = div(total.result(), positions);
+      const centered = Array.from({ length: positions }, (_, p) => sub(x.data[at(p)], mean));
+      const squares = new SumAccumulator();
+      for (const d of centered) squares.addProduct(d, d);
+      const inverseDeviation = div(1, sqrt(add(div(squares.result(), positions), epsilon)));
+      centered.forEach((d, p) => {
+        data[at(p)] = add(mul(mul(d, inverseDeviation), gamma.data[c]), beta.data[c]);
+      });
+    }
   }
   return { shape: x.shape, data };
 }

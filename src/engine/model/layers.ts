@@ -164,6 +164,15 @@ function layerNormalization(call: LayerCall): tf.Tensor {
   return y;
 }
 
+/** Per sample and channel over height and width: (x − mean) / sqrt(var + ε) · γ + β, biased variance. */
+function instanceNormalization(call: LayerCall): tf.Tensor {
+  const x = rank4(call);
+  const centered = tf.sub(x, tf.mean(x, [1, 2], true));
+  const variance = tf.mean(tf.mul(centered, centered), [1, 2], true);
+  const y = tf.mul(centered, tf.rsqrt(tf.add(variance, configValue(call.node, 'epsilon', 1e-5))));
+  return tf.add(tf.mul(y, required(call, 'gamma')), required(call, 'beta'));
+}
+
 function reshape(call: LayerCall): tf.Tensor {
   const x = single(call);
   const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
@@ -289,6 +298,7 @@ const implementations: Record<string, LayerImplementation> = {
   Reshape: reshape,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
+  InstanceNormalization: instanceNormalization,
   Activation: (call) => activate(call, single(call)),
   ReLU: reluLayer,
   LeakyReLU: (call) => leakyRelu(single(call), configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3))),

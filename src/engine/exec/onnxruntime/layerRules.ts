@@ -43,6 +43,7 @@ export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>>
   ZeroPadding2D: 'spatial',
   UpSampling2D: 'spatial',
   BatchNormalization: 'either',
+  InstanceNormalization: 'either',
   Activation: 'either',
   ReLU: 'either',
   LeakyReLU: 'either',
@@ -284,6 +285,18 @@ function layerNormalization(call: LayerEmission): Value {
   return y;
 }
 
+/** Per sample and channel over height and width (NCHW or NHWC): (x − mean) / sqrt(var + ε) · γ + β. */
+function instanceNormalization(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = rank4(call);
+  const axes = call.channelsFirst ? [2, 3] : [1, 2];
+  const positions = x.shape[axes[0]] * x.shape[axes[1]];
+  const centered = t.sub(x, t.scale(t.reduceSum(x, axes), 1 / positions));
+  const variance = t.scale(t.reduceSum(t.mul(centered, centered), axes), 1 / positions);
+  const y = t.mul(centered, t.reciprocal(t.sqrt(t.add(variance, t.scalar(configValue(call.node, 'epsilon', 1e-5))))));
+  return t.add(t.mul(y, perChannel(call, required(call, 'gamma'), 4)), perChannel(call, required(call, 'beta'), 4));
+}
+
 function concatenate(call: LayerEmission): Value {
   const rank = call.inputs[0].shape.length;
   const axis = configValue(call.node, 'axis', -1);
@@ -442,6 +455,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
     DepthwiseConv2D: depthwise,
     LayerNormalization: layerNormalization,
+    InstanceNormalization: instanceNormalization,
     HardSigmoid: (call) => {
       const t = call.tape;
       return cappedRelu(t, t.add(t.scale(single(call), configValue(call.node, 'alpha', 0.2)), t.scalar(configValue(call.node, 'beta', 0.5))), 1);
