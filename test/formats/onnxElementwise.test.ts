@@ -1,6 +1,7 @@
 /**
  * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —,
- * Cast from float to float, ReduceSum/ReduceMax over height and width, and InstanceNormalization: graphs built with Python's onnx helper compute what ONNX Runtime
+ * Cast from float to float, ReduceSum/ReduceMax over height and width, InstanceNormalization and
+ * ConvTranspose: graphs built with Python's onnx helper compute what ONNX Runtime
  * computes; loss, gradient and Hessian-vector products of both engines (tfjs and ONNX Runtime) equal
  * the float64 hyper-dual reference, whose derivatives are checked against float64 central differences;
  * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the reductions
@@ -148,6 +149,26 @@ test('InstanceNormalization equals ONNX Runtime, pins rescaling, and its loss, g
   assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
   assert.ok(analyzeSymmetry(checkpoint, 'layer').barriers.some((b) => b.layer === 'n' && /InstanceNormalization is not homogeneous/.test(b.reason)));
   assertEnginesMatchReference(checkpoint, { source: 'instance normalization', count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLastOf(values), targets: randomClassTargets(SAMPLES, 3, 94) }, 'instance normalization');
+});
+
+test('ConvTranspose (strides, asymmetric pads, output_padding, with and without bias) equals ONNX Runtime, and its loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
+  const values = new SeededRandom(11).normals(SAMPLES * 2 * 16);
+  const cases: [string, string, number][] = [
+    // c [N, 3, 4, 4] → [N, 2, 9, 8]: (4 − 1)·2 − (0 + 1) + 3 + 1 = 9 rows, (4 − 1)·2 − (1 + 0) + 3 + 0 = 8 columns.
+    ['strided, padded', node('ConvTranspose', ['c', 'kt', 'bt'], 'm', ', strides=[2, 2], pads=[0, 1, 1, 0], output_padding=[1, 0]') + 'w("kt", (3, 2, 3, 3))\nw("bt", (2,))\n', 2 * 9 * 8],
+    // → [N, 2, 5, 6] without bias, kernel 2×3.
+    ['stride 1, no bias', node('ConvTranspose', ['c', 'kt'], 'm', ', kernel_shape=[2, 3]') + 'w("kt", (3, 2, 2, 3))\n', 2 * 5 * 6],
+  ];
+  for (const [name, body, features] of cases) {
+    const file = build(`conv transpose ${name}`, body, features);
+    const checkpoint = await readOnnx(file);
+    assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'Conv2DTranspose', 'Flatten', 'Dense'], name);
+    const expected = await ortOutputs(file, values, [SAMPLES, 2, 4, 4]);
+    const actual = engineOutputs(checkpoint, values, [SAMPLES, 2, 4, 4], 'nchw');
+    assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `${name}: vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
+    assert.ok(analyzeSymmetry(checkpoint, 'layer').barriers.some((b) => b.layer === 'm' && /transposed convolution/.test(b.reason)), name);
+    assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLastOf(values), targets: randomClassTargets(SAMPLES, 3, 95) }, name);
+  }
 });
 
 test('Pow with a computed or many-valued exponent, and a Cast of data to another type, are refused naming the node', { skip: missing }, async () => {

@@ -128,6 +128,8 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }
+    case 'Conv2DTranspose':
+      return withoutActivation(conv2dTranspose(node, singleInput(node, inbound), requireWeight('kernel'), optionalWeight('bias', booleanOption(node, 'use_bias', true))));
     case 'MaxPooling2D':
     case 'AveragePooling2D': {
       requireChannelsLast(node);
@@ -343,6 +345,42 @@ function layerNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerW
     });
   }
   return { shape: x.shape, data };
+}
+
+/**
+ * ONNX ConvTranspose on [N, H, W, C] with kernel [kh, kw, filters, C]: each input cell scatters
+ * x·kernel into output cell (i·s + a − pad_top, j·s + b − pad_left); output (H − 1)·s − pads + k + output_padding.
+ */
+function conv2dTranspose(node: LayerNode, x: ReferenceTensor, kernel: ReferenceTensor, bias: ReferenceTensor | null): ReferenceTensor {
+  const [count, height, width, inputs] = x.shape;
+  const [kh, kw, filters] = kernel.shape;
+  requireShape(kernel.shape, [kh, kw, filters, inputs], 'kernel', node.name);
+  const [sh, sw] = pairOption(node, 'strides', [1, 1]);
+  const [oh, ow] = pairOption(node, 'output_padding', [0, 0]);
+  const [top, left, bottom, right] = (node.config['pads'] ?? [0, 0, 0, 0]) as number[];
+  const outH = (height - 1) * sh - top - bottom + kh + oh;
+  const outW = (width - 1) * sw - left - right + kw + ow;
+  const data: Num[] = new Array(count * outH * outW * filters).fill(0);
+  for (let n = 0; n < count; n++) {
+    for (let i = 0; i < height; i++) {
+      for (let j = 0; j < width; j++) {
+        for (let a = 0; a < kh; a++) {
+          const r = i * sh + a - top;
+          if (r < 0 || r >= outH) continue;
+          for (let b = 0; b < kw; b++) {
+            const q = j * sw + b - left;
+            if (q < 0 || q >= outW) continue;
+            for (let o = 0; o < filters; o++) {
+              const at = ((n * outH + r) * outW + q) * filters + o;
+              for (let c = 0; c < inputs; c++) data[at] = add(data[at], mul(x.data[((n * height + i) * width + j) * inputs + c], kernel.data[((a * kw + b) * filters + o) * inputs + c]));
+            }
+          }
+        }
+      }
+    }
+  }
+  if (bias !== null) for (let k = 0; k < data.length; k++) data[k] = add(data[k], bias.data[k % filters]);
+  return { shape: [count, outH, outW, filters], data };
 }
 
 /** ONNX InstanceNormalization on [N, H, W, C]: each sample's channel over its H·W positions, biased variance. */

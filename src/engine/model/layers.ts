@@ -5,6 +5,7 @@ import { channelShuffle, channelSlice } from './channelLayers';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 import { tokenLayers } from './tokenLayers';
+import { conv2dTranspose } from './transposedConvolution';
 
 /** Looks up a layer's weight by role; undefined when the layer has no such weight. */
 export type WeightLookup = (role: string) => tf.Tensor | undefined;
@@ -280,6 +281,7 @@ const implementations: Record<string, LayerImplementation> = {
   Dense: dense,
   Conv2D: convolution,
   DepthwiseConv2D: depthwise,
+  Conv2DTranspose: (call) => withBias(call, conv2dTranspose(call.node, single(call), required(call, 'kernel'))),
   MaxPooling2D: pooling(maxPool),
   AveragePooling2D: pooling(averagePool),
   GlobalAveragePooling2D: (call) => {

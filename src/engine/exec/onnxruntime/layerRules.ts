@@ -10,6 +10,7 @@ import { canonicalActivation } from '../../model/activations';
 import { windowGeometry, type WindowSpec } from '../../model/spatial';
 import { inferenceIdentityLayers } from '../../model/layers';
 import { shuffleGroups, sliceRange } from '../../model/channelLayers';
+import { transposedGeometry } from '../../model/transposedConvolution';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -36,6 +37,7 @@ export const toChannelsLast = [0, 2, 3, 1];
 export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>> = {
   Conv2D: 'spatial',
   DepthwiseConv2D: 'spatial',
+  Conv2DTranspose: 'spatial',
   MaxPooling2D: 'spatial',
   AveragePooling2D: 'spatial',
   GlobalAveragePooling2D: 'spatial',
@@ -210,6 +212,18 @@ function depthwise(call: LayerEmission): Value {
   if (filter.shape[1] !== 1 || filter.shape[0] % channels !== 0) throw new ModelProblem(call.node.name, `depthwise kernel does not fit the ${channels} channels the layer receives`);
   const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
   return activate(call, withBias(call, y));
+}
+
+/** ONNX's ConvTranspose (group 1, dilation 1), as src/engine/model/transposedConvolution.ts. */
+function transposedConvolution(call: LayerEmission): Value {
+  const x = rank4(call);
+  const filter = requiredFilter(call, 'kernel');
+  const [inputs, filters, kh, kw] = filter.shape;
+  if (inputs !== x.shape[1]) throw new ModelProblem(call.node.name, `kernel expects ${inputs} input channels, the layer receives ${x.shape[1]}`);
+  if ((call.node.config.padding ?? 'valid') !== 'valid') throw new ModelProblem(call.node.name, `Conv2DTranspose padding '${String(call.node.config.padding)}' is not supported (explicit pads only)`);
+  const g = transposedGeometry(call.node, [x.shape[2], x.shape[3]], [kh, kw]);
+  const y = call.tape.convTranspose(x, filter, { strides: g.strides, dilations: [1, 1], pads: [g.pads[0], g.pads[1], g.pads[2], g.pads[3]], group: 1 }, [x.shape[0], filters, g.outH, g.outW]);
+  return withBias(call, y);
 }
 
 function poolSpec(call: LayerEmission): WindowSpec {
@@ -428,6 +442,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
     Dense: dense,
     Conv2D: convolution,
+    Conv2DTranspose: transposedConvolution,
     MaxPooling2D: maxPooling,
     AveragePooling2D: averagePooling,
     GlobalAveragePooling2D: (call) => {

@@ -302,6 +302,11 @@ export class Tape {
     );
   }
 
+  /** ONNX's ConvTranspose of x with w [in, out/group, kh, kw] to `outputShape`: conv's adjoint in its input. */
+  convTranspose(x: Value, w: Value, attrs: ConvolutionAttributes, outputShape: readonly number[]): Value {
+    return this.convInputGradient(x, w, attrs, outputShape);
+  }
+
   /** The adjoint of conv in its input: ConvTranspose with the same geometry. Bilinear in (g, w). */
   private convInputGradient(g: Value, w: Value, attrs: ConvolutionAttributes, inputShape: readonly number[]): Value {
     const [, , kh, kw] = w.shape;
@@ -310,7 +315,13 @@ export class Tape {
       return inputShape[2 + axis] - covered;
     });
     const y = this.emit('ConvTranspose', [g.name, w.name], inputShape, g.variable || w.variable, { ...convAttributes(attrs, [kh, kw]), output_padding: outputPadding });
-    return this.record([g, w], y, ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape), inputShape));
+    return this.record(
+      [g, w],
+      y,
+      ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape), inputShape),
+      // Reverse mode, for a ConvTranspose in the network itself: the conv forward, and conv's filter gradient.
+      (upstream) => [g.variable ? this.conv(upstream, w, attrs) : undefined, w.variable ? this.convFilterGradient(upstream, g, attrs, w.shape) : undefined],
+    );
   }
 
   /**

@@ -12,9 +12,10 @@ import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
 import { reduceOperators } from './reduce';
 import { shapeOperators } from './shape';
+import { transposedConvolutionOperators } from './transposedConvolution';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators, ...transposedConvolutionOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
