@@ -1,11 +1,11 @@
 /**
  * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —,
- * Cast from float to float, ReduceSum/ReduceMax over height and width, InstanceNormalization and
+ * Cast from float to float, ReduceSum/ReduceMean/ReduceMax over height and width or the channels, InstanceNormalization and
  * ConvTranspose: graphs built with Python's onnx helper compute what ONNX Runtime
  * computes; loss, gradient and Hessian-vector products of both engines (tfjs and ONNX Runtime) equal
  * the float64 hyper-dual reference, whose derivatives are checked against float64 central differences;
- * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the reductions
- * pass scales; an instance normalization pins them.
+ * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the spatial
+ * reductions pass scales; an instance normalization pins them.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,12 +81,19 @@ const graphs: Record<string, { body: string; classes: string[]; features?: numbe
   'cast to float': { body: node('Cast', ['c'], 'm', ', to=TensorProto.FLOAT'), classes: [] },
 };
 
-/** Reductions over height and width: axes as an attribute or (ReduceSum, opset 13) an input; kept or dropped. */
-const reductions: Record<string, { body: string; classes: string[] }> = {
+/**
+ * Reductions over height and width (axes as an attribute or, for ReduceSum at opset 13, an input; kept or
+ * dropped), and over the channels (kept as one: 16 values per sample).
+ */
+const reductions: Record<string, { body: string; classes: string[]; features?: number }> = {
   'reduce sum, axes input, keepdims': { body: node('ReduceSum', ['c', 'axes'], 'm') + 'inits.append(numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes"))\n', classes: ['GlobalAveragePooling2D', 'Rescaling'] },
   'reduce sum, negative axes, dropped': { body: node('ReduceSum', ['c', 'axes'], 'm', ', keepdims=0') + 'inits.append(numpy_helper.from_array(np.array([-1, -2], dtype=np.int64), "axes"))\n', classes: ['GlobalAveragePooling2D', 'Rescaling'] },
   'reduce max, kept': { body: node('ReduceMax', ['c'], 'm', ', axes=[2, 3]'), classes: ['GlobalMaxPooling2D'] },
   'reduce max of relu, dropped': { body: node('Relu', ['c'], 'r') + node('ReduceMax', ['r'], 'm', ', axes=[3, 2], keepdims=0'), classes: ['Activation', 'GlobalMaxPooling2D'] },
+  'reduce mean, kept': { body: node('ReduceMean', ['c'], 'm', ', axes=[2, 3]'), classes: ['GlobalAveragePooling2D'] },
+  'channel sum': { body: node('ReduceSum', ['c', 'axes'], 'm') + 'inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"))\n', classes: ['ChannelReduce'], features: 16 },
+  'channel mean': { body: node('ReduceMean', ['c'], 'm', ', axes=[1]'), classes: ['ChannelReduce'], features: 16 },
+  'channel max': { body: node('ReduceMax', ['c'], 'm', ', axes=[-3]'), classes: ['ChannelReduce'], features: 16 },
 };
 
 function build(name: string, body: string, features = 48): string {
@@ -119,20 +126,23 @@ test('Softplus, Selu, Exp, Log, Sqrt, Pow and Cast map to layers that compute wh
   }
 });
 
-test('ReduceSum and ReduceMax over height and width equal ONNX Runtime, pass rescaling scales, and their loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
+test('ReduceSum, ReduceMean and ReduceMax over height and width or the channels equal ONNX Runtime, pass rescaling scales (over height and width) or pin them (over channels), and their loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
   const shape = [SAMPLES, 2, 4, 4];
   const values = new SeededRandom(9).normals(SAMPLES * 2 * 16);
   const channelsLast = channelsLastOf(values);
   const targets = randomClassTargets(SAMPLES, 3, 93);
-  for (const [name, { body, classes }] of Object.entries(reductions)) {
-    const file = build(name, body, 3);
+  for (const [name, { body, classes, features }] of Object.entries(reductions)) {
+    const file = build(name, body, features ?? 3);
     const checkpoint = await readOnnx(file);
-    assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', ...classes, 'Dense'], `${name}: a reduced map flattens without a layer`);
+    const channels = classes.includes('ChannelReduce');
+    assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', ...classes, ...(channels ? ['Flatten'] : []), 'Dense'], `${name}: a map reduced over height and width flattens without a layer`);
     const expected = await ortOutputs(file, values, shape);
     const actual = engineOutputs(checkpoint, values, shape, 'nchw');
     assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `${name}: vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
     const structure = analyzeSymmetry(checkpoint, 'layer');
-    assert.deepEqual(structure.barriers.filter((b) => b.layer !== 'dense').map((b) => b.reason), [], `${name}: only the output pins`);
+    const reasons = structure.barriers.filter((b) => b.layer !== 'dense').map((b) => b.reason);
+    if (channels) assert.ok(reasons.length === 1 && /ChannelReduce combines channels/.test(reasons[0]), `${name}: ${JSON.stringify(reasons)}`);
+    else assert.deepEqual(reasons, [], `${name}: only the output pins`);
     assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLast, targets }, name);
   }
 });

@@ -5,7 +5,7 @@
 import type { LayerNode, ModelSpec } from '../../src/engine/model/spec';
 import { applyActivation, elu, leakyRelu, parseActivation, power, softmaxOverAxis, thresholdedRelu } from './activations';
 import type { ActivationName } from './activations';
-import { SumAccumulator, add, div, mul, realPart, sqrt, sub } from './hyperDual';
+import { SumAccumulator, add, div, maxByRealPart, mul, realPart, sqrt, sub } from './hyperDual';
 import type { Num } from './hyperDual';
 import {
   booleanOption,
@@ -128,6 +128,8 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }
+    case 'ChannelReduce':
+      return withoutActivation(channelReduce(node, singleInput(node, inbound)));
     case 'Conv2DTranspose':
       return withoutActivation(conv2dTranspose(node, singleInput(node, inbound), requireWeight('kernel'), optionalWeight('bias', booleanOption(node, 'use_bias', true))));
     case 'MaxPooling2D':
@@ -381,6 +383,23 @@ function conv2dTranspose(node: LayerNode, x: ReferenceTensor, kernel: ReferenceT
   }
   if (bias !== null) for (let k = 0; k < data.length; k++) data[k] = add(data[k], bias.data[k % filters]);
   return { shape: [count, outH, outW, filters], data };
+}
+
+/** [N, H, W, C] → [N, H, W, 1]: each position's channels summed, averaged or maximized (by real part). */
+function channelReduce(node: LayerNode, x: ReferenceTensor): ReferenceTensor {
+  const channels = x.shape[x.shape.length - 1];
+  const reduction = node.config['reduction'];
+  const data: Num[] = [];
+  for (let start = 0; start < x.data.length; start += channels) {
+    const cells = x.data.slice(start, start + channels);
+    if (reduction === 'max') data.push(cells.reduce(maxByRealPart));
+    else {
+      const total = new SumAccumulator();
+      for (const v of cells) total.add(v);
+      data.push(reduction === 'mean' ? div(total.result(), channels) : total.result());
+    }
+  }
+  return { shape: [...x.shape.slice(0, -1), 1], data };
 }
 
 /** ONNX InstanceNormalization on [N, H, W, C]: each sample's channel over its H·W positions, biased variance. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelProblem } from '../../protocol/errors';
 import { activationFunction, cappedRelu, leakyRelu, elu, power } from './activations';
 import { channelShuffle, channelSlice } from './channelLayers';
+import { channelReduce } from './channelReduce';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 import { tokenLayers } from './tokenLayers';
@@ -316,6 +317,7 @@ const implementations: Record<string, LayerImplementation> = {
   ZeroPadding2D: zeroPadding,
   ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
   ChannelSlice: (call) => channelSlice(call.node, single(call)),
+  ChannelReduce: (call) => channelReduce(call.node, single(call)),
   ...Object.fromEntries(Object.entries(tokenLayers).map(([className, layer]) => [className, (call: LayerCall) => layer(call.node, call.inputs, call.weight)])),
 };
 

@@ -240,6 +240,8 @@ export class SymmetryAnalysis {
         const name = cap === 6 ? 'ReLU6 (ReLU with max_value 6)' : `ReLU with max_value ${String(cap)}`;
         return this.pin(input, node.name, `${name} clips at a fixed value, so it is not positively homogeneous: min(max(αx, 0), ${String(cap)}) ≠ α·min(max(x, 0), ${String(cap)})`);
       }
+      case 'ChannelReduce':
+        return this.pin(input, node.name, 'ChannelReduce combines channels that may carry different scales; rescaling through it is not supported');
       case 'Conv2DTranspose':
         return this.pin(input, node.name, 'Conv2DTranspose is linear, but rescaling through a transposed convolution is not supported');
       case 'Rescaling':

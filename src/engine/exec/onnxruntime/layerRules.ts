@@ -11,6 +11,7 @@ import { windowGeometry, type WindowSpec } from '../../model/spatial';
 import { inferenceIdentityLayers } from '../../model/layers';
 import { shuffleGroups, sliceRange } from '../../model/channelLayers';
 import { transposedGeometry } from '../../model/transposedConvolution';
+import { channelReduction } from '../../model/channelReduce';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -46,6 +47,7 @@ export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>>
   UpSampling2D: 'spatial',
   BatchNormalization: 'either',
   InstanceNormalization: 'either',
+  ChannelReduce: 'either',
   Activation: 'either',
   ReLU: 'either',
   LeakyReLU: 'either',
@@ -403,6 +405,20 @@ function channelSlice(call: LayerEmission): Value {
   return call.tape.slice(x, x.shape.map((_, i) => (i === last ? begin : 0)), x.shape.map((d, i) => (i === last ? size : d)));
 }
 
+/** Sum, mean or maximum over the channels, kept as one (src/engine/model/channelReduce.ts); the maximum as a max-pool across them. */
+function channelReduce(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = rank4(call);
+  const reduction = channelReduction(call.node);
+  const axis = call.channelsFirst ? 1 : 3;
+  if (reduction !== 'max') return t.scale(t.reduceSum(x, [axis]), reduction === 'mean' ? 1 / x.shape[axis] : 1);
+  const [n, channels] = [x.shape[0], x.shape[axis]];
+  const positions = x.shape.reduce((a, b) => a * b, 1) / (n * channels);
+  const rows = call.channelsFirst ? t.reshape(x, [n, 1, channels, positions]) : t.transpose(t.reshape(x, [n, positions, channels, 1]), [0, 3, 2, 1]);
+  const pooled = t.maxPool(rows, { kernel: [channels, 1], strides: [channels, 1], pads: [0, 0, 0, 0] });
+  return t.reshape(pooled, x.shape.map((d, i) => (i === axis ? 1 : d)));
+}
+
 // ---- attention-block layers (src/engine/model/tokenLayers.ts) ------------------------------------
 
 function dataAxis(call: LayerEmission, x: Value): number {
@@ -482,6 +498,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ZeroPadding2D: zeroPadding,
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
+    ChannelReduce: channelReduce,
     ...tokenLayerRules,
   };
 }
