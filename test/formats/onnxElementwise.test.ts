@@ -1,7 +1,7 @@
 /**
  * Smooth elementwise ONNX operators — Softplus, Selu, Exp, Log, Sqrt, Pow with a constant exponent —,
  * Cast from float to float, ReduceSum/ReduceMean/ReduceMax over height and width or the channels, InstanceNormalization and
- * ConvTranspose: graphs built with Python's onnx helper compute what ONNX Runtime
+ * ConvTranspose, Pad with a constant on channels, height and width: graphs built with Python's onnx helper compute what ONNX Runtime
  * computes; loss, gradient and Hessian-vector products of both engines (tfjs and ONNX Runtime) equal
  * the float64 hyper-dual reference, whose derivatives are checked against float64 central differences;
  * none of the elementwise ones is positively homogeneous, so rescaling stops at each; the spatial
@@ -178,6 +178,29 @@ test('ConvTranspose (strides, asymmetric pads, output_padding, with and without 
     assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `${name}: vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
     assert.ok(analyzeSymmetry(checkpoint, 'layer').barriers.some((b) => b.layer === 'm' && /transposed convolution/.test(b.reason)), name);
     assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLastOf(values), targets: randomClassTargets(SAMPLES, 3, 95) }, name);
+  }
+});
+
+test('Pad with a constant on channels, height and width equals ONNX Runtime, and its loss, gradient and Hessian-vector products on both engines equal the float64 reference', { skip: missing }, async () => {
+  const values = new SeededRandom(12).normals(SAMPLES * 2 * 16);
+  const pads = (list: number[]) => `inits.append(numpy_helper.from_array(np.array(${JSON.stringify(list)}, dtype=np.int64), "pads"))\n`;
+  // The pin each makes: a constant other than zero is not homogeneous, and the first layer stops the scales.
+  const cases: [string, string, string[], number, RegExp][] = [
+    // c [N, 3, 4, 4] → [N, 6, 4, 4]: one zero channel before, two after (ResNet's option-A shortcut).
+    ['zero channels', node('Pad', ['c', 'pads'], 'm') + pads([0, 1, 0, 0, 0, 2, 0, 0]), ['ChannelPad'], 6 * 16, /ChannelPad is linear, but rescaling through added channels is not supported/],
+    // → [N, 4, 5, 7] filled with 0.75.
+    ['a constant on every axis', node('Pad', ['c', 'pads', 'v'], 'm') + pads([0, 0, 1, 2, 0, 1, 0, 1]) + 'const("v", 0.75)\n', ['Rescaling', 'ChannelPad', 'ZeroPadding2D', 'Rescaling'], 4 * 5 * 7, /Rescaling with an offset is not homogeneous/],
+  ];
+  for (const [name, body, classes, features, pin] of cases) {
+    const file = build(`pad ${name}`, body, features);
+    const checkpoint = await readOnnx(file);
+    assert.deepEqual(checkpoint.model.layers.map((l) => l.className), ['InputLayer', 'Conv2D', ...classes, 'Flatten', 'Dense'], name);
+    const expected = await ortOutputs(file, values, [SAMPLES, 2, 4, 4]);
+    const actual = engineOutputs(checkpoint, values, [SAMPLES, 2, 4, 4], 'nchw');
+    assert.ok(relativeError(actual, Float64Array.from(expected)) <= 1e-5, `${name}: vs ONNX Runtime ${relativeError(actual, Float64Array.from(expected))}`);
+    const reasons = analyzeSymmetry(checkpoint, 'layer').barriers.map((b) => b.reason);
+    assert.ok(reasons.some((r) => pin.test(r)), `${name}: ${JSON.stringify(reasons)}`);
+    assertEnginesMatchReference(checkpoint, { source: name, count: SAMPLES, sampleShape: [4, 4, 2], inputs: channelsLastOf(values), targets: randomClassTargets(SAMPLES, 3, 96) }, name);
   }
 });
 

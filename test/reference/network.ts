@@ -128,6 +128,28 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }
+    case 'ZeroPadding2D': {
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      const raw = node.config['padding'] ?? 1;
+      const sides = (k: number): number[] => (typeof raw === 'number' ? [raw, raw] : Array.isArray((raw as unknown[])[k]) ? ((raw as number[][])[k]) : [(raw as number[])[k], (raw as number[])[k]]);
+      const [[top, bottom], [left, right]] = [sides(0), sides(1)];
+      const [count, height, width, channels] = x.shape;
+      const [outH, outW] = [height + top + bottom, width + left + right];
+      const data: Num[] = new Array(count * outH * outW * channels).fill(0);
+      for (let n = 0; n < count; n++) for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) for (let c = 0; c < channels; c++) {
+        data[((n * outH + i + top) * outW + j + left) * channels + c] = x.data[((n * height + i) * width + j) * channels + c];
+      }
+      return withoutActivation({ shape: [count, outH, outW, channels], data });
+    }
+    case 'ChannelPad': {
+      const x = singleInput(node, inbound);
+      const [before, after] = pairOption(node, 'padding', null);
+      const channels = x.shape[x.shape.length - 1];
+      const data: Num[] = [];
+      for (let start = 0; start < x.data.length; start += channels) data.push(...new Array<Num>(before).fill(0), ...x.data.slice(start, start + channels), ...new Array<Num>(after).fill(0));
+      return withoutActivation({ shape: [...x.shape.slice(0, -1), before + channels + after], data });
+    }
     case 'ChannelReduce':
       return withoutActivation(channelReduce(node, singleInput(node, inbound)));
     case 'Conv2DTranspose':

@@ -3,6 +3,7 @@ import { ModelProblem } from '../../protocol/errors';
 import { activationFunction, cappedRelu, leakyRelu, elu, power } from './activations';
 import { channelShuffle, channelSlice } from './channelLayers';
 import { channelReduce } from './channelReduce';
+import { channelPad } from './channelPad';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 import { tokenLayers } from './tokenLayers';
@@ -318,6 +319,7 @@ const implementations: Record<string, LayerImplementation> = {
   ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
   ChannelSlice: (call) => channelSlice(call.node, single(call)),
   ChannelReduce: (call) => channelReduce(call.node, single(call)),
+  ChannelPad: (call) => channelPad(call.node, single(call)),
   ...Object.fromEntries(Object.entries(tokenLayers).map(([className, layer]) => [className, (call: LayerCall) => layer(call.node, call.inputs, call.weight)])),
 };
 

@@ -12,6 +12,7 @@ import { inferenceIdentityLayers } from '../../model/layers';
 import { shuffleGroups, sliceRange } from '../../model/channelLayers';
 import { transposedGeometry } from '../../model/transposedConvolution';
 import { channelReduction } from '../../model/channelReduce';
+import { channelPadding } from '../../model/channelPad';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -48,6 +49,7 @@ export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>>
   BatchNormalization: 'either',
   InstanceNormalization: 'either',
   ChannelReduce: 'either',
+  ChannelPad: 'either',
   Activation: 'either',
   ReLU: 'either',
   LeakyReLU: 'either',
@@ -499,6 +501,12 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
     ChannelReduce: channelReduce,
+    ChannelPad: (call) => {
+      const x = single(call);
+      const axis = call.channelsFirst && x.shape.length === 4 ? 1 : x.shape.length - 1;
+      const [before, after] = channelPadding(call.node);
+      return call.tape.pad(x, [...x.shape.map((_, i) => (i === axis ? before : 0)), ...x.shape.map((_, i) => (i === axis ? after : 0))]);
+    },
     ...tokenLayerRules,
   };
 }
