@@ -11,6 +11,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../../src/engine/data/dataset';
 import { readOnnx } from '../../src/engine/formats/onnx/onnxFormat';
 import { initBackend } from '../../src/engine/model/backend';
@@ -273,6 +274,7 @@ function channelsLastOf(values: Float32Array): Float32Array {
 }
 
 function assertEnginesMatchReference(checkpoint: Checkpoint, dataset: Dataset, label: string): void {
+  const tensorsBefore = tf.memory().numTensors;
   const network = new NetworkFunction(checkpoint);
   const { inputs, targets } = dataset;
   const engines: [string, Objective][] = [['tfjs', new Objective(network, dataset, 'ce', 2)]];
@@ -300,4 +302,5 @@ function assertEnginesMatchReference(checkpoint: Checkpoint, dataset: Dataset, l
     for (const [, objective] of engines) objective.dispose();
     network.dispose();
   }
+  assert.equal(tf.memory().numTensors, tensorsBefore, `${label}: tensors left behind`);
 }
