@@ -2,7 +2,7 @@
  * Test reference only: activation functions over `Num`s, written from their definitions.
  * Piecewise functions pick their branch by the real part, so they are exact away from the kinks.
  */
-import { SumAccumulator, add, div, erf, exp, greaterThan, log, mul, realPart, sigmoid, softplus, sub, tanh } from './hyperDual';
+import { SumAccumulator, add, applyScalarFunction, div, erf, exp, greaterThan, log, mul, realPart, sigmoid, softplus, sqrt, sub, tanh } from './hyperDual';
 import type { Num } from './hyperDual';
 import { ReferenceModelError, elementCount, mapElements, resolveAxis } from './referenceTensor';
 import type { ReferenceTensor } from './referenceTensor';
@@ -20,7 +20,10 @@ export type ActivationName =
   | 'leaky_relu'
   | 'gelu'
   | 'gelu_tanh'
-  | 'erf';
+  | 'erf'
+  | 'exp'
+  | 'log'
+  | 'sqrt';
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
@@ -63,6 +66,12 @@ export function parseActivation(raw: unknown, layer: string): ActivationName {
       return 'gelu_tanh';
     case 'erf':
       return 'erf';
+    case 'exp':
+      return 'exp';
+    case 'log':
+      return 'log';
+    case 'sqrt':
+      return 'sqrt';
     default:
       throw new ReferenceModelError(layer, `unsupported activation '${raw}'`);
   }
@@ -95,6 +104,12 @@ export function thresholdedRelu(x: Num, maxValue: number | null, negativeSlope: 
   return mul(negativeSlope, sub(x, threshold));
 }
 
+/** x^p for a constant p: value p·x^(p−1) and p(p−1)·x^(p−2) as its derivatives. */
+export function power(x: Num, exponent: number): Num {
+  const a = realPart(x);
+  return applyScalarFunction(x, a ** exponent, exponent * a ** (exponent - 1), exponent * (exponent - 1) * a ** (exponent - 2));
+}
+
 function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 'softmax'>): Num {
   switch (activation) {
     case 'linear':
@@ -121,6 +136,12 @@ function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 
       return mul(mul(0.5, x), add(1, tanh(mul(Math.sqrt(2 / Math.PI), add(x, mul(0.044715, mul(x, mul(x, x))))))));
     case 'erf':
       return erf(x);
+    case 'exp':
+      return exp(x);
+    case 'log':
+      return log(x);
+    case 'sqrt':
+      return sqrt(x);
   }
 }
 

@@ -3,9 +3,9 @@
  * inference semantics. Written independently of src/engine/model: straightforward loops, no tfjs.
  */
 import type { LayerNode, ModelSpec } from '../../src/engine/model/spec';
-import { applyActivation, elu, leakyRelu, parseActivation, softmaxOverAxis, thresholdedRelu } from './activations';
+import { applyActivation, elu, leakyRelu, parseActivation, power, softmaxOverAxis, thresholdedRelu } from './activations';
 import type { ActivationName } from './activations';
-import { SumAccumulator, add, div, mul, realPart, sqrt, sub } from './hyperDual';
+import { SumAccumulator, add, div, maxByRealPart, mul, realPart, sqrt, sub } from './hyperDual';
 import type { Num } from './hyperDual';
 import {
   booleanOption,
@@ -128,6 +128,32 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       );
       return withActivation(linear, parseActivation(node.config['activation'], node.name), node.name);
     }
+    case 'ZeroPadding2D': {
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      const raw = node.config['padding'] ?? 1;
+      const sides = (k: number): number[] => (typeof raw === 'number' ? [raw, raw] : Array.isArray((raw as unknown[])[k]) ? ((raw as number[][])[k]) : [(raw as number[])[k], (raw as number[])[k]]);
+      const [[top, bottom], [left, right]] = [sides(0), sides(1)];
+      const [count, height, width, channels] = x.shape;
+      const [outH, outW] = [height + top + bottom, width + left + right];
+      const data: Num[] = new Array(count * outH * outW * channels).fill(0);
+      for (let n = 0; n < count; n++) for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) for (let c = 0; c < channels; c++) {
+        data[((n * outH + i + top) * outW + j + left) * channels + c] = x.data[((n * height + i) * width + j) * channels + c];
+      }
+      return withoutActivation({ shape: [count, outH, outW, channels], data });
+    }
+    case 'ChannelPad': {
+      const x = singleInput(node, inbound);
+      const [before, after] = pairOption(node, 'padding', null);
+      const channels = x.shape[x.shape.length - 1];
+      const data: Num[] = [];
+      for (let start = 0; start < x.data.length; start += channels) data.push(...new Array<Num>(before).fill(0), ...x.data.slice(start, start + channels), ...new Array<Num>(after).fill(0));
+      return withoutActivation({ shape: [...x.shape.slice(0, -1), before + channels + after], data });
+    }
+    case 'ChannelReduce':
+      return withoutActivation(channelReduce(node, singleInput(node, inbound)));
+    case 'Conv2DTranspose':
+      return withoutActivation(conv2dTranspose(node, singleInput(node, inbound), requireWeight('kernel'), optionalWeight('bias', booleanOption(node, 'use_bias', true))));
     case 'MaxPooling2D':
     case 'AveragePooling2D': {
       requireChannelsLast(node);
@@ -139,6 +165,13 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
     case 'GlobalAveragePooling2D':
       requireChannelsLast(node);
       return withoutActivation(globalAveragePool2d(singleInput(node, inbound), booleanOption(node, 'keepdims', false), node.name));
+    case 'GlobalMaxPooling2D': {
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      const [, height, width, channels] = x.shape;
+      const pooled = pool2d(x, 'max', [height, width], [height, width], 'valid', node.name);
+      return withoutActivation({ shape: [x.shape[0], channels], data: pooled.data });
+    }
     case 'Flatten': {
       requireChannelsLast(node);
       const x = singleInput(node, inbound);
@@ -152,6 +185,8 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       return withoutActivation(batchNormalization(node, singleInput(node, inbound), weights));
     case 'LayerNormalization':
       return withoutActivation(layerNormalization(node, singleInput(node, inbound), weights));
+    case 'InstanceNormalization':
+      return withoutActivation(instanceNormalization(node, singleInput(node, inbound), requireWeight('gamma'), requireWeight('beta')));
     case 'Activation':
       return withActivation(singleInput(node, inbound), parseActivation(node.config['activation'], node.name), node.name);
     case 'Softmax': {
@@ -189,6 +224,10 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
         const r = realPart(z);
         return r <= 0 ? 0 : r >= 1 ? 1 : z;
       }));
+    }
+    case 'Power': {
+      const exponent = numberOption(node, 'exponent', 1);
+      return withoutActivation(mapElements(singleInput(node, inbound), (v) => power(v, exponent)));
     }
     case 'Concatenate':
       return withoutActivation(concatenate(node, inbound));
@@ -328,6 +367,86 @@ function layerNormalization(node: LayerNode, x: ReferenceTensor, weights: LayerW
       const scaled = gamma === null ? normalized : mul(normalized, gamma.data[j]);
       data.push(beta === null ? scaled : add(scaled, beta.data[j]));
     });
+  }
+  return { shape: x.shape, data };
+}
+
+/**
+ * ONNX ConvTranspose on [N, H, W, C] with kernel [kh, kw, filters, C]: each input cell scatters
+ * x·kernel into output cell (i·s + a − pad_top, j·s + b − pad_left); output (H − 1)·s − pads + k + output_padding.
+ */
+function conv2dTranspose(node: LayerNode, x: ReferenceTensor, kernel: ReferenceTensor, bias: ReferenceTensor | null): ReferenceTensor {
+  const [count, height, width, inputs] = x.shape;
+  const [kh, kw, filters] = kernel.shape;
+  requireShape(kernel.shape, [kh, kw, filters, inputs], 'kernel', node.name);
+  const [sh, sw] = pairOption(node, 'strides', [1, 1]);
+  const [oh, ow] = pairOption(node, 'output_padding', [0, 0]);
+  const [top, left, bottom, right] = (node.config['pads'] ?? [0, 0, 0, 0]) as number[];
+  const outH = (height - 1) * sh - top - bottom + kh + oh;
+  const outW = (width - 1) * sw - left - right + kw + ow;
+  const data: Num[] = new Array(count * outH * outW * filters).fill(0);
+  for (let n = 0; n < count; n++) {
+    for (let i = 0; i < height; i++) {
+      for (let j = 0; j < width; j++) {
+        for (let a = 0; a < kh; a++) {
+          const r = i * sh + a - top;
+          if (r < 0 || r >= outH) continue;
+          for (let b = 0; b < kw; b++) {
+            const q = j * sw + b - left;
+            if (q < 0 || q >= outW) continue;
+            for (let o = 0; o < filters; o++) {
+              const at = ((n * outH + r) * outW + q) * filters + o;
+              for (let c = 0; c < inputs; c++) data[at] = add(data[at], mul(x.data[((n * height + i) * width + j) * inputs + c], kernel.data[((a * kw + b) * filters + o) * inputs + c]));
+            }
+          }
+        }
+      }
+    }
+  }
+  if (bias !== null) for (let k = 0; k < data.length; k++) data[k] = add(data[k], bias.data[k % filters]);
+  return { shape: [count, outH, outW, filters], data };
+}
+
+/** [N, H, W, C] → [N, H, W, 1]: each position's channels summed, averaged or maximized (by real part). */
+function channelReduce(node: LayerNode, x: ReferenceTensor): ReferenceTensor {
+  const channels = x.shape[x.shape.length - 1];
+  const reduction = node.config['reduction'];
+  const data: Num[] = [];
+  for (let start = 0; start < x.data.length; start += channels) {
+    const cells = x.data.slice(start, start + channels);
+    if (reduction === 'max') data.push(cells.reduce(maxByRealPart));
+    else {
+      const total = new SumAccumulator();
+      for (const v of cells) total.add(v);
+      data.push(reduction === 'mean' ? div(total.result(), channels) : total.result());
+    }
+  }
+  return { shape: [...x.shape.slice(0, -1), 1], data };
+}
+
+/** ONNX InstanceNormalization on [N, H, W, C]: each sample's channel over its H·W positions, biased variance. */
+function instanceNormalization(node: LayerNode, x: ReferenceTensor, gamma: ReferenceTensor, beta: ReferenceTensor): ReferenceTensor {
+  if (x.shape.length !== 4) throw new ReferenceModelError(node.name, `expected a [N, H, W, C] input, found [${x.shape.join(', ')}]`);
+  const [count, height, width, channels] = x.shape;
+  requireShape(gamma.shape, [channels], 'gamma', node.name);
+  requireShape(beta.shape, [channels], 'beta', node.name);
+  const epsilon = numberOption(node, 'epsilon', 1e-5);
+  const positions = height * width;
+  const data: Num[] = new Array(x.data.length);
+  for (let n = 0; n < count; n++) {
+    for (let c = 0; c < channels; c++) {
+      const at = (p: number) => (n * positions + p) * channels + c;
+      const total = new SumAccumulator();
+      for (let p = 0; p < positions; p++) total.add(x.data[at(p)]);
+      const mean = div(total.result(), positions);
+      const centered = Array.from({ length: positions }, (_, p) => sub(x.data[at(p)], mean));
+      const squares = new SumAccumulator();
+      for (const d of centered) squares.addProduct(d, d);
+      const inverseDeviation = div(1, sqrt(add(div(squares.result(), positions), epsilon)));
+      centered.forEach((d, p) => {
+        data[at(p)] = add(mul(mul(d, inverseDeviation), gamma.data[c]), beta.data[c]);
+      });
+    }
   }
   return { shape: x.shape, data };
 }

@@ -55,6 +55,11 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(cubic, Math.sqrt(2 / Math.PI)))));
 }
 
+/** x^p for a constant p; tfjs's Pow gradient saves its inputs, so it differentiates exactly again. */
+export function power(x: tf.Tensor, exponent: number): tf.Tensor {
+  return tf.pow(x, tf.scalar(exponent));
+}
+
 const seluAlpha = 1.6732632423543772;
 const seluScale = 1.0507009873554805;
 
@@ -73,6 +78,9 @@ const activations: Record<string, ActivationFn> = {
   gelu,
   gelutanh: geluTanh,
   erf: (x) => tf.erf(x),
+  exp: (x) => tf.exp(x),
+  log: (x) => tf.log(x),
+  sqrt: (x) => tf.sqrt(x),
 };
 
 /** Activations whose output is a non-negatively homogeneous function of the input (Dinh et al. §4). */

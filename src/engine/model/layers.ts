@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelProblem } from '../../protocol/errors';
-import { activationFunction, cappedRelu, leakyRelu, elu } from './activations';
+import { activationFunction, cappedRelu, leakyRelu, elu, power } from './activations';
 import { channelShuffle, channelSlice } from './channelLayers';
+import { channelReduce } from './channelReduce';
+import { channelPad } from './channelPad';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 import { tokenLayers } from './tokenLayers';
+import { conv2dTranspose } from './transposedConvolution';
 
 /** Looks up a layer's weight by role; undefined when the layer has no such weight. */
 export type WeightLookup = (role: string) => tf.Tensor | undefined;
@@ -164,6 +167,15 @@ function layerNormalization(call: LayerCall): tf.Tensor {
   return y;
 }
 
+/** Per sample and channel over height and width: (x − mean) / sqrt(var + ε) · γ + β, biased variance. */
+function instanceNormalization(call: LayerCall): tf.Tensor {
+  const x = rank4(call);
+  const centered = tf.sub(x, tf.mean(x, [1, 2], true));
+  const variance = tf.mean(tf.mul(centered, centered), [1, 2], true);
+  const y = tf.mul(centered, tf.rsqrt(tf.add(variance, configValue(call.node, 'epsilon', 1e-5))));
+  return tf.add(tf.mul(y, required(call, 'gamma')), required(call, 'beta'));
+}
+
 function reshape(call: LayerCall): tf.Tensor {
   const x = single(call);
   const target = configValue<number[] | undefined>(call.node, 'target_shape', undefined);
@@ -271,6 +283,7 @@ const implementations: Record<string, LayerImplementation> = {
   Dense: dense,
   Conv2D: convolution,
   DepthwiseConv2D: depthwise,
+  Conv2DTranspose: (call) => withBias(call, conv2dTranspose(call.node, single(call), required(call, 'kernel'))),
   MaxPooling2D: pooling(maxPool),
   AveragePooling2D: pooling(averagePool),
   GlobalAveragePooling2D: (call) => {
@@ -289,6 +302,7 @@ const implementations: Record<string, LayerImplementation> = {
   Reshape: reshape,
   BatchNormalization: batchNormalization,
   LayerNormalization: layerNormalization,
+  InstanceNormalization: instanceNormalization,
   Activation: (call) => activate(call, single(call)),
   ReLU: reluLayer,
   LeakyReLU: (call) => leakyRelu(single(call), configValue(call.node, 'alpha', configValue(call.node, 'negative_slope', 0.3))),
@@ -296,6 +310,7 @@ const implementations: Record<string, LayerImplementation> = {
   ELU: (call) => elu(single(call), configValue(call.node, 'alpha', 1)),
   Softmax: softmaxLayer,
   HardSigmoid: hardSigmoid,
+  Power: (call) => power(single(call), configValue(call.node, 'exponent', 1)),
   Add: add,
   Multiply: multiply,
   Concatenate: concatenate,
@@ -303,6 +318,8 @@ const implementations: Record<string, LayerImplementation> = {
   ZeroPadding2D: zeroPadding,
   ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
   ChannelSlice: (call) => channelSlice(call.node, single(call)),
+  ChannelReduce: (call) => channelReduce(call.node, single(call)),
+  ChannelPad: (call) => channelPad(call.node, single(call)),
   ...Object.fromEntries(Object.entries(tokenLayers).map(([className, layer]) => [className, (call: LayerCall) => layer(call.node, call.inputs, call.weight)])),
 };
 

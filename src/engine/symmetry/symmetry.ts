@@ -240,10 +240,27 @@ export class SymmetryAnalysis {
         const name = cap === 6 ? 'ReLU6 (ReLU with max_value 6)' : `ReLU with max_value ${String(cap)}`;
         return this.pin(input, node.name, `${name} clips at a fixed value, so it is not positively homogeneous: min(max(αx, 0), ${String(cap)}) ≠ α·min(max(x, 0), ${String(cap)})`);
       }
+      case 'ChannelReduce':
+        return this.pinnedOutput(node, input, 'ChannelReduce combines channels that may carry different scales; rescaling through it is not supported');
+      case 'ChannelPad':
+        return this.pinnedOutput(node, input, 'ChannelPad is linear, but rescaling through added channels is not supported');
+      case 'Conv2DTranspose':
+        return this.pinnedOutput(node, input, 'Conv2DTranspose is linear, but rescaling through a transposed convolution is not supported');
+      case 'Rescaling':
+        // x·s is linear; an offset is not.
+        if (node.config.offset === 0 || node.config.offset === undefined) return input;
+        return this.pin(input, node.name, 'Rescaling with an offset is not homogeneous');
       default:
         if (scalePassingLayers.has(node.className)) return input;
         return this.pin(input, node.name, `${node.className} is not homogeneous`);
     }
+  }
+
+  /** Pins the input and gives the layer's output channels, as many as its static shape says, no scale. */
+  private pinnedOutput(node: LayerNode, input: EdgeScale, reason: string): EdgeScale {
+    const pinned = this.pin(input, node.name, reason);
+    const shape = this.shapeOf(node.name);
+    return shape ? { channels: new Array<LinearForm>(shape[shape.length - 1]).fill(zeroForm) } : pinned;
   }
 
   private activation(node: LayerNode, edge: EdgeScale, activation: unknown): EdgeScale {
@@ -427,6 +444,17 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
       const rows = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[0]) ? (p[0] as number[]) : Array.isArray(p) ? [p[0] as number, p[0] as number] : [1, 1];
       const cols = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[1]) ? (p[1] as number[]) : Array.isArray(p) ? [p[1] as number, p[1] as number] : [1, 1];
       out = [x[0] + rows[0] + rows[1], x[1] + cols[0] + cols[1], x[2]];
+    } else if (node.className === 'Conv2DTranspose') {
+      const k = weightShape(node.name, 'kernel') ?? [1, 1, 0];
+      const s = Array.isArray(c.strides) ? (c.strides as number[]) : [1, 1];
+      const p = Array.isArray(c.pads) ? (c.pads as number[]) : [0, 0, 0, 0];
+      const extra = Array.isArray(c.output_padding) ? (c.output_padding as number[]) : [0, 0];
+      out = [(x[0] - 1) * s[0] - p[0] - p[2] + k[0] + extra[0], (x[1] - 1) * s[1] - p[1] - p[3] + k[1] + extra[1], k[2]];
+    } else if (node.className === 'ChannelReduce') {
+      out = [...x.slice(0, -1), 1];
+    } else if (node.className === 'ChannelPad') {
+      const p = c.padding as number[];
+      out = [...x.slice(0, -1), x[x.length - 1] + p[0] + p[1]];
     } else if (node.className === 'ChannelSlice') {
       out = [...x.slice(0, -1), Number(c.size)];
     } else if (node.className === 'Multiply') {

@@ -10,6 +10,9 @@ import { canonicalActivation } from '../../model/activations';
 import { windowGeometry, type WindowSpec } from '../../model/spatial';
 import { inferenceIdentityLayers } from '../../model/layers';
 import { shuffleGroups, sliceRange } from '../../model/channelLayers';
+import { transposedGeometry } from '../../model/transposedConvolution';
+import { channelReduction } from '../../model/channelReduce';
+import { channelPadding } from '../../model/channelPad';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -36,6 +39,7 @@ export const toChannelsLast = [0, 2, 3, 1];
 export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>> = {
   Conv2D: 'spatial',
   DepthwiseConv2D: 'spatial',
+  Conv2DTranspose: 'spatial',
   MaxPooling2D: 'spatial',
   AveragePooling2D: 'spatial',
   GlobalAveragePooling2D: 'spatial',
@@ -43,11 +47,15 @@ export const channelsFirstLayers: Readonly<Record<string, 'spatial' | 'either'>>
   ZeroPadding2D: 'spatial',
   UpSampling2D: 'spatial',
   BatchNormalization: 'either',
+  InstanceNormalization: 'either',
+  ChannelReduce: 'either',
+  ChannelPad: 'either',
   Activation: 'either',
   ReLU: 'either',
   LeakyReLU: 'either',
   ELU: 'either',
   HardSigmoid: 'either',
+  Power: 'either',
   Add: 'either',
   Multiply: 'either',
   ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, 'either' as const])),
@@ -139,6 +147,9 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
   gelu,
   gelutanh: geluTanh,
   erf: (t, x) => t.erf(x),
+  exp: (t, x) => t.exp(x),
+  log: (t, x) => t.log(x),
+  sqrt: (t, x) => t.sqrt(x),
 };
 
 function activate(call: LayerEmission, x: Value): Value {
@@ -205,6 +216,18 @@ function depthwise(call: LayerEmission): Value {
   if (filter.shape[1] !== 1 || filter.shape[0] % channels !== 0) throw new ModelProblem(call.node.name, `depthwise kernel does not fit the ${channels} channels the layer receives`);
   const y = t.conv(x, filter, { strides: spec.strides, dilations: spec.dilation, pads: pads(x, spec), group: channels });
   return activate(call, withBias(call, y));
+}
+
+/** ONNX's ConvTranspose (group 1, dilation 1), as src/engine/model/transposedConvolution.ts. */
+function transposedConvolution(call: LayerEmission): Value {
+  const x = rank4(call);
+  const filter = requiredFilter(call, 'kernel');
+  const [inputs, filters, kh, kw] = filter.shape;
+  if (inputs !== x.shape[1]) throw new ModelProblem(call.node.name, `kernel expects ${inputs} input channels, the layer receives ${x.shape[1]}`);
+  if ((call.node.config.padding ?? 'valid') !== 'valid') throw new ModelProblem(call.node.name, `Conv2DTranspose padding '${String(call.node.config.padding)}' is not supported (explicit pads only)`);
+  const g = transposedGeometry(call.node, [x.shape[2], x.shape[3]], [kh, kw]);
+  const y = call.tape.convTranspose(x, filter, { strides: g.strides, dilations: [1, 1], pads: [g.pads[0], g.pads[1], g.pads[2], g.pads[3]], group: 1 }, [x.shape[0], filters, g.outH, g.outW]);
+  return withBias(call, y);
 }
 
 function poolSpec(call: LayerEmission): WindowSpec {
@@ -278,6 +301,18 @@ function layerNormalization(call: LayerEmission): Value {
   if (configValue(call.node, 'scale', true)) y = t.mul(y, required(call, 'gamma'));
   if (configValue(call.node, 'center', true)) y = t.add(y, required(call, 'beta'));
   return y;
+}
+
+/** Per sample and channel over height and width (NCHW or NHWC): (x − mean) / sqrt(var + ε) · γ + β. */
+function instanceNormalization(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = rank4(call);
+  const axes = call.channelsFirst ? [2, 3] : [1, 2];
+  const positions = x.shape[axes[0]] * x.shape[axes[1]];
+  const centered = t.sub(x, t.scale(t.reduceSum(x, axes), 1 / positions));
+  const variance = t.scale(t.reduceSum(t.mul(centered, centered), axes), 1 / positions);
+  const y = t.mul(centered, t.reciprocal(t.sqrt(t.add(variance, t.scalar(configValue(call.node, 'epsilon', 1e-5))))));
+  return t.add(t.mul(y, perChannel(call, required(call, 'gamma'), 4)), perChannel(call, required(call, 'beta'), 4));
 }
 
 function concatenate(call: LayerEmission): Value {
@@ -372,6 +407,20 @@ function channelSlice(call: LayerEmission): Value {
   return call.tape.slice(x, x.shape.map((_, i) => (i === last ? begin : 0)), x.shape.map((d, i) => (i === last ? size : d)));
 }
 
+/** Sum, mean or maximum over the channels, kept as one (src/engine/model/channelReduce.ts); the maximum as a max-pool across them. */
+function channelReduce(call: LayerEmission): Value {
+  const t = call.tape;
+  const x = rank4(call);
+  const reduction = channelReduction(call.node);
+  const axis = call.channelsFirst ? 1 : 3;
+  if (reduction !== 'max') return t.scale(t.reduceSum(x, [axis]), reduction === 'mean' ? 1 / x.shape[axis] : 1);
+  const [n, channels] = [x.shape[0], x.shape[axis]];
+  const positions = x.shape.reduce((a, b) => a * b, 1) / (n * channels);
+  const rows = call.channelsFirst ? t.reshape(x, [n, 1, channels, positions]) : t.transpose(t.reshape(x, [n, positions, channels, 1]), [0, 3, 2, 1]);
+  const pooled = t.maxPool(rows, { kernel: [channels, 1], strides: [channels, 1], pads: [0, 0, 0, 0] });
+  return t.reshape(pooled, x.shape.map((d, i) => (i === axis ? 1 : d)));
+}
+
 // ---- attention-block layers (src/engine/model/tokenLayers.ts) ------------------------------------
 
 function dataAxis(call: LayerEmission, x: Value): number {
@@ -411,6 +460,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     ...Object.fromEntries(inferenceIdentityLayers.map((className) => [className, identity])),
     Dense: dense,
     Conv2D: convolution,
+    Conv2DTranspose: transposedConvolution,
     MaxPooling2D: maxPooling,
     AveragePooling2D: averagePooling,
     GlobalAveragePooling2D: (call) => {
@@ -438,16 +488,25 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     Add: (call) => call.inputs.slice(1).reduce((sum, x) => call.tape.add(sum, x), call.inputs[0]),
     DepthwiseConv2D: depthwise,
     LayerNormalization: layerNormalization,
+    InstanceNormalization: instanceNormalization,
     HardSigmoid: (call) => {
       const t = call.tape;
       return cappedRelu(t, t.add(t.scale(single(call), configValue(call.node, 'alpha', 0.2)), t.scalar(configValue(call.node, 'beta', 0.5))), 1);
     },
     Multiply: multiply,
+    Power: (call) => call.tape.power(single(call), configValue(call.node, 'exponent', 1)),
     Concatenate: concatenate,
     UpSampling2D: upSampling,
     ZeroPadding2D: zeroPadding,
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
+    ChannelReduce: channelReduce,
+    ChannelPad: (call) => {
+      const x = single(call);
+      const axis = call.channelsFirst && x.shape.length === 4 ? 1 : x.shape.length - 1;
+      const [before, after] = channelPadding(call.node);
+      return call.tape.pad(x, [...x.shape.map((_, i) => (i === axis ? before : 0)), ...x.shape.map((_, i) => (i === axis ? after : 0))]);
+    },
     ...tokenLayerRules,
   };
 }

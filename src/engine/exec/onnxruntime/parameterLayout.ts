@@ -51,7 +51,8 @@ const depthwiseToFilters = [2, 3, 0, 1];
 /** The ONNX filter layout of a weight read as `role` by a layer of class `className`, when it is a convolution's kernel. */
 export function filterLayout(className: string | undefined, role: string, stored: Shape): ParameterLayout | undefined {
   if (stored.length !== 4) return undefined;
-  if (className === 'Conv2D' && role === 'kernel') return { graphShape: hwioToOihw.map((axis) => stored[axis]), permutation: hwioToOihw };
+  // Conv2DTranspose's [kh, kw, filters, in] becomes ConvTranspose's [in, filters, kh, kw] alike.
+  if ((className === 'Conv2D' || className === 'Conv2DTranspose') && role === 'kernel') return { graphShape: hwioToOihw.map((axis) => stored[axis]), permutation: hwioToOihw };
   // Depthwise [kh, kw, C, m] as [C, m, kh, kw] is the filter [C·m, 1, kh, kw], same values.
   if (className === 'DepthwiseConv2D' && role === 'depthwise_kernel') return { graphShape: [stored[2] * stored[3], 1, stored[0], stored[1]], permutation: depthwiseToFilters };
   return undefined;

@@ -272,6 +272,15 @@ export class Tape {
     return this.elementwise('Sqrt', x, (_, y) => this.scale(this.reciprocal(y), 0.5));
   }
 
+  /** x^p for a constant p, with (x^p)′ = p·x^(p−1); x⁰ is a constant 1, which carries no derivative. */
+  power(x: Value, exponent: number): Value {
+    if (exponent === 1) return x;
+    const y = this.emit('Pow', [x.name, this.scalar(exponent).name], x.shape, x.variable && exponent !== 0);
+    let slope: Value | undefined;
+    const slopeOnce = () => (slope ??= this.scale(this.power(x, exponent - 1), exponent));
+    return this.record([x], y, ([dx]) => dx && this.mul(dx, slopeOnce()), (g) => [this.mul(g, slopeOnce())]);
+  }
+
   /** Row maxima over `axis` (kept), outside differentiation: used only as a shift that cancels exactly. */
   detachedMax(x: Value, axis: number): Value {
     return this.emit('ReduceMax', [x.name], x.shape.map((d, i) => (i === axis ? 1 : d)), false, { axes: [axis], keepdims: 1 });
@@ -293,6 +302,11 @@ export class Tape {
     );
   }
 
+  /** ONNX's ConvTranspose of x with w [in, out/group, kh, kw] to `outputShape`: conv's adjoint in its input. */
+  convTranspose(x: Value, w: Value, attrs: ConvolutionAttributes, outputShape: readonly number[]): Value {
+    return this.convInputGradient(x, w, attrs, outputShape);
+  }
+
   /** The adjoint of conv in its input: ConvTranspose with the same geometry. Bilinear in (g, w). */
   private convInputGradient(g: Value, w: Value, attrs: ConvolutionAttributes, inputShape: readonly number[]): Value {
     const [, , kh, kw] = w.shape;
@@ -301,7 +315,13 @@ export class Tape {
       return inputShape[2 + axis] - covered;
     });
     const y = this.emit('ConvTranspose', [g.name, w.name], inputShape, g.variable || w.variable, { ...convAttributes(attrs, [kh, kw]), output_padding: outputPadding });
-    return this.record([g, w], y, ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape), inputShape));
+    return this.record(
+      [g, w],
+      y,
+      ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape), inputShape),
+      // Reverse mode, for a ConvTranspose in the network itself: the conv forward, and conv's filter gradient.
+      (upstream) => [g.variable ? this.conv(upstream, w, attrs) : undefined, w.variable ? this.convFilterGradient(upstream, g, attrs, w.shape) : undefined],
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-/** Conv (any padding; any group: depthwise, grouped or dense) and Pad (constant zeros on height and width). */
+/** Conv (any padding; any group: depthwise, grouped or dense) and Pad (a constant on channels, height and width). */
 import type { IntValue } from '../constantFolding';
 import type { MutableLayer, OperatorHandler } from '../mapping';
 import { explicitPadsOf, hasPads, windowOf } from './window';
@@ -70,13 +70,20 @@ const pad: OperatorHandler = (n) => {
     pads = n.attr.ints('pads', []);
     fill = [n.attr.float('value', 0)];
   }
-  if (fill.length !== 1 || fill[0] !== 0) n.fail(`constant_value ${fill.join(', ')} is not supported (zero padding only)`);
+  if (fill.length !== 1 || !Number.isFinite(fill[0])) n.fail(`constant_value ${fill.join(', ')} is not supported (one finite number)`);
   if (pads.length !== 8 || pads.some((p) => typeof p !== 'number' || !Number.isInteger(p) || p < 0)) n.fail(`pads [${pads}] are not supported: 8 non-negative integers for [N, C, H, W] expected`);
   const [n0, c0, top, left, n1, c1, bottom, right] = pads as number[];
-  if (n0 || c0 || n1 || c1) n.fail(`pads [${pads}] pad the batch or channel axis; only height and width may be padded`);
-  if (top + bottom + left + right === 0) return n.output(x);
-  const layer = n.graph.addLayer(n.label, 'ZeroPadding2D', { padding: [[top, bottom], [left, right]], data_format: 'channels_last' }, [x.layer]);
-  n.output({ kind: 'image', layer: layer.name, c: x.c, h: x.h + top + bottom, w: x.w + left + right, nonNegative: x.nonNegative });
+  if (n0 || n1) n.fail(`pads [${pads}] pad the batch axis; only channels, height and width may be padded`);
+  if (c0 + c1 + top + bottom + left + right === 0) return n.output(x);
+  // A constant v: shift by −v, pad with zeros, shift back; the engine pads channels and positions with zeros.
+  const value = fill[0];
+  const steps: [string, Record<string, unknown>][] = [];
+  if (value !== 0) steps.push(['Rescaling', { scale: 1, offset: -value }]);
+  if (c0 + c1 > 0) steps.push(['ChannelPad', { padding: [c0, c1] }]);
+  if (top + bottom + left + right > 0) steps.push(['ZeroPadding2D', { padding: [[top, bottom], [left, right]], data_format: 'channels_last' }]);
+  if (value !== 0) steps.push(['Rescaling', { scale: 1, offset: value }]);
+  const layer = steps.reduce((inbound, [className, config], k) => n.graph.addLayer(k === steps.length - 1 ? n.label : `${n.label}.${k}`, className, config, [inbound]).name, x.layer);
+  n.output({ kind: 'image', layer, c: x.c + c0 + c1, h: x.h + top + bottom, w: x.w + left + right, nonNegative: x.nonNegative && value >= 0 });
 };
 
 export const convolutionOperators: Record<string, OperatorHandler> = { Conv: conv, Pad: pad };

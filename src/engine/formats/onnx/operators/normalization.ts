@@ -1,4 +1,4 @@
-/** BatchNormalization (inference) and LayerNormalization over the feature axis. */
+/** BatchNormalization (inference), LayerNormalization over the feature axis, and InstanceNormalization of feature maps. */
 import type { OperatorHandler } from '../mapping';
 import { asTensor, lastAxisLast, normalized, onnxDims } from '../tensorLayout';
 
@@ -37,4 +37,16 @@ const layerNormalization: OperatorHandler = (n) => {
   n.output(normalized({ ...x, layer: layer.name, nonNegative: false }));
 };
 
-export const normalizationOperators: Record<string, OperatorHandler> = { BatchNormalization: batchNormalization, LayerNormalization: layerNormalization };
+/** Each sample's channel normalized over height and width, then scaled and shifted per channel. */
+const instanceNormalization: OperatorHandler = (n) => {
+  const x = n.needImage(n.valueOf(0));
+  const layer = n.graph.addLayer(n.label, 'InstanceNormalization', { epsilon: n.attr.float('epsilon', 1e-5) }, [x.layer]);
+  (['gamma', 'beta'] as const).forEach((role, k) => {
+    const tensor = n.constantInput(k + 1, role === 'gamma' ? 'scale' : 'bias B');
+    if (tensor.dims.length !== 1 || tensor.dims[0] !== x.c) n.fail(`${role} '${tensor.name}' has dims [${tensor.dims}], expected [${x.c}]`);
+    n.addWeight(layer, role, tensor, { kind: 'same' }, [x.c]);
+  });
+  n.output({ ...x, layer: layer.name, nonNegative: false });
+};
+
+export const normalizationOperators: Record<string, OperatorHandler> = { BatchNormalization: batchNormalization, LayerNormalization: layerNormalization, InstanceNormalization: instanceNormalization };

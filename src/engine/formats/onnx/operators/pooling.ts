@@ -1,5 +1,5 @@
 /**
- * MaxPool and AveragePool (pads, ceil_mode), the global pools and ReduceMean over height and width. TensorFlow's pools pad only as
+ * MaxPool and AveragePool (pads, ceil_mode) and the global pools (reduce.ts: ReduceMean and the others). TensorFlow's pools pad only as
  * 'same' does; other pads become a ZeroPadding2D layer where zeros give the same result: average
  * pooling that counts the padded cells (count_include_pad), and max pooling of an input that is
  * provably non-negative (after a ReLU), where a zero never exceeds the window's maximum.
@@ -43,21 +43,9 @@ const globalPool = (className: string): OperatorHandler => (n) => {
   n.output({ kind: 'image', layer: layer.name, c: x.c, h: 1, w: 1, squeezed: true, nonNegative: x.nonNegative });
 };
 
-/** ReduceMean over height and width (axes 2, 3 as an attribute, before opset 18) is global average pooling. */
-const reduceMean: OperatorHandler = (n) => {
-  const x = n.needImage(n.valueOf(0));
-  if (n.node.inputs.length > 1) n.fail('axes given as an input (opset 18) are not supported');
-  const axes = n.attr.ints('axes', []).map((a) => (a < 0 ? a + 4 : a)).sort();
-  if (axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3) n.fail(`a mean over axes [${n.attr.ints('axes', [])}] is not supported (height and width, [2, 3], only)`);
-  const layer = n.graph.addLayer(n.label, 'GlobalAveragePooling2D', { data_format: 'channels_last' }, [x.layer]);
-  if (n.attr.int('keepdims', 1) === 1) n.output({ kind: 'image', layer: layer.name, c: x.c, h: 1, w: 1, squeezed: true, nonNegative: x.nonNegative });
-  else n.output({ kind: 'features', layer: layer.name, size: x.c, nonNegative: x.nonNegative });
-};
-
 export const poolingOperators: Record<string, OperatorHandler> = {
   MaxPool: windowPool,
   AveragePool: windowPool,
   GlobalAveragePool: globalPool('GlobalAveragePooling2D'),
   GlobalMaxPool: globalPool('GlobalMaxPooling2D'),
-  ReduceMean: reduceMean,
 };

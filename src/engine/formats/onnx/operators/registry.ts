@@ -4,15 +4,18 @@ import { activationOperators } from './activations';
 import { channelOperators } from './channels';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
+import { elementwiseOperators } from './elementwise';
 import { layoutOperators } from './layout';
 import { attentionOperators } from './attention';
 import { mergeOperators } from './merge';
 import { normalizationOperators } from './normalization';
 import { poolingOperators } from './pooling';
+import { reduceOperators } from './reduce';
 import { shapeOperators } from './shape';
+import { transposedConvolutionOperators } from './transposedConvolution';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators, ...transposedConvolutionOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
