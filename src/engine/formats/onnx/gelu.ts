@@ -11,47 +11,19 @@
  * their place, so the mapping sees one activation. Only chains whose intermediate values nothing
  * else reads are fused; an Erf left alone is mapped as an operator of its own.
  */
-import type { AttributeValue, OnnxGraph, OnnxNode, OnnxTensor } from './proto';
-
-type ReadNumbers = (tensor: OnnxTensor) => number[];
+import { dataFlow, fusedNodeName, otherInput, withFusedChains, type ReadNumbers } from './chainFusion';
+import type { AttributeValue, OnnxGraph, OnnxNode } from './proto';
 
 /** Constants as torch writes them in float32. */
 const near = (value: number | undefined, expected: number) => value !== undefined && Math.abs(value - expected) <= 1e-6 * Math.abs(expected);
 
 export function fuseGelus(graph: OnnxGraph, readNumbers: ReadNumbers): OnnxGraph {
   if (!graph.nodes.some((n) => n.opType === 'Erf' || n.opType === 'Tanh')) return graph;
-  const producer = new Map<string, OnnxNode>();
-  const consumers = new Map<string, OnnxNode[]>();
-  for (const node of graph.nodes) {
-    for (const output of node.outputs) producer.set(output, node);
-    for (const input of node.inputs) if (input !== '') consumers.set(input, [...(consumers.get(input) ?? []), node]);
-  }
-  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
-  const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
-  const scalar = (name: string): number | undefined => {
-    const node = producer.get(name);
-    const attribute = node?.opType === 'Constant' ? node.attributes.get('value') : undefined;
-    const tensor = initializers.get(name) ?? (attribute?.kind === 'tensor' ? attribute.value : undefined);
-    if (!tensor || tensor.dims.reduce((a, b) => a * b, 1) !== 1) return undefined;
-    const values = readNumbers(tensor);
-    return values.length === 1 ? values[0] : undefined;
-  };
-  /** The single node reading `value`, of one of the op types, when the value is not a graph output. */
-  const onlyConsumer = (value: string, ...opTypes: string[]): OnnxNode | undefined => {
-    const readers = consumers.get(value) ?? [];
-    return readers.length === 1 && opTypes.includes(readers[0].opType) && !graphOutputs.has(value) ? readers[0] : undefined;
-  };
+  const { producer, readers, isGraphOutput, scalar, onlyConsumer } = dataFlow(graph, readNumbers);
   /** The node of the op type computing `value`, when nothing else reads the value. */
   const producedBy = (value: string, opType: string): OnnxNode | undefined => {
-    const node = producer.get(value);
-    return node?.opType === opType && (consumers.get(value) ?? []).length === 1 && !graphOutputs.has(value) ? node : undefined;
-  };
-  /** The other input of a binary node, given one of them. */
-  const otherInput = (node: OnnxNode, known: string): string | undefined => {
-    if (node.inputs.length !== 2) return undefined;
-    if (node.inputs[0] === known) return node.inputs[1];
-    if (node.inputs[1] === known) return node.inputs[0];
-    return undefined;
+    const node = producer(value);
+    return node?.opType === opType && readers(value).length === 1 && !isGraphOutput(value) ? node : undefined;
   };
   /** `Mul(value, c)` or `Mul(c, value)` reading `value`, with c a scalar near `expected`. */
   const scaledBy = (value: string, expected: number): OnnxNode | undefined => {
@@ -73,9 +45,8 @@ export function fuseGelus(graph: OnnxGraph, readNumbers: ReadNumbers): OnnxGraph
   const replaced = new Map<OnnxNode, OnnxNode | null>();
   const fuse = (chain: OnnxNode[], x: string, approximate: 'none' | 'tanh') => {
     const last = chain[chain.length - 1];
-    const prefix = commonPrefix(chain.map((n) => n.name));
     const attributes = new Map<string, AttributeValue>([['approximate', { kind: 'string', value: approximate }]]);
-    const fused: OnnxNode = { name: `${prefix || `${chain[0].name}/`}Gelu`, opType: 'Gelu', domain: '', inputs: [x], outputs: [last.outputs[0]], attributes };
+    const fused: OnnxNode = { name: fusedNodeName(chain, 'Gelu'), opType: 'Gelu', domain: '', inputs: [x], outputs: [last.outputs[0]], attributes };
     for (const node of chain) replaced.set(node, null);
     replaced.set(last, fused);
   };
@@ -115,18 +86,5 @@ export function fuseGelus(graph: OnnxGraph, readNumbers: ReadNumbers): OnnxGraph
     const square = squareName === undefined ? undefined : producedBy(squareName, 'Mul');
     return mul && square && square.inputs[0] === x && square.inputs[1] === x ? [square, mul] : undefined;
   }
-  if (replaced.size === 0) return graph;
-  const nodes = graph.nodes.flatMap((node) => {
-    const replacement = replaced.get(node);
-    return replacement === undefined ? [node] : replacement === null ? [] : [replacement];
-  });
-  return { ...graph, nodes };
-}
-
-/** `/block/mlp/1/` from `/block/mlp/1/Div`, `/block/mlp/1/Erf`, ...: up to the last shared `/`. */
-function commonPrefix(names: readonly string[]): string {
-  if (names.some((n) => n === '')) return '';
-  let prefix = names[0];
-  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  return withFusedChains(graph, replaced);
 }

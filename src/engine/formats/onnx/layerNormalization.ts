@@ -10,49 +10,16 @@
  * the operator once. Only chains whose intermediate values nothing else reads are fused.
  */
 import { ModelProblem } from '../../../protocol/errors';
-import type { AttributeValue, OnnxGraph, OnnxNode, OnnxTensor } from './proto';
-
-type ReadNumbers = (tensor: OnnxTensor) => number[];
+import { dataFlow, fusedNodeName, otherInput, withFusedChains, type ReadNumbers } from './chainFusion';
+import type { AttributeValue, OnnxGraph, OnnxNode } from './proto';
 
 export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumbers: ReadNumbers): OnnxGraph {
   if (!graph.nodes.some((n) => n.opType === 'ReduceMean')) return graph;
-  const producer = new Map<string, OnnxNode>();
-  const consumers = new Map<string, OnnxNode[]>();
-  for (const node of graph.nodes) {
-    for (const output of node.outputs) producer.set(output, node);
-    for (const input of node.inputs) if (input !== '') consumers.set(input, [...(consumers.get(input) ?? []), node]);
-  }
-  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
-  const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
-  const constantTensor = (name: string): OnnxTensor | undefined => {
-    const stored = initializers.get(name);
-    if (stored) return stored;
-    const node = producer.get(name);
-    const value = node?.opType === 'Constant' ? node.attributes.get('value') : undefined;
-    return value?.kind === 'tensor' ? value.value : undefined;
-  };
+  const { producer, readers, isGraphOutput, isInitializer, constantTensor, scalar, onlyConsumer } = dataFlow(graph, readNumbers);
   /** An initializer, or one passed on by Identity (torch's exporter writes tied tensors so). */
   const isWeight = (name: string): boolean => {
-    const node = producer.get(name);
-    return initializers.has(name) || (node?.opType === 'Identity' && isWeight(node.inputs[0]));
-  };
-  const scalar = (name: string): number | undefined => {
-    const tensor = constantTensor(name);
-    if (!tensor || tensor.dims.reduce((a, b) => a * b, 1) !== 1) return undefined;
-    const values = readNumbers(tensor);
-    return values.length === 1 ? values[0] : undefined;
-  };
-  /** The single node reading `value`, when it is of the given op type and the value is not a graph output. */
-  const onlyConsumer = (value: string, opType: string): OnnxNode | undefined => {
-    const readers = consumers.get(value) ?? [];
-    return readers.length === 1 && readers[0].opType === opType && !graphOutputs.has(value) ? readers[0] : undefined;
-  };
-  /** The other input of a binary node, given one of them. */
-  const otherInput = (node: OnnxNode, known: string): string | undefined => {
-    if (node.inputs.length !== 2) return undefined;
-    if (node.inputs[0] === known) return node.inputs[1];
-    if (node.inputs[1] === known) return node.inputs[0];
-    return undefined;
+    const node = producer(name);
+    return isInitializer(name) || (node?.opType === 'Identity' && isWeight(node.inputs[0]));
   };
   const meanAxes = (node: OnnxNode): number[] | undefined => {
     const keepdims = node.attributes.get('keepdims');
@@ -72,10 +39,10 @@ export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumb
     const sub = onlyConsumer(mean.outputs[0], 'Sub');
     if (!sub || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0]) continue;
     const d = sub.outputs[0];
-    const dReaders = consumers.get(d) ?? [];
+    const dReaders = readers(d);
     const pow = dReaders.find((n) => n.opType === 'Pow' && n.inputs[0] === d);
     const div = dReaders.find((n) => n.opType === 'Div' && n.inputs[0] === d);
-    if (!pow || !div || dReaders.length !== 2 || graphOutputs.has(d) || scalar(pow.inputs[1]) !== 2) continue;
+    if (!pow || !div || dReaders.length !== 2 || isGraphOutput(d) || scalar(pow.inputs[1]) !== 2) continue;
     const variance = onlyConsumer(pow.outputs[0], 'ReduceMean');
     const varianceAxes = variance && meanAxes(variance);
     if (!variance || !varianceAxes || varianceAxes.length !== 1 || varianceAxes[0] !== axes[0]) continue;
@@ -110,9 +77,8 @@ export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumb
       ['axis', { kind: 'int', value: axes[0] }],
       ['epsilon', { kind: 'float', value: epsilon }],
     ]);
-    const prefix = commonPrefix(chain.map((n) => n.name));
     const fused: OnnxNode = {
-      name: `${prefix || `${mean.name}/`}LayerNormalization`,
+      name: fusedNodeName(chain, 'LayerNormalization'),
       opType: 'LayerNormalization',
       domain: '',
       inputs: [x, scale, bias],
@@ -122,18 +88,5 @@ export function fuseLayerNormalizations(graph: OnnxGraph, file: string, readNumb
     for (const node of chain) replaced.set(node, null);
     replaced.set(last, fused);
   }
-  if (replaced.size === 0) return graph;
-  const nodes = graph.nodes.flatMap((node) => {
-    const replacement = replaced.get(node);
-    return replacement === undefined ? [node] : replacement === null ? [] : [replacement];
-  });
-  return { ...graph, nodes };
-}
-
-/** `/layernorm1/` from `/layernorm1/ReduceMean`, `/layernorm1/Sub`, ...: up to the last shared `/`. */
-function commonPrefix(names: readonly string[]): string {
-  if (names.some((n) => n === '')) return '';
-  let prefix = names[0];
-  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  return withFusedChains(graph, replaced);
 }
