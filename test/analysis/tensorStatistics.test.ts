@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeTensor, describeTensors } from '../../src/engine/analysis/tensorStatistics';
+import { defaultSpectralNormOptions, describeTensor, describeTensors, describeTensorsInTurn } from '../../src/engine/analysis/tensorStatistics';
+import type { GramProductFactory } from '../../src/engine/exec/matrixProducts';
+import { onnxGramProducts, smallestMatrixForOnnxRuntime } from '../../src/engine/exec/onnxruntime/gramProducts';
+import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { SeededRandom } from '../../src/engine/numeric/random';
+import { Cancelled } from '../../src/protocol/errors';
 import { jacobiEigen } from '../reference/symmetricEigen';
 
 /** σ₁ from the exact eigenvalues of the Gram matrix AᵀA (float64 Jacobi, independent of Lanczos). */
@@ -89,3 +93,50 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
   return t;
 }
+
+test('on large kernels the description lets the event loop run between Lanczos steps, gives the same numbers, and stops on a cancel', async () => {
+  const tensors = [
+    { name: 'big', shape: [1200, 900], values: randomMatrix(1200, 900, 21) },
+    { name: 'small', shape: [30, 20], values: randomMatrix(30, 20, 22) },
+  ];
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 5);
+  const fractions: number[] = [];
+  try {
+    const inTurn = await describeTensorsInTurn(tensors, 'first', { onProgress: (fraction) => fractions.push(fraction) });
+    const atOnce = describeTensors(tensors, 'first');
+    assert.deepEqual(inTurn, atOnce);
+    assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), 'progress never goes back');
+    assert.ok(fractions.includes((1200 * 900) / (1200 * 900 + 600)) && fractions[fractions.length - 1] === 1, `progress by values described: ${fractions.join(', ')}`);
+    const started = performance.now();
+    await describeTensorsInTurn(tensors, 'first');
+    const seconds = (performance.now() - started) / 1000;
+    // Only a description that takes several slices of 50 ms can show that the loop turned.
+    if (seconds > 0.3) assert.ok(ticks >= 2, `a timer ran ${ticks} times in ${seconds.toFixed(2)} s of description`);
+  } finally {
+    clearInterval(ticker);
+  }
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 1);
+  await assert.rejects(describeTensorsInTurn(tensors, 'first', { signal: controller.signal }), (error) => error instanceof Cancelled);
+});
+
+test('a large kernel\'s spectral norm on ONNX Runtime (float32 Gram products) equals the float64 JavaScript one to 1e-6, in both orientations', { skip: !onnxRuntimeAvailable() }, () => {
+  for (const [rows, cols, seed] of [[1500, 800, 31], [700, 1600, 32]] as const) {
+    const values = randomMatrix(rows, cols, seed);
+    assert.ok(values.length >= smallestMatrixForOnnxRuntime, 'large enough to take the ONNX Runtime path');
+    let built = 0;
+    const factory = onnxGramProducts({ threads: 1 });
+    const counting: GramProductFactory = (a, r, c) => {
+      const product = factory(a, r, c);
+      if (product) built++;
+      return product;
+    };
+    const onOnnxRuntime = describeTensor({ name: 'w', shape: [rows, cols], values }, 'first', { ...defaultSpectralNormOptions, products: counting });
+    const inJavaScript = describeTensor({ name: 'w', shape: [rows, cols], values }, 'first');
+    assert.equal(built, 1);
+    assert.ok(onOnnxRuntime.matrix?.converged && inJavaScript.matrix?.converged);
+    const [a, b] = [onOnnxRuntime.matrix.spectralNorm, inJavaScript.matrix.spectralNorm];
+    assert.ok(Math.abs(a - b) <= 1e-6 * b, `${rows}x${cols}: ${a} on ONNX Runtime vs ${b}`);
+  }
+});

@@ -16,11 +16,12 @@ import { disposeKrylov, hessianTopEigenvalues } from './eigenvalues';
 import { fisherRaoNorm } from './fisherRao';
 import { filterNormalizedDirection, lossSlice, lossSurface } from './landscape';
 import type { ExecutorFactory } from '../exec/objectiveExecutor';
+import type { GramProductFactory } from '../exec/matrixProducts';
 import { Objective } from './objective';
 import { SeededRandom } from '../numeric/random';
 import { adaptiveSharpness, epsilonSharpness, subspaceSharpness } from './sharpness';
 import { countDetail, monotoneProgress, type StageProgress } from './progress';
-import { describeTensors } from './tensorStatistics';
+import { defaultSpectralNormOptions, describeTensorsInTurn } from './tensorStatistics';
 import { peakResidentMemoryBytes } from './peakMemory';
 import { deflatedTrace } from './deflatedTrace';
 import { blockTopEigenvalues } from './blockEigenvalues';
@@ -42,6 +43,8 @@ export interface PreparedInputs {
   readonly device?: string;
   readonly threads?: number;
   readonly executorFactory?: ExecutorFactory;
+  /** Runs the Gram products of large kernels' spectral norms (ONNX Runtime); else JavaScript does. */
+  readonly gramProducts?: GramProductFactory;
   readonly seed: number;
 }
 
@@ -112,6 +115,14 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   try {
     const report: Mutable<Partial<FlatnessReport>> = {};
     const hessian: Mutable<FlatnessReport['hessian']> = { hvps: 0 };
+    progress('setup', 0, 'weight statistics (norms, spectral norms)');
+    const tensors = await describeTensorsInTurn(
+      input.checkpoint.weights,
+      'last',
+      { signal: callbacks.signal, onProgress: (fraction, detail) => progress('setup', fraction, 'weight statistics (norms, spectral norms)', detail) },
+      { ...defaultSpectralNormOptions, products: input.gramProducts },
+    );
+    completed += plan.cost.setup ?? 0;
     const { loss, accuracy, gradientNorm } = await timed('loss', 'loss and accuracy', async (report) => {
       const { gradient, ...evaluation } = await objective.evaluateWithGradient((done, total) => report(done / total, countDetail('batch', done, total)), callbacks.signal);
       const result = { ...evaluation, gradientNorm: norm(gradient) };
@@ -272,7 +283,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       volumeFlatness: report.volumeFlatness,
       landscape: report.landscape,
       invariant: report.invariant,
-      tensors: describeTensors(input.checkpoint.weights, 'last'),
+      tensors,
       timings,
     };
   } finally {
@@ -296,7 +307,11 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
   const ascent = ((s.sharpness.iterations + 1) * gradient + lossEval) * s.sharpness.restarts;
   const traceProbes = objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
   const eigenvalueCount = wants('eigenvalues') ? s.eigenvalues.count : 1;
+  // A spectral norm is about a hundred passes over a kernel in plain JavaScript; a product, a few
+  // passes over every weight per sample in native code.
+  const matrixValues = input.checkpoint.weights.reduce((n, w) => n + (w.shape.length >= 2 ? w.values.length : 0), 0);
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
+    setup: (25 * matrixValues) / Math.max(1, objective.parameters.reduce((n, p) => n + p.size, 0) * input.dataset.count),
     loss: lossEval + gradient,
     eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
     trace: wants('trace') ? s.trace.samples / 2 : 0,

@@ -15,7 +15,10 @@ import { defaultSettings, metricNames, type AnalysisSettings, type AnyReport, ty
 import { toolVersion } from '../../protocol/version';
 import { analyze, type AnalysisCallbacks, type PreparedInputs } from './analyze';
 import { monotoneProgress, progressSpan, setupShare } from './progress';
-import { describeTensors } from './tensorStatistics';
+import { defaultSpectralNormOptions, describeTensorsInTurn, type DescribeCallbacks } from './tensorStatistics';
+import type { GramProductFactory } from '../exec/matrixProducts';
+import { onnxGramProducts } from '../exec/onnxruntime/gramProducts';
+import { onnxRuntimeAvailable } from '../exec/onnxruntime/runtime';
 
 export const defaultProbeSamples = 256;
 
@@ -56,7 +59,7 @@ export async function prepareInputs(request: InputRequest, onSetup?: SetupProgre
     onSetup?.(0.9, 'hashing the checkpoint');
     const checkpointSha256 = await jobFileSha256(request.checkpoint);
     const engineInfo = engine.executorFactory
-      ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory }
+      ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory, gramProducts: engine.gramProducts }
       : { backend: backend.name };
     return { checkpoint, checkpointSha256, network, dataset, dataFree: !loaded, loss, lossFrom, seed, ...engineInfo };
   } catch (error) {
@@ -74,8 +77,18 @@ export async function analyzeAnyFile(request: AnalysisRequest, callbacks: Analys
     return await analyzeFile(request, callbacks);
   } catch (error) {
     if (error instanceof ArchitectureMissing) {
-      callbacks.onProgress?.({ stage: 'setup', fraction: setupShare, message: `no architecture: describing the tensors of ${basename(request.checkpoint)} (no data used)` });
-      const report = await analyzeWeightsOnly(request.checkpoint, error.problem);
+      const message = `no architecture: describing the tensors of ${basename(request.checkpoint)} (no data used)`;
+      callbacks.onProgress?.({ stage: 'setup', fraction: setupShare, message });
+      const onOnnxRuntime = (request.backend ?? 'auto') === 'auto' || request.backend === 'onnxruntime' ? onnxRuntimeAvailable() : false;
+      const report = await analyzeWeightsOnly(
+        request.checkpoint,
+        error.problem,
+        {
+          signal: callbacks.signal,
+          onProgress: (fraction, detail) => callbacks.onProgress?.({ stage: 'setup', fraction: setupShare + (1 - setupShare) * fraction, message, ...(detail ? { detail } : {}) }),
+        },
+        onOnnxRuntime ? onnxGramProducts({ threads: request.threads }) : undefined,
+      );
       callbacks.onProgress?.({ stage: 'setup', fraction: 1, message: 'done' });
       return report;
     }
@@ -104,12 +117,12 @@ export async function analyzeFile(request: AnalysisRequest, callbacks: AnalysisC
 }
 
 /** Data-free statistics of a weights-only file's tensors, and what is missing for the rest. */
-export async function analyzeWeightsOnly(path: string, architectureMissing: string): Promise<WeightsReport> {
+export async function analyzeWeightsOnly(path: string, architectureMissing: string, callbacks: DescribeCallbacks = {}, products?: GramProductFactory): Promise<WeightsReport> {
   const started = performance.now();
   const tensorFile = await readTensorFile(path);
   if (tensorFile === undefined) throw new Error(`${path} is not a weights-only file`);
   const floats = tensorFile.tensors.flatMap((t) => (t.values ? [{ name: t.name, shape: t.shape, values: t.values, dtype: t.dtype }] : []));
-  const tensors = describeTensors(floats, 'first');
+  const tensors = await describeTensorsInTurn(floats, 'first', callbacks, { ...defaultSpectralNormOptions, products });
   const skipped = tensorFile.tensors.filter((t) => !t.values);
   const notes = [...tensorFile.notes];
   if (skipped.length > 0) notes.push(`${skipped.length} non-float tensor${skipped.length === 1 ? '' : 's'} not described: ${skipped.map((t) => `${t.name} (${t.dtype})`).slice(0, 6).join(', ')}`);

@@ -4,7 +4,10 @@
  * where they show that a function-preserving rescale changes them too.
  */
 import type { TensorStatistics } from '../../protocol/report';
+import { throwIfAborted } from '../../protocol/errors';
+import type { GramProductFactory } from '../exec/matrixProducts';
 import { SeededRandom } from '../numeric/random';
+import { countDetail, type StageProgress } from './progress';
 import { tridiagonalEigen } from './tridiagonal';
 
 export interface TensorToDescribe {
@@ -25,7 +28,12 @@ export type OutputAxis = 'first' | 'last';
 export interface SpectralNormOptions {
   readonly tolerance: number;
   readonly maxIterations: number;
+  /** Runs the products of large kernels (ONNX Runtime); float32, so their tolerance is `float32Tolerance` at least. */
+  readonly products?: GramProductFactory;
 }
+
+/** The Ritz residual a float32 Gram product can certify: the σ reported is good to about a millionth. */
+export const float32Tolerance = 1e-6;
 
 export const defaultSpectralNormOptions: SpectralNormOptions = { tolerance: 1e-10, maxIterations: 300 };
 
@@ -33,7 +41,60 @@ export function describeTensors(tensors: readonly TensorToDescribe[], outputAxis
   return tensors.map((tensor) => describeTensor(tensor, outputAxis, options));
 }
 
+export interface DescribeCallbacks {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: StageProgress;
+}
+
+/** How long the asynchronous description computes before it lets the event loop run. */
+const sliceMs = 50;
+
+/**
+ * `describeTensors` that never holds the event loop for long: the spectral norm of a large kernel
+ * (a 4096×9216 dense layer takes about a hundred passes over its 38M values) yields between
+ * Lanczos steps, so progress is shown, a cancel or a signal is heard, and the host stays responsive.
+ */
+export async function describeTensorsInTurn(
+  tensors: readonly TensorToDescribe[],
+  outputAxis: OutputAxis,
+  callbacks: DescribeCallbacks = {},
+  options = defaultSpectralNormOptions,
+): Promise<TensorStatistics[]> {
+  const totalValues = tensors.reduce((n, t) => n + t.values.length, 0) || 1;
+  let doneValues = 0;
+  let sliceStart = performance.now();
+  const described: TensorStatistics[] = [];
+  for (const [index, tensor] of tensors.entries()) {
+    const steps = describeTensorSteps(tensor, outputAxis, options);
+    try {
+      let step = steps.next();
+      let lanczosSteps = 0;
+      while (!step.done) {
+        lanczosSteps++;
+        if (performance.now() - sliceStart > sliceMs) {
+          callbacks.onProgress?.(doneValues / totalValues, `${countDetail('tensor', index + 1, tensors.length)} (${tensor.name}), spectral norm step ${lanczosSteps}`);
+          await new Promise((resolve) => setImmediate(resolve));
+          throwIfAborted(callbacks.signal);
+          sliceStart = performance.now();
+        }
+        step = steps.next();
+      }
+      described.push(step.value);
+    } finally {
+      steps.return(undefined as never);
+    }
+    doneValues += tensor.values.length;
+    callbacks.onProgress?.(doneValues / totalValues, countDetail('tensor', index + 1, tensors.length));
+  }
+  return described;
+}
+
 export function describeTensor(tensor: TensorToDescribe, outputAxis: OutputAxis, options = defaultSpectralNormOptions): TensorStatistics {
+  return drain(describeTensorSteps(tensor, outputAxis, options));
+}
+
+/** A tensor's statistics, yielding after each Lanczos step of its spectral norm. */
+function* describeTensorSteps(tensor: TensorToDescribe, outputAxis: OutputAxis, options: SpectralNormOptions): Generator<void, TensorStatistics> {
   const { values, shape } = tensor;
   let finite = 0;
   let sum = 0;
@@ -62,7 +123,7 @@ export function describeTensor(tensor: TensorToDescribe, outputAxis: OutputAxis,
   };
   if (shape.length < 2 || finite < values.length || values.length === 0) return statistics;
   const [rows, cols] = outputAxis === 'first' ? [shape[0], values.length / shape[0]] : [values.length / shape[shape.length - 1], shape[shape.length - 1]];
-  const top = largestSingularValue(values, rows, cols, options, new SeededRandom(0).fork(tensor.name));
+  const top = yield* singularValueSteps(values, rows, cols, options, new SeededRandom(0).fork(tensor.name));
   return {
     ...statistics,
     matrix: {
@@ -88,10 +149,37 @@ export function largestSingularValue(
   cols: number,
   options: SpectralNormOptions,
   random: SeededRandom,
-): { value: number; converged: boolean; iterations: number } {
+): SingularValue {
+  return drain(singularValueSteps(a, rows, cols, options, random));
+}
+
+export interface SingularValue {
+  readonly value: number;
+  readonly converged: boolean;
+  readonly iterations: number;
+}
+
+function drain<T>(steps: Generator<void, T>): T {
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/** `largestSingularValue` one Lanczos step per `next()`. */
+function* singularValueSteps(a: Float32Array, rows: number, cols: number, options: SpectralNormOptions, random: SeededRandom): Generator<void, SingularValue> {
   const onColumns = cols <= rows;
   const n = onColumns ? cols : rows;
-  const gram = (v: Float64Array): Float64Array => {
+  const executor = options.products?.(a, rows, cols);
+  try {
+    return yield* lanczosOnGram(executor ? (v) => executor.product(v) : gramInJavaScript(a, rows, cols), n, executor ? { ...options, tolerance: Math.max(options.tolerance, float32Tolerance) } : options, random);
+  } finally {
+    executor?.dispose();
+  }
+}
+
+function gramInJavaScript(a: Float32Array, rows: number, cols: number): (v: Float64Array) => Float64Array {
+  const onColumns = cols <= rows;
+  return (v: Float64Array): Float64Array => {
     const [inner, outer] = onColumns ? [rows, cols] : [cols, rows];
     const middle = new Float64Array(inner);
     const out = new Float64Array(outer);
@@ -123,6 +211,9 @@ export function largestSingularValue(
     }
     return out;
   };
+}
+
+function* lanczosOnGram(gram: (v: Float64Array) => Float64Array, n: number, options: SpectralNormOptions, random: SeededRandom): Generator<void, SingularValue> {
   const basis: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
@@ -147,6 +238,7 @@ export function largestSingularValue(
     }
     beta.push(norm);
     q = w;
+    yield;
   }
   return { value: Math.sqrt(estimate), converged: false, iterations: maxSteps };
 }

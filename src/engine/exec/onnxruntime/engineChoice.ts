@@ -6,12 +6,16 @@ import type { ModelSpec } from '../../model/spec';
 import type { BackendChoice, DeviceChoice } from '../../../protocol/requests';
 import type { ExecutorFactory } from '../objectiveExecutor';
 import { onnxExecutorFactory } from './executorFactory';
+import { onnxGramProducts } from './gramProducts';
+import type { GramProductFactory } from '../matrixProducts';
 import { unsupportedByOnnxRuntime } from './objectiveGraph';
 import { defaultThreads, onnxRuntime, probeDevice } from './runtime';
 
 export interface EngineChoice {
   /** Set when ONNX Runtime runs the products; undefined: tfjs does. */
   readonly executorFactory?: ExecutorFactory;
+  /** Set with `executorFactory`: large kernels' spectral norms run on ONNX Runtime too. */
+  readonly gramProducts?: GramProductFactory;
   readonly device?: DeviceChoice;
   readonly threads?: number;
   /** Why ONNX Runtime was not used, for auto. */
@@ -36,5 +40,5 @@ export function chooseEngine(choice: BackendChoice, model: ModelSpec, options: {
   const problem = probeDevice(device);
   if (problem) throw new EngineUnavailable(problem);
   const threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
-  return { executorFactory: onnxExecutorFactory({ threads, device }), device, threads };
+  return { executorFactory: onnxExecutorFactory({ threads, device }), gramProducts: onnxGramProducts({ threads }), device, threads };
 }

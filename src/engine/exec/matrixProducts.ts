@@ -1,0 +1,13 @@
+/**
+ * The contract between the weight statistics (src/engine/analysis/tensorStatistics.ts) and an
+ * executor that multiplies a large stored kernel by vectors faster than plain JavaScript.
+ */
+
+/** g = AᵀA v (when cols ≤ rows) or A Aᵀ v, for one row-major rows×cols matrix A; float32 accuracy. */
+export interface GramProduct {
+  product(v: Float64Array): Float64Array;
+  dispose(): void;
+}
+
+/** A Gram product for this matrix, or undefined where the executor does not take it (then JavaScript does). */
+export type GramProductFactory = (a: Float32Array, rows: number, cols: number) => GramProduct | undefined;
