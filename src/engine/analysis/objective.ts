@@ -25,7 +25,7 @@ export class Objective {
   private readonly batches: Batch[] = [];
   private hvpCounter = 0;
   private readonly executor: ObjectiveExecutor | undefined;
-  private thetaValues: Float32Array[] | undefined;
+  private thetaValues: readonly Float32Array[] | undefined;
 
   constructor(
     readonly network: NetworkFunction,
@@ -52,9 +52,9 @@ export class Objective {
     }
   }
 
-  /** Values of the weights as the executor takes them; θ₀'s are read once. */
-  private valuesOf(params: readonly tf.Tensor[]): Float32Array[] {
-    if (params === this.theta) return (this.thetaValues ??= this.theta.map((t) => t.dataSync() as Float32Array));
+  /** Values of the weights as the executor takes them; θ₀'s are the checkpoint's own arrays (no copy of a large model's weights). */
+  private valuesOf(params: readonly tf.Tensor[]): readonly Float32Array[] {
+    if (params === this.theta) return (this.thetaValues ??= this.network.storedParameterValues());
     return params.map((t) => t.dataSync() as Float32Array);
   }
 
@@ -125,12 +125,16 @@ export class Objective {
           const n = correctCount(this.loss, output, batch.targets);
           correct = n === undefined || correct === undefined ? undefined : correct + n;
         });
-        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(this.theta as tf.Tensor[]);
-        value.dispose();
-        sum = accumulate(sum, grads);
+        if (!this.executor) {
+          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(this.theta as tf.Tensor[]);
+          value.dispose();
+          sum = accumulate(sum, grads);
+        }
         onBatch?.(index + 1, this.batches.length);
         await new Promise((resolve) => setImmediate(resolve));
       }
+      // With an executor only the outputs (for accuracy) come from tfjs; the gradient's backward pass does not.
+      if (this.executor) sum = this.gradient().gradient;
     } catch (error) {
       if (sum) tf.dispose(sum);
       throw error;

@@ -71,6 +71,12 @@ export class NetworkFunction {
     return this.outputSize;
   }
 
+  /** The stored values of the trainable weights, in parameter order: the checkpoint's own arrays, not copies (never write to them). */
+  storedParameterValues(): readonly Float32Array[] {
+    const byName = new Map<string, WeightTensor>(this.checkpoint.weights.map((w) => [w.name, w]));
+    return this.parameters.map((p) => byName.get(p.name)!.values);
+  }
+
   /** The stored values of the trainable weights, as new tensors (the caller disposes them). */
   initialParameters(): tf.Tensor[] {
     const byName = new Map<string, WeightTensor>(this.checkpoint.weights.map((w) => [w.name, w]));

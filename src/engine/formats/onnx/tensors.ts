@@ -73,7 +73,7 @@ async function locateData(bytes: Uint8Array, tensor: OnnxTensor, file: string, m
       const f = raw[raw.length - 1];
       held = f.valueEnd - f.valueStart;
       source = 'raw_data';
-      read = () => bytes.slice(f.valueStart, f.valueEnd);
+      read = () => bytes.subarray(f.valueStart, f.valueEnd);
     } else if (tensor.dataType === DataType.FLOAT || tensor.dataType === DataType.DOUBLE) {
       const double = tensor.dataType === DataType.DOUBLE;
       source = double ? 'double_data' : 'float_data';
@@ -124,6 +124,9 @@ export async function checkStoredData(bytes: Uint8Array, tensor: OnnxTensor, fil
   return (await locateData(bytes, tensor, file, modelDir)).externalFile;
 }
 
+/** ONNX stores little-endian floats: on such a host float32 data is copied as bytes. */
+const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** The tensor's values as a new float32 array (never a view of the file's buffer). */
 export async function decodeFloatTensor(bytes: Uint8Array, tensor: OnnxTensor, file: string, modelDir: string): Promise<Float32Array> {
   if (!isFloatTensor(tensor)) {
@@ -133,6 +136,10 @@ export async function decodeFloatTensor(bytes: Uint8Array, tensor: OnnxTensor, f
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const numel = numelOf(tensor, file);
   const values = new Float32Array(numel);
+  if (tensor.dataType === DataType.FLOAT && littleEndianHost) {
+    new Uint8Array(values.buffer).set(data.subarray(0, 4 * numel));
+    return values;
+  }
   for (let i = 0; i < numel; i++) {
     switch (tensor.dataType) {
       case DataType.FLOAT:
