@@ -28,12 +28,14 @@ const prelu: OperatorHandler = (n) => {
   const slope = n.constantInput(1, 'slope');
   const count = slope.dims.reduce((a, b) => a * b, 1);
   let shape: number[];
-  if (count === 1) shape = [1];
+  // One slope: ones over the sample axes, as a Keras PReLU shared over all of them holds it.
+  if (count === 1) shape = x.kind === 'image' && !x.squeezed ? [1, 1, 1] : x.kind === 'tensor' ? x.engine.map(() => 1) : [1];
   else if (x.kind === 'image' && !x.squeezed && count === x.c && slope.dims.length >= 3 && slope.dims.slice(-2).every((d) => d === 1)) shape = [1, 1, x.c];
   else if (x.kind === 'image' && x.squeezed && count === x.c) shape = [x.c];
   else if (x.kind === 'features' && !x.chw && count === x.size && slope.dims[slope.dims.length - 1] === x.size) shape = [x.size];
   else return n.fail(`slope of dims [${slope.dims}] is not supported (one slope, or one per channel/feature)`);
-  const layer = n.elementwise('PReLU', shape.length === 3 ? { shared_axes: [1, 2] } : {});
+  const sharedAxes = shape.map((d, i) => (d === 1 ? i + 1 : 0)).filter((axis) => axis > 0);
+  const layer = n.elementwise('PReLU', sharedAxes.length > 0 ? { shared_axes: sharedAxes } : {});
   n.addWeight(layer, 'alpha', slope, { kind: 'same' }, shape);
 };
 
