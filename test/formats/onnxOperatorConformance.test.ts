@@ -56,6 +56,8 @@ interface ConformanceCase {
   readonly frame: Frame;
   readonly opset?: number;
   readonly body: (g: OnnxGraphBuilder, x: string) => string;
+  /** Engine layers the reader must have made for it, where the mapping is not the obvious one. */
+  readonly layers?: readonly string[];
 }
 
 const inputDims: Record<Frame, number[]> = { image: [2, 5, 5], features: [6] };
@@ -118,6 +120,8 @@ async function checkCase(c: ConformanceCase, index: number): Promise<void> {
   const file = join(root, `${index}-${c.operator}.onnx`);
   writeFileSync(file, bytes);
   const checkpoint = await readOnnx(file);
+  const classes = checkpoint.model.layers.map((l) => l.className);
+  for (const className of c.layers ?? []) assert.ok(classes.includes(className), `${label}: no ${className} layer among ${classes.join(', ')}`);
   const expected = Float64Array.from((await ortRun(bytes, batch, [SAMPLES, ...inputDims[c.frame]])).data as Float32Array);
   const actual = engineOutputs(checkpoint, batch, [SAMPLES, ...inputDims[c.frame]], 'nchw');
   assert.ok(relativeError(actual, expected) <= TOLERANCE.forward, `${label}: outputs vs ONNX Runtime ${relativeError(actual, expected)}`);
@@ -161,6 +165,7 @@ function assertEnginesMatchReference(checkpoint: Checkpoint, dataset: Dataset, o
 
 // ---- the cases ----------------------------------------------------------------------------------
 
+const expecting = (layers: string[], c: ConformanceCase): ConformanceCase => ({ ...c, layers });
 const image = (operator: string, variant: string, body: ConformanceCase['body'], opset?: number): ConformanceCase => ({ operator, variant, frame: 'image', body, opset });
 const features = (operator: string, variant: string, body: ConformanceCase['body'], opset?: number): ConformanceCase => ({ operator, variant, frame: 'features', body, opset });
 /** A unary operator with attributes on the image and on features. */
@@ -192,8 +197,10 @@ const pools: ConformanceCase[] = [
   image('MaxPool', 'kernel 2, strides 2', (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], strides: [2, 2] })),
   image('MaxPool', 'kernel 3, strides 2, pads 1 (symmetric)', (g, c) => g.node('MaxPool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })),
   image('MaxPool', 'kernel 3, strides 2, pads 1, after Relu', (g, c) => g.node('MaxPool', [g.node('Relu', [c])], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })),
+  expecting(['ZeroPadding2D'], image('MaxPool', 'kernel 2, pads [0, 1, 1, 0], after Relu', (g, c) => g.node('MaxPool', [g.node('Relu', [c])], { kernel_shape: [2, 2], pads: [0, 1, 1, 0] }))),
   image('MaxPool', 'kernel 2, asymmetric pads [1, 0, 0, 1]', (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], pads: [1, 0, 0, 1] })),
   image('MaxPool', 'kernel 2, strides 2, ceil_mode', (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 })),
+  image('MaxPool', 'kernel 2, strides 2, pads [1, 0, 0, 0], ceil_mode (a partial last column)', (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 0, 0], ceil_mode: 1 })),
   image('MaxPool', 'kernel 3, strides 2, auto_pad SAME_UPPER', (g, c) => g.node('MaxPool', [c], { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' })),
   image('AveragePool', 'kernel 2, strides 1', (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2] })),
   image('AveragePool', 'kernel 3, strides 2, pads 1, count_include_pad 1', (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 })),
@@ -291,6 +298,7 @@ const shapes: ConformanceCase[] = [
   image('Split', 'channels [2, 1] (attribute, opset 11)', (g, c) => g.nodeWithOutputs('Split', [c], 2, { axis: 1, split: [2, 1] })[0], 11),
   image('Slice', 'channels 1:3', (g, c) => g.node('Slice', [c, g.ints([1]), g.ints([3]), g.ints([1])])),
   image('Pad', 'constant 0.75 on height and width', (g, c) => g.node('Pad', [c, g.ints([0, 0, 1, 2, 0, 0, 0, 1]), g.floats([0.75], [])])),
+  expecting(['EdgePadding2D'], image('Pad', "mode 'edge' on height and width", (g, c) => g.node('Pad', [c, g.ints([0, 0, 2, 0, 0, 0, 1, 1])], { mode: 'edge' }))),
   image('Pad', 'zero channels', (g, c) => g.node('Pad', [c, g.ints([0, 1, 0, 0, 0, 2, 0, 0])])),
   image('Identity', 'on data', (g, c) => g.node('Identity', [c])),
   image('Dropout', 'inference (opset 13)', (g, c) => g.node('Dropout', [c])),

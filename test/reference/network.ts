@@ -142,6 +142,19 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       }
       return withoutActivation({ shape: [count, outH, outW, channels], data });
     }
+    case 'EdgePadding2D': {
+      // Each border row and column repeated outwards: cell (i, j) of the output is input cell (clamp(i − top), clamp(j − left)).
+      const x = singleInput(node, inbound);
+      const [[top, bottom], [left, right]] = node.config['padding'] as number[][];
+      const [count, height, width, channels] = x.shape;
+      const [outH, outW] = [height + top + bottom, width + left + right];
+      const clamp = (v: number, size: number) => Math.min(Math.max(v, 0), size - 1);
+      const data: Num[] = [];
+      for (let n = 0; n < count; n++) for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) for (let c = 0; c < channels; c++) {
+        data.push(x.data[((n * height + clamp(i - top, height)) * width + clamp(j - left, width)) * channels + c]);
+      }
+      return withoutActivation({ shape: [count, outH, outW, channels], data });
+    }
     case 'ChannelPad': {
       const x = singleInput(node, inbound);
       const [before, after] = pairOption(node, 'padding', null);

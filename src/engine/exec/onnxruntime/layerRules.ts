@@ -13,6 +13,7 @@ import { shuffleGroups, sliceRange } from '../../model/channelLayers';
 import { transposedGeometry } from '../../model/transposedConvolution';
 import { channelReduction } from '../../model/channelReduce';
 import { channelPadding } from '../../model/channelPad';
+import { edgePadding, padByRepeatingEdges } from '../../model/edgePadding';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -498,6 +499,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     Concatenate: concatenate,
     UpSampling2D: upSampling,
     ZeroPadding2D: zeroPadding,
+    EdgePadding2D: (call) => padByRepeatingEdges(rank4(call), rank4(call).shape, edgePadding(call.node), (x, starts, sizes) => call.tape.slice(x, starts, sizes), (parts, axis) => call.tape.concat(parts, axis)),
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
     ChannelReduce: channelReduce,
