@@ -244,11 +244,13 @@ const activations: ConformanceCase[] = [
 ];
 for (const c of activations) if (c.operator === 'HardSwish') Object.assign(c, { opset: 14 });
 
-const softmaxes: ConformanceCase[] = [
-  features('Softmax', 'axis 1 of [N, F]', (g, f) => g.node('Softmax', [f], { axis: 1 })),
-  features('Softmax', 'axis -1 of [N, F]', (g, f) => g.node('Softmax', [f], { axis: -1 }), 11),
-  image('Softmax', 'axis 1 (channels) of [N, C, H, W]', (g, c) => g.node('Softmax', [c], { axis: 1 })),
-];
+/** Softmax and LogSoftmax on every axis but the batch of [N, F] and [N, C, H, W], with opset 11 (the input coerced to 2-D at the axis) and 13 (one axis). */
+const softmaxes: ConformanceCase[] = ['Softmax', 'LogSoftmax'].flatMap((operator) =>
+  [11, 13].flatMap((opset) => [
+    ...[1, -1].map((axis) => features(operator, `axis ${axis} of [N, F]`, (g, f) => g.node(operator, [f], { axis }), opset)),
+    ...[1, 2, 3, -1, -3].map((axis) => image(operator, `axis ${axis} of [N, C, H, W]`, (g, c) => g.node(operator, [c], { axis }), opset)),
+  ]),
+);
 
 const normalizations: ConformanceCase[] = [
   image('BatchNormalization', 'inference, [N, C, H, W]', (g, c) => g.node('BatchNormalization', [c, g.weight([3], 0.3), g.weight([3], 0.2), g.weight([3], 0.2), g.floats([0.5, 1.5, 0.8])], { epsilon: { float: 1e-3 } })),

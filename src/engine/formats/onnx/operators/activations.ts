@@ -1,26 +1,56 @@
-/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu, Gelu, Erf. */
-import type { NodeMapping, OperatorHandler } from '../mapping';
+/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, LogSoftmax, PRelu, Gelu, Erf. */
+import type { ImageValue, NodeMapping, OperatorHandler } from '../mapping';
 import { lastAxisLast, normalized } from '../tensorLayout';
 
 const keras = (activation: string, nonNegative = false): OperatorHandler => (n) => {
   n.elementwise('Activation', { activation }, nonNegative);
 };
 
-const softmax: OperatorHandler = (n) => {
+/**
+ * Softmax and LogSoftmax over one axis (opset 13), or over all axes from `axis` on (before: the input
+ * coerced to 2-D there). An [N, C, H, W] image is held channels-last, so an axis other than the last
+ * engine axis is permuted last and back around the activation; the batch axis is refused.
+ */
+const softmaxFamily = (activation: 'softmax' | 'log_softmax'): OperatorHandler => (n) => {
   const given = n.valueOf(0);
+  const singleAxis = n.graph.opset >= 13;
+  const raw = n.attr.int('axis', singleAxis ? -1 : 1);
+  const nonNegative = activation === 'softmax';
   if (given.kind === 'tensor') {
-    const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
-    if (n.graph.opset < 13 || (axis !== -1 && axis !== given.axes.length - 1)) n.fail(`softmax over axis ${axis} of a rank-${given.axes.length} tensor is not supported (the last axis, from opset 13)`);
+    const rank = given.axes.length;
+    if (raw !== -1 && raw !== rank - 1) n.fail(`axis ${raw} of a rank-${rank} tensor is not supported (the last axis)`);
     const x = lastAxisLast(n, given);
-    const layer = n.graph.addLayer(n.label, 'Activation', { activation: 'softmax' }, [x.layer]);
-    return n.output(normalized({ ...x, layer: layer.name, nonNegative: true }));
+    const layer = n.graph.addLayer(n.label, 'Activation', { activation }, [x.layer]);
+    return n.output(normalized({ ...x, layer: layer.name, nonNegative }));
   }
-  const x = given;
-  const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
-  const lastAxis = x.kind === 'features' ? axis === 1 || axis === -1 : n.graph.opset >= 13 && (axis === 1 || axis === -3);
-  if (!lastAxis) n.fail(`softmax over axis ${axis} of a ${x.kind === 'image' ? 'rank-4 NCHW' : 'rank-2'} tensor is not supported (features, or channels from opset 13)`);
-  if (x.kind === 'features' && x.chw) n.fail('softmax over a flattened NCHW tensor is not supported');
-  n.elementwise('Activation', { activation: 'softmax' }, true);
+  const image = given.kind === 'image' && !given.squeezed;
+  const rank = image ? 4 : 2;
+  const axis = raw < 0 ? raw + rank : raw;
+  if (axis === 0) n.fail(`axis ${raw} runs over the batch, mixing samples; not supported`);
+  if (axis < 0 || axis >= rank) n.fail(`axis ${raw} is out of range for a rank-${rank} tensor`);
+  // Features (in any order: the activation treats them alike) and channels after global pooling.
+  if (!image) return void n.elementwise('Activation', { activation }, nonNegative);
+  const x = given as ImageValue;
+  const add = (base: string, className: string, config: Record<string, unknown>, inbound: string) => n.graph.addLayer(base, className, config, [inbound]).name;
+  /** The activation over engine axis `engineAxis` of a rank-`engineRank` sample (batch axis 0). */
+  const over = (inbound: string, engineAxis: number, engineRank: number): string => {
+    if (engineAxis === engineRank) return add(n.label, 'Activation', { activation }, inbound);
+    const dims = Array.from({ length: engineRank }, (_, i) => (i + 1 === engineAxis ? engineRank : i + 1 === engineRank ? engineAxis : i + 1));
+    const inner = add(`${n.label}.activation`, 'Activation', { activation }, add(`${n.label}.permute`, 'Permute', { dims }, inbound));
+    return add(n.label, 'Permute', { dims }, inner);
+  };
+  let layer: string;
+  if (singleAxis || axis === 3) layer = over(x.layer, [0, 3, 1, 2][axis], 3);
+  else if (axis === 1) {
+    // Over C, H and W together: the order of the values does not matter.
+    const flat = over(add(`${n.label}.flatten`, 'Reshape', { target_shape: [x.h * x.w * x.c] }, x.layer), 1, 1);
+    layer = add(`${n.label}.restore`, 'Reshape', { target_shape: [x.h, x.w, x.c] }, flat);
+  } else {
+    // Over H and W together, per channel: [H·W, C], the positions last.
+    const positions = over(add(`${n.label}.positions`, 'Reshape', { target_shape: [x.h * x.w, x.c] }, x.layer), 1, 2);
+    layer = add(`${n.label}.restore`, 'Reshape', { target_shape: [x.h, x.w, x.c] }, positions);
+  }
+  n.output({ ...x, layer, nonNegative });
 };
 
 const prelu: OperatorHandler = (n) => {
@@ -82,7 +112,8 @@ export const activationOperators: Record<string, OperatorHandler> = {
   Elu: (n) => {
     n.elementwise('ELU', { alpha: n.attr.float('alpha', 1) });
   },
-  Softmax: softmax,
+  Softmax: softmaxFamily('softmax'),
+  LogSoftmax: softmaxFamily('log_softmax'),
   PRelu: prelu,
   Clip: clip,
   HardSigmoid: (n) => {
