@@ -104,7 +104,7 @@ ${flatHead('p', 70)}`);
   await assert.rejects(readOnnx(wide), (error: Error) => error instanceof ModelProblem && /pool_past_input/.test(error.message) && /MaxPool: pads \[2,0,0,0\] reach a whole window/.test(error.message));
 });
 
-test('Clip(0, 6) is ReLU6 and Clip(0, ∞) is Relu (opset 13 bounds as inputs); other bounds are refused', { skip: missing }, async () => {
+test('Clip(0, 6) is ReLU6 and Clip(0, ∞) is Relu (opset 13 bounds as inputs); other bounds shift a capped ReLU; min above max is refused', { skip: missing }, async () => {
   const relu6 = build('clip-relu6', `
 nodes.append(helper.make_node("Conv", ["x", w("k", (3, 2, 3, 3))], ["c"], name="conv"))
 nodes.append(helper.make_node("Clip", ["c", const("lo", 0.0), const("hi", 6.0)], ["r"], name="relu6"))
@@ -116,7 +116,11 @@ ${flatHead('r2', 48)}`);
   const symmetric = build('clip-symmetric', `
 nodes.append(helper.make_node("Clip", ["x", const("lo", -1.0), const("hi", 1.0)], ["r"], name="hardtanh"))
 ${flatHead('r', 72)}`);
-  await assert.rejects(readOnnx(symmetric), (error: Error) => error instanceof ModelProblem && /hardtanh/.test(error.message) && /min -1 is not supported/.test(error.message));
+  await assertMatchesOrt(symmetric);
+  const empty = build('clip-empty', `
+nodes.append(helper.make_node("Clip", ["x", const("lo", 1.0), const("hi", -1.0)], ["r"], name="inverted"))
+${flatHead('r', 72)}`);
+  await assert.rejects(readOnnx(empty), (error: Error) => error instanceof ModelProblem && /inverted/.test(error.message) && /Clip: min 1 is not below max -1/.test(error.message));
 });
 
 test('one initializer feeding two Conv nodes is one parameter, and the network computes what ONNX Runtime computes', { skip: missing }, async () => {

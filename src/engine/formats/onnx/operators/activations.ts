@@ -83,15 +83,27 @@ function clipBound(n: NodeMapping, i: number, attribute: string, fallback: numbe
 
 /**
  * Clip(0, ∞) is ReLU and Clip(0, m) is ReLU capped at m (ReLU6 for m = 6, as torch exports
- * nn.ReLU6 and Hardtanh(0, 6)); other bounds are not a ReLU and are refused.
+ * nn.ReLU6 and Hardtanh(0, 6)). Other bounds shift a ReLU: max(x, lo) = lo + relu(x − lo),
+ * min(x, hi) = hi − relu(hi − x), and both are lo + relu(x − lo) capped at hi − lo.
  */
 const clip: OperatorHandler = (n) => {
   const min = clipBound(n, 1, 'min', -Infinity);
   const max = clipBound(n, 2, 'max', Infinity);
-  if (min !== 0) n.fail(`min ${min} is not supported (Clip(0, max), a capped ReLU, only)`);
-  if (!(max > 0)) n.fail(`max ${max} is not supported (a positive cap, or none)`);
-  if (max === Infinity || max >= 3.4e38) n.elementwise('Activation', { activation: 'relu' }, true);
-  else n.elementwise('ReLU', { max_value: max }, true);
+  const unbounded = (v: number) => !Number.isFinite(v) || Math.abs(v) >= 3.4e38;
+  const [lo, hi] = [unbounded(min) ? -Infinity : min, unbounded(max) ? Infinity : max];
+  if (!(lo < hi)) n.fail(`min ${min} is not below max ${max}; not supported`);
+  if (lo === 0) {
+    if (hi === Infinity) n.elementwise('Activation', { activation: 'relu' }, true);
+    else n.elementwise('ReLU', { max_value: hi }, true);
+    return;
+  }
+  const x = n.valueOf(0);
+  if (lo === -Infinity && hi === Infinity) return n.output(x);
+  const steps: [string, Record<string, unknown>][] = lo === -Infinity
+    ? [['Rescaling', { scale: -1, offset: hi }], ['Activation', { activation: 'relu' }], ['Rescaling', { scale: -1, offset: hi }]]
+    : [['Rescaling', { scale: 1, offset: -lo }], hi === Infinity ? ['Activation', { activation: 'relu' }] : ['ReLU', { max_value: hi - lo }], ['Rescaling', { scale: 1, offset: lo }]];
+  const layer = steps.reduce((inbound, [className, config], k) => n.graph.addLayer(k === steps.length - 1 ? n.label : `${n.label}.${k}`, className, config, [inbound]).name, x.layer);
+  n.output({ ...x, layer, nonNegative: lo >= 0 });
 };
 
 /** HardSwish(x) = x · HardSigmoid(x) with α = 1/6, β = 1/2 (opset 14). */
