@@ -11,8 +11,8 @@ const add: OperatorHandler = (n) => {
     const other = n.node.inputs[1 - constantSide];
     const dense = biasless.get(other);
     const computed = values.get(other);
-    if (!dense && computed && initializers.has(n.node.inputs[constantSide])) return addParameter(n, computed, n.node.inputs[constantSide]);
     if (!dense && scalarInput(n, constantSide) !== undefined) return offsetByConstant(n, constantSide);
+    if (!dense && computed && initializers.has(n.node.inputs[constantSide])) return addParameter(n, computed, n.node.inputs[constantSide]);
     const bias = initializers.get(n.node.inputs[constantSide]);
     const units = dense ? (dense.config.units as number) : 0;
     if (!dense || !bias || bias.dims.reduce((a, d) => a * d, 1) !== units || bias.dims[bias.dims.length - 1] !== units) {
