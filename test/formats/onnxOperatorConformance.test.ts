@@ -371,3 +371,66 @@ for (const [index, c] of cases.entries()) {
     await checkCase(c, index);
   });
 }
+
+// ---- refusals ----------------------------------------------------------------------------------
+
+/** A variant the reader cannot map exactly: the body returns the output of the node that must be named. */
+interface Refusal {
+  readonly operator: string;
+  readonly variant: string;
+  readonly frame: Frame;
+  readonly opset?: number;
+  readonly body: (g: OnnxGraphBuilder, x: string) => string;
+  readonly problem: RegExp;
+}
+
+const refusedImage = (operator: string, variant: string, problem: RegExp, body: Refusal['body'], opset?: number): Refusal => ({ operator, variant, frame: 'image', body, problem, opset });
+const refusedFeatures = (operator: string, variant: string, problem: RegExp, body: Refusal['body'], opset?: number): Refusal => ({ operator, variant, frame: 'features', body, problem, opset });
+
+const refusals: Refusal[] = [
+  refusedImage('ConvTranspose', 'group 3', /group = 3 is not supported/, (g, c) => g.node('ConvTranspose', [c, g.weight([3, 1, 3, 3])], { group: 3 })),
+  refusedImage('ConvTranspose', 'dilations 2', /dilations \[2,2\] are not supported/, (g, c) => g.node('ConvTranspose', [c, g.weight([3, 2, 3, 3])], { dilations: [2, 2] })),
+  refusedImage('MaxPool', 'pads that hold a whole window past the input', /pads \[2,0,0,0\] reach a whole window/, (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], pads: [2, 0, 0, 0] })),
+  refusedImage('AveragePool', 'ceil_mode with a partial window', /ceil_mode = 1 adds a partial window/, (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 })),
+  refusedImage('AveragePool', 'asymmetric pads, count_include_pad 0', /pads \[0,1,1,0\] are not supported for average pooling without count_include_pad/, (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], pads: [0, 1, 1, 0] })),
+  refusedFeatures('Gemm', 'transA 1 (the batch on the second axis)', /transA = 1 is not supported/, (g, f) => g.node('Gemm', [g.node('Transpose', [f], { perm: [1, 0] }), g.weight([4, 3])], { transA: 1 })),
+  refusedFeatures('Softmax', 'axis 0 (over the batch)', /axis 0 runs over the batch/, (g, f) => g.node('Softmax', [f], { axis: 0 })),
+  refusedFeatures('LogSoftmax', 'axis -2 of [N, F] (over the batch)', /axis -2 runs over the batch/, (g, f) => g.node('LogSoftmax', [f], { axis: -2 })),
+  refusedFeatures('Softmax', 'a middle axis of tokens', /axis 1 of a rank-3 tensor is not supported/, (g, f) => g.node('Softmax', [tokens(g, f)], { axis: 1 })),
+  refusedImage('Clip', 'min above max', /min 1 is not below max -1/, (g, c) => g.node('Clip', [c, g.floats([1], []), g.floats([-1], [])])),
+  refusedImage('Add', 'shapes that do not broadcast per channel ([N, C, H, W] + [N, 1, H, W])', /inputs of these different shapes are not supported/, (g, c) => g.node('Add', [c, g.node('ReduceMean', [c], { axes: [1] })])),
+  refusedImage('Add', 'a constant per position [5]', /adding initializer '\w+' of dims \[5\]/, (g, c) => g.node('Add', [c, g.weight([5])])),
+  refusedImage('Sub', 'a constant tensor', /subtracting a constant tensor is not supported/, (g, c) => g.node('Sub', [c, g.floats([1, 2, 3], [3, 1, 1])])),
+  refusedImage('Div', 'by a constant tensor', /dividing by or into a constant tensor is not supported/, (g, c) => g.node('Div', [c, g.floats([1, 2, 3], [3, 1, 1])])),
+  refusedImage('Mul', 'by a constant per position [5]', /multiplying by weight '\w+' of dims \[5\] is not supported/, (g, c) => g.node('Mul', [c, g.weight([5])])),
+  refusedImage('ReduceMean', 'axes [1, 2, 3]', /a reduction over axes \[1,2,3\] is not supported/, (g, c) => g.node('ReduceMean', [c], { axes: [1, 2, 3] })),
+  refusedImage('ReduceSum', 'axes [3] (width only)', /a reduction over axes \[3\] is not supported/, (g, c) => g.node('ReduceSum', [c, g.ints([3])])),
+  refusedFeatures('ReduceMax', 'of [N, F]', /expects an \[N, C, H, W\] input/, (g, f) => g.node('ReduceMax', [f], { axes: [1] })),
+  refusedImage('Concat', 'along height', /concatenation along axis 2 of NCHW tensors is not supported/, (g, c) => g.node('Concat', [c, c], { axis: 2 })),
+  refusedImage('Split', 'along height', /splitting along axis 2 is not supported/, (g, c) => g.nodeWithOutputs('Split', [c, g.ints([2, 3])], 2, { axis: 2 })[1]),
+  refusedImage('Slice', 'step 2', /step 2 is not supported/, (g, c) => g.node('Slice', [c, g.ints([0]), g.ints([5]), g.ints([3]), g.ints([2])])),
+  refusedImage('Flatten', 'axis 2', /axis 2 is not supported/, (g, c) => g.node('Flatten', [c], { axis: 2 })),
+  refusedImage('Squeeze', 'an axis of size 3', /axis 1 of \[N,3,5,5\] has size 3, not 1/, (g, c) => g.node('Squeeze', [c, g.ints([1])])),
+  refusedImage('Unsqueeze', 'before the batch', /inserting an axis before the batch is not supported/, (g, c) => g.node('Unsqueeze', [c, g.ints([0])])),
+  refusedFeatures('Gather', 'several indices', /only a single constant index is supported/, (g, f) => g.node('Gather', [tokens(g, f), g.ints([0, 2])], { axis: 1 })),
+  refusedImage('BatchNormalization', 'of tokens [N, 3, 25]', /batch normalization of a \[N,3,25\] tensor is not supported/, (g, c) => g.node('BatchNormalization', [g.node('Reshape', [c, g.ints([0, 3, 25])]), g.weight([3]), g.weight([3]), g.weight([3]), g.floats([0.5, 1.5, 0.8])])),
+  refusedImage('Cast', 'data to int64 (where a shape would be computed from data)', /a cast of data to element type 7 is not supported/, (g, c) => g.node('Cast', [g.node('ReduceMax', [c], { axes: [2, 3], keepdims: 0 })], { to: 7 })),
+  refusedImage('Pad', "mode 'reflect'", /mode 'reflect' is not supported/, (g, c) => g.node('Pad', [c, g.ints([0, 0, 1, 1, 0, 0, 1, 1])], { mode: 'reflect' })),
+  refusedImage('Pad', "mode 'edge' on channels", /pad the channels in mode 'edge'/, (g, c) => g.node('Pad', [c, g.ints([0, 1, 0, 0, 0, 0, 0, 0])], { mode: 'edge' })),
+];
+
+for (const [index, r] of refusals.entries()) {
+  test(`${r.operator} (${r.variant}) is refused naming the file, the node, the operator and the reason`, async () => {
+    const g = new OnnxGraphBuilder(5000 + index);
+    const m = r.body(g, frameStart(g, r.frame));
+    const file = join(root, `refused-${index}-${r.operator}.onnx`);
+    writeFileSync(file, g.build({ opset: r.opset ?? 13, inputs: [{ name: 'x', dims: ['N', ...inputDims[r.frame]] }], outputs: [{ name: m }] }));
+    const node = g.nodes.find((n) => n.outputs.includes(m))!;
+    await assert.rejects(readOnnx(file), (error: unknown) => {
+      assert.ok(error instanceof ModelProblem, `${r.operator}: ${String(error)}`);
+      assert.ok(error.message.includes(file) && error.message.includes(`'${node.name}'`) && error.message.includes(`${r.operator}: `), `${r.operator}: ${error.message}`);
+      assert.match(error.message, r.problem);
+      return true;
+    });
+  });
+}
