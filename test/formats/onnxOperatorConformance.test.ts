@@ -211,6 +211,11 @@ const pools: ConformanceCase[] = [
   image('AveragePool', 'kernel 3, strides 2, pads 1, count_include_pad 1', (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 })),
   image('AveragePool', 'kernel 3, strides 2, pads 1, count_include_pad 0 (as SAME)', (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 0 })),
   image('AveragePool', 'kernel 2, asymmetric pads [0, 1, 1, 0], count_include_pad 1', (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], pads: [0, 1, 1, 0], count_include_pad: 1 })),
+  image('AveragePool', 'kernel 2, asymmetric pads [0, 1, 1, 0], count_include_pad 0', (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], pads: [0, 1, 1, 0] })),
+  image('AveragePool', 'kernel 3, strides 2, pads [1, 1, 0, 0], count_include_pad 0', (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 0, 0], count_include_pad: 0 })),
+  image('AveragePool', 'kernel 2, strides 2, ceil_mode, count_include_pad 0', (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 })),
+  image('AveragePool', 'kernel 2, strides 2, pads [1, 0, 0, 0], ceil_mode, count_include_pad 1', (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 0, 0], ceil_mode: 1, count_include_pad: 1 })),
+  image('AveragePool', 'kernel 3, strides 2, pads 1, ceil_mode, count_include_pad 0', (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 })),
   image('GlobalAveragePool', 'then Flatten', (g, c) => g.node('GlobalAveragePool', [c])),
   image('GlobalMaxPool', 'then Flatten', (g, c) => g.node('GlobalMaxPool', [c])),
 ];
@@ -390,9 +395,8 @@ const refusedFeatures = (operator: string, variant: string, problem: RegExp, bod
 const refusals: Refusal[] = [
   refusedImage('ConvTranspose', 'group 3', /group = 3 is not supported/, (g, c) => g.node('ConvTranspose', [c, g.weight([3, 1, 3, 3])], { group: 3 })),
   refusedImage('ConvTranspose', 'dilations 2', /dilations \[2,2\] are not supported/, (g, c) => g.node('ConvTranspose', [c, g.weight([3, 2, 3, 3])], { dilations: [2, 2] })),
+  refusedImage('AveragePool', 'pads that hold a whole window past the input', /pads \[0,3,0,0\] reach a whole window/, (g, c) => g.node('AveragePool', [c], { kernel_shape: [3, 3], pads: [0, 3, 0, 0] })),
   refusedImage('MaxPool', 'pads that hold a whole window past the input', /pads \[2,0,0,0\] reach a whole window/, (g, c) => g.node('MaxPool', [c], { kernel_shape: [2, 2], pads: [2, 0, 0, 0] })),
-  refusedImage('AveragePool', 'ceil_mode with a partial window', /ceil_mode = 1 adds a partial window/, (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 })),
-  refusedImage('AveragePool', 'asymmetric pads, count_include_pad 0', /pads \[0,1,1,0\] are not supported for average pooling without count_include_pad/, (g, c) => g.node('AveragePool', [c], { kernel_shape: [2, 2], pads: [0, 1, 1, 0] })),
   refusedFeatures('Gemm', 'transA 1 (the batch on the second axis)', /transA = 1 is not supported/, (g, f) => g.node('Gemm', [g.node('Transpose', [f], { perm: [1, 0] }), g.weight([4, 3])], { transA: 1 })),
   refusedFeatures('Softmax', 'axis 0 (over the batch)', /axis 0 runs over the batch/, (g, f) => g.node('Softmax', [f], { axis: 0 })),
   refusedFeatures('LogSoftmax', 'axis -2 of [N, F] (over the batch)', /axis -2 runs over the batch/, (g, f) => g.node('LogSoftmax', [f], { axis: -2 })),
