@@ -1,4 +1,4 @@
-/** Nodes joining branches: Add (residuals, or a MatMul's bias), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
+/** Nodes joining branches: Add (residuals, a per-channel value broadcast, a MatMul's bias, a parameter), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
 import type { FeaturesValue, NodeMapping, OperatorHandler, TensorValue, Value } from '../mapping';
 import { asTensor, materialized, normalized, onnxDims } from '../tensorLayout';
 import { broadcastParameter, scalarInput, scaledByConstant } from './attention';
@@ -39,7 +39,7 @@ function addParameter(n: NodeMapping, given: Value, name: string): void {
   const x = materialized(n, asTensor(given));
   const dims = onnxDims(x);
   if (weight.dims.length !== dims.length || weight.dims[0] !== 1 || weight.dims.some((d, i) => i > 0 && d !== dims[i])) {
-    n.fail(`adding initializer '${name}' of dims [${weight.dims}] to a value of dims [${dims}] is not supported (a MatMul's bias, or a parameter [1, …] of the value's shape)`);
+    n.fail(`adding initializer '${name}' of dims [${weight.dims}] to a value of dims [${dims}] is not supported (a MatMul's bias, a parameter [1, …] of the value's shape, or one per channel [C, 1, 1])`);
   }
   const parameter = broadcastParameter(n, weight.dims.slice(1), name);
   const layer = n.graph.addLayer(n.label, 'Add', {}, [x.layer, parameter.layer]);
