@@ -92,14 +92,19 @@ ${flatHead('p', 27)}`);
   await assertMatchesOrt(file);
 });
 
-test('MaxPool with pads on an input that may be negative is refused, naming the node and why', { skip: missing }, async () => {
+test('MaxPool with pads on an input that may be negative repeats the border cells and computes what ONNX Runtime computes; pads that reach a whole window are refused, naming the node', { skip: missing }, async () => {
   const file = build('maxpool-negative', `
 nodes.append(helper.make_node("MaxPool", ["x"], ["p"], name="pool_on_input", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
 ${flatHead('p', 18)}`);
-  await assert.rejects(readOnnx(file), (error: Error) => error instanceof ModelProblem && /pool_on_input/.test(error.message) && /never negative/.test(error.message) && /'x' may be negative/.test(error.message));
+  await assertMatchesOrt(file);
+  assert.ok((await readOnnx(file)).model.layers.some((l) => l.className === 'EdgePadding2D' && JSON.stringify(l.config.padding) === '[[1,1],[1,1]]'));
+  const wide = build('maxpool-wide-pads', `
+nodes.append(helper.make_node("MaxPool", ["x"], ["p"], name="pool_past_input", kernel_shape=[2, 2], pads=[2, 0, 0, 0]))
+${flatHead('p', 70)}`);
+  await assert.rejects(readOnnx(wide), (error: Error) => error instanceof ModelProblem && /pool_past_input/.test(error.message) && /MaxPool: pads \[2,0,0,0\] reach a whole window/.test(error.message));
 });
 
-test('Clip(0, 6) is ReLU6 and Clip(0, ∞) is Relu (opset 13 bounds as inputs); other bounds are refused', { skip: missing }, async () => {
+test('Clip(0, 6) is ReLU6 and Clip(0, ∞) is Relu (opset 13 bounds as inputs); other bounds shift a capped ReLU; min above max is refused', { skip: missing }, async () => {
   const relu6 = build('clip-relu6', `
 nodes.append(helper.make_node("Conv", ["x", w("k", (3, 2, 3, 3))], ["c"], name="conv"))
 nodes.append(helper.make_node("Clip", ["c", const("lo", 0.0), const("hi", 6.0)], ["r"], name="relu6"))
@@ -111,7 +116,11 @@ ${flatHead('r2', 48)}`);
   const symmetric = build('clip-symmetric', `
 nodes.append(helper.make_node("Clip", ["x", const("lo", -1.0), const("hi", 1.0)], ["r"], name="hardtanh"))
 ${flatHead('r', 72)}`);
-  await assert.rejects(readOnnx(symmetric), (error: Error) => error instanceof ModelProblem && /hardtanh/.test(error.message) && /min -1 is not supported/.test(error.message));
+  await assertMatchesOrt(symmetric);
+  const empty = build('clip-empty', `
+nodes.append(helper.make_node("Clip", ["x", const("lo", 1.0), const("hi", -1.0)], ["r"], name="inverted"))
+${flatHead('r', 72)}`);
+  await assert.rejects(readOnnx(empty), (error: Error) => error instanceof ModelProblem && /inverted/.test(error.message) && /Clip: min 1 is not below max -1/.test(error.message));
 });
 
 test('one initializer feeding two Conv nodes is one parameter, and the network computes what ONNX Runtime computes', { skip: missing }, async () => {

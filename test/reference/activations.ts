@@ -17,6 +17,7 @@ export type ActivationName =
   | 'sigmoid'
   | 'softplus'
   | 'softmax'
+  | 'log_softmax'
   | 'leaky_relu'
   | 'gelu'
   | 'gelu_tanh'
@@ -58,6 +59,8 @@ export function parseActivation(raw: unknown, layer: string): ActivationName {
       return 'softplus';
     case 'softmax':
       return 'softmax';
+    case 'logsoftmax':
+      return 'log_softmax';
     case 'leakyrelu':
       return 'leaky_relu';
     case 'gelu':
@@ -110,7 +113,7 @@ export function power(x: Num, exponent: number): Num {
   return applyScalarFunction(x, a ** exponent, exponent * a ** (exponent - 1), exponent * (exponent - 1) * a ** (exponent - 2));
 }
 
-function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 'softmax'>): Num {
+function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 'softmax' | 'log_softmax'>): Num {
   switch (activation) {
     case 'linear':
       return x;
@@ -147,6 +150,7 @@ function applyElementwiseActivation(x: Num, activation: Exclude<ActivationName, 
 
 export function applyActivation(tensor: ReferenceTensor, activation: ActivationName, layer: string): ReferenceTensor {
   if (activation === 'softmax') return softmaxOverAxis(tensor, -1, layer);
+  if (activation === 'log_softmax') return logSoftmaxOverLastAxis(tensor);
   return mapElements(tensor, (x) => applyElementwiseActivation(x, activation));
 }
 
@@ -183,4 +187,16 @@ export function logSumExp(values: readonly Num[]): Num {
   const total = new SumAccumulator();
   for (const v of values) total.add(exp(sub(v, shift)));
   return add(shift, log(total.result()));
+}
+
+/** log softmax(z)_k = z_k − log Σ exp(z), over the last axis. */
+function logSoftmaxOverLastAxis(tensor: ReferenceTensor): ReferenceTensor {
+  const size = tensor.shape[tensor.shape.length - 1];
+  const data: Num[] = [];
+  for (let start = 0; start < tensor.data.length; start += size) {
+    const row = tensor.data.slice(start, start + size);
+    const total = logSumExp(row);
+    for (const z of row) data.push(sub(z, total));
+  }
+  return { shape: tensor.shape, data };
 }

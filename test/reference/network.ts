@@ -142,6 +142,31 @@ function evaluateLayer(node: LayerNode, inbound: readonly ReferenceTensor[], wei
       }
       return withoutActivation({ shape: [count, outH, outW, channels], data });
     }
+    case 'UpSampling2D': {
+      // Nearest: output cell (i, j) is input cell (⌊i / sh⌋, ⌊j / sw⌋).
+      requireChannelsLast(node);
+      const x = singleInput(node, inbound);
+      const [sh, sw] = pairOption(node, 'size', [2, 2]);
+      const [count, height, width, channels] = x.shape;
+      const data: Num[] = [];
+      for (let n = 0; n < count; n++) for (let i = 0; i < height * sh; i++) for (let j = 0; j < width * sw; j++) for (let c = 0; c < channels; c++) {
+        data.push(x.data[((n * height + Math.floor(i / sh)) * width + Math.floor(j / sw)) * channels + c]);
+      }
+      return withoutActivation({ shape: [count, height * sh, width * sw, channels], data });
+    }
+    case 'EdgePadding2D': {
+      // Each border row and column repeated outwards: cell (i, j) of the output is input cell (clamp(i − top), clamp(j − left)).
+      const x = singleInput(node, inbound);
+      const [[top, bottom], [left, right]] = node.config['padding'] as number[][];
+      const [count, height, width, channels] = x.shape;
+      const [outH, outW] = [height + top + bottom, width + left + right];
+      const clamp = (v: number, size: number) => Math.min(Math.max(v, 0), size - 1);
+      const data: Num[] = [];
+      for (let n = 0; n < count; n++) for (let i = 0; i < outH; i++) for (let j = 0; j < outW; j++) for (let c = 0; c < channels; c++) {
+        data.push(x.data[((n * height + clamp(i - top, height)) * width + clamp(j - left, width)) * channels + c]);
+      }
+      return withoutActivation({ shape: [count, outH, outW, channels], data });
+    }
     case 'ChannelPad': {
       const x = singleInput(node, inbound);
       const [before, after] = pairOption(node, 'padding', null);

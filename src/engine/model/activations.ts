@@ -60,6 +60,17 @@ export function power(x: tf.Tensor, exponent: number): tf.Tensor {
   return tf.pow(x, tf.scalar(exponent));
 }
 
+/**
+ * log softmax over the last axis, x − m − log Σ exp(x − m), with the row maximum m a constant the
+ * tape does not see: m cancels exactly, so the derivatives are those of x − log Σ exp(x).
+ */
+export function logSoftmax(x: tf.Tensor): tf.Tensor {
+  const max = tf.max(x, -1, true);
+  const shift = tf.tensor(max.dataSync(), max.shape, 'float32');
+  const shifted = tf.sub(x, shift);
+  return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));
+}
+
 const seluAlpha = 1.6732632423543772;
 const seluScale = 1.0507009873554805;
 
@@ -73,6 +84,7 @@ const activations: Record<string, ActivationFn> = {
   tanh: (x) => tf.tanh(x),
   sigmoid: (x) => tf.sigmoid(x),
   softmax: (x) => tf.softmax(x, -1),
+  logsoftmax: logSoftmax,
   softplus,
   silu: (x) => tf.mul(x, tf.sigmoid(x)),
   gelu,

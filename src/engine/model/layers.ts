@@ -4,6 +4,7 @@ import { activationFunction, cappedRelu, leakyRelu, elu, power } from './activat
 import { channelShuffle, channelSlice } from './channelLayers';
 import { channelReduce } from './channelReduce';
 import { channelPad } from './channelPad';
+import { edgePad } from './edgePadding';
 import type { LayerNode } from './spec';
 import { averagePool, conv2d, depthwiseConv2d, maxPool, type Padding, type WindowSpec } from './spatial';
 import { tokenLayers } from './tokenLayers';
@@ -316,6 +317,7 @@ const implementations: Record<string, LayerImplementation> = {
   Concatenate: concatenate,
   UpSampling2D: upSampling,
   ZeroPadding2D: zeroPadding,
+  EdgePadding2D: (call) => edgePad(call.node, single(call)),
   ChannelShuffle: (call) => channelShuffle(call.node, single(call)),
   ChannelSlice: (call) => channelSlice(call.node, single(call)),
   ChannelReduce: (call) => channelReduce(call.node, single(call)),

@@ -84,7 +84,7 @@ interface EdgeScale {
 
 const scalePassingLayers = new Set([
   ...passThroughLayers, 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'ZeroPadding2D', 'UpSampling2D', 'PReLU', 'LeakyReLU',
+  'ZeroPadding2D', 'EdgePadding2D', 'UpSampling2D', 'PReLU', 'LeakyReLU',
 ]);
 
 const zeroForm: LinearForm = [];
@@ -439,7 +439,7 @@ export function staticShapes(checkpoint: Checkpoint): Map<string, number[]> {
     } else if (node.className === 'UpSampling2D') {
       const size = Array.isArray(c.size) ? (c.size as number[]) : [2, 2];
       out = [x[0] * size[0], x[1] * size[1], x[2]];
-    } else if (node.className === 'ZeroPadding2D') {
+    } else if (node.className === 'ZeroPadding2D' || node.className === 'EdgePadding2D') {
       const p = c.padding;
       const rows = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[0]) ? (p[0] as number[]) : Array.isArray(p) ? [p[0] as number, p[0] as number] : [1, 1];
       const cols = typeof p === 'number' ? [p, p] : Array.isArray(p) && Array.isArray(p[1]) ? (p[1] as number[]) : Array.isArray(p) ? [p[1] as number, p[1] as number] : [1, 1];

@@ -13,6 +13,7 @@ import { shuffleGroups, sliceRange } from '../../model/channelLayers';
 import { transposedGeometry } from '../../model/transposedConvolution';
 import { channelReduction } from '../../model/channelReduce';
 import { channelPadding } from '../../model/channelPad';
+import { edgePadding, padByRepeatingEdges } from '../../model/edgePadding';
 import type { LayerNode } from '../../model/spec';
 import { ModelProblem } from '../../../protocol/errors';
 import type { Tape, Value } from './tape';
@@ -125,6 +126,12 @@ export function softmax(t: Tape, x: Value): Value {
   return t.mul(e, t.reciprocal(t.reduceSum(e, [axis])));
 }
 
+/** log softmax over the last axis, x − m − log Σ exp(x − m) with the (detached) row maximum m. */
+function logSoftmax(t: Tape, x: Value): Value {
+  const shifted = t.sub(x, t.detachedMax(x, x.shape.length - 1));
+  return t.sub(shifted, t.log(t.reduceSum(t.exp(shifted), [x.shape.length - 1])));
+}
+
 /** ½x(1 + erf(x/√2)) and its tanh approximation, as src/engine/model/activations.ts. */
 const gelu = (t: Tape, x: Value) => t.mul(t.scale(x, 0.5), t.add(t.scalar(1), t.erf(t.scale(x, Math.SQRT1_2))));
 function geluTanh(t: Tape, x: Value): Value {
@@ -142,6 +149,7 @@ const activations: Record<string, (t: Tape, x: Value) => Value> = {
   tanh: (t, x) => t.tanh(x),
   sigmoid: (t, x) => t.sigmoid(x),
   softmax,
+  logsoftmax: logSoftmax,
   softplus,
   silu: (t, x) => t.mul(x, t.sigmoid(x)),
   gelu,
@@ -158,7 +166,7 @@ function activate(call: LayerEmission, x: Value): Value {
   const fn = activations[name];
   if (!fn) throw new ModelProblem(call.node.name, `activation '${String(call.node.config.activation)}' is not supported`);
   const t = call.tape;
-  if (name === 'softmax' && call.channelsFirst && x.shape.length === 4) return t.transpose(fn(t, t.transpose(x, toChannelsLast)), toChannelsFirst);
+  if ((name === 'softmax' || name === 'logsoftmax') && call.channelsFirst && x.shape.length === 4) return t.transpose(fn(t, t.transpose(x, toChannelsLast)), toChannelsFirst);
   return fn(t, x);
 }
 
@@ -498,6 +506,7 @@ export function layerRules(constantValues: (layer: string, role: string) => Floa
     Concatenate: concatenate,
     UpSampling2D: upSampling,
     ZeroPadding2D: zeroPadding,
+    EdgePadding2D: (call) => padByRepeatingEdges(rank4(call), rank4(call).shape, edgePadding(call.node), (x, starts, sizes) => call.tape.slice(x, starts, sizes), (parts, axis) => call.tape.concat(parts, axis)),
     ChannelShuffle: channelShuffle,
     ChannelSlice: channelSlice,
     ChannelReduce: channelReduce,

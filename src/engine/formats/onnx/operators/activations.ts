@@ -1,26 +1,56 @@
-/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, PRelu, Gelu, Erf. */
-import type { NodeMapping, OperatorHandler } from '../mapping';
+/** Elementwise activations: Relu, Sigmoid, Tanh, LeakyRelu, Elu, Clip, HardSigmoid, HardSwish, Softmax, LogSoftmax, PRelu, Gelu, Erf. */
+import type { ImageValue, NodeMapping, OperatorHandler } from '../mapping';
 import { lastAxisLast, normalized } from '../tensorLayout';
 
 const keras = (activation: string, nonNegative = false): OperatorHandler => (n) => {
   n.elementwise('Activation', { activation }, nonNegative);
 };
 
-const softmax: OperatorHandler = (n) => {
+/**
+ * Softmax and LogSoftmax over one axis (opset 13), or over all axes from `axis` on (before: the input
+ * coerced to 2-D there). An [N, C, H, W] image is held channels-last, so an axis other than the last
+ * engine axis is permuted last and back around the activation; the batch axis is refused.
+ */
+const softmaxFamily = (activation: 'softmax' | 'log_softmax'): OperatorHandler => (n) => {
   const given = n.valueOf(0);
+  const singleAxis = n.graph.opset >= 13;
+  const raw = n.attr.int('axis', singleAxis ? -1 : 1);
+  const nonNegative = activation === 'softmax';
   if (given.kind === 'tensor') {
-    const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
-    if (n.graph.opset < 13 || (axis !== -1 && axis !== given.axes.length - 1)) n.fail(`softmax over axis ${axis} of a rank-${given.axes.length} tensor is not supported (the last axis, from opset 13)`);
+    const rank = given.axes.length;
+    if (raw !== -1 && raw !== rank - 1) n.fail(`axis ${raw} of a rank-${rank} tensor is not supported (the last axis)`);
     const x = lastAxisLast(n, given);
-    const layer = n.graph.addLayer(n.label, 'Activation', { activation: 'softmax' }, [x.layer]);
-    return n.output(normalized({ ...x, layer: layer.name, nonNegative: true }));
+    const layer = n.graph.addLayer(n.label, 'Activation', { activation }, [x.layer]);
+    return n.output(normalized({ ...x, layer: layer.name, nonNegative }));
   }
-  const x = given;
-  const axis = n.attr.int('axis', n.graph.opset >= 13 ? -1 : 1);
-  const lastAxis = x.kind === 'features' ? axis === 1 || axis === -1 : n.graph.opset >= 13 && (axis === 1 || axis === -3);
-  if (!lastAxis) n.fail(`softmax over axis ${axis} of a ${x.kind === 'image' ? 'rank-4 NCHW' : 'rank-2'} tensor is not supported (features, or channels from opset 13)`);
-  if (x.kind === 'features' && x.chw) n.fail('softmax over a flattened NCHW tensor is not supported');
-  n.elementwise('Activation', { activation: 'softmax' }, true);
+  const image = given.kind === 'image' && !given.squeezed;
+  const rank = image ? 4 : 2;
+  const axis = raw < 0 ? raw + rank : raw;
+  if (axis === 0) n.fail(`axis ${raw} runs over the batch, mixing samples; not supported`);
+  if (axis < 0 || axis >= rank) n.fail(`axis ${raw} is out of range for a rank-${rank} tensor`);
+  // Features (in any order: the activation treats them alike) and channels after global pooling.
+  if (!image) return void n.elementwise('Activation', { activation }, nonNegative);
+  const x = given as ImageValue;
+  const add = (base: string, className: string, config: Record<string, unknown>, inbound: string) => n.graph.addLayer(base, className, config, [inbound]).name;
+  /** The activation over engine axis `engineAxis` of a rank-`engineRank` sample (batch axis 0). */
+  const over = (inbound: string, engineAxis: number, engineRank: number): string => {
+    if (engineAxis === engineRank) return add(n.label, 'Activation', { activation }, inbound);
+    const dims = Array.from({ length: engineRank }, (_, i) => (i + 1 === engineAxis ? engineRank : i + 1 === engineRank ? engineAxis : i + 1));
+    const inner = add(`${n.label}.activation`, 'Activation', { activation }, add(`${n.label}.permute`, 'Permute', { dims }, inbound));
+    return add(n.label, 'Permute', { dims }, inner);
+  };
+  let layer: string;
+  if (singleAxis || axis === 3) layer = over(x.layer, [0, 3, 1, 2][axis], 3);
+  else if (axis === 1) {
+    // Over C, H and W together: the order of the values does not matter.
+    const flat = over(add(`${n.label}.flatten`, 'Reshape', { target_shape: [x.h * x.w * x.c] }, x.layer), 1, 1);
+    layer = add(`${n.label}.restore`, 'Reshape', { target_shape: [x.h, x.w, x.c] }, flat);
+  } else {
+    // Over H and W together, per channel: [H·W, C], the positions last.
+    const positions = over(add(`${n.label}.positions`, 'Reshape', { target_shape: [x.h * x.w, x.c] }, x.layer), 1, 2);
+    layer = add(`${n.label}.restore`, 'Reshape', { target_shape: [x.h, x.w, x.c] }, positions);
+  }
+  n.output({ ...x, layer, nonNegative });
 };
 
 const prelu: OperatorHandler = (n) => {
@@ -28,12 +58,14 @@ const prelu: OperatorHandler = (n) => {
   const slope = n.constantInput(1, 'slope');
   const count = slope.dims.reduce((a, b) => a * b, 1);
   let shape: number[];
-  if (count === 1) shape = [1];
+  // One slope: ones over the sample axes, as a Keras PReLU shared over all of them holds it.
+  if (count === 1) shape = x.kind === 'image' && !x.squeezed ? [1, 1, 1] : x.kind === 'tensor' ? x.engine.map(() => 1) : [1];
   else if (x.kind === 'image' && !x.squeezed && count === x.c && slope.dims.length >= 3 && slope.dims.slice(-2).every((d) => d === 1)) shape = [1, 1, x.c];
   else if (x.kind === 'image' && x.squeezed && count === x.c) shape = [x.c];
   else if (x.kind === 'features' && !x.chw && count === x.size && slope.dims[slope.dims.length - 1] === x.size) shape = [x.size];
   else return n.fail(`slope of dims [${slope.dims}] is not supported (one slope, or one per channel/feature)`);
-  const layer = n.elementwise('PReLU', shape.length === 3 ? { shared_axes: [1, 2] } : {});
+  const sharedAxes = shape.map((d, i) => (d === 1 ? i + 1 : 0)).filter((axis) => axis > 0);
+  const layer = n.elementwise('PReLU', sharedAxes.length > 0 ? { shared_axes: sharedAxes } : {});
   n.addWeight(layer, 'alpha', slope, { kind: 'same' }, shape);
 };
 
@@ -51,15 +83,27 @@ function clipBound(n: NodeMapping, i: number, attribute: string, fallback: numbe
 
 /**
  * Clip(0, ∞) is ReLU and Clip(0, m) is ReLU capped at m (ReLU6 for m = 6, as torch exports
- * nn.ReLU6 and Hardtanh(0, 6)); other bounds are not a ReLU and are refused.
+ * nn.ReLU6 and Hardtanh(0, 6)). Other bounds shift a ReLU: max(x, lo) = lo + relu(x − lo),
+ * min(x, hi) = hi − relu(hi − x), and both are lo + relu(x − lo) capped at hi − lo.
  */
 const clip: OperatorHandler = (n) => {
   const min = clipBound(n, 1, 'min', -Infinity);
   const max = clipBound(n, 2, 'max', Infinity);
-  if (min !== 0) n.fail(`min ${min} is not supported (Clip(0, max), a capped ReLU, only)`);
-  if (!(max > 0)) n.fail(`max ${max} is not supported (a positive cap, or none)`);
-  if (max === Infinity || max >= 3.4e38) n.elementwise('Activation', { activation: 'relu' }, true);
-  else n.elementwise('ReLU', { max_value: max }, true);
+  const unbounded = (v: number) => !Number.isFinite(v) || Math.abs(v) >= 3.4e38;
+  const [lo, hi] = [unbounded(min) ? -Infinity : min, unbounded(max) ? Infinity : max];
+  if (!(lo < hi)) n.fail(`min ${min} is not below max ${max}; not supported`);
+  if (lo === 0) {
+    if (hi === Infinity) n.elementwise('Activation', { activation: 'relu' }, true);
+    else n.elementwise('ReLU', { max_value: hi }, true);
+    return;
+  }
+  const x = n.valueOf(0);
+  if (lo === -Infinity && hi === Infinity) return n.output(x);
+  const steps: [string, Record<string, unknown>][] = lo === -Infinity
+    ? [['Rescaling', { scale: -1, offset: hi }], ['Activation', { activation: 'relu' }], ['Rescaling', { scale: -1, offset: hi }]]
+    : [['Rescaling', { scale: 1, offset: -lo }], hi === Infinity ? ['Activation', { activation: 'relu' }] : ['ReLU', { max_value: hi - lo }], ['Rescaling', { scale: 1, offset: lo }]];
+  const layer = steps.reduce((inbound, [className, config], k) => n.graph.addLayer(k === steps.length - 1 ? n.label : `${n.label}.${k}`, className, config, [inbound]).name, x.layer);
+  n.output({ ...x, layer, nonNegative: lo >= 0 });
 };
 
 /** HardSwish(x) = x · HardSigmoid(x) with α = 1/6, β = 1/2 (opset 14). */
@@ -80,7 +124,8 @@ export const activationOperators: Record<string, OperatorHandler> = {
   Elu: (n) => {
     n.elementwise('ELU', { alpha: n.attr.float('alpha', 1) });
   },
-  Softmax: softmax,
+  Softmax: softmaxFamily('softmax'),
+  LogSoftmax: softmaxFamily('log_softmax'),
   PRelu: prelu,
   Clip: clip,
   HardSigmoid: (n) => {

@@ -1,7 +1,7 @@
 /**
  * What attention blocks add on tensors (tensorLayout.ts): MatMul of two computed values, Slice and
  * Gather of data along one axis, Expand of a parameter over the batch (a class token), and scaling
- * by a constant number (Div or Mul by 1/√d).
+ * by a constant number (Div or Mul by 1/√d, arithmetic.ts and merge.ts).
  */
 import { BATCH, isBatchDependent } from '../constantFolding';
 import type { NodeMapping, OperatorHandler, TensorValue } from '../mapping';
@@ -120,5 +120,4 @@ export const attentionOperators: Record<string, OperatorHandler> = {
   Slice: slice,
   Gather: gather,
   Expand: expand,
-  Div: (n) => scaledByConstant(n, true),
 };

@@ -1,4 +1,4 @@
-/** Conv (any padding; any group: depthwise, grouped or dense) and Pad (a constant on channels, height and width). */
+/** Conv (any padding; any group: depthwise, grouped or dense) and Pad (a constant on channels, height and width, or the edge values on height and width). */
 import type { IntValue } from '../constantFolding';
 import type { MutableLayer, OperatorHandler } from '../mapping';
 import { explicitPadsOf, hasPads, windowOf } from './window';
@@ -44,7 +44,7 @@ const conv: OperatorHandler = (n) => {
 const pad: OperatorHandler = (n) => {
   const x = n.needImage(n.valueOf(0));
   const mode = n.attr.string('mode', 'constant');
-  if (mode !== 'constant') n.fail(`mode '${mode}' is not supported (constant zero padding only)`);
+  if (mode !== 'constant' && mode !== 'edge') n.fail(`mode '${mode}' is not supported ('constant', or 'edge' on height and width)`);
   let pads: readonly IntValue[];
   let fill: readonly number[];
   if (n.graph.opset >= 11) {
@@ -75,6 +75,11 @@ const pad: OperatorHandler = (n) => {
   const [n0, c0, top, left, n1, c1, bottom, right] = pads as number[];
   if (n0 || n1) n.fail(`pads [${pads}] pad the batch axis; only channels, height and width may be padded`);
   if (c0 + c1 + top + bottom + left + right === 0) return n.output(x);
+  if (mode === 'edge') {
+    if (c0 + c1 > 0) n.fail(`pads [${pads}] pad the channels in mode 'edge'; only height and width may be`);
+    const layer = n.graph.addLayer(n.label, 'EdgePadding2D', { padding: [[top, bottom], [left, right]] }, [x.layer]);
+    return n.output({ ...x, layer: layer.name, h: x.h + top + bottom, w: x.w + left + right });
+  }
   // A constant v: shift by −v, pad with zeros, shift back; the engine pads channels and positions with zeros.
   const value = fill[0];
   const steps: [string, Record<string, unknown>][] = [];

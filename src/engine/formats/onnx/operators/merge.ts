@@ -1,7 +1,8 @@
-/** Nodes joining branches: Add (residuals, or a MatMul's bias), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
+/** Nodes joining branches: Add (residuals, a per-channel value broadcast, a MatMul's bias, a parameter), Mul (gates: SiLU, squeeze-and-excitation) and Concat. */
 import type { FeaturesValue, NodeMapping, OperatorHandler, TensorValue, Value } from '../mapping';
 import { asTensor, materialized, normalized, onnxDims } from '../tensorLayout';
 import { broadcastParameter, scalarInput, scaledByConstant } from './attention';
+import { broadcastPair, combined, offsetByConstant } from './arithmetic';
 
 const add: OperatorHandler = (n) => {
   const { initializers, constants, biasless, values } = n.graph;
@@ -10,6 +11,7 @@ const add: OperatorHandler = (n) => {
     const other = n.node.inputs[1 - constantSide];
     const dense = biasless.get(other);
     const computed = values.get(other);
+    if (!dense && scalarInput(n, constantSide) !== undefined) return offsetByConstant(n, constantSide);
     if (!dense && computed && initializers.has(n.node.inputs[constantSide])) return addParameter(n, computed, n.node.inputs[constantSide]);
     const bias = initializers.get(n.node.inputs[constantSide]);
     const units = dense ? (dense.config.units as number) : 0;
@@ -22,21 +24,22 @@ const add: OperatorHandler = (n) => {
     n.output(values.get(other)!);
     return;
   }
-  let [a, b] = [n.valueOf(0), n.valueOf(1)];
-  const shapeOf = (v: Value) => JSON.stringify({ ...v, layer: '', nonNegative: undefined });
-  if (shapeOf(a) !== shapeOf(b) && (a.kind === 'tensor' || b.kind === 'tensor')) [a, b] = [materialized(n, asTensor(a)), materialized(n, asTensor(b))];
-  if (shapeOf(a) !== shapeOf(b)) n.fail('inputs of different shapes (broadcasting) are not supported');
-  const layer = n.graph.addLayer(n.label, 'Add', {}, [a.layer, b.layer]);
-  n.output(a.kind === 'tensor' ? normalized({ ...a, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) }) : { ...a, layer: layer.name, nonNegative: Boolean(a.nonNegative && b.nonNegative) });
+  n.output(combined(n, 'Add', broadcastPair(n, [n.valueOf(0), n.valueOf(1)])));
 };
 
 /** A computed value plus a parameter [1, d₁, …] of its shape (a positional embedding): BroadcastParameter, then Add. */
 function addParameter(n: NodeMapping, given: Value, name: string): void {
   const weight = n.graph.initializers.get(name)!;
+  const perChannel = given.kind === 'image' && !given.squeezed && weight.dims.length >= 3 && weight.dims.slice(0, -3).every((d) => d === 1) && weight.dims.slice(-3).join() === `${given.c},1,1`;
+  if (perChannel) {
+    // One value per channel [C, 1, 1] (a bias): held as a parameter [1, 1, C] repeated over the batch and the positions.
+    const parameter = broadcastParameter(n, [1, 1, given.c], name);
+    return n.output(combined(n, 'Add', broadcastPair(n, [given, { kind: 'image', layer: parameter.layer, c: given.c, h: 1, w: 1 }])));
+  }
   const x = materialized(n, asTensor(given));
   const dims = onnxDims(x);
   if (weight.dims.length !== dims.length || weight.dims[0] !== 1 || weight.dims.some((d, i) => i > 0 && d !== dims[i])) {
-    n.fail(`adding initializer '${name}' of dims [${weight.dims}] to a value of dims [${dims}] is not supported (a MatMul's bias, or a parameter [1, …] of the value's shape)`);
+    n.fail(`adding initializer '${name}' of dims [${weight.dims}] to a value of dims [${dims}] is not supported (a MatMul's bias, a parameter [1, …] of the value's shape, or one per channel [C, 1, 1])`);
   }
   const parameter = broadcastParameter(n, weight.dims.slice(1), name);
   const layer = n.graph.addLayer(n.label, 'Add', {}, [x.layer, parameter.layer]);

@@ -1,6 +1,7 @@
 /** Every ONNX operator the reader maps (default domain), by op type: one handler per family file. */
 import type { OperatorHandler } from '../mapping';
 import { activationOperators } from './activations';
+import { arithmeticOperators } from './arithmetic';
 import { channelOperators } from './channels';
 import { convolutionOperators } from './convolution';
 import { denseOperators } from './dense';
@@ -15,7 +16,7 @@ import { shapeOperators } from './shape';
 import { transposedConvolutionOperators } from './transposedConvolution';
 
 export const operatorHandlers: ReadonlyMap<string, OperatorHandler> = new Map(
-  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators, ...transposedConvolutionOperators }),
+  Object.entries({ ...denseOperators, ...mergeOperators, ...activationOperators, ...convolutionOperators, ...normalizationOperators, ...poolingOperators, ...shapeOperators, ...layoutOperators, ...attentionOperators, ...channelOperators, ...elementwiseOperators, ...reduceOperators, ...transposedConvolutionOperators, ...arithmeticOperators }),
 );
 
 export const supportedOnnxOps: readonly string[] = [...operatorHandlers.keys()];
