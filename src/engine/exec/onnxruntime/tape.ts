@@ -8,7 +8,7 @@
  * Layout: ONNX's, so 4-D values are NCHW. Values that do not depend on the weights (inputs,
  * targets, constants, ReLU masks, max-pool indices) carry no derivatives.
  */
-import type { Attribute, GraphNode, Initializer } from './onnxModel';
+import type { Attribute, ElementType, GraphNode, GraphPort, Initializer } from './onnxModel';
 
 export interface Value {
   readonly name: string;
@@ -66,6 +66,8 @@ export class Tape {
   private readonly int64Constants = new Map<string, string>();
   private readonly scalarConstants = new Map<number, Value>();
   private readonly masks = new Map<string, Value>();
+  /** Every node output's element type and shape, by name: what a graph that outputs or takes it declares. */
+  readonly ports = new Map<string, GraphPort>();
 
   private fresh(stem: string): string {
     return `${stem}_${this.counter++}`;
@@ -74,7 +76,12 @@ export class Tape {
   private emit(op: string, inputs: readonly string[], shape: readonly number[], variable: boolean, attributes?: Record<string, Attribute>): Value {
     const output: Value = { name: this.fresh(op.toLowerCase()), shape: [...shape], variable };
     this.nodes.push({ op, inputs, outputs: [output.name], attributes });
+    this.port(output.name, shape, op === 'Greater' ? 'bool' : 'float');
     return output;
+  }
+
+  private port(name: string, shape: readonly number[], type: ElementType): void {
+    this.ports.set(name, { name, shape: [...shape], type });
   }
 
   private record(inputs: readonly Value[], output: Value, jvp: JacobianVectorProduct, vjp?: VectorJacobianProduct): Value {
@@ -390,6 +397,8 @@ export class Tape {
     const y: Value = { name: this.fresh('maxpool'), shape, variable: x.variable };
     const indices = this.fresh('argmax');
     this.nodes.push({ op: 'MaxPool', inputs: [x.name], outputs: [y.name, indices], attributes: { kernel_shape: [...attrs.kernel], strides: [...attrs.strides], pads: [...attrs.pads] } });
+    this.port(y.name, shape, 'float');
+    this.port(indices, shape, 'int64');
     return this.record([x], y, ([dx]) => dx && this.gatherAt(dx, indices, shape), (g) => [this.scatterAt(g, indices, x.shape)]);
   }
 
@@ -404,6 +413,7 @@ export class Tape {
     const zeros = this.emit('ConstantOfShape', [this.int64s([size])], [size], false);
     const flatIndices = this.fresh('flatindices');
     this.nodes.push({ op: 'Reshape', inputs: [indices, this.int64s([total(g.shape)])], outputs: [flatIndices] });
+    this.port(flatIndices, [total(g.shape)], 'int64');
     const updates = this.reshape(g, [total(g.shape)]);
     const scattered = this.emit('ScatterElements', [zeros.name, flatIndices, updates.name], [size], g.variable, { axis: 0, reduction: 'add' });
     this.record([g], scattered, ([dg]) => dg && this.reshape(this.scatterAt(dg, indices, shape), [size]));
