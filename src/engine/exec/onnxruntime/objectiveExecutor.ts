@@ -31,6 +31,8 @@ interface SharedState {
 export interface BuiltGraph {
   readonly samples: number;
   readonly outputs: GraphOutputs;
+  /** Products as a state graph and a product graph that reuses the state's outputs at the same weights. */
+  readonly reusesState?: boolean;
 }
 
 type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
@@ -53,6 +55,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     private readonly batches: readonly ExecutorBatch[],
     private readonly datasetCount: number,
     options: RuntimeOptions = {},
+    private readonly stateBudget = sharedStateBudget,
   ) {
     this.device = options.device ?? 'cpu';
     this.threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
@@ -78,7 +81,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
       session = new GraphSession(graph.model, { threads: this.threads, device: this.device });
       this.sessions.set(key, session);
-      this.built.push({ samples: count, outputs });
+      if (outputs.kind !== 'hvp') this.built.push({ samples: count, outputs });
     }
     return session;
   }
@@ -123,11 +126,11 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     let split = this.splits.get(key);
     if (split === undefined) {
       const graphs = splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions);
-      const fits = graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= sharedStateBudget;
+      const fits = graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
       const options = { threads: this.threads, device: this.device };
       split = fits ? { state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
       this.splits.set(key, split);
-      if (split) this.built.push({ samples: count, outputs: { kind: 'hvp', directions } });
+      this.built.push({ samples: count, outputs: { kind: 'hvp', directions }, reusesState: split !== null });
     }
     return split ?? undefined;
   }
