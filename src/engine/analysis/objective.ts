@@ -25,7 +25,7 @@ export class Objective {
   private readonly batches: Batch[] = [];
   private hvpCounter = 0;
   private readonly executor: ObjectiveExecutor | undefined;
-  private thetaValues: Float32Array[] | undefined;
+  private readonly values = new WeakMap<tf.Tensor, Float32Array>();
 
   constructor(
     readonly network: NetworkFunction,
@@ -52,10 +52,16 @@ export class Objective {
     }
   }
 
-  /** Values of the weights as the executor takes them; θ₀'s are read once. */
+  /**
+   * Values of tensors as the executor takes them, read once per tensor: the executor reuses what it
+   * computed at the same weight arrays (θ₀, or a perturbed θ that many products are asked at).
+   */
   private valuesOf(params: readonly tf.Tensor[]): Float32Array[] {
-    if (params === this.theta) return (this.thetaValues ??= this.theta.map((t) => t.dataSync() as Float32Array));
-    return params.map((t) => t.dataSync() as Float32Array);
+    return params.map((t) => {
+      let values = this.values.get(t);
+      if (!values) this.values.set(t, (values = t.dataSync() as Float32Array));
+      return values;
+    });
   }
 
   private tensorsOf(values: readonly Float32Array[]): ParameterVector {
