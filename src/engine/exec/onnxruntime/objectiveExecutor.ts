@@ -2,8 +2,8 @@
  * The objective's loss, gradient and Hessian-vector products run by ONNX Runtime: one session per
  * (batch size, quantity), built on first use and kept; the batches' inputs and targets are made
  * once and fed by reference. Products run as a state graph, once per weight point and batch, and a
- * product graph that reuses its outputs (src/engine/exec/onnxruntime/productSplit.ts), while those
- * outputs for all batches fit `sharedStateBudget`; else as one graph per batch.
+ * product graph that reuses its outputs (src/engine/exec/onnxruntime/productSplit.ts), on the CPU
+ * while those outputs for all batches fit `sharedStateBudget`; else as one graph per batch.
  */
 import type { LossKind } from '../../model/loss';
 import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
@@ -126,7 +126,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     let split = this.splits.get(key);
     if (split === undefined) {
       const graphs = splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions);
-      const fits = graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
+      // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
+      const fits = this.device === 'cpu' && graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
       const options = { threads: this.threads, device: this.device };
       split = fits ? { state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
       this.splits.set(key, split);
