@@ -125,9 +125,9 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     const key = `${count}:${directions}`;
     let split = this.splits.get(key);
     if (split === undefined) {
-      const graphs = splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions);
       // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
-      const fits = this.device === 'cpu' && graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
+      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions) : undefined;
+      const fits = graphs !== undefined && graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
       const options = { threads: this.threads, device: this.device };
       split = fits ? { state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
       this.splits.set(key, split);
