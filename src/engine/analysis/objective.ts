@@ -53,10 +53,10 @@ export class Objective {
   }
 
   /**
-   * Values of tensors as the executor takes them, read once per tensor: the executor reuses what it
-   * computed at the same weight arrays (θ₀, or a perturbed θ that many products are asked at).
+   * Values of the weights as the executor takes them, read once per tensor: the executor reuses what
+   * it computed at the same weight arrays (θ₀, or a perturbed θ that many products are asked at).
    */
-  private valuesOf(params: readonly tf.Tensor[]): Float32Array[] {
+  private weightValues(params: readonly tf.Tensor[]): Float32Array[] {
     return params.map((t) => {
       let values = this.values.get(t);
       if (!values) this.values.set(t, (values = t.dataSync() as Float32Array));
@@ -93,7 +93,7 @@ export class Objective {
 
   /** L(θ) at the given parameters (θ₀ by default). */
   value(params: readonly tf.Tensor[] = this.theta): number {
-    if (this.executor) return this.executor.value(this.valuesOf(params));
+    if (this.executor) return this.executor.value(this.weightValues(params));
     let total = 0;
     for (const batch of this.batches) total += tf.tidy(() => this.batchLoss(params, batch).dataSync()[0]);
     return total;
@@ -147,7 +147,7 @@ export class Objective {
   /** ∇L at the given parameters, and L. */
   gradient(params: readonly tf.Tensor[] = this.theta): { loss: number; gradient: ParameterVector } {
     if (this.executor) {
-      const result = this.executor.gradient(this.valuesOf(params));
+      const result = this.executor.gradient(this.weightValues(params));
       return { loss: result.loss, gradient: this.tensorsOf(result.gradient) };
     }
     let loss = 0;
@@ -186,7 +186,7 @@ export class Objective {
   hessianVectorProducts(directions: readonly ParameterVector[], params: readonly tf.Tensor[] = this.theta): ParameterVector[] {
     if (!this.executor) return directions.map((v) => this.hessianVectorProduct(v, params));
     this.hvpCounter += directions.length;
-    const products = this.executor.hessianVectorProducts(directions.map((v) => this.valuesOf(v)), this.valuesOf(params));
+    const products = this.executor.hessianVectorProducts(directions.map((v) => v.map((t) => t.dataSync() as Float32Array)), this.weightValues(params));
     return products.map((p) => this.tensorsOf(p));
   }
 

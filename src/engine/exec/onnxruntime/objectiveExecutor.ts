@@ -137,10 +137,10 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   }
 
   /** The state graph's outputs for batch `index` at `params`, computed once per weight point. */
-  private sharedValues(split: SplitSessions, index: number, params: readonly Float32Array[], feeds: Record<string, RuntimeTensor>): Record<string, RuntimeTensor> {
+  private sharedValues(split: SplitSessions, index: number, params: readonly Float32Array[], feeds: () => Record<string, RuntimeTensor>): Record<string, RuntimeTensor> {
     if (!this.shared || this.shared.params.length !== params.length || this.shared.params.some((p, i) => p !== params[i])) this.shared = { params: [...params], perBatch: [] };
     const values = (this.shared.perBatch[index] ??= {});
-    if (split.stateOutputs.some((name) => !(name in values))) Object.assign(values, split.state.runTensors(feeds, split.stateOutputs));
+    if (split.stateOutputs.some((name) => !(name in values))) Object.assign(values, split.state.runTensors(feeds(), split.stateOutputs));
     return values;
   }
 
@@ -157,7 +157,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     for (const [index, batch] of this.batches.entries()) {
       const feed = this.feed(batch, params);
       const split = this.split(batch.count, k);
-      const stateFeeds = split && this.tensorFeeds(split.state, feed);
+      const dataAndWeights = { ...feed };
       const names: string[] = [];
       directions.forEach((v, d) =>
         this.network.parameters.forEach((_, i) => {
@@ -167,7 +167,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       );
       let out: Record<string, Float32Array>;
       if (split) {
-        const feeds = { ...this.tensorFeeds(split.product, feed), ...this.sharedValues(split, index, params, stateFeeds!) };
+        const feeds = { ...this.tensorFeeds(split.product, feed), ...this.sharedValues(split, index, params, () => this.tensorFeeds(split.state, dataAndWeights)) };
         const results = split.product.runTensors(feeds, names);
         out = Object.fromEntries(names.map((name) => [name, results[name].data as Float32Array]));
       } else out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
