@@ -274,3 +274,58 @@ test('graphs are built per batch (at most --batch-size samples) once each, and p
     network.dispose();
   }
 });
+
+/**
+ * Products reuse the state graph's outputs (activations, ReLU masks, max-pool indices, deltas) only
+ * at the weights they were computed at: products at θ₀, at a perturbed θ (as sharpness and the
+ * landscapes ask) and at θ₀ again each match tfjs at those weights, through the state graph and
+ * through the whole graph (a state budget of 0 bytes).
+ */
+test('products reuse the state of the weights they are asked at, never a stale one', { skip: !available }, async () => {
+  await initBackend();
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const count = 6;
+  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 4), targets: randomClassTargets(count, 3, 5) };
+  const executors: OnnxObjectiveExecutor[] = [];
+  const factory = (budget?: number) => (...args: ConstructorParameters<typeof OnnxObjectiveExecutor>) => {
+    const executor = new OnnxObjectiveExecutor(args[0], args[1], args[2], args[3], { threads: 1 }, budget);
+    executors.push(executor);
+    return executor;
+  };
+  // Two batches of three samples, so that the state is kept per batch.
+  const objectives = [new Objective(network, dataset, 'ce', 3, factory()), new Objective(network, dataset, 'ce', 3, factory(0))];
+  const tfjs = new Objective(network, dataset, 'ce', 3);
+  const v = fromFlat(seededNormals(network.parameterCount, 8), network.parameters);
+  const w = fromFlat(seededNormals(network.parameterCount, 9), network.parameters);
+  const perturbed = fromFlat(toFlat(tfjs.theta).map((t, i) => t + 0.3 * Math.sin(i + 1)), network.parameters);
+  const flat = (p: Parameters<typeof toFlat>[0]) => {
+    const values = toFlat(p);
+    disposeVector(p);
+    return values;
+  };
+  try {
+    const expected = (params?: typeof perturbed) => [v, w].map((d) => flat(tfjs.hessianVectorProduct(d, params)));
+    const [atTheta, atPerturbed] = [expected(), expected(perturbed)];
+    assert.ok(relativeError(atPerturbed[0], atTheta[0]) > 0.05, 'the perturbation changes Hv, so a stale state would show');
+    for (const [k, objective] of objectives.entries()) {
+      const label = k === 0 ? 'state reused' : 'whole graph';
+      const check = (params: typeof perturbed | undefined, reference: ReturnType<typeof flat>[], step: string) => {
+        const single = flat(objective.hessianVectorProduct(v, params));
+        const block = objective.hessianVectorProducts([v, w], params).map(flat);
+        assert.ok(relativeError(single, reference[0]) <= TOLERANCE.hvp, `${label}, ${step}: Hv ${relativeError(single, reference[0])}`);
+        block.forEach((hv, d) => assert.ok(relativeError(hv, reference[d]) <= TOLERANCE.hvp, `${label}, ${step}: block direction ${d} ${relativeError(hv, reference[d])}`));
+      };
+      check(undefined, atTheta, 'at θ₀');
+      check(perturbed, atPerturbed, 'at the perturbed θ');
+      check(undefined, atTheta, 'at θ₀ again');
+    }
+    assert.ok(executors[0].builtGraphs.filter((g) => g.outputs.kind === 'hvp').every((g) => g.reusesState), 'products reuse the state within the budget');
+    assert.ok(executors[1].builtGraphs.filter((g) => g.outputs.kind === 'hvp').every((g) => !g.reusesState), 'products run the whole graph beyond it');
+  } finally {
+    objectives.forEach((o) => o.dispose());
+    tfjs.dispose();
+    [v, w, perturbed].forEach(disposeVector);
+    network.dispose();
+  }
+});

@@ -25,7 +25,7 @@ export class Objective {
   private readonly batches: Batch[] = [];
   private hvpCounter = 0;
   private readonly executor: ObjectiveExecutor | undefined;
-  private thetaValues: readonly Float32Array[] | undefined;
+  private readonly values = new WeakMap<tf.Tensor, Float32Array>();
 
   constructor(
     readonly network: NetworkFunction,
@@ -52,10 +52,18 @@ export class Objective {
     }
   }
 
-  /** Values of the weights as the executor takes them; θ₀'s are the checkpoint's own arrays (no copy of a large model's weights). */
-  private valuesOf(params: readonly tf.Tensor[]): readonly Float32Array[] {
-    if (params === this.theta) return (this.thetaValues ??= this.network.storedParameterValues());
-    return params.map((t) => t.dataSync() as Float32Array);
+  /**
+   * Values of the weights as the executor takes them, read once per tensor: the executor reuses what
+   * it computed at the same weight arrays (θ₀, or a perturbed θ that many products are asked at).
+   * θ₀'s are the checkpoint's own arrays (no copy of a large model's weights).
+   */
+  private weightValues(params: readonly tf.Tensor[]): Float32Array[] {
+    const stored = params === this.theta ? this.network.storedParameterValues() : undefined;
+    return params.map((t, i) => {
+      let values = this.values.get(t);
+      if (!values) this.values.set(t, (values = stored ? stored[i] : (t.dataSync() as Float32Array)));
+      return values;
+    });
   }
 
   private tensorsOf(values: readonly Float32Array[]): ParameterVector {
@@ -87,7 +95,7 @@ export class Objective {
 
   /** L(θ) at the given parameters (θ₀ by default). */
   value(params: readonly tf.Tensor[] = this.theta): number {
-    if (this.executor) return this.executor.value(this.valuesOf(params));
+    if (this.executor) return this.executor.value(this.weightValues(params));
     let total = 0;
     for (const batch of this.batches) total += tf.tidy(() => this.batchLoss(params, batch).dataSync()[0]);
     return total;
@@ -145,7 +153,7 @@ export class Objective {
   /** ∇L at the given parameters, and L. */
   gradient(params: readonly tf.Tensor[] = this.theta): { loss: number; gradient: ParameterVector } {
     if (this.executor) {
-      const result = this.executor.gradient(this.valuesOf(params));
+      const result = this.executor.gradient(this.weightValues(params));
       return { loss: result.loss, gradient: this.tensorsOf(result.gradient) };
     }
     let loss = 0;
@@ -184,7 +192,7 @@ export class Objective {
   hessianVectorProducts(directions: readonly ParameterVector[], params: readonly tf.Tensor[] = this.theta): ParameterVector[] {
     if (!this.executor) return directions.map((v) => this.hessianVectorProduct(v, params));
     this.hvpCounter += directions.length;
-    const products = this.executor.hessianVectorProducts(directions.map((v) => this.valuesOf(v)), this.valuesOf(params));
+    const products = this.executor.hessianVectorProducts(directions.map((v) => v.map((t) => t.dataSync() as Float32Array)), this.weightValues(params));
     return products.map((p) => this.tensorsOf(p));
   }
 

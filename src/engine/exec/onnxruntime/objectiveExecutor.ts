@@ -1,18 +1,38 @@
 /**
  * The objective's loss, gradient and Hessian-vector products run by ONNX Runtime: one session per
  * (batch size, quantity), built on first use and kept; the batches' inputs and targets are made
- * once and fed by reference.
+ * once and fed by reference. Products run as a state graph, once per weight point and batch, and a
+ * product graph that reuses its outputs (src/engine/exec/onnxruntime/productSplit.ts), on the CPU
+ * while those outputs for all batches fit `sharedStateBudget`; else as one graph per batch.
  */
 import type { LossKind } from '../../model/loss';
 import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
 import type { NetworkFunction } from '../../model/network';
 import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
 import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
-import { GraphSession, defaultThreads, type Device, type RuntimeOptions } from './runtime';
+import { GraphSession, defaultThreads, type Device, type RuntimeOptions, type RuntimeTensor } from './runtime';
+import { splitProductGraphs } from './productSplit';
+
+/** Bytes the products' shared values of all batches may hold (activations, masks, deltas). */
+export const sharedStateBudget = 1024 * 1024 * 1024;
+
+interface SplitSessions {
+  readonly state: GraphSession;
+  readonly stateOutputs: readonly string[];
+  readonly product: GraphSession;
+}
+
+/** The state graph's outputs at one weight point, per batch, by name. */
+interface SharedState {
+  readonly params: readonly Float32Array[];
+  readonly perBatch: Record<string, RuntimeTensor>[];
+}
 
 export interface BuiltGraph {
   readonly samples: number;
   readonly outputs: GraphOutputs;
+  /** Products as a state graph and a product graph that reuses the state's outputs at the same weights. */
+  readonly reusesState?: boolean;
 }
 
 type Feed = Record<string, { data: Float32Array; shape: readonly number[] }>;
@@ -25,6 +45,9 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   private readonly layouts: readonly ParameterLayout[];
   /** Weights and directions in the graph's layout, by the caller's array (weights repeat across products). */
   private readonly inGraphLayout = new WeakMap<Float32Array, Float32Array>();
+  /** Per batch size and number of directions: the split sessions, or null where the whole graph runs. */
+  private readonly splits = new Map<string, SplitSessions | null>();
+  private shared: SharedState | undefined;
 
   constructor(
     private readonly network: NetworkFunction,
@@ -32,6 +55,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     private readonly batches: readonly ExecutorBatch[],
     private readonly datasetCount: number,
     options: RuntimeOptions = {},
+    private readonly stateBudget = sharedStateBudget,
   ) {
     this.device = options.device ?? 'cpu';
     this.threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
@@ -57,7 +81,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
       session = new GraphSession(graph.model, { threads: this.threads, device: this.device });
       this.sessions.set(key, session);
-      this.built.push({ samples: count, outputs });
+      if (outputs.kind !== 'hvp') this.built.push({ samples: count, outputs });
     }
     return session;
   }
@@ -97,12 +121,43 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return { loss, gradient: sum.map((s, i) => this.stored(s, i)) };
   }
 
+  private split(count: number, directions: number): SplitSessions | undefined {
+    const key = `${count}:${directions}`;
+    let split = this.splits.get(key);
+    if (split === undefined) {
+      // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
+      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions) : undefined;
+      const fits = graphs !== undefined && graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
+      const options = { threads: this.threads, device: this.device };
+      split = fits ? { state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
+      this.splits.set(key, split);
+      this.built.push({ samples: count, outputs: { kind: 'hvp', directions }, reusesState: split !== null });
+    }
+    return split ?? undefined;
+  }
+
+  /** The state graph's outputs for batch `index` at `params`, computed once per weight point. */
+  private sharedValues(split: SplitSessions, index: number, params: readonly Float32Array[], feeds: () => Record<string, RuntimeTensor>): Record<string, RuntimeTensor> {
+    if (!this.shared || this.shared.params.length !== params.length || this.shared.params.some((p, i) => p !== params[i])) this.shared = { params: [...params], perBatch: [] };
+    const values = (this.shared.perBatch[index] ??= {});
+    if (split.stateOutputs.some((name) => !(name in values))) Object.assign(values, split.state.runTensors(feeds(), split.stateOutputs));
+    return values;
+  }
+
+  private tensorFeeds(session: GraphSession, feed: Feed): Record<string, RuntimeTensor> {
+    const tensors: Record<string, RuntimeTensor> = {};
+    for (const [name, t] of Object.entries(feed)) tensors[name] = session.tensor(t.data, t.shape);
+    return tensors;
+  }
+
   /** H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch. */
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][] {
     const k = directions.length;
     const sums = directions.map(() => this.network.parameters.map((p) => new Float64Array(this.batches.length === 1 ? 0 : p.size)));
-    for (const batch of this.batches) {
+    for (const [index, batch] of this.batches.entries()) {
       const feed = this.feed(batch, params);
+      const split = this.split(batch.count, k);
+      const dataAndWeights = { ...feed };
       const names: string[] = [];
       directions.forEach((v, d) =>
         this.network.parameters.forEach((_, i) => {
@@ -110,7 +165,12 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
           names.push(productName(d, i));
         }),
       );
-      const out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
+      let out: Record<string, Float32Array>;
+      if (split) {
+        const feeds = { ...this.tensorFeeds(split.product, feed), ...this.sharedValues(split, index, params, () => this.tensorFeeds(split.state, dataAndWeights)) };
+        const results = split.product.runTensors(feeds, names);
+        out = Object.fromEntries(names.map((name) => [name, results[name].data as Float32Array]));
+      } else out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
       // One batch: its products are the sums (no float64 accumulation pass over millions of values).
       if (this.batches.length === 1) return directions.map((_, d) => this.network.parameters.map((_, i) => this.stored(out[productName(d, i)], i)));
       directions.forEach((_, d) => this.network.parameters.forEach((_, i) => addInto(sums[d][i], out[productName(d, i)])));
@@ -121,6 +181,12 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   dispose(): void {
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
+    for (const split of this.splits.values()) {
+      split?.state.dispose();
+      split?.product.dispose();
+    }
+    this.splits.clear();
+    this.shared = undefined;
   }
 }
 

@@ -117,7 +117,7 @@ function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readon
 }
 
 /** Keeps only the nodes some output depends on. */
-function liveNodes(nodes: readonly GraphNode[], outputs: readonly string[]): GraphNode[] {
+export function liveNodes(nodes: readonly GraphNode[], outputs: readonly string[]): GraphNode[] {
   const needed = new Set(outputs);
   const kept: GraphNode[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
@@ -128,7 +128,17 @@ function liveNodes(nodes: readonly GraphNode[], outputs: readonly string[]): Gra
   return kept.reverse();
 }
 
-export function buildObjectiveGraph(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, outputs: GraphOutputs): ObjectiveGraph {
+/** The objective's quantities recorded on a tape, before they are cut into graphs. */
+export interface ObjectiveTape {
+  readonly tape: Tape;
+  /** Data, weights, then directions (for products). */
+  readonly inputs: readonly GraphPort[];
+  readonly outputs: readonly GraphPort[];
+  /** Every node, the outputs' Identity nodes included. */
+  readonly nodes: readonly GraphNode[];
+}
+
+export function recordObjective(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, outputs: GraphOutputs): ObjectiveTape {
   const t = new Tape();
   const x = t.input(inputName, [batchSize, ...network.inputShape], false);
   const units = network.outputUnits;
@@ -158,17 +168,14 @@ export function buildObjectiveGraph(network: NetworkFunction, loss: LossKind, ba
   }
   // Graph outputs get their own names through Identity nodes (an output may also be an input or a constant).
   const nodes: GraphNode[] = [...t.nodes, ...graphOutputs.map((o) => ({ op: 'Identity', inputs: [o.value.name], outputs: [o.name] }))];
-  const outputNames = graphOutputs.map((o) => o.name);
-  const live = liveNodes(nodes, outputNames);
+  return { tape: t, inputs: graphInputs, outputs: graphOutputs.map((o) => ({ name: o.name, shape: o.value.shape, type: 'float' as const })), nodes };
+}
+
+export function buildObjectiveGraph(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, outputs: GraphOutputs): ObjectiveGraph {
+  const recorded = recordObjective(network, loss, batchSize, datasetCount, outputs);
+  const outputNames = recorded.outputs.map((o) => o.name);
+  const live = liveNodes(recorded.nodes, outputNames);
   const used = new Set(live.flatMap((n) => n.inputs));
-  const model = encodeModel(
-    {
-      nodes: live,
-      initializers: t.initializers.filter((i) => used.has(i.name)),
-      inputs: graphInputs,
-      outputs: graphOutputs.map((o) => ({ name: o.name, shape: o.value.shape, type: 'float' })),
-    },
-    `objective_${outputs.kind}`,
-  );
+  const model = encodeModel({ nodes: live, initializers: recorded.tape.initializers.filter((i) => used.has(i.name)), inputs: recorded.inputs, outputs: recorded.outputs }, `objective_${outputs.kind}`);
   return { model, outputNames, nodeCount: live.length };
 }

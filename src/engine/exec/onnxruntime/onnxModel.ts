@@ -5,7 +5,7 @@
  */
 import { concatBytes, encodeVarint, lengthDelimitedField, stringField, varintField } from '../../formats/onnx/wire';
 
-export type ElementType = 'float' | 'int64';
+export type ElementType = 'float' | 'int64' | 'bool';
 
 export type Attribute = number | readonly number[] | string | { readonly float: number };
 
@@ -38,7 +38,7 @@ export interface GraphDescription {
 /** Opset 17: ScatterElements with reduction, ReduceSum with axes as an input. */
 export const opsetVersion = 17;
 const irVersion = 8;
-const elementTypeCode: Record<ElementType, number> = { float: 1, int64: 7 };
+const elementTypeCode: Record<ElementType, number> = { float: 1, int64: 7, bool: 9 };
 const attributeTypeCode = { float: 1, int: 2, string: 3, ints: 7 } as const;
 
 function fixed32Field(number: number, value: number): Uint8Array {

@@ -17,31 +17,114 @@ export interface ParameterLayout {
 type Values = Float32Array | Float64Array;
 
 /**
- * The axes of a row-major rank-4 tensor permuted: the result's axis k is x's axis perm[k]. Reads
- * run along x's contiguous axis in tiles, so that a transpose of millions of values stays in cache.
+ * y[b, c, r, :] = x[b, r, c, :] for chunks of `chunk` contiguous values: a batch of transposes of
+ * [rows, cols] matrices whose entries are chunks, in square tiles so that reads and writes both run
+ * along memory (a transpose of millions of values that strides across pages is several times slower).
  */
-export function permuteAxes(x: Values, shape: Shape, perm: readonly number[]): Float32Array {
-  if (shape.length !== 4 || perm.length !== 4) throw new Error(`permuteAxes takes rank-4 tensors, got shape [${shape.join(', ')}]`);
-  const inStrides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
-  const size = perm.map((p) => shape[p]);
-  const read = perm.map((p) => inStrides[p]);
-  const write = [size[1] * size[2] * size[3], size[2] * size[3], size[3], 1];
-  const q = perm.indexOf(3);
-  const [a, b, c] = [0, 1, 2, 3].filter((k) => k !== q);
-  const y = new Float32Array(x.length);
-  const tile = 32;
-  for (let start = 0; start < size[q]; start += tile) {
-    const length = Math.min(tile, size[q] - start);
-    for (let i = 0; i < size[a]; i++) {
-      for (let j = 0; j < size[b]; j++) {
-        for (let k = 0; k < size[c]; k++) {
-          const from = i * read[a] + j * read[b] + k * read[c] + start;
-          const to = i * write[a] + j * write[b] + k * write[c] + start * write[q];
-          for (let d = 0; d < length; d++) y[to + d * write[q]] = x[from + d];
+function transposeChunks(x: Values, y: Float32Array, batch: number, rows: number, cols: number, chunk: number): void {
+  if (chunk === 1) return transposeValues(x, y, batch, rows, cols);
+  const tile = Math.max(8, Math.floor(32 / chunk));
+  const matrix = rows * cols * chunk;
+  for (let b = 0; b < batch; b++) {
+    const base = b * matrix;
+    for (let r0 = 0; r0 < rows; r0 += tile) {
+      const r1 = Math.min(rows, r0 + tile);
+      for (let c0 = 0; c0 < cols; c0 += tile) {
+        const c1 = Math.min(cols, c0 + tile);
+        for (let c = c0; c < c1; c++) {
+          for (let r = r0; r < r1; r++) {
+            const from = base + (r * cols + c) * chunk;
+            const to = base + (c * rows + r) * chunk;
+            for (let k = 0; k < chunk; k++) y[to + k] = x[from + k];
+          }
         }
       }
     }
   }
+}
+
+/** transposeChunks for single values, the common case, with running indices (twice as fast). */
+function transposeValues(x: Values, y: Float32Array, batch: number, rows: number, cols: number): void {
+  const tile = 16;
+  const matrix = rows * cols;
+  for (let b = 0; b < batch; b++) {
+    const base = b * matrix;
+    for (let r0 = 0; r0 < rows; r0 += tile) {
+      const r1 = Math.min(rows, r0 + tile);
+      for (let c0 = 0; c0 < cols; c0 += tile) {
+        const c1 = Math.min(cols, c0 + tile);
+        for (let r = r0; r < r1; r++) {
+          let from = base + r * cols + c0;
+          let to = base + c0 * rows + r;
+          for (let c = c0; c < c1; c++, from++, to += rows) y[to] = x[from];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The axes of a row-major rank-4 tensor permuted: the result's axis k is x's axis perm[k]. Axes that
+ * stay neighbours are merged; the permutation of the (at most three) merged groups is then one or
+ * two chunked matrix transposes.
+ */
+export function permuteAxes(x: Values, shape: Shape, perm: readonly number[]): Float32Array {
+  if (shape.length !== 4 || perm.length !== 4) throw new Error(`permuteAxes takes rank-4 tensors, got shape [${shape.join(', ')}]`);
+  // Groups of input axes that stay adjacent and in order in the output, in output order.
+  const groups: number[][] = [];
+  for (const axis of perm) {
+    const last = groups[groups.length - 1];
+    if (last && last[last.length - 1] + 1 === axis) last.push(axis);
+    else groups.push([axis]);
+  }
+  const size = (group: readonly number[]) => group.reduce((n, axis) => n * shape[axis], 1);
+  // The groups' sizes in input order (A, B, C) and the output's order of them.
+  const inInputOrder = [...groups].sort((a, b) => a[0] - b[0]);
+  const order = groups.map((g) => inInputOrder.indexOf(g)).join('');
+  const [a, b, c] = inInputOrder.map(size);
+  const y = new Float32Array(x.length);
+  switch (order) {
+    case '0':
+    case '012':
+      y.set(x);
+      return y;
+    case '10':
+      transposeChunks(x, y, 1, a, b, 1);
+      return y;
+    case '102':
+      transposeChunks(x, y, 1, a, b, c);
+      return y;
+    case '021':
+      transposeChunks(x, y, a, b, c, 1);
+      return y;
+    case '120':
+      transposeChunks(x, y, 1, a, b * c, 1);
+      return y;
+    case '201':
+      transposeChunks(x, y, 1, a * b, c, 1);
+      return y;
+    case '210': {
+      // [A, B, C] → [A, C, B] → [C, B, A]: two transposes of single values.
+      const middle = new Float32Array(x.length);
+      transposeChunks(x, middle, a, b, c, 1);
+      transposeChunks(middle, y, 1, a, c * b, 1);
+      return y;
+    }
+    default:
+      return permuteEach(x, y, shape, perm);
+  }
+}
+
+/** Any rank-4 permutation, value by value (four groups: no two axes stay neighbours). */
+function permuteEach(x: Values, y: Float32Array, shape: Shape, perm: readonly number[]): Float32Array {
+  const inStrides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
+  const size = perm.map((p) => shape[p]);
+  const read = perm.map((p) => inStrides[p]);
+  let o = 0;
+  for (let i = 0; i < size[0]; i++)
+    for (let j = 0; j < size[1]; j++)
+      for (let k = 0; k < size[2]; k++)
+        for (let l = 0; l < size[3]; l++) y[o++] = x[i * read[0] + j * read[1] + k * read[2] + l * read[3]];
   return y;
 }
 
