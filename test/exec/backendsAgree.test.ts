@@ -1,7 +1,7 @@
 /**
  * The whole analysis on ONNX Runtime and on tfjs (wasm) gives the same numbers: the example MLP
  * with its data set, same seed, so the same probes and start vectors; the differences are float32
- * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues and trace 1e-3, relative).
+ * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues and trace 1e-3, relative; accuracy equal).
  * Also: the report states backend, device, threads and peak memory, and a missing CUDA provider is named.
  */
 import { test } from 'node:test';
@@ -18,7 +18,8 @@ const request: AnalysisRequest = {
   data: path.join(example, 'digits.csv.gz'),
   samples: 300,
   metrics: ['loss', 'eigenvalues', 'trace', 'density'],
-  settings: { eigenvalues: { count: 3 }, trace: { samples: 8 }, density: { runs: 1, steps: 10 } },
+  // Three batches: each batch's outputs (for accuracy) and gradient come from the executor's one pass.
+  settings: { batchSize: 128, eigenvalues: { count: 3 }, trace: { samples: 8 }, density: { runs: 1, steps: 10 } },
 };
 
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
@@ -37,6 +38,7 @@ test('ONNX Runtime and tfjs give the same analysis of the example MLP', { skip: 
   assert.equal(wasm.tool.device, undefined);
   assert.ok(relative(onnx.loss, wasm.loss) <= 1e-5, `loss ${onnx.loss} vs ${wasm.loss}`);
   assert.ok(relative(onnx.gradientNorm, wasm.gradientNorm) <= 1e-5, `gradient norm ${onnx.gradientNorm} vs ${wasm.gradientNorm}`);
+  assert.equal(onnx.accuracy, wasm.accuracy);
   onnx.hessian.topEigenvalues!.forEach((l, i) => assert.ok(relative(l, wasm.hessian.topEigenvalues![i]) <= 1e-3, `λ${i + 1} ${l} vs ${wasm.hessian.topEigenvalues![i]}`));
   assert.ok(relative(onnx.hessian.trace!.estimate, wasm.hessian.trace!.estimate) <= 1e-3, `trace ${onnx.hessian.trace!.estimate} vs ${wasm.hessian.trace!.estimate}`);
   assert.equal(onnx.hessian.hvps, wasm.hessian.hvps);

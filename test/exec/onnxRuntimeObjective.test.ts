@@ -329,3 +329,27 @@ test('products reuse the state of the weights they are asked at, never a stale o
     network.dispose();
   }
 });
+
+test('loss, accuracy and gradient of the loss stage come from the executor\'s one pass, per batch, equal to tfjs', { skip: !available }, async () => {
+  await initBackend();
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const count = 40;
+  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 6), targets: randomClassTargets(count, 3, 7) };
+  const onOnnxRuntime = new Objective(network, dataset, 'ce', 16, onnxExecutorFactory({ threads: 1 }));
+  const onTfjs = new Objective(network, dataset, 'ce', 16);
+  try {
+    const [a, b] = [await onOnnxRuntime.evaluateWithGradient(), await onTfjs.evaluateWithGradient()];
+    assert.ok(Math.abs(a.loss - b.loss) <= TOLERANCE.loss * b.loss, `loss ${a.loss} vs ${b.loss}`);
+    assert.equal(a.accuracy, b.accuracy);
+    assert.ok(b.accuracy! > 0 && b.accuracy! < 1, `accuracy ${b.accuracy}: a check that can tell outputs apart`);
+    const [ga, gb] = [toFlat(a.gradient), toFlat(b.gradient)];
+    assert.ok(relativeError(ga, gb) <= TOLERANCE.gradient, `gradient ${relativeError(ga, gb)}`);
+    disposeVector(a.gradient);
+    disposeVector(b.gradient);
+  } finally {
+    onOnnxRuntime.dispose();
+    onTfjs.dispose();
+    network.dispose();
+  }
+});

@@ -124,6 +124,17 @@ export class Objective {
     let loss = 0;
     let correct: number | undefined = 0;
     let sum: ParameterVector | undefined;
+    if (this.executor) {
+      // The executor's one pass gives loss, gradient and outputs: no tfjs forward or backward of a large model.
+      throwIfAborted(signal);
+      const result = this.executor.gradient(this.weightValues(this.theta));
+      this.batches.forEach((batch, index) => {
+        const n = tf.tidy(() => correctCount(this.loss, tf.tensor(result.outputs[index], [batch.count, result.outputs[index].length / batch.count]), batch.targets));
+        correct = n === undefined || correct === undefined ? undefined : correct + n;
+      });
+      onBatch?.(this.batches.length, this.batches.length);
+      return { loss: result.loss, accuracy: correct === undefined ? undefined : correct / this.dataset.count, gradient: this.tensorsOf(result.gradient) };
+    }
     try {
       for (const [index, batch] of this.batches.entries()) {
         throwIfAborted(signal);
@@ -133,16 +144,12 @@ export class Objective {
           const n = correctCount(this.loss, output, batch.targets);
           correct = n === undefined || correct === undefined ? undefined : correct + n;
         });
-        if (!this.executor) {
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(this.theta as tf.Tensor[]);
-          value.dispose();
-          sum = accumulate(sum, grads);
-        }
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => this.batchLoss(ps, batch))(this.theta as tf.Tensor[]);
+        value.dispose();
+        sum = accumulate(sum, grads);
         onBatch?.(index + 1, this.batches.length);
         await new Promise((resolve) => setImmediate(resolve));
       }
-      // With an executor only the outputs (for accuracy) come from tfjs; the gradient's backward pass does not.
-      if (this.executor) sum = this.gradient().gradient;
     } catch (error) {
       if (sum) tf.dispose(sum);
       throw error;

@@ -8,7 +8,8 @@ import type { NetworkFunction } from '../model/network';
 /** Values are per weight tensor, row-major, as ParameterInfo lays them out. */
 export interface ObjectiveExecutor {
   value(params: readonly Float32Array[]): number;
-  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[] };
+  /** Also the network's outputs per batch, [count, units] row-major, as the loss takes them (logits for ce and bce). */
+  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[]; outputs: Float32Array[] };
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
   dispose(): void;
 }

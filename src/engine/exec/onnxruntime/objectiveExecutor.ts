@@ -8,7 +8,7 @@
 import type { LossKind } from '../../model/loss';
 import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
 import type { NetworkFunction } from '../../model/network';
-import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
+import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, outputsName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
 import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
 import { GraphSession, defaultThreads, type Device, type RuntimeOptions, type RuntimeTensor } from './runtime';
 import { splitProductGraphs } from './productSplit';
@@ -109,16 +109,18 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return total;
   }
 
-  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[] } {
+  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[]; outputs: Float32Array[] } {
     let loss = 0;
     const sum = this.network.parameters.map((p) => new Float64Array(p.size));
     const names = this.network.parameters.map((_, i) => gradientName(i));
+    const outputs: Float32Array[] = [];
     for (const batch of this.batches) {
-      const out = this.session(batch.count, { kind: 'gradient' }).run(this.feed(batch, params), [lossName, ...names]);
+      const out = this.session(batch.count, { kind: 'gradient' }).run(this.feed(batch, params), [lossName, outputsName, ...names]);
       loss += out[lossName][0];
+      outputs.push(out[outputsName]);
       names.forEach((name, i) => addInto(sum[i], out[name]));
     }
-    return { loss, gradient: sum.map((s, i) => this.stored(s, i)) };
+    return { loss, gradient: sum.map((s, i) => this.stored(s, i)), outputs };
   }
 
   private split(count: number, directions: number): SplitSessions | undefined {

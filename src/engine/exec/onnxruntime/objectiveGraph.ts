@@ -28,6 +28,8 @@ export const targetsName = 'targets';
 export const parameterName = (i: number) => `theta_${i}`;
 export const directionName = (direction: number, i: number) => `v${direction}_${i}`;
 export const lossName = 'loss';
+/** The network's outputs as the loss takes them (logits for ce and bce), [N, units]: the gradient graph gives them for accuracy. */
+export const outputsName = 'outputs';
 export const gradientName = (i: number) => `grad_${i}`;
 export const productName = (direction: number, i: number) => `hv${direction}_${i}`;
 
@@ -156,7 +158,10 @@ export function recordObjective(network: NetworkFunction, loss: LossKind, batchS
   ];
   if (outputs.kind !== 'loss') {
     const gradients = t.gradients(share, parameters);
-    if (outputs.kind === 'gradient') gradients.forEach((g, i) => graphOutputs.push({ name: gradientName(i), value: g }));
+    if (outputs.kind === 'gradient') {
+      gradients.forEach((g, i) => graphOutputs.push({ name: gradientName(i), value: g }));
+      graphOutputs.push({ name: outputsName, value: z });
+    }
     else {
       graphOutputs.length = 0;
       for (let d = 0; d < outputs.directions; d++) {
