@@ -139,6 +139,14 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     },
   };
 
+  // An operator no handler reads is the real obstacle: named first, before problems it causes around it (its input's rank, the Expand feeding it).
+  graph.nodes.forEach((node, index) => {
+    const defaultDomain = node.domain === '' || node.domain === 'ai.onnx';
+    if (defaultDomain && (operatorHandlers.has(node.opType) || (foldedOps as readonly string[]).includes(node.opType))) return;
+    const op = defaultDomain ? node.opType : `${node.domain}.${node.opType}`;
+    throw new ModelProblem(node.name || `${node.opType}_${index}`, `in ${file}: ONNX operator '${op}' is not supported (supported: ${supportedOnnxOps.join(', ')})`);
+  });
+
   // ---- the input ----
   const dataInputs = graph.inputs.filter((i) => !initializers.has(i.name));
   if (dataInputs.length !== 1) {
