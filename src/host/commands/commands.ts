@@ -150,6 +150,7 @@ export class Commands implements ReportActions {
       void vscode.window.showInformationMessage(
         `Flatness Lens: wrote ${path.basename(result.out)} — same function (max |Δ output| = ${result.maxOutputDeviation.toExponential(1)}), ${measure} ${before.toPrecision(4)} → ${after.toPrecision(4)}${fixedScales(result)}`,
       );
+      for (const line of summarizeBarriers(result.barriers ?? [], Infinity)) this.log(`${entry.relativePath}: scale fixed at ${line}`);
       const written = vscode.Uri.file(result.out);
       const newEntry = await this.index.entryFor(written);
       await this.data.remember(newEntry, data);
