@@ -117,6 +117,7 @@ export const torchvisionScenarios: Scenario[] = [
       const gruAt = rows.findIndex((r) => r.text.startsWith(relative(folder.gru!)));
       check(group >= 0 && gruAt > group, `gru.onnx is not listed under 'Not readable': ${workbench.describeRows(rows)}`);
       check(gru.text.includes("'/gru/GRU'") && /operator 'GRU' is not supported/.test(gru.text), `the row does not name the node '/gru/GRU' and the operator GRU: '${gru.text}'`);
+      check(!gru.text.includes(context.workspace.root) && gru.text.includes('torchvision/gru.onnx'), `the row names the file by its absolute path, not relative to the workspace: '${gru.text}'`);
       note(`screenshot ${await workbench.screenshot('tva-torchvision-tree')}`);
     },
   },
