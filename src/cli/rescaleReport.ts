@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { RescalePlan } from '../engine/rescale/plan';
-import type { RescaleReport } from '../protocol/rescaleResult';
+import { summarizeBarriers, type RescaleReport } from '../protocol/rescaleResult';
 
 export function rescaleReport(plan: RescalePlan, files: string[]): RescaleReport {
   return {
@@ -18,6 +18,7 @@ export function rescaleReport(plan: RescalePlan, files: string[]): RescaleReport
     predicted: plan.predicted,
     data: plan.data,
     notes: plan.notes,
+    barriers: plan.barriers,
   };
 }
 
@@ -33,6 +34,7 @@ export function formatRescaleSummary(report: RescaleReport): string {
   row('same function', `max |Δ output| / max |output| = ${report.maxOutputDeviation.toExponential(2)} on ${report.data.samples} ${report.data.dataFree ? 'probe inputs' : 'samples'}`);
   row('trace before → after', `${fmt(report.before.trace)} → ${fmt(report.after.trace)}${report.predicted.trace !== undefined ? ` (predicted ${fmt(report.predicted.trace)})` : ''}`);
   row('top eigenvalue before → after', `${fmt(report.before.topEigenvalue)} → ${fmt(report.after.topEigenvalue)}${report.predicted.topEigenvalue !== undefined ? ` (predicted ${fmt(report.predicted.topEigenvalue)})` : ''}`);
+  for (const line of summarizeBarriers(report.barriers ?? [])) row('scale fixed at', line);
   for (const note of report.notes) row('note', note);
   return lines.join('\n');
 }

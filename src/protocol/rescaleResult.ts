@@ -44,4 +44,32 @@ export interface RescaleReport {
   readonly predicted: PredictedCurvature;
   readonly data: RescaleData;
   readonly notes: string[];
+  /** Where the network fixes the scale (the symmetry analysis' barriers). */
+  readonly barriers?: readonly RescaleBarrier[];
+}
+
+/** A layer that fixes the scale of its input, and why (not positively homogeneous, or branches that must agree). */
+export interface RescaleBarrier {
+  readonly layer: string;
+  readonly reason: string;
+}
+
+/**
+ * One line per distinct reason, most frequent first: "35 layers: ReLU6 (…) clips at a fixed value,
+ * so it is not positively homogeneous ('/features/…/Clip', … and 32 more)". The reason is cut at
+ * its first ': ' (what follows is the formula).
+ */
+export function summarizeBarriers(barriers: readonly RescaleBarrier[], namesShown = 3): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const { layer, reason } of barriers) {
+    const short = reason.split(': ')[0];
+    byReason.set(short, [...(byReason.get(short) ?? []), layer]);
+  }
+  return [...byReason]
+    .sort((a, b) => b[1].length - a[1].length)
+    .map(([reason, layers]) => {
+      const names = layers.slice(0, namesShown).map((l) => `'${l}'`).join(', ');
+      const more = layers.length > namesShown ? ` and ${layers.length - namesShown} more` : '';
+      return `${layers.length} layer${layers.length === 1 ? '' : 's'}: ${reason} (${names}${more})`;
+    });
 }

@@ -718,3 +718,27 @@ test('analyze(): the same seed gives identical reports (apart from timings); ano
     network.dispose();
   }
 });
+
+test('trace terms from joint probes (above maxBlocksForBlockProbes tensors): Σ h is hessianTrace’s joint estimate for the same stream, and within its error of the exact trace', async (t) => {
+  await initBackend();
+  const engine = engineFor(main, mainInputs, mainTargets, 'ce');
+  try {
+    const structure = analyzeSymmetry(asCheckpoint(main, 'chain'), 'layer');
+    const parameters = engine.network.parameters;
+    const samples = 300;
+    const joint = await layerTraceTerms(engine.hvp, parameters, structure, { samples, random: new SeededRandom(21), maxBlocksForBlockProbes: parameters.length - 1 });
+    assert.equal(joint.method, 'joint');
+    const reference = await hessianTrace(engine.hvp, parameters, { samples, maxBlocksForBlockProbes: parameters.length - 1, random: new SeededRandom(21) });
+    assert.equal(reference.method, 'joint');
+    close(joint.trace!.estimate, reference.estimate, 1e-6, 'joint Σ h vs hessianTrace (same probes; float32 vs float64 sums)');
+    close(joint.trace!.stderr, reference.stderr, 1e-5, 'standard error');
+    const exact = await hessianTrace(engine.hvp, parameters, { samples: Math.max(...parameters.map((p) => p.size)), maxBlocksForBlockProbes: parameters.length, random: new SeededRandom(1) });
+    assert.ok(exact.blocks.every((b) => b.exact));
+    t.diagnostic(`joint ${joint.trace!.estimate} ± ${joint.trace!.stderr}, exact ${exact.estimate}; terms ${joint.terms.map((term) => term.h.toPrecision(3)).join(', ')}`);
+    assert.ok(Math.abs(joint.trace!.estimate - exact.estimate) <= 4 * joint.trace!.stderr, `joint ${joint.trace!.estimate} ± ${joint.trace!.stderr}, exact ${exact.estimate}`);
+    // every term stays positive (noise floored at its standard error), so the minimization stays bounded
+    assert.ok(joint.terms.every((term) => term.form.length === 0 || term.h > 0));
+  } finally {
+    engine.dispose();
+  }
+});

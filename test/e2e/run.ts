@@ -6,7 +6,7 @@
 // Builds nothing: expects this machine's flatness-lens-<platform>-<version>.vsix (with ONNX Runtime's
 // binary inside) in the repository root and dist/cli.js.
 // Environment: E2E_ONLY=a,c (run some scenarios), E2E_KEEP=1 (keep the run folder),
-// E2E_VSIX=path, E2E_PORT=n, E2E_DEADLINE_S=n (whole-run limit, default 600).
+// E2E_VSIX=path, E2E_PORT=n, E2E_DEADLINE_S=n (whole-run limit, default 1200).
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +14,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { buildFixtureWorkspace, workspaceSettings } from './fixtureWorkspace';
 import { CodeServer, codeServerEntry, freePort, installExtension, isolatedEnv, makeRunFolders, removeExtensionsFolder, type RunFolders } from './codeServer';
 import { parseReport, scenarios, type ScenarioContext } from './scenarios';
+import { torchvisionScenarios } from './torchvisionScenarios';
 import { StepTimeout, Workbench } from './workbench';
 import type { FlatnessReport } from '../../src/protocol/report';
 
@@ -104,7 +105,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 async function main(): Promise<number> {
   const only = process.env.E2E_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
-  const selected = scenarios.filter((s) => !only || only.includes(s.id));
+  const selected = [...scenarios, ...torchvisionScenarios].filter((s) => !only || only.includes(s.id));
   const vsix = vsixPath();
   if (!fs.existsSync(vsix)) throw new Error(`${path.relative(repo, vsix)} not found: run 'npm run package:platforms -- --this-platform' first (or set E2E_VSIX)`);
   if (!fs.existsSync(path.join(repo, 'dist', 'cli.js'))) throw new Error(`dist/cli.js not found: run 'npm run build' (or 'npm run package') first`);
@@ -224,7 +225,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void shutdown().finally(() => process.exit(130));
   });
 }
-const deadlineSeconds = Number(process.env.E2E_DEADLINE_S ?? 600);
+const deadlineSeconds = Number(process.env.E2E_DEADLINE_S ?? 1200);
 const deadline = setTimeout(() => {
   aborted = true;
   log(`the whole run exceeded ${deadlineSeconds} s; stopping (the scenario under way counts as failed)`);

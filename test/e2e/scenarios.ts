@@ -31,21 +31,21 @@ const exampleRelative = 'examples/digits-mlp/model.json';
 const brokenRelative = 'broken/model.json';
 const analyzeTitle = 'Flatness Lens: Analyze Flatness';
 const cancelTitle = 'Flatness Lens: Cancel Analysis';
-const reportTitle = (relativePath: string) => `Flatness: ${relativePath.split('/').slice(-2).join('/')}`;
+export const reportTitle = (relativePath: string) => `Flatness: ${relativePath.split('/').slice(-2).join('/')}`;
 
-function check(condition: unknown, message: string): asserts condition {
+export function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
 // ------------------------------------------------------------------------- shared steps
 
-async function openCheckpointsView(workbench: Workbench): Promise<void> {
+export async function openCheckpointsView(workbench: Workbench): Promise<void> {
   await workbench.openViewContainer('Flatness Lens');
   await workbench.expandView('Checkpoints');
 }
 
 /** The checkpoint row under its folder row in the Checkpoints tree (folder rows are labelled with the folder's relative path). */
-async function checkpointRow(workbench: Workbench, relativePath: string, timeoutMs: number, expected?: { what: string; test: (row: RowInfo) => boolean }): Promise<RowInfo> {
+export async function checkpointRow(workbench: Workbench, relativePath: string, timeoutMs: number, expected?: { what: string; test: (row: RowInfo) => boolean }): Promise<RowInfo> {
   const folder = path.posix.dirname(relativePath);
   const file = path.posix.basename(relativePath);
   const also = expected?.test ?? (() => true);
@@ -70,13 +70,13 @@ async function checkpointRow(workbench: Workbench, relativePath: string, timeout
 }
 
 /** Palette → Analyze Flatness → pick the checkpoint by its relative path. */
-async function startAnalyze(workbench: Workbench, relativePath: string): Promise<void> {
+export async function startAnalyze(workbench: Workbench, relativePath: string): Promise<void> {
   await workbench.runCommand(analyzeTitle);
   await workbench.pickQuickItem(`the checkpoint '${relativePath}'`, (item) => item.text.includes(relativePath) || item.ariaLabel.includes(relativePath));
 }
 
 /** Waits for the analysis' progress toast; fails early, naming it, when a further quick pick asks something instead. */
-async function waitForProgress(workbench: Workbench, step: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForProgress(workbench: Workbench, step: string, timeoutMs = 20_000): Promise<void> {
   await poll(
     `a progress notification (${step})`,
     timeoutMs,
@@ -90,7 +90,7 @@ async function waitForProgress(workbench: Workbench, step: string, timeoutMs = 2
 }
 
 /** The report webview of a checkpoint, found by its heading (the last two path segments, as in the tab title). */
-function reportFrame(workbench: Workbench, relativePath: string, timeoutMs: number): Promise<FrameLocator> {
+export function reportFrame(workbench: Workbench, relativePath: string, timeoutMs: number): Promise<FrameLocator> {
   return workbench.webviewWithHeading(relativePath.split('/').slice(-2).join('/'), timeoutMs);
 }
 
@@ -98,7 +98,7 @@ function reportFrame(workbench: Workbench, relativePath: string, timeoutMs: numb
  * The first summary-table row whose metric cell matches: its metric and value texts. The contract
  * names the eigenvalue row 'Top eigenvalues λ'; /^Top .*eigenvalue/ also finds 'Top eigenvalue λ_max'.
  */
-async function summaryValue(frame: FrameLocator, metric: string | RegExp, timeoutMs: number): Promise<{ metric: string; value: string }> {
+export async function summaryValue(frame: FrameLocator, metric: string | RegExp, timeoutMs: number): Promise<{ metric: string; value: string }> {
   // The metric cell may be a row header (th scope=row) or a td.
   const row = frame.locator('tr').filter({ has: frame.locator(':is(th, td):first-child', { hasText: metric }) });
   try {
@@ -111,7 +111,7 @@ async function summaryValue(frame: FrameLocator, metric: string | RegExp, timeou
   return { metric: normalize(await cells.nth(0).innerText()), value: normalize(await cells.nth(1).innerText()) };
 }
 
-const eigenvalueRow = /^\s*Top .*eigenvalue/;
+export const eigenvalueRow = /^\s*Top .*eigenvalue/;
 
 /** The first number of a value cell as shown ('37.59' of '37.59, 21.14, …', '169.5' of '169.5 ± 14'). */
 function leadingNumberText(cell: string): string {
@@ -119,14 +119,14 @@ function leadingNumberText(cell: string): string {
 }
 
 /** The first number of a value cell ('37.59, 21.14, …' or '169.5 ± 13.57'). */
-function firstNumber(cell: string): number {
+export function firstNumber(cell: string): number {
   const match = /[-+]?\d[\d.]*(?:e[-+]?\d+)?/i.exec(cell.replace(/,(?=\d{3}\b)/g, ''));
   if (!match) throw new Error(`no number in '${cell}'`);
   return Number(match[0]);
 }
 
 /** Two screenshots of a report: its top (summary table), then scrolled to its first chart. */
-async function screenshotReport(context: ScenarioContext, frame: FrameLocator, name: string): Promise<void> {
+export async function screenshotReport(context: ScenarioContext, frame: FrameLocator, name: string): Promise<void> {
   context.note(`screenshot ${await context.workbench.screenshot(`${name}-summary`)}`);
   const chart = frame.locator('canvas, svg');
   if ((await chart.count()) === 0) {

@@ -278,6 +278,8 @@ for (const op of ['Einsum', 'LSTM', 'GRU']) {
     const path = join(dir, 'unsupported.onnx');
     await writeFile(path, edited);
     await assertRejects(readOnnx(path), ModelProblem, path, new RegExp(`'/relu/Relu'.*ONNX operator '${op}' is not supported \\(supported: Gemm`));
+    // Listing the file (the Checkpoints view) already names it.
+    await assertRejects(describeOnnx(path), ModelProblem, path, new RegExp(`'/relu/Relu'.*ONNX operator '${op}' is not supported`));
   });
 }
 

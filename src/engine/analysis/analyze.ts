@@ -220,7 +220,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         const structure = analyzeSymmetry(input.checkpoint, 'layer');
         const traceShare = plan.invariantTraceShare;
         const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, {
-          samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal,
+          samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes: settings.trace.maxBlocksForBlockProbes,
           onProgress: (f, detail) => progressOf(traceShare * f, `Hessian diagonal sums: ${detail}`),
         });
         const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);

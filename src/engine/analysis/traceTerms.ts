@@ -18,23 +18,70 @@ interface EntryGroup {
   readonly size: number;
 }
 
-function entryForm(scaling: WeightScaling, e: number): LinearForm {
-  const sub = (a: LinearForm, b: LinearForm): LinearForm => {
-    const m = new Map(a.map(([v, c]) => [v, c]));
-    for (const [v, c] of b) m.set(v, (m.get(v) ?? 0) - c);
-    return [...m].filter(([, c]) => c !== 0).sort((x, y) => x[0] - y[0]);
-  };
+function difference(a: LinearForm, b: LinearForm): LinearForm {
+  const m = new Map(a.map(([v, c]) => [v, c]));
+  for (const [v, c] of b) m.set(v, (m.get(v) ?? 0) - c);
+  return [...m].filter(([, c]) => c !== 0).sort((x, y) => x[0] - y[0]);
+}
+
+/** Ids of the distinct forms, so that entries are matched by number rather than by text. */
+function internForms(forms: readonly LinearForm[]): { ids: Int32Array; count: number } {
+  const byKey = new Map<string, number>();
+  const ids = Int32Array.from(forms, (form) => {
+    const key = JSON.stringify(form);
+    let id = byKey.get(key);
+    if (id === undefined) byKey.set(key, (id = byKey.size));
+    return id;
+  });
+  return { ids, count: byKey.size };
+}
+
+/**
+ * The entries of a weight tensor grouped by their log-factor form (column form minus row form), in
+ * order of first appearance. Each entry's form depends only on its output column and input row, so
+ * the forms are compared once per distinct (row, column) pair, not once per entry.
+ */
+function entryGroups(scaling: WeightScaling, size: number): { form: LinearForm; entries: Int32Array }[] {
+  const columns = internForms(scaling.columns);
+  const rows = scaling.kind === 'kernel' || scaling.kind === 'depthwise' ? internForms(scaling.rows!) : undefined;
+  let source: (e: number) => [column: number, row: number];
   if (scaling.kind === 'kernel') {
     const outs = scaling.shape[scaling.shape.length - 1];
     const ins = scaling.shape[scaling.shape.length - 2];
-    return sub(scaling.columns[e % outs], scaling.rows![Math.floor(e / outs) % ins]);
-  }
-  if (scaling.kind === 'depthwise') {
+    source = (e) => [e % outs, Math.floor(e / outs) % ins];
+  } else if (scaling.kind === 'depthwise') {
     const [, , channels, multiplier] = scaling.shape;
-    const c = Math.floor(e / multiplier) % channels;
-    return sub(scaling.columns[c * multiplier + (e % multiplier)], scaling.rows![c]);
+    source = (e) => {
+      const c = Math.floor(e / multiplier) % channels;
+      return [c * multiplier + (e % multiplier), c];
+    };
+  } else source = (e) => [e % scaling.columns.length, -1];
+  const groupOfPair = new Map<number, number>();
+  const groupOfForm = new Map<string, number>();
+  const forms: LinearForm[] = [];
+  const groupOf = new Int32Array(size);
+  for (let e = 0; e < size; e++) {
+    const [column, row] = source(e);
+    const pair = (row < 0 ? 0 : rows!.ids[row] + 1) * columns.count + columns.ids[column];
+    let group = groupOfPair.get(pair);
+    if (group === undefined) {
+      const form = row < 0 ? scaling.columns[column] : difference(scaling.columns[column], scaling.rows![row]);
+      const key = JSON.stringify(form);
+      group = groupOfForm.get(key);
+      if (group === undefined) {
+        groupOfForm.set(key, (group = forms.length));
+        forms.push(form);
+      }
+      groupOfPair.set(pair, group);
+    }
+    groupOf[e] = group;
   }
-  return scaling.columns[e % scaling.columns.length];
+  const sizes = new Int32Array(forms.length);
+  for (let e = 0; e < size; e++) sizes[groupOf[e]]++;
+  const entries = forms.map((_, g) => new Int32Array(sizes[g]));
+  const filled = new Int32Array(forms.length);
+  for (let e = 0; e < size; e++) entries[groupOf[e]][filled[groupOf[e]]++] = e;
+  return forms.map((form, g) => ({ form, entries: entries[g] }));
 }
 
 function groupsOf(structure: ScaleStructure, parameters: readonly ParameterInfo[]): EntryGroup[] {
@@ -46,16 +93,9 @@ function groupsOf(structure: ScaleStructure, parameters: readonly ParameterInfo[
       groups.push({ parameter: k, form: [], size: p.size });
       return;
     }
-    const byKey = new Map<string, { form: LinearForm; entries: number[] }>();
-    for (let e = 0; e < p.size; e++) {
-      const form = entryForm(scaling, e);
-      const key = JSON.stringify(form);
-      let group = byKey.get(key);
-      if (!group) byKey.set(key, (group = { form, entries: [] }));
-      group.entries.push(e);
-    }
-    for (const { form, entries } of byKey.values()) {
-      groups.push({ parameter: k, form, size: entries.length, entries: byKey.size === 1 ? undefined : Int32Array.from(entries) });
+    const byForm = entryGroups(scaling, p.size);
+    for (const { form, entries } of byForm) {
+      groups.push({ parameter: k, form, size: entries.length, entries: byForm.length === 1 ? undefined : entries });
     }
   });
   return groups;
@@ -67,6 +107,22 @@ export interface GroupTraceOptions {
   readonly random: SeededRandom;
   readonly signal?: AbortSignal;
   readonly onProgress?: StageProgress;
+  /**
+   * Above this many weight tensors, one joint probe over every parameter serves all groups (as
+   * `hessianTrace`'s joint method): `samples` products in all instead of up to `samples` per group.
+   */
+  readonly maxBlocksForBlockProbes?: number;
+}
+
+export interface LayerTraceTerms {
+  readonly terms: TraceTerm[];
+  /** Standard error of Σ h over the terms. */
+  readonly stderr: number;
+  readonly method: 'blocks' | 'joint';
+  /** Joint method: terms whose estimate was negative (a diagonal sum is ≥ 0 at a minimum; the sign is noise); they, and every estimate below its standard error, are set to that standard error. */
+  readonly clippedNegative: number;
+  /** Joint method: the whole trace from the same probes, before any clipping (`hessianTrace`'s joint estimate for the same stream). */
+  readonly trace?: { readonly estimate: number; readonly stderr: number };
 }
 
 /**
@@ -76,8 +132,9 @@ export interface GroupTraceOptions {
  * has at most `samples` entries). Whole-tensor groups use the same random streams as `hessianTrace`,
  * so they reproduce its block traces.
  */
-export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], structure: ScaleStructure, options: GroupTraceOptions): Promise<{ terms: TraceTerm[]; stderr: number }> {
+export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], structure: ScaleStructure, options: GroupTraceOptions): Promise<LayerTraceTerms> {
   const groups = groupsOf(structure, parameters);
+  if (parameters.length > (options.maxBlocksForBlockProbes ?? Infinity)) return jointTraceTerms(hvp, parameters, groups, options);
   const terms: TraceTerm[] = [];
   let variance = 0;
   const totalProbes = groups.reduce((n, group) => n + Math.min(group.size, options.samples), 0);
@@ -110,7 +167,55 @@ export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: rea
     terms.push({ h: exact ? mean * group.size : mean, form: group.form, label: group.entries ? `${p.name} (${group.size} entries)` : p.name });
     if (!exact) variance += stderr * stderr;
   }
-  return { terms, stderr: Math.sqrt(variance) };
+  return { terms, stderr: Math.sqrt(variance), method: 'blocks', clippedNegative: 0 };
+}
+
+/**
+ * The groups' diagonal sums from Rademacher probes over every parameter at once: for each probe z,
+ * Σ_{e ∈ group} z_e (Hz)_e, whose mean is the group's diagonal sum (cross-block terms add noise, not
+ * bias). The stream is `hessianTrace`'s joint one, so Σ h equals its estimate for the same seed.
+ */
+async function jointTraceTerms(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], groups: readonly EntryGroup[], options: GroupTraceOptions): Promise<LayerTraceTerms> {
+  const random = options.random.fork('trace:joint');
+  const perGroup: number[][] = groups.map(() => []);
+  const totals: number[] = [];
+  for (let s = 0; s < options.samples; s++) {
+    throwIfAborted(options.signal);
+    const signs = parameters.map((p) => random.rademachers(p.size));
+    const z = parameters.map((p, k) => tf.tensor(signs[k], [...p.shape]));
+    const hz = hvp(z);
+    // In plain JS: a tfjs op per weight tensor, or tidy() returning a large typed array, costs more than the product itself.
+    const products = hz.map((t) => t.dataSync() as Float32Array);
+    let total = 0;
+    groups.forEach((group, g) => {
+      const product = products[group.parameter];
+      const sign = signs[group.parameter];
+      let sum = 0;
+      if (group.entries) for (const e of group.entries) sum += sign[e] * product[e];
+      else for (let e = 0; e < product.length; e++) sum += sign[e] * product[e];
+      perGroup[g].push(sum);
+      total += sum;
+    });
+    totals.push(total);
+    disposeVector(z);
+    disposeVector(hz);
+    options.onProgress?.((s + 1) / options.samples, countDetail('probe', s + 1, options.samples));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  let clippedNegative = 0;
+  const terms = groups.map((group, g) => {
+    const p = parameters[group.parameter];
+    const estimate = meanAndStderr(perGroup[g]);
+    let h = estimate.mean;
+    // A sum not clearly above its noise is taken as its standard error: 0 would leave its scale unopposed, and the minimizer would push it to an extreme.
+    if (h < estimate.stderr && group.form.length > 0) {
+      if (h < 0) clippedNegative++;
+      h = estimate.stderr;
+    }
+    return { h, form: group.form, label: group.entries ? `${p.name} (${group.size} entries)` : p.name };
+  });
+  const trace = meanAndStderr(totals);
+  return { terms, stderr: trace.stderr, method: 'joint', clippedNegative, trace: { estimate: trace.mean, stderr: trace.stderr } };
 }
 
 /**
@@ -138,26 +243,25 @@ export async function unitTraceTerms(hvp: HessianVectorProduct, parameters: read
     });
     const hz = hvp(z);
     hz.forEach((t, k) => {
-      const product = tf.tidy(() => tf.mul(t, z[k]).dataSync() as Float32Array);
-      for (let e = 0; e < product.length; e++) diagonal[k][e] += exact ? product[e] : product[e] / probes;
+      const product = t.dataSync() as Float32Array;
+      const direction = z[k].dataSync() as Float32Array;
+      for (let e = 0; e < product.length; e++) diagonal[k][e] += (exact ? 1 : 1 / probes) * direction[e] * product[e];
     });
     disposeVector(z);
     disposeVector(hz);
     options.onProgress?.((s + 1) / probes, countDetail('probe', s + 1, probes));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const scalings = new Map(structure.weights.map((w) => [w.name, w]));
   const merged = new Map<string, TraceTerm>();
   let clippedNegative = 0;
-  parameters.forEach((p, k) => {
-    const scaling = scalings.get(p.name);
-    for (let e = 0; e < p.size; e++) {
-      const form = scaling ? entryForm(scaling, e) : [];
-      const key = JSON.stringify(form);
-      const previous = merged.get(key);
-      merged.set(key, { form, h: (previous?.h ?? 0) + diagonal[k][e] });
-    }
-  });
+  for (const group of groupsOf(structure, parameters)) {
+    const values = diagonal[group.parameter];
+    let h = 0;
+    if (group.entries) for (const e of group.entries) h += values[e];
+    else for (let e = 0; e < values.length; e++) h += values[e];
+    const key = JSON.stringify(group.form);
+    merged.set(key, { form: group.form, h: (merged.get(key)?.h ?? 0) + h });
+  }
   const terms = [...merged.values()].map((t) => {
     if (t.h < 0 && t.form.length > 0) {
       clippedNegative++;

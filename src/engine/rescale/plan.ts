@@ -13,6 +13,7 @@ import { NetworkFunction } from '../model/network';
 import type { Checkpoint, WeightTensor } from '../model/spec';
 import { FileProblem, RescaleRefused, throwIfAborted } from '../../protocol/errors';
 import { toolVersion } from '../../protocol/version';
+import { defaultSettings } from '../../protocol/report';
 import { checkOutputs } from '../io/outputGuard';
 import { filesReadSoFar } from '../io/readLedger';
 import { trackTemporaryPath, untrackTemporaryPath } from '../io/atomicWrite';
@@ -49,6 +50,8 @@ export interface RescaleCallbacks {
 }
 
 const defaultTolerance = 1e-5;
+/** As the trace metric's default: above this many weight tensors, joint probes over every parameter. */
+const maxBlocksForBlockProbes = defaultSettings.trace.maxBlocksForBlockProbes;
 
 /**
  * Finds a function-preserving rescaling of a checkpoint for the request, builds the rescaled
@@ -80,6 +83,8 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
 
     let u: number[];
     const predicted: { trace?: number; topEigenvalue?: number } = {};
+    // With the joint method the diagonal sums' probes are the trace's own: the original's trace is their sum.
+    let jointTrace: { estimate: number; stderr: number } | undefined;
     if (request.mode === 'alpha') {
       u = layerScalesFromAlphas(structure, request.alphas ?? [], refuse);
     } else if (objectiveKind === 'lambda-max') {
@@ -105,13 +110,18 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
         if (unit.clippedNegative > 0) notes.push(`${unit.clippedNegative} groups had a negative estimated Hessian diagonal sum and were treated as 0`);
         notes.push(`unit-granularity predictions use a Hutchinson estimate of the Hessian diagonal (${Math.min(samples, network.parameterCount)} products)`);
       } else {
-        terms = (await layerTraceTerms(hvp, parameters, structure, termOptions)).terms;
+        const layer = await layerTraceTerms(hvp, parameters, structure, { ...termOptions, maxBlocksForBlockProbes });
+        terms = layer.terms;
+        if (layer.method === 'joint') {
+          jointTrace = layer.trace;
+          notes.push(`${parameters.length} weight tensors: the diagonal sums come from ${samples} joint probes over every parameter (--trace-samples)${layer.clippedNegative > 0 ? `; ${layer.clippedNegative} estimated negative, taken as their standard error` : ''}`);
+        }
         const negative = terms.find((t) => t.h < 0 && t.form.length > 0);
         if (negative && request.mode === 'flatten') refuse('a Hessian block that the scaling moves has a negative trace, so the trace has no minimum over the rescalings (the point is not a minimum)');
       }
       throwIfAborted(callbacks.signal);
       if (request.mode === 'flatten') {
-        const ridge = granularity === 'unit' ? 1e-3 * exponentialSum(terms, new Array<number>(structure.variables.length).fill(0)) : 0;
+        const ridge = granularity === 'unit' || jointTrace ? 1e-3 * exponentialSum(terms, new Array<number>(structure.variables.length).fill(0)) : 0;
         const result = minimizeExponentialSum(terms, structure.basis, structure.variables.length, ridge);
         u = result.u;
         predicted.trace = result.value;
@@ -123,7 +133,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       }
     }
     if (request.mode === 'alpha' && objectiveKind === 'trace') {
-      const terms = (await layerTraceTerms(hvp, parameters, structure, { samples, random: random.fork('trace'), signal: callbacks.signal })).terms;
+      const terms = (await layerTraceTerms(hvp, parameters, structure, { samples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes })).terms;
       predicted.trace = exponentialSum(terms, u);
     }
 
@@ -141,12 +151,15 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       }
       progress(0.65, 'measuring the original');
       const traceProbes = granularity === 'layer' ? samples : 30;
-      const before = await curvature(objective, traceProbes, random, callbacks.signal, (f) => progress(0.65 + 0.17 * f, 'measuring the original'));
+      const before = await curvature(objective, traceProbes, random, callbacks.signal, (f) => progress(0.65 + 0.17 * f, 'measuring the original'), granularity === 'layer' ? jointTrace : undefined);
       progress(0.82, 'measuring the rescaled network');
       const after = await curvature(rescaled, traceProbes, random, callbacks.signal, (f) => progress(0.82 + 0.17 * f, 'measuring the rescaled network')).catch((error: unknown) => {
         if (error instanceof NonFiniteCurvature) refuse('the rescaled network computes the same outputs, but its Hessian overflows float32: the factors are too extreme to be useful');
         throw error;
       });
+      if (request.mode === 'flatten' && jointTrace && after.trace - before.trace > 2 * Math.hypot(after.traceStderr, before.traceStderr)) {
+        notes.push(`the measured trace rose: ${samples} joint probes estimate the diagonal sums too roughly for this network; more --trace-samples give a better scaling`);
+      }
       progress(1, 'done');
       return {
         checkpoint,
@@ -189,9 +202,10 @@ function outputDeviation(original: Objective, rescaled: Objective): number {
   return deviation / Math.max(scale, 1e-30);
 }
 
-async function curvature(objective: Objective, samples: number, random: SeededRandom, signal: AbortSignal | undefined, onProgress: (f: number) => void): Promise<CurvatureSummary> {
+/** Trace and top eigenvalue; `knownTrace`, when given, is the trace this call would estimate (same probes), already computed. */
+async function curvature(objective: Objective, samples: number, random: SeededRandom, signal: AbortSignal | undefined, onProgress: (f: number) => void, knownTrace?: { estimate: number; stderr: number }): Promise<CurvatureSummary> {
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
-  const trace = await hessianTrace(hvp, objective.parameters, { samples, maxBlocksForBlockProbes: 40, random: random.fork('trace'), signal, onProgress: (f) => onProgress(0.6 * f) });
+  const trace = knownTrace ?? (await hessianTrace(hvp, objective.parameters, { samples, maxBlocksForBlockProbes, random: random.fork('trace'), signal, onProgress: (f) => onProgress(0.6 * f) }));
   const top = await hessianTopEigenvalues(hvp, objective.parameters, { count: 1, maxSteps: 60, tolerance: 1e-4, random: random.fork('eigenvalues'), signal, onProgress: (f) => onProgress(0.6 + 0.4 * f) });
   disposeVector(top.topVector);
   return { trace: trace.estimate, traceStderr: trace.stderr, topEigenvalue: top.values[0] };

@@ -4,6 +4,7 @@ import { lacksArchitecture, type CheckpointEntry, type CheckpointIndex, type Che
 import { isWeightsReport } from '../../protocol/report';
 import { whyNotRescalable } from './rescalable';
 import { readSettings } from '../settings';
+import { relativeToWorkspace } from '../workspacePaths';
 import { trainingRunsAmong, type IndexedRun } from './trainingRuns';
 
 /**
@@ -44,9 +45,9 @@ export function describeState(state: CheckpointState): string {
       return `${parts.join(' · ') || 'analyzed'}${state.kind === 'stale' ? ' · stale' : ''}`;
     }
     case 'failed':
-      return `failed: ${state.reason}`;
+      return `failed: ${relativeToWorkspace(state.reason)}`;
     case 'unreadable':
-      return `unreadable: ${state.reason}`;
+      return `unreadable: ${relativeToWorkspace(state.reason)}`;
   }
 }
 

@@ -14,6 +14,13 @@ import { isWeightsReport, type AnyReport, type FlatnessReport } from '../../prot
 import type { Equivalence } from '../../protocol/webviewProtocol';
 import { whyNotRescalable } from '../checkpoints/rescalable';
 import { checkpointTarget, checkpointTargets } from './targets';
+import { summarizeBarriers, type RescaleReport } from '../../protocol/rescaleResult';
+
+/** Where the network fixed the scale, for the message after a rescale ('' when nowhere). */
+function fixedScales(result: RescaleReport): string {
+  const lines = summarizeBarriers(result.barriers ?? [], 1);
+  return lines.length ? `; scale fixed at ${lines.join('; ')}` : '';
+}
 
 /** The extension's commands; each resolves its target, asks what it must, and reports failures. */
 export class Commands implements ReportActions {
@@ -141,8 +148,9 @@ export class Commands implements ReportActions {
       const measure = objective.value === 'trace' ? 'trace' : 'top eigenvalue';
       const [before, after] = objective.value === 'trace' ? [result.before.trace, result.after.trace] : [result.before.topEigenvalue, result.after.topEigenvalue];
       void vscode.window.showInformationMessage(
-        `Flatness Lens: wrote ${path.basename(result.out)} — same function (max |Δ output| = ${result.maxOutputDeviation.toExponential(1)}), ${measure} ${before.toPrecision(4)} → ${after.toPrecision(4)}`,
+        `Flatness Lens: wrote ${path.basename(result.out)} — same function (max |Δ output| = ${result.maxOutputDeviation.toExponential(1)}), ${measure} ${before.toPrecision(4)} → ${after.toPrecision(4)}${fixedScales(result)}`,
       );
+      for (const line of summarizeBarriers(result.barriers ?? [], Infinity)) this.log(`${entry.relativePath}: scale fixed at ${line}`);
       const written = vscode.Uri.file(result.out);
       const newEntry = await this.index.entryFor(written);
       await this.data.remember(newEntry, data);

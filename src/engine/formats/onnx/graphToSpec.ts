@@ -139,6 +139,8 @@ export function graphToSpec(onnx: OnnxModel, file: string, readNumbers: (tensor:
     },
   };
 
+  refuseUnknownOperators(graph, file);
+
   // ---- the input ----
   const dataInputs = graph.inputs.filter((i) => !initializers.has(i.name));
   if (dataInputs.length !== 1) {
@@ -291,3 +293,17 @@ export function engineValues(onnxValues: Float32Array, source: OnnxWeightSource)
   return toEngine(onnxValues, source.dims, source.layout);
 }
 
+
+/**
+ * Refuses the first node whose operator no handler reads, naming the node and the operator. It is
+ * the real obstacle, so it is named before the problems it causes around it (its input's rank, the
+ * Expand that feeds it), and already when the file is only described.
+ */
+export function refuseUnknownOperators(graph: OnnxModel['graph'], file: string): void {
+  graph.nodes.forEach((node, index) => {
+    const defaultDomain = node.domain === '' || node.domain === 'ai.onnx';
+    if (defaultDomain && (operatorHandlers.has(node.opType) || (foldedOps as readonly string[]).includes(node.opType))) return;
+    const op = defaultDomain ? node.opType : `${node.domain}.${node.opType}`;
+    throw new ModelProblem(node.name || `${node.opType}_${index}`, `in ${file}: ONNX operator '${op}' is not supported (supported: ${supportedOnnxOps.join(', ')})`);
+  });
+}

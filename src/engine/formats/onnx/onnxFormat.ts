@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { Checkpoint, WeightTensor } from '../../model/spec';
 import { FileProblem } from '../../../protocol/errors';
 import { describeFsError } from '../../io/fsErrors';
-import { graphToSpec, engineValues, type MappedGraph, type OnnxWeightSource } from './graphToSpec';
+import { graphToSpec, engineValues, refuseUnknownOperators, type MappedGraph, type OnnxWeightSource } from './graphToSpec';
 import { DataType, TensorField, dataTypeNames, type OnnxModel, type OnnxTensor } from './proto';
 import { checkStoredData, decodeFloatTensor, isFloatTensor, numelOf } from './tensors';
 import { WireError, fixedBytesOf, int64sOf } from './wire';
@@ -88,6 +88,7 @@ export async function readOnnx(path: string): Promise<Checkpoint<OnnxSource>> {
 /** Parameter count from the dims of the float initializers, whose data sizes are checked but not decoded. */
 export async function describeOnnx(path: string): Promise<CheckpointSummary> {
   const { file, bytes, onnx } = await readModelFile(path);
+  refuseUnknownOperators(onnx.graph, file);
   let parameters = 0;
   const files = [file];
   const modelDir = await realpath(dirname(file));
