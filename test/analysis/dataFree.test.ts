@@ -79,8 +79,8 @@ test('data-free analysis of a regressor (mse): labels are the outputs themselves
     const report = await analyzeFile({ checkpoint: path, samples: 20, metrics: ['loss', 'trace'], settings: small, seed: 4 });
     assert.equal(report.data.dataFree, true);
     assert.equal(report.data.loss, 'mse');
-    assert.equal(report.loss, 0);
-    // The labels are tfjs's outputs; on ONNX Runtime (auto) the gradient sees its own float32 rounding of them.
+    // The labels are tfjs's outputs; on ONNX Runtime (auto) the loss and gradient see its own float32 rounding of them.
+    assert.ok(report.loss <= 1e-12, `loss ${report.loss}`);
     assert.ok(report.gradientNorm <= 1e-6, `gradient norm ${report.gradientNorm}`);
     assert.ok(report.hessian.trace!.estimate > 0, 'the Gauss–Newton curvature is still there');
   });

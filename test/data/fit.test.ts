@@ -59,3 +59,11 @@ test('takeFirst: the first n samples, all when n is larger, and n must be at lea
   assert.throws(() => takeFirst(source, 0), RangeError);
   assert.throws(() => takeFirst(source, 1.5), RangeError);
 });
+
+test('images stored channels-first (C, H, W), as PyTorch keeps them, are refused with the transpose to make, not scrambled', () => {
+  const images = (shape: number[]) => ({ ...dataset(classes(0, 1)), count: 2, sampleShape: shape, inputs: new Float32Array(2 * 3 * 4 * 5) });
+  assert.throws(() => fitDatasetToModel(images([3, 4, 5]), [4, 5, 3], 3, 'ce'), problemMatching('data.npz', '(C, H, W) = [3, 4, 5]', '(H, W, C) = [4, 5, 3]', 'x.transpose(0, 2, 3, 1)'));
+  assert.deepEqual(fitDatasetToModel(images([4, 5, 3]), [4, 5, 3], 3, 'ce').sampleShape, [4, 5, 3]);
+  assert.deepEqual(fitDatasetToModel(images([60]), [4, 5, 3], 3, 'ce').sampleShape, [4, 5, 3], 'flat samples are taken as they are');
+  assert.deepEqual(fitDatasetToModel({ ...images([1, 12, 10]), inputs: new Float32Array(240) }, [12, 10, 1], 3, 'ce').sampleShape, [12, 10, 1], 'one channel: the same bytes either way');
+});

@@ -126,13 +126,11 @@ export class Objective {
     let sum: ParameterVector | undefined;
     if (this.executor) {
       // The executor's one pass gives loss, gradient and outputs: no tfjs forward or backward of a large model.
-      throwIfAborted(signal);
-      const result = this.executor.gradient(this.weightValues(this.theta));
+      const result = await this.executor.gradientInTurns(this.weightValues(this.theta), onBatch, signal);
       this.batches.forEach((batch, index) => {
         const n = tf.tidy(() => correctCount(this.loss, tf.tensor(result.outputs[index], [batch.count, result.outputs[index].length / batch.count]), batch.targets));
         correct = n === undefined || correct === undefined ? undefined : correct + n;
       });
-      onBatch?.(this.batches.length, this.batches.length);
       return { loss: result.loss, accuracy: correct === undefined ? undefined : correct / this.dataset.count, gradient: this.tensorsOf(result.gradient) };
     }
     try {

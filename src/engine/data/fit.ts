@@ -23,6 +23,17 @@ export function fitDatasetToModel(dataset: Dataset, modelInputShape: Shape, outp
         `but the model's input takes ${modelValues} values (shape ${formatShape(modelInputShape)})`,
     );
   }
+  const [h, w, c] = modelInputShape;
+  const stored = dataset.sampleShape;
+  if (modelInputShape.length === 3 && stored.length === 3 && stored[0] === c && stored[1] === h && stored[2] === w && c !== 1 && !(c === h && h === w)) {
+    // With one channel both layouts are the same bytes; with C = H = W the stored shape cannot tell them apart.
+    throw new FileProblem(
+      dataset.source,
+      `each sample is stored (C, H, W) = ${formatShape(stored)}, channels-first as PyTorch keeps images, but Flatness Lens takes ` +
+        `images channels-last, (H, W, C) = ${formatShape(modelInputShape)}, whatever the model's format; reading them as they are would scramble ` +
+        `every image, so save the inputs transposed (numpy: x.transpose(0, 2, 3, 1))`,
+    );
+  }
   return { ...dataset, sampleShape: [...modelInputShape], targets: fitTargets(dataset.source, dataset.targets, outputUnits, loss) };
 }
 

@@ -9,9 +9,17 @@ import type { NetworkFunction } from '../model/network';
 export interface ObjectiveExecutor {
   value(params: readonly Float32Array[]): number;
   /** Also the network's outputs per batch, [count, units] row-major, as the loss takes them (logits for ce and bce). */
-  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[]; outputs: Float32Array[] };
+  gradient(params: readonly Float32Array[]): ExecutorGradient;
+  /** As `gradient`, one batch at a time with a pause after each, so that progress reports and a cancel get through. */
+  gradientInTurns(params: readonly Float32Array[], onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ExecutorGradient>;
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
   dispose(): void;
+}
+
+export interface ExecutorGradient {
+  readonly loss: number;
+  readonly gradient: Float32Array[];
+  readonly outputs: Float32Array[];
 }
 
 export interface ExecutorBatch {

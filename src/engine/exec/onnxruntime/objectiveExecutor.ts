@@ -6,7 +6,8 @@
  * while those outputs for all batches fit `sharedStateBudget`; else as one graph per batch.
  */
 import type { LossKind } from '../../model/loss';
-import type { ExecutorBatch, ObjectiveExecutor } from '../objectiveExecutor';
+import type { ExecutorBatch, ExecutorGradient, ObjectiveExecutor } from '../objectiveExecutor';
+import { throwIfAborted } from '../../../protocol/errors';
 import type { NetworkFunction } from '../../model/network';
 import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, outputsName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
 import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
@@ -109,18 +110,38 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return total;
   }
 
-  gradient(params: readonly Float32Array[]): { loss: number; gradient: Float32Array[]; outputs: Float32Array[] } {
+  gradient(params: readonly Float32Array[]): ExecutorGradient {
+    const sum = this.gradientSum();
+    for (const batch of this.batches) sum.add(batch, params);
+    return sum.result();
+  }
+
+  async gradientInTurns(params: readonly Float32Array[], onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ExecutorGradient> {
+    const sum = this.gradientSum();
+    for (const [index, batch] of this.batches.entries()) {
+      throwIfAborted(signal);
+      sum.add(batch, params);
+      onBatch?.(index + 1, this.batches.length);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sum.result();
+  }
+
+  /** Loss, gradient and outputs summed over the batches added. */
+  private gradientSum(): { add(batch: ExecutorBatch, params: readonly Float32Array[]): void; result(): ExecutorGradient } {
     let loss = 0;
     const sum = this.network.parameters.map((p) => new Float64Array(p.size));
     const names = this.network.parameters.map((_, i) => gradientName(i));
     const outputs: Float32Array[] = [];
-    for (const batch of this.batches) {
-      const out = this.session(batch.count, { kind: 'gradient' }).run(this.feed(batch, params), [lossName, outputsName, ...names]);
-      loss += out[lossName][0];
-      outputs.push(out[outputsName]);
-      names.forEach((name, i) => addInto(sum[i], out[name]));
-    }
-    return { loss, gradient: sum.map((s, i) => this.stored(s, i)), outputs };
+    return {
+      add: (batch, params) => {
+        const out = this.session(batch.count, { kind: 'gradient' }).run(this.feed(batch, params), [lossName, outputsName, ...names]);
+        loss += out[lossName][0];
+        outputs.push(out[outputsName]);
+        names.forEach((name, i) => addInto(sum[i], out[name]));
+      },
+      result: () => ({ loss, gradient: sum.map((s, i) => this.stored(s, i)), outputs }),
+    };
   }
 
   private split(count: number, directions: number): SplitSessions | undefined {
