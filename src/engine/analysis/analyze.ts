@@ -89,6 +89,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   }
   const objective = new Objective(network, input.dataset, input.loss, settings.batchSize, input.executorFactory);
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
+  const hessianOperator = objective.hessianOperator();
   const timings: Record<string, number> = {};
   const started = performance.now();
   const plan = costPlan(input, objective);
@@ -134,7 +135,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     if (wants('eigenvalues') || wants('landscape') || wants('trace')) {
       const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0 && objective.parameters.length <= maxTensorsForBlockEigenvalues;
       await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', async (report) => {
-        const eigen = await hessianTopEigenvalues(hvp, objective.parameters, {
+        const eigen = await hessianTopEigenvalues(hessianOperator, objective.parameters, {
           ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'),
           random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(perTensor ? 0.6 * f : f),
         });
@@ -147,7 +148,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
           hessian.lanczosSteps = eigen.lanczosSteps;
         }
         if (perTensor) {
-          hessian.blockEigenvalues = await blockTopEigenvalues(hvp, objective.parameters, {
+          hessian.blockEigenvalues = await blockTopEigenvalues(hessianOperator, objective.parameters, {
             maxSteps: Math.min(settings.eigenvalues.blockMaxSteps, settings.eigenvalues.maxSteps), tolerance: blockEigenvalueTolerance, random: random.fork('block-eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(0.6 + 0.4 * f),
           });
         }
@@ -156,7 +157,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     if (wants('trace')) {
       const before = objective.hvpCount;
       const trace = await timed('trace', 'Hessian trace (deflated Hutchinson)', (report) =>
-        deflatedTrace(hvp, objective.parameters, krylov, { tolerance: settings.trace.tolerance, maxProbes: settings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }))
+        deflatedTrace(hessianOperator, objective.parameters, krylov, { tolerance: settings.trace.tolerance, maxProbes: settings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }))
         .finally(() => {
           disposeKrylov(krylov);
           krylov = undefined;
@@ -170,7 +171,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
     }
     if (wants('density')) {
       hessian.density = await timed('density', 'spectral density (stochastic Lanczos quadrature)', (report) =>
-        spectralDensity(hvp, objective.parameters, { ...settings.density, reuse: eigenRun ? [eigenRun] : [], random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
+        spectralDensity(hessianOperator, objective.parameters, { ...settings.density, reuse: eigenRun ? [eigenRun] : [], random: random.fork('density'), signal: callbacks.signal, onProgress: report }));
     }
     if (wants('sharpness')) {
       const s = settings.sharpness;

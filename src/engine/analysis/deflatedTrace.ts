@@ -2,10 +2,17 @@ import type { ParameterInfo } from '../model/network';
 import type { SeededRandom } from '../numeric/random';
 import { throwIfAborted } from '../../protocol/errors';
 import type { BlockTraceEntry } from '../../protocol/report';
-import type { HessianVectorProduct, LanczosRun } from './lanczos';
+import type { LanczosRun } from './lanczos';
 import { countDetail, type StageProgress } from './progress';
 import { meanAndStderr } from './trace';
-import { disposeVector, fromFlat, toFlat } from './vectors';
+import { subtractProjections } from './flatVectors';
+import { hessianOperator, type HessianInput } from './hessianOperator';
+
+/**
+ * Probes drawn, projected and multiplied together; the stopping rule is checked after each such
+ * block (from `minProbes` on), so every product paid for is used.
+ */
+export const probesPerBlock = 4;
 
 export interface DeflatedTraceOptions {
   /** Stop once the standard error is at most this fraction of |estimate| (0: use every probe). */
@@ -42,16 +49,17 @@ export interface DeflatedTraceEstimate {
  * Hutchinson (Var zᵀHz = 2(‖H‖²_F − Σ H_ii²)), so the complement needs far fewer probes; this is the
  * deflation idea behind Hutch++ (Meyer, Musco, Musco & Woodruff 2021), with the sketch for free.
  * Probes are i.i.d., so the standard error is the plain sample one; probing stops when it reaches
- * `tolerance`·|estimate|.
+ * `tolerance`·|estimate|, checked after every block of `probesPerBlock` probes.
  *
  * Block k's trace Tr(E_k H) splits the same way: Tr(E_k H QQᵀ) is exact from H q_i = β_{i−1}q_{i−1}
  * + α_i q_i + β_i q_{i+1} (q_{m+1} the last residual), and Tr(E_k H (I − QQᵀ)) = E[w_kᵀ(Hw)_k] from
  * the same probes, so the block traces sum to the total exactly and each carries its own error.
  */
-export async function deflatedTrace(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], krylov: LanczosRun | undefined, options: DeflatedTraceOptions): Promise<DeflatedTraceEstimate> {
-  const dimension = parameters.reduce((n, p) => n + p.size, 0);
-  const basis = (krylov?.basis ?? []).map(toFlat);
-  const residual = krylov?.residual ? toFlat(krylov.residual) : undefined;
+export async function deflatedTrace(hessian: HessianInput, parameters: readonly ParameterInfo[], krylov: LanczosRun | undefined, options: DeflatedTraceOptions): Promise<DeflatedTraceEstimate> {
+  const operator = hessianOperator(hessian, parameters);
+  const dimension = operator.dimension;
+  const basis = krylov?.basis ?? [];
+  const residual = krylov?.residual;
   const exactParts = parameters.map((p) => exactBlockPart(krylov, basis, residual, p.offset, p.size));
   const deflatedTrace = exactParts.reduce((a, b) => a + b, 0);
   // The basis spans the whole space: the trace is Σ α_i, nothing is left to probe.
@@ -60,29 +68,27 @@ export async function deflatedTrace(hvp: HessianVectorProduct, parameters: reado
   const totals: number[] = [];
   let reachedTolerance = invariant;
   const random = options.random.fork('trace:deflated');
-  for (let s = 0; !invariant && s < options.maxProbes; s++) {
+  while (!invariant && !reachedTolerance && totals.length < options.maxProbes) {
     throwIfAborted(options.signal);
-    const w = project(random.rademachers(dimension), basis);
-    const vector = fromFlat(w, parameters);
-    const product = hvp(vector);
-    const hw = toFlat(product);
-    disposeVector(vector);
-    disposeVector(product);
-    let total = 0;
-    parameters.forEach((p, k) => {
-      let part = 0;
-      for (let e = p.offset; e < p.offset + p.size; e++) part += w[e] * hw[e];
-      samples[k].push(part);
-      total += part;
+    // Blocks end on minProbes, so that the first check comes as early as before.
+    const size = Math.min(probesPerBlock, options.maxProbes - totals.length, totals.length < options.minProbes ? options.minProbes - totals.length : probesPerBlock);
+    const probes = project(Array.from({ length: size }, () => random.rademachers(dimension)), basis);
+    const products = operator.products(probes);
+    probes.forEach((w, b) => {
+      const hw = products[b];
+      let total = 0;
+      parameters.forEach((p, k) => {
+        let part = 0;
+        for (let e = p.offset; e < p.offset + p.size; e++) part += w[e] * hw[e];
+        samples[k].push(part);
+        total += part;
+      });
+      totals.push(total);
     });
-    totals.push(total);
-    options.onProgress?.((s + 1) / options.maxProbes, `${countDetail('probe', s + 1, options.maxProbes)} at most`);
+    options.onProgress?.(totals.length / options.maxProbes, `${countDetail('probe', totals.length, options.maxProbes)} at most`);
     if (totals.length >= options.minProbes) {
       const { mean, stderr } = meanAndStderr(totals);
-      if (stderr <= options.tolerance * Math.abs(deflatedTrace + mean)) {
-        reachedTolerance = true;
-        break;
-      }
+      if (stderr <= options.tolerance * Math.abs(deflatedTrace + mean)) reachedTolerance = true;
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -102,15 +108,11 @@ export async function deflatedTrace(hvp: HessianVectorProduct, parameters: reado
   };
 }
 
-/** z − Q(Qᵀz), in float64 sums. */
-function project(z: Float32Array, basis: readonly Float32Array[]): Float32Array {
-  const w = Float64Array.from(z);
-  for (const q of basis) {
-    let c = 0;
-    for (let e = 0; e < w.length; e++) c += q[e] * w[e];
-    for (let e = 0; e < w.length; e++) w[e] -= c * q[e];
-  }
-  return Float32Array.from(w);
+/** z − Q(Qᵀz) for each probe z, in float64 sums. */
+function project(probes: readonly Float32Array[], basis: readonly Float32Array[]): Float32Array[] {
+  const work = probes.map((z) => new Float64Array(z));
+  subtractProjections(work, basis);
+  return work.map((w) => new Float32Array(w));
 }
 
 /** Tr(E_k H QQᵀ) = Σ_i α_i‖q_i^k‖² + 2Σ_{i<m} β_i⟨q_i^k, q_{i+1}^k⟩ + β_m⟨q_m^k, q_{m+1}^k⟩ over block k's entries. */

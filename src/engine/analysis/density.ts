@@ -1,8 +1,8 @@
 import type { ParameterInfo } from '../model/network';
 import { countDetail, type StageProgress } from './progress';
-import { lanczos, ritzPairs, type HessianVectorProduct } from './lanczos';
+import { lanczosInLockstep, ritzPairs } from './lanczos';
 import type { SeededRandom } from '../numeric/random';
-import { disposeVector, randomNormalVector } from './vectors';
+import { hessianOperator, type HessianInput } from './hessianOperator';
 
 export interface SpectralDensity {
   /** Ritz values of every run (Gauss quadrature nodes), ascending. */
@@ -39,10 +39,11 @@ export interface DensityOptions {
  * Averaged over v this estimates the eigenvalue density. Each run costs `steps` products, except
  * the runs in `reuse`: the eigenvalues' Lanczos run starts from a Gaussian vector too, so its
  * tridiagonal is one more quadrature at no cost (a shorter run has fewer nodes, still exact for
- * polynomials up to degree 2m − 1).
+ * polynomials up to degree 2m − 1). The new runs advance together, one block of products per step.
  */
-export async function spectralDensity(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], options: DensityOptions): Promise<SpectralDensity> {
-  const dimension = parameters.reduce((n, p) => n + p.size, 0);
+export async function spectralDensity(hessian: HessianInput, parameters: readonly ParameterInfo[], options: DensityOptions): Promise<SpectralDensity> {
+  const operator = hessianOperator(hessian, parameters);
+  const dimension = operator.dimension;
   const steps = Math.min(options.steps, dimension);
   const points: { node: number; weight: number }[] = [];
   const reused = (options.reuse ?? []).slice(0, options.runs);
@@ -52,14 +53,23 @@ export async function spectralDensity(hvp: HessianVectorProduct, parameters: rea
     for (const pair of ritzPairs({ alpha: [...run.alpha], beta: [...run.beta], steps: m })) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
     stepsPerRun.push(m);
   }
-  for (let r = reused.length; r < options.runs; r++) {
-    const start = randomNormalVector(parameters, options.random.fork(`density:${r}`));
-    const run = await lanczos(hvp, start, {
+  const fresh = Array.from({ length: Math.max(0, options.runs - reused.length) }, (_, i) => reused.length + i);
+  const done = fresh.map(() => 0);
+  const runs = await lanczosInLockstep(
+    (vectors) => operator.products(vectors),
+    fresh.map((r, i) => ({
+      start: options.random.fork(`density:${r}`).normals(dimension),
       steps,
       keepBasis: false,
-      signal: options.signal,
-      onStep: (step) => options.onProgress?.((r + step / steps) / options.runs, `${countDetail('run', r + 1, options.runs)}, ${countDetail('Lanczos step', step, steps)}`),
-    }).finally(() => disposeVector(start));
+      onStep: (step: number) => {
+        done[i] = step;
+        const runsNow = fresh.length === 1 ? countDetail('run', fresh[0] + 1, options.runs) : `${fresh.length} runs together`;
+        options.onProgress?.((reused.length + done.reduce((a, b) => a + b, 0) / steps) / options.runs, `${runsNow}, ${countDetail('Lanczos step', step, steps)}`);
+      },
+    })),
+    options.signal,
+  );
+  for (const run of runs) {
     for (const pair of ritzPairs(run)) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });
     stepsPerRun.push(run.steps);
   }

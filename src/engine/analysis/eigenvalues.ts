@@ -1,8 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { combineBasis, lanczos, ritzPairs, type HessianVectorProduct, type LanczosRun } from './lanczos';
+import { lanczos, ritzPairs, type LanczosRun } from './lanczos';
 import { SeededRandom } from '../numeric/random';
 import { type StageProgress } from './progress';
-import { disposeVector, norm, randomNormalVector, type ParameterVector } from './vectors';
+import { combine } from './flatVectors';
+import { hessianOperator, type HessianInput } from './hessianOperator';
+import { fromFlat, type ParameterVector } from './vectors';
 import type { ParameterInfo } from '../model/network';
 
 export interface TopEigenvaluesOptions {
@@ -12,7 +13,7 @@ export interface TopEigenvaluesOptions {
   /** Stop when every wanted Ritz pair has ‖Hy − θy‖ ≤ tolerance·|θ| (estimated). */
   readonly tolerance: number;
   readonly random: SeededRandom;
-  /** Keep the Lanczos run (basis, residual, tridiagonal) for deflation and quadrature; the caller disposes it. */
+  /** Keep the Lanczos run (basis, residual, tridiagonal) for deflation and quadrature. */
   readonly keepKrylov?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: StageProgress;
@@ -38,16 +39,17 @@ export interface TopEigenvalues {
  * with deflation does not accumulate the error of each deflated vector into the next value.
  */
 export async function hessianTopEigenvalues(
-  hvp: HessianVectorProduct,
+  hessian: HessianInput,
   parameters: readonly ParameterInfo[],
   options: TopEigenvaluesOptions,
 ): Promise<TopEigenvalues> {
-  const dimension = parameters.reduce((n, p) => n + p.size, 0);
+  const operator = hessianOperator(hessian, parameters);
+  const dimension = operator.dimension;
   const k = Math.min(options.count, dimension);
   const steps = Math.min(dimension, Math.max(options.maxSteps, k + 2));
-  const start = randomNormalVector(parameters, options.random);
+  const start = options.random.normals(dimension);
   const convergence = convergenceProgress();
-  const run = await lanczos(hvp, start, {
+  const run = await lanczos(operator, start, {
     steps,
     keepBasis: true,
     signal: options.signal,
@@ -62,28 +64,24 @@ export async function hessianTopEigenvalues(
       options.onProgress?.(Math.max(step / steps, convergence(worst)), detail);
       return worst <= 1;
     },
-  }).finally(() => disposeVector(start));
+  });
   const basis = run.basis!;
-  let kept = false;
-  try {
-    const pairs = ritzPairs(run).slice(0, k);
-    const relativeResiduals: number[] = [];
-    let topVector: ParameterVector | undefined;
-    for (const [index, pair] of pairs.entries()) {
-      const y = combineBasis(basis, pair.coefficients);
-      const hy = hvp(y);
-      const r = tf.tidy(() => hy.map((t, i) => tf.sub(t, tf.mul(y[i], pair.value))));
-      relativeResiduals.push(norm(r) / Math.max(Math.abs(pair.value), 1e-30));
-      disposeVector(r);
-      disposeVector(hy);
-      if (index === 0) topVector = y;
-      else disposeVector(y);
-    }
-    kept = options.keepKrylov === true;
-    return { values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: topVector!, tridiagonal: { alpha: run.alpha, beta: run.beta }, ...(kept ? { krylov: run } : {}) };
-  } finally {
-    if (!kept) disposeKrylov(run);
-  }
+  const pairs = ritzPairs(run).slice(0, k);
+  // The Ritz vectors' products as one block: ‖Hy − θy‖ measured, not estimated.
+  const vectors = pairs.map((pair) => combine(basis, pair.coefficients, dimension));
+  const products = operator.products(vectors);
+  const relativeResiduals = pairs.map((pair, index) => {
+    const y = vectors[index];
+    const hy = products[index];
+    let sum = 0;
+    for (let e = 0; e < dimension; e++) sum += (hy[e] - pair.value * y[e]) ** 2;
+    return Math.sqrt(sum) / Math.max(Math.abs(pair.value), 1e-30);
+  });
+  const kept = options.keepKrylov === true;
+  return {
+    values: pairs.map((p) => p.value), relativeResiduals, lanczosSteps: run.steps, topVector: vectors.length > 0 ? fromFlat(vectors[0], parameters) : [],
+    tridiagonal: { alpha: run.alpha, beta: run.beta }, ...(kept ? { krylov: run } : {}),
+  };
 }
 
 /**
@@ -102,7 +100,7 @@ function convergenceProgress(): (worstRatio: number) => number {
   };
 }
 
+/** Lets go of a kept Lanczos run's vectors (plain arrays: the run's holders may keep it no longer). */
 export function disposeKrylov(run: LanczosRun | undefined): void {
-  run?.basis?.forEach(disposeVector);
-  disposeVector(run?.residual);
+  run?.basis?.splice(0);
 }

@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted } from '../../protocol/errors';
 import { tridiagonalEigen } from './tridiagonal';
-import { disposeVector, dot, norm, scale, type ParameterVector } from './vectors';
+import { dot, norm, norm64, scaled, subtractProjections } from './flatVectors';
+import type { HessianOperator } from './hessianOperator';
 
-export type HessianVectorProduct = (v: ParameterVector) => ParameterVector;
+export type { HessianVectorProduct } from './hessianOperator';
 
 /** A Hessian-vector product came back infinite or NaN: the curvature overflows float32 here. */
 export class NonFiniteCurvature extends Error {
@@ -16,13 +16,13 @@ export class NonFiniteCurvature extends Error {
 export interface LanczosRun {
   readonly alpha: number[];
   readonly beta: number[];
-  /** The orthonormal Lanczos basis, kept only when asked for (the caller disposes it). */
-  readonly basis?: ParameterVector[];
+  /** The orthonormal Lanczos basis (flat vectors), kept only when asked for. */
+  readonly basis?: Float32Array[];
   /**
    * With the basis: the unit residual direction q_{m+1} (H Q = Q T + β_m q_{m+1} e_mᵀ, β_m the last
-   * entry of `beta`), or undefined when the Krylov space became invariant. The caller disposes it.
+   * entry of `beta`), or undefined when the Krylov space became invariant.
    */
-  readonly residual?: ParameterVector;
+  readonly residual?: Float32Array;
   readonly steps: number;
 }
 
@@ -34,64 +34,101 @@ export interface LanczosOptions {
   readonly onStep?: (step: number, alpha: readonly number[], beta: readonly number[]) => boolean | void;
 }
 
-/**
- * Lanczos tridiagonalization of H from a unit start vector, with full reorthogonalization against
- * every previous basis vector (float32 loses orthogonality within tens of steps otherwise, which
- * shows up as ghost copies of the top eigenvalue). `onStep` may return true to stop early.
- */
-export async function lanczos(hvp: HessianVectorProduct, start: ParameterVector, options: LanczosOptions): Promise<LanczosRun> {
-  const alpha: number[] = [];
-  const beta: number[] = [];
-  const basis: ParameterVector[] = [scale(start, 1 / norm(start))];
-  let steps = 0;
-  let lastResidual: ParameterVector | undefined;
-  try {
-    for (let j = 0; j < options.steps; j++) {
-      throwIfAborted(options.signal);
-      const q = basis[j];
-      const w = hvp(q);
-      const a = dot(w, q);
-      alpha.push(a);
-      steps++;
-      const residual = tf.tidy(() => {
-        let r = w.map((t, i) => tf.sub(t, tf.mul(q[i], a)));
-        if (j > 0) r = r.map((t, i) => tf.sub(t, tf.mul(basis[j - 1][i], beta[j - 1])));
-        // Two passes of classical Gram-Schmidt ("twice is enough").
-        for (let pass = 0; pass < 2; pass++) {
-          for (const b of basis) {
-            const c = tf.addN(r.map((t, i) => tf.sum(tf.mul(t, b[i]))));
-            r = r.map((t, i) => tf.sub(t, tf.mul(b[i], c)));
-          }
-        }
-        return r;
-      });
-      disposeVector(w);
-      const b = norm(residual);
-      if (!Number.isFinite(a) || !Number.isFinite(b)) {
-        disposeVector(residual);
-        throw new NonFiniteCurvature();
-      }
-      beta.push(b);
-      const stop = options.onStep?.(steps, alpha, beta) === true;
-      if (stop || j === options.steps - 1 || b < 1e-10 * Math.max(1, Math.abs(a))) {
-        if (options.keepBasis && b >= 1e-10 * Math.max(1, Math.abs(a))) lastResidual = scale(residual, 1 / b);
-        disposeVector(residual);
-        break;
-      }
-      basis.push(scale(residual, 1 / b));
-      disposeVector(residual);
-      await new Promise((resolve) => setImmediate(resolve));
+/** One Lanczos recurrence: `next` is the vector to multiply by H, `advance` takes its product. */
+class LanczosRecurrence {
+  readonly alpha: number[] = [];
+  readonly beta: number[] = [];
+  readonly basis: Float32Array[];
+  residual: Float32Array | undefined;
+  done = false;
+  private readonly work: Float64Array;
+
+  constructor(start: Float32Array, private readonly options: Omit<LanczosOptions, 'signal'>) {
+    this.basis = [scaled(start, 1 / norm(start))];
+    this.work = new Float64Array(start.length);
+  }
+
+  get next(): Float32Array {
+    return this.basis[this.alpha.length];
+  }
+
+  advance(product: Float32Array): void {
+    const j = this.alpha.length;
+    const q = this.basis[j];
+    const a = dot(product, q);
+    this.alpha.push(a);
+    const r = this.work;
+    for (let e = 0; e < r.length; e++) r[e] = product[e] - a * q[e];
+    if (j > 0) {
+      const previous = this.basis[j - 1];
+      const b0 = this.beta[j - 1];
+      for (let e = 0; e < r.length; e++) r[e] -= b0 * previous[e];
     }
-  } catch (error) {
-    basis.forEach(disposeVector);
-    throw error;
+    // Classical Gram-Schmidt against every basis vector in float64, a second pass when the first
+    // took out much of r: then r had drifted into the basis and the first pass's rounding, relative
+    // to what is left, may be large ("twice is enough", the criterion of Daniel, Gragg, Kaufman and
+    // Stewart 1976). Otherwise one float64 pass leaves r orthogonal to the float32 basis as far as
+    // storing it in float32 keeps anyway.
+    const local = norm64(r);
+    subtractProjections([r], this.basis);
+    let b = norm64(r);
+    if (b < local * Math.SQRT1_2) {
+      subtractProjections([r], this.basis);
+      b = norm64(r);
+    }
+    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new NonFiniteCurvature();
+    this.beta.push(b);
+    const steps = this.alpha.length;
+    const stop = this.options.onStep?.(steps, this.alpha, this.beta) === true;
+    const invariant = b < 1e-10 * Math.max(1, Math.abs(a));
+    if (stop || steps === this.options.steps || invariant) {
+      if (this.options.keepBasis && !invariant) this.residual = scaled(r, 1 / b);
+      this.done = true;
+      return;
+    }
+    this.basis.push(scaled(r, 1 / b));
   }
-  // basis has one vector per step; beta has one entry per step (the last is the residual norm).
-  if (!options.keepBasis) {
-    basis.forEach(disposeVector);
-    return { alpha, beta, steps };
+
+  result(): LanczosRun {
+    const steps = this.alpha.length;
+    // basis has one vector per step; beta has one entry per step (the last is the residual norm).
+    if (!this.options.keepBasis) return { alpha: this.alpha, beta: this.beta, steps };
+    return { alpha: this.alpha, beta: this.beta, basis: this.basis.slice(0, steps), residual: this.residual, steps };
   }
-  return { alpha, beta, basis: basis.slice(0, steps), residual: lastResidual, steps };
+}
+
+/**
+ * Lanczos tridiagonalization of H from a start vector (normalized here), with full
+ * reorthogonalization against every previous basis vector (float32 loses orthogonality within tens
+ * of steps otherwise, which shows up as ghost copies of the top eigenvalue). Vectors are flat
+ * float32 arrays; the recurrence's sums are float64. `onStep` may return
+ * true to stop early.
+ */
+export async function lanczos(operator: HessianOperator, start: Float32Array, options: LanczosOptions): Promise<LanczosRun> {
+  const [run] = await lanczosInLockstep((vectors) => operator.products(vectors), [{ start, ...options }], options.signal);
+  return run;
+}
+
+/**
+ * Several independent Lanczos runs advanced together: each step multiplies the current vectors of
+ * every unfinished run as one block. `multiply` gets those vectors and the indices of their runs (a
+ * run's vectors may live in a space of its own, such as one weight tensor's).
+ */
+export async function lanczosInLockstep(
+  multiply: (vectors: readonly Float32Array[], runs: readonly number[]) => Float32Array[],
+  runs: readonly (Omit<LanczosOptions, 'signal'> & { readonly start: Float32Array })[],
+  signal?: AbortSignal,
+): Promise<LanczosRun[]> {
+  const recurrences = runs.map((run) => new LanczosRecurrence(run.start, run));
+  for (;;) {
+    const active = recurrences.flatMap((r, i) => (r.done || runs[i].steps <= 0 ? [] : [i]));
+    if (active.length === 0) break;
+    throwIfAborted(signal);
+    const products = multiply(active.map((i) => recurrences[i].next), active);
+    active.forEach((i, k) => recurrences[i].advance(products[k]));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return recurrences.map((r) => r.result());
 }
 
 export interface RitzPair {
@@ -114,9 +151,4 @@ export function ritzPairs(run: LanczosRun): RitzPair[] {
       coefficients: vectors.map((row) => row[j]),
     }))
     .reverse();
-}
-
-/** Σ_j c_j q_j: a Ritz vector from its basis coefficients. */
-export function combineBasis(basis: readonly ParameterVector[], coefficients: readonly number[]): ParameterVector {
-  return tf.tidy(() => basis[0].map((_, i) => tf.addN(basis.map((q, j) => tf.mul(q[i], coefficients[j])))));
 }

@@ -1,0 +1,49 @@
+import type { ParameterInfo } from '../model/network';
+import { disposeVector, fromFlat, toFlat, type ParameterVector } from './vectors';
+
+/** H v for one direction held as tensors, one per weight tensor. */
+export type HessianVectorProduct = (v: ParameterVector) => ParameterVector;
+
+/**
+ * H applied to flat vectors: one Float32Array of all parameters in ParameterInfo order (each
+ * tensor at its `offset`). The Krylov estimators work on these with plain loops, and ask for
+ * several products at once where they have several directions ready: an executor runs such a
+ * block with one forward and backward pass.
+ */
+export interface HessianOperator {
+  readonly parameters: readonly ParameterInfo[];
+  readonly dimension: number;
+  /** H vⱼ for each direction, new arrays. */
+  products(directions: readonly Float32Array[]): Float32Array[];
+}
+
+/** What the estimators take: an operator, or a product on tensors (converted at the boundary). */
+export type HessianInput = HessianOperator | HessianVectorProduct;
+
+export function dimensionOf(parameters: readonly ParameterInfo[]): number {
+  return parameters.reduce((n, p) => n + p.size, 0);
+}
+
+/** An operator from a product on tensors: each direction becomes tensors and its product a flat array. */
+export function tensorProductOperator(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[]): HessianOperator {
+  return {
+    parameters,
+    dimension: dimensionOf(parameters),
+    products: (directions) =>
+      directions.map((v) => {
+        const vector = fromFlat(v, parameters);
+        try {
+          const product = hvp(vector);
+          const flat = toFlat(product);
+          disposeVector(product);
+          return flat;
+        } finally {
+          disposeVector(vector);
+        }
+      }),
+  };
+}
+
+export function hessianOperator(input: HessianInput, parameters: readonly ParameterInfo[]): HessianOperator {
+  return typeof input === 'function' ? tensorProductOperator(input, parameters) : input;
+}
