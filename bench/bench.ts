@@ -16,6 +16,9 @@ import { toolVersion } from '../src/protocol/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
 import { onnxTimings, torchPeer } from './onnxBench';
+import { analysisVsPeerTable, defaultPeerScript, python, pythonHasTorch, runPeer, type AnalysisVsPeerRow } from './defaultAnalysisBench';
+import { chooseEngine } from '../src/engine/exec/onnxruntime/engineChoice';
+import { defaultThreads, onnxRuntimeAvailable } from '../src/engine/exec/onnxruntime/runtime';
 import { measureFlag, measureInThisProcess, resnetRuns } from './resnetBench';
 
 const tfjsLayersSource = (modelJson: TfjsLayersSource['modelJson']): TfjsLayersSource => ({ kind: 'tfjs-layers', modelJson });
@@ -29,10 +32,13 @@ import { execFileSync } from 'node:child_process';
  * can be timed in another framework. --skip-analysis times only the primitives.
  * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run;
  * --torch-reference PATH (the reference script) also times PyTorch's HVP on the same network and data.
- * Each analysis also
- * compares the trace estimators at equal products (bench/traceEstimators.ts). --peer SCRIPT (with
- * --save-models) runs `python3 SCRIPT peer` on each saved network, e.g. PyHessian's defaults in the
- * PyTorch reference script, with --threads T (default 1), and puts its products and time alongside.
+ * The default analysis (the Hessian metrics below, on the engine the command line picks: ONNX
+ * Runtime where it runs the network) is timed at 1 thread and at every core; each is followed, back
+ * to back, by the peer at the same threads: `python3 SCRIPT peer` on the saved network, once per seed
+ * (--peer-seeds, default 3), and the table "default analysis vs peer" sets the times side by side.
+ * The peer is bench/pyhessianPeer.py (PyHessian's defaults in PyTorch) when /usr/bin/python3 has
+ * torch, or --peer SCRIPT; --no-peer skips it. Each analysis also compares the trace estimators at
+ * equal products (bench/traceEstimators.ts).
  * Networks of at most 5,000 parameters get their exact trace (the script's float64 `exact` with
  * --peer, else one product per parameter), and every trace estimate, the peer's too, its actual error.
  * --models A,B runs only the networks whose names contain A or B; --skip-lag skips the event-loop lag.
@@ -115,13 +121,13 @@ async function main(): Promise<void> {
   };
   const out = option('--out') ?? path.join('bench', 'results.json');
   // PyTorch reads the networks and data from files: save them (to a temporary folder unless --save-models).
-  const saveModels = option('--save-models') ?? (option('--torch-reference') ? fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-')) : undefined);
   const repeats = Number(option('--repeats') ?? 5);
   const skipAnalysis = args.includes('--skip-analysis');
   const torchReference = option('--torch-reference');
-  const peer = option('--peer');
-  const threads = option('--threads') ?? '1';
-  if (peer && !saveModels) throw new Error('--peer needs --save-models DIR: the peer reads the saved networks and data');
+  const peer = args.includes('--no-peer') || skipAnalysis ? undefined : (option('--peer') ?? (pythonHasTorch() ? defaultPeerScript(__dirname) : undefined));
+  const peerSeeds = Number(option('--peer-seeds') ?? 3);
+  const saveModels = option('--save-models') ?? (torchReference || peer ? fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-')) : undefined);
+  if (peer) process.stderr.write(`peer: ${peer}\n`);
   const only = option('--models')?.split(',');
   // First, while this process is as idle as an extension host: nothing of its own in memory yet.
   const lag = args.includes('--skip-lag') ? undefined : await measureEventLoopLag(__dirname, path.join(__dirname, '..', 'examples', 'digits-mlp'));
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
   const backend = await initBackend((option('--backend') as 'auto' | 'wasm' | 'cpu' | undefined) ?? 'auto');
   const results: unknown[] = [];
   const table: TableRow[] = [];
+  const versusPeer: AnalysisVsPeerRow[] = [];
   for (const model of benchModels.filter((m) => !only || only.some((name) => m.name.includes(name)))) {
     const network = new NetworkFunction(model.checkpoint);
     const dataset = randomDataset(network.inputShape, model.batch, 10, 1);
@@ -176,12 +183,26 @@ async function main(): Promise<void> {
         entry.exactTrace = exact;
         process.stderr.write(`${model.name}: exact trace ${exact.trace} (${exact.source}, ${exact.seconds.toFixed(1)} s)\n`);
       }
-      const t0 = performance.now();
-      const report = await analyze({
-        checkpoint: model.checkpoint, checkpointSha256: '', network, dataset, dataFree: false, loss: 'ce', lossFrom: 'option',
-        metrics: hessianMetrics, seed: 0, settings: mergeSettings(undefined), backend: backend.name, version: toolVersion,
-      });
-      const seconds = (performance.now() - t0) / 1000;
+      // The default analysis as the command line runs it, at 1 thread and at every core, each with the peer right after.
+      const threadCounts = onnxRuntimeAvailable() ? [...new Set([1, defaultThreads()])] : [undefined];
+      const analyses: { threads?: number; seconds: number; report: Awaited<ReturnType<typeof analyze>> }[] = [];
+      for (const threads of threadCounts) {
+        const engine = threads === undefined ? {} : chooseEngine('auto', model.checkpoint.model, { threads });
+        const t0 = performance.now();
+        const report = await analyze({
+          checkpoint: model.checkpoint, checkpointSha256: '', network, dataset, dataFree: false, loss: 'ce', lossFrom: 'option',
+          metrics: hessianMetrics, seed: 0, settings: mergeSettings(undefined), version: toolVersion,
+          ...(engine.executorFactory ? { backend: 'onnxruntime', device: engine.device, threads: engine.threads, executorFactory: engine.executorFactory, gramProducts: engine.gramProducts } : { backend: backend.name }),
+        });
+        const analysisSeconds = (performance.now() - t0) / 1000;
+        analyses.push({ threads, seconds: analysisSeconds, report });
+        process.stderr.write(`${model.name}: default analysis on ${report.tool.backend}${threads ? ` at ${threads} thread(s)` : ''}: ${analysisSeconds.toFixed(1)} s, ${report.hessian.hvps} products\n`);
+        const peerRuns = peer && modelDir && threads !== undefined ? runPeer(peer, modelDir, threads, peerSeeds) : undefined;
+        if (peerRuns) process.stderr.write(`${model.name}: peer at ${threads} thread(s): ${peerRuns.error ?? peerRuns.runs.map((r) => `${r.hvps} products ${r.seconds.toFixed(1)} s`).join('; ')}\n`);
+        versusPeer.push({ model: model.name, threads: threads ?? 1, ours: { seconds: analysisSeconds, products: report.hessian.hvps }, peer: peerRuns });
+      }
+      entry.defaultAnalysisVsPeer = versusPeer.filter((r) => r.model === model.name);
+      const { seconds, report } = analyses[0];
       const density = report.hessian.density;
       const densityProducts = density?.stepsPerRun ? density.stepsPerRun.slice(density.reusedRuns ?? 0).reduce((a, b) => a + b, 0) : 0;
       const eigenAndTrace = { products: report.hessian.hvps - densityProducts, seconds: (report.timings.eigenvalues ?? 0) + (report.timings.trace ?? 0) };
@@ -192,7 +213,8 @@ async function main(): Promise<void> {
         traceRelativeError: exact ? (trace.estimate - exact.trace) / exact.trace : undefined,
       };
       process.stderr.write(`${model.name}: default analysis (${hessianMetrics.join(', ')}) ${seconds.toFixed(1)} s, ${report.hessian.hvps} HVPs (${eigenAndTrace.products} for eigenvalues and trace, ${eigenAndTrace.seconds.toFixed(1)} s)\n`);
-      const comparison = new Objective(network, dataset, 'ce', model.batch);
+      const comparisonEngine = onnxRuntimeAvailable() ? chooseEngine('auto', model.checkpoint.model, { threads: defaultThreads() }) : {};
+      const comparison = new Objective(network, dataset, 'ce', model.batch, comparisonEngine.executorFactory);
       try {
         entry.traceEstimators = await compareTraceEstimators(comparison, 0, exact?.trace);
       } finally {
@@ -207,19 +229,17 @@ async function main(): Promise<void> {
       for (const r of entry.traceEstimators as Awaited<ReturnType<typeof compareTraceEstimators>>) {
         process.stderr.write(`${model.name}: trace ${r.estimator}: ${r.estimate.toPrecision(5)} ± ${r.stderr.toPrecision(2)} (${(100 * r.relativeStderr).toFixed(2)}%) in ${r.products} products\n`);
       }
-      if (peer && saveModels) {
-        const dir = path.join(saveModels, model.name);
-        const output = execFileSync('python3', [peer, 'peer', '--model', dir, '--data', path.join(dir, 'data.npz'), '--threads', threads], { encoding: 'utf8' });
-        const peerResult = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { seconds: number; hvps: number; trace: number };
-        entry.peer = { ...peerResult, traceRelativeError: exact ? (peerResult.trace - exact.trace) / exact.trace : undefined };
-        row.peer = peerResult;
-        process.stderr.write(`${model.name}: peer ${output.trim()}\n`);
+      const peerAtOneThread = versusPeer.find((r) => r.model === model.name && r.threads === 1)?.peer?.median;
+      if (peerAtOneThread) {
+        entry.peer = { ...peerAtOneThread, traceRelativeError: exact ? (peerAtOneThread.trace - exact.trace) / exact.trace : undefined };
+        row.peer = peerAtOneThread;
       }
     }
     network.dispose();
     results.push(entry);
   }
   if (table.length > 0) process.stderr.write(`\n${comparisonTable(table)}\n`);
+  if (versusPeer.length > 0) process.stderr.write(`\n${analysisVsPeerTable(versusPeer)}\n`);
   let resnet18: unknown;
   if (!args.includes('--skip-resnet')) {
     const batch = Number(option('--resnet-batch') ?? 32);
@@ -238,7 +258,7 @@ const hessianMetrics = ['loss', 'eigenvalues', 'trace', 'density'] as const;
 function exactTrace(network: NetworkFunction, dataset: Dataset, batch: number, reference?: { script: string; modelDir: string }): { trace: number; source: string; seconds: number } {
   const t0 = performance.now();
   if (reference) {
-    const output = execFileSync('python3', [reference.script, 'exact', '--model', reference.modelDir, '--data', path.join(reference.modelDir, 'data.npz')], { encoding: 'utf8' });
+    const output = execFileSync(python, [reference.script, 'exact', '--model', reference.modelDir, '--data', path.join(reference.modelDir, 'data.npz')], { encoding: 'utf8' });
     const { trace } = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { trace: number };
     return { trace, source: 'float64 Hessian, PyTorch', seconds: (performance.now() - t0) / 1000 };
   }

@@ -32,9 +32,9 @@ export async function compareTraceEstimators(objective: Objective, seed: number,
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
   const random = new SeededRandom(seed);
   const start = objective.hvpCount;
-  const eigen = await hessianTopEigenvalues(hvp, objective.parameters, { ...defaultSettings.eigenvalues, keepKrylov: true, random: random.fork('eigenvalues') });
+  const eigen = await hessianTopEigenvalues(objective.hessianOperator(), objective.parameters, { ...defaultSettings.eigenvalues, keepKrylov: true, random: random.fork('eigenvalues') });
   disposeVector(eigen.topVector);
-  const trace = await deflatedTrace(hvp, objective.parameters, eigen.krylov, { tolerance: defaultSettings.trace.tolerance, maxProbes: defaultSettings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace') }).finally(() => disposeKrylov(eigen.krylov));
+  const trace = await deflatedTrace(objective.hessianOperator(), objective.parameters, eigen.krylov, { tolerance: defaultSettings.trace.tolerance, maxProbes: defaultSettings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace') }).finally(() => disposeKrylov(eigen.krylov));
   const budget = objective.hvpCount - start;
   const row = (estimator: string, products: number, estimate: number, stderr: number): EstimatorResult => ({
     estimator, products, estimate, stderr, relativeStderr: stderr / Math.abs(estimate),

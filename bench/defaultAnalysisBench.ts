@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+/** The Python the peers run in (Debian's, where python3-torch installs). */
+export const python = '/usr/bin/python3';
+
+/** The bench's own PyHessian peer, beside this bundle's sources. */
+export function defaultPeerScript(benchDir: string): string {
+  return path.join(benchDir, '..', 'bench', 'pyhessianPeer.py');
+}
+
+export function pythonHasTorch(): boolean {
+  return spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 }).status === 0;
+}
+
+export interface PeerRun {
+  readonly seconds: number;
+  readonly hvps: number;
+  readonly trace: number;
+  readonly topEigenvalue?: number;
+  readonly seed?: number;
+}
+
+export interface PeerRuns {
+  readonly threads: number;
+  readonly runs: PeerRun[];
+  /** The run of median time (PyHessian's stopping rules make its product count vary with the seed). */
+  readonly median?: PeerRun;
+  readonly error?: string;
+}
+
+/** `python3 SCRIPT peer` on a saved network at `threads`, once per seed. */
+export function runPeer(script: string, modelDir: string, threads: number, seeds: number): PeerRuns {
+  const runs: PeerRun[] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    const run = spawnSync(python, [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(threads), '--seed', String(seed)], { encoding: 'utf8', timeout: 1_200_000 });
+    if (run.status !== 0) return { threads, runs, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
+    runs.push(JSON.parse(run.stdout.trim().split('\n').pop()!) as PeerRun);
+  }
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return { threads, runs, median: sorted[Math.floor(sorted.length / 2)] };
+}
+
+export interface AnalysisVsPeerRow {
+  readonly model: string;
+  readonly threads: number;
+  readonly ours: { seconds: number; products: number };
+  readonly peer?: PeerRuns;
+}
+
+/** "default analysis vs peer": our whole default analysis next to the peer's, at equal threads. */
+export function analysisVsPeerTable(rows: readonly AnalysisVsPeerRow[]): string {
+  const lines = [
+    '| default analysis vs peer | threads | ours: products, s | peer (PyHessian defaults, median of seeds): products, s | peer runs: products, s | ours / peer time |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const median = r.peer?.median;
+    lines.push([
+      '', r.model, r.threads, `${r.ours.products}, ${r.ours.seconds.toFixed(1)}`,
+      median ? `${median.hvps}, ${median.seconds.toFixed(1)}` : (r.peer?.error ?? 'n/a'),
+      r.peer ? r.peer.runs.map((p) => `${p.hvps}, ${p.seconds.toFixed(1)}`).join('; ') : 'n/a',
+      median ? (r.ours.seconds / median.seconds).toFixed(2) : 'n/a',
+      '',
+    ].join(' | ').trim());
+  }
+  return lines.join('\n');
+}
