@@ -44,11 +44,15 @@ export async function blockTopEigenvalues(hessian: HessianInput, parameters: rea
       steps: stepsOf[k],
       keepBasis: false,
       onStep: (step: number, alpha: readonly number[], beta: readonly number[]) => {
-        done[k] = step;
+        let converged = false;
+        if (step >= 2) {
+          const top = ritzPairs({ alpha: [...alpha], beta: [...beta], steps: step })[0];
+          converged = top.residualEstimate <= options.tolerance * Math.max(Math.abs(top.value), 1e-12);
+        }
+        // A run that stops early counts as done, so the bar ends full however early they stop.
+        done[k] = converged ? stepsOf[k] : step;
         options.onProgress?.(done.reduce((a, b) => a + b, 0) / totalSteps);
-        if (step < 2) return false;
-        const top = ritzPairs({ alpha: [...alpha], beta: [...beta], steps: step })[0];
-        return top.residualEstimate <= options.tolerance * Math.max(Math.abs(top.value), 1e-12);
+        return converged;
       },
     })),
     options.signal,

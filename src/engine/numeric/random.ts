@@ -78,7 +78,9 @@ export class SeededRandom {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i += 32) {
       const bits = this.nextUint32();
-      for (let j = 0; j < 32 && i + j < n; j++) out[i + j] = (bits >>> j) & 1 ? 1 : -1;
+      const end = Math.min(32, n - i);
+      // Arithmetic, not a branch: random bits would mispredict every other one.
+      for (let j = 0; j < end; j++) out[i + j] = ((bits >>> j) & 1) * 2 - 1;
     }
     return out;
   }
