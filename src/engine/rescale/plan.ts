@@ -206,7 +206,7 @@ function outputDeviation(original: Objective, rescaled: Objective): number {
 async function curvature(objective: Objective, samples: number, random: SeededRandom, signal: AbortSignal | undefined, onProgress: (f: number) => void, knownTrace?: { estimate: number; stderr: number }): Promise<CurvatureSummary> {
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
   const trace = knownTrace ?? (await hessianTrace(hvp, objective.parameters, { samples, maxBlocksForBlockProbes, random: random.fork('trace'), signal, onProgress: (f) => onProgress(0.6 * f) }));
-  const top = await hessianTopEigenvalues(hvp, objective.parameters, { count: 1, maxSteps: 60, tolerance: 1e-4, random: random.fork('eigenvalues'), signal, onProgress: (f) => onProgress(0.6 + 0.4 * f) });
+  const top = await hessianTopEigenvalues(objective.hessianOperator(), objective.parameters, { count: 1, maxSteps: 60, tolerance: 1e-4, random: random.fork('eigenvalues'), signal, onProgress: (f) => onProgress(0.6 + 0.4 * f) });
   disposeVector(top.topVector);
   return { trace: trace.estimate, traceStderr: trace.stderr, topEigenvalue: top.values[0] };
 }
