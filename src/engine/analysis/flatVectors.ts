@@ -88,7 +88,30 @@ export function subtractProjections(vectors: readonly Float64Array[], basis: rea
     const end = Math.min(dimension, start + chunk);
     for (let i = 0; i < m; i++) {
       const q = basis[i];
-      for (let k = 0; k < vectors.length; k++) coefficients[k][i] += mixedDot(q, vectors[k], start, end);
+      let k = 0;
+      // Four vectors per sweep of q: one load of each q entry for four sums.
+      for (; k + 3 < vectors.length; k += 4) {
+        const v0 = vectors[k];
+        const v1 = vectors[k + 1];
+        const v2 = vectors[k + 2];
+        const v3 = vectors[k + 3];
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let e = start; e < end; e++) {
+          const x = q[e];
+          s0 += x * v0[e];
+          s1 += x * v1[e];
+          s2 += x * v2[e];
+          s3 += x * v3[e];
+        }
+        coefficients[k][i] += s0;
+        coefficients[k + 1][i] += s1;
+        coefficients[k + 2][i] += s2;
+        coefficients[k + 3][i] += s3;
+      }
+      for (; k < vectors.length; k++) coefficients[k][i] += mixedDot(q, vectors[k], start, end);
     }
   }
   for (let start = 0; start < dimension; start += chunk) {
