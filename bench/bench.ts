@@ -31,7 +31,8 @@ import { execFileSync } from 'node:child_process';
  * --save-models DIR also writes each network and its data as TF.js Layers + .npz, so the same work
  * can be timed in another framework. --skip-analysis times only the primitives.
  * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run;
- * --torch-reference PATH (the reference script) also times PyTorch's HVP on the same network and data.
+ * PyTorch's HVP on the same network and data is timed by the peer script below (--torch-reference
+ * SCRIPT names another script with the same `peer` command).
  * The default analysis (the Hessian metrics below, on the engine the command line picks: ONNX
  * Runtime where it runs the network) is timed at 1 thread and at every core; each is followed, back
  * to back, by the peer at the same threads: `python3 SCRIPT peer` on the saved network, once per seed
@@ -123,8 +124,10 @@ async function main(): Promise<void> {
   // PyTorch reads the networks and data from files: save them (to a temporary folder unless --save-models).
   const repeats = Number(option('--repeats') ?? 5);
   const skipAnalysis = args.includes('--skip-analysis');
-  const torchReference = option('--torch-reference');
-  const peer = args.includes('--no-peer') || skipAnalysis ? undefined : (option('--peer') ?? (pythonHasTorch() ? defaultPeerScript(__dirname) : undefined));
+  const ownPeer = pythonHasTorch() ? defaultPeerScript(__dirname) : undefined;
+  // PyTorch's per-product time comes from the peer's products unless another script is named.
+  const torchReference = option('--torch-reference') ?? (args.includes('--no-peer') ? undefined : ownPeer);
+  const peer = args.includes('--no-peer') || skipAnalysis ? undefined : (option('--peer') ?? ownPeer);
   const peerSeeds = Number(option('--peer-seeds') ?? 3);
   const saveModels = option('--save-models') ?? (torchReference || peer ? fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-')) : undefined);
   if (peer) process.stderr.write(`peer: ${peer}\n`);

@@ -16,7 +16,12 @@ Prints one JSON line.
 import argparse
 import json
 import os
+import sys
 import time
+
+# OpenBLAS's thread pool ignores torch.set_num_threads: it is sized from the environment at import.
+if "--threads" in sys.argv:
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
 
 import numpy as np
 import torch
@@ -112,6 +117,7 @@ def peer(args):
     started = time.time()
     loss = F.cross_entropy(network.logits(theta, x), y)
     (gradient,) = torch.autograd.grad(loss, theta, create_graph=True)
+    graph_done = time.time()
 
     def hvp(v):
         return torch.autograd.grad(gradient, theta, v, retain_graph=True)[0]
@@ -143,7 +149,7 @@ def peer(args):
     print(json.dumps({
         'topEigenvalue': eigenvalue, 'powerIterations': iterations, 'trace': trace, 'traceSamples': len(samples),
         'hvps': iterations + len(samples), 'seconds': done - started, 'secondsEigen': eigen_done - started,
-        'secondsTrace': done - eigen_done, 'threads': args.threads, 'seed': args.seed,
+        'secondsTrace': done - eigen_done, 'secondsPerHvp': (done - graph_done) / (iterations + len(samples)), 'threads': args.threads, 'seed': args.seed,
     }))
 
 
