@@ -27,7 +27,7 @@ import { caseFolders } from '../fixtures/tempDirs';
 import { assertParametersMatchTorch, exportTorchvision, torchvisionObjective, type TorchReference } from '../fixtures/torchvisionModels';
 
 const models = ['squeezenet1_1', 'shufflenet_v2_x0_5', 'mnasnet0_5', 'mobilenet_v3_small', 'mobilenet_v2', 'regnet_y_400mf', 'efficientnet_b0'];
-/** The smallest two, whose tfjs Hessian-vector products take a fraction of a second. */
+/** A cross-check of the tfjs engine on the smallest two: its Hessian-vector products of the larger ones take seconds each. */
 const onTfjsToo = new Set(['squeezenet1_1', 'shufflenet_v2_x0_5']);
 const SAMPLES = 8;
 
