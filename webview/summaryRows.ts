@@ -92,11 +92,13 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
 }
 
 function traceDescription(trace: TraceReport): string {
+  if (trace.method === 'exact') return 'exact: in a piecewise-linear network (ReLU, max pooling, affine layers) the Hessian\'s diagonal equals the Gauss–Newton matrix\'s, summed here over every sample and output; no sampling error';
   if (trace.method === 'blocks') return `sum of per-tensor Hutchinson estimates, ${trace.samples} Rademacher probes per weight tensor; ± one standard error`;
   if (trace.method === 'joint') return `Hutchinson, ${trace.samples} Rademacher probes over all parameters; ± one standard error`;
   const relative = trace.estimate !== 0 ? `${formatNumber((100 * trace.stderr) / Math.abs(trace.estimate), 2)}%` : 'n/a';
   const target = trace.tolerance === undefined ? '' : `, target ${formatNumber(100 * trace.tolerance, 2)}%${trace.reachedTolerance === false ? ' (not reached within the probe cap)' : ''}`;
-  return `deflated Hutchinson: exact on the ${trace.deflation?.dimensions ?? 0} Lanczos directions (${formatNumber(trace.deflation?.trace ?? 0)}) plus ${trace.samples} Rademacher probes of the rest; ${trace.products ?? trace.samples} Hessian-vector products; ± one standard error (${relative}${target})`;
+  const why = trace.exactUnavailable ? `; not computed exactly because ${trace.exactUnavailable}` : '';
+  return `deflated Hutchinson: exact on the ${trace.deflation?.dimensions ?? 0} Lanczos directions (${formatNumber(trace.deflation?.trace ?? 0)}) plus ${trace.samples} Rademacher probes of the rest; ${trace.products ?? trace.samples} Hessian-vector products; ± one standard error (${relative}${target})${why}`;
 }
 
 function densityRuns(density: NonNullable<FlatnessReport['hessian']['density']>): string {

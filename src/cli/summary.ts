@@ -58,7 +58,7 @@ function formatFlatnessSummary(report: FlatnessReport): string {
     row('Hessian top eigenvalues', h.topEigenvalues.map((v) => fmt(v)).join(', '));
     row('  Lanczos steps / max residual', `${h.lanczosSteps} / ${fmt(Math.max(...(h.eigenvalueResiduals ?? [0])), 2)}`);
   }
-  if (h.trace) row('Hessian trace', `${fmt(h.trace.estimate)} ± ${fmt(h.trace.stderr, 2)} (${traceCost(h.trace)})`);
+  if (h.trace) row('Hessian trace', `${fmt(h.trace.estimate)}${h.trace.method === 'exact' ? '' : ` ± ${fmt(h.trace.stderr, 2)}`} (${traceCost(h.trace)})`);
   if (h.blockTraces) {
     const tops = new Map((h.blockEigenvalues ?? []).map((e) => [e.name, e.value]));
     for (const b of h.blockTraces) row(`  Tr H[${b.name}]`, `${fmt(b.trace)}${b.exact ? ' (exact)' : ` ± ${fmt(b.stderr, 2)}`}${tops.has(b.name) ? `; λ_max of the block ${fmt(tops.get(b.name))}` : ''}`);
@@ -114,10 +114,12 @@ function formatFlatnessSummary(report: FlatnessReport): string {
 
 /** How the trace was estimated and what it cost, in words. */
 export function traceCost(trace: TraceReport): string {
+  if (trace.method === 'exact') return 'exact (piecewise-linear network: the Gauss–Newton diagonal, summed per sample and output), no Hessian-vector products';
   if (trace.method !== 'deflated') return `Hutchinson, ${trace.samples} probes per ${trace.method === 'blocks' ? 'weight tensor' : 'run'}`;
   const relative = trace.estimate !== 0 ? `${((100 * trace.stderr) / Math.abs(trace.estimate)).toFixed(2)}%` : 'n/a';
   const target = trace.tolerance !== undefined ? `, target ${+(100 * trace.tolerance).toFixed(2)}%${trace.reachedTolerance === false ? ' not reached' : ''}` : '';
-  return `deflated Hutchinson: exact on ${trace.deflation?.dimensions ?? 0} Lanczos directions + ${trace.samples} probes, ${trace.products ?? trace.samples} products; error ${relative}${target}`;
+  const why = trace.exactUnavailable ? `; not exact: ${trace.exactUnavailable}` : '';
+  return `deflated Hutchinson: exact on ${trace.deflation?.dimensions ?? 0} Lanczos directions + ${trace.samples} probes, ${trace.products ?? trace.samples} products; error ${relative}${target}${why}`;
 }
 
 /** The values the restarts of a search reached, lowest to highest. */

@@ -51,7 +51,9 @@ export interface BlockTraceEntry {
 }
 
 /**
- * The Hessian trace. `method` names the estimator: `deflated` (the exact trace on the Lanczos basis
+ * The Hessian trace. `method` names the estimator: `exact` (piecewise-linear networks: the
+ * Hessian's diagonal is the Gauss–Newton matrix's, summed in closed form, see
+ * src/engine/exec/onnxruntime/exactTraceGraph.ts; stderr 0), `deflated` (the exact trace on the Lanczos basis
  * plus Hutchinson probes of its complement, see analysis/deflatedTrace.ts); `blocks` and `joint` are
  * plain Hutchinson (per weight tensor, or over all parameters) in reports of older versions.
  */
@@ -61,7 +63,9 @@ export interface TraceReport {
   readonly stderr: number;
   /** Probes: of the complement for `deflated`, per weight tensor for `blocks`, in all for `joint`. */
   readonly samples: number;
-  readonly method: 'deflated' | 'blocks' | 'joint';
+  readonly method: 'exact' | 'deflated' | 'blocks' | 'joint';
+  /** Why the trace was estimated rather than computed exactly (method `deflated`). */
+  readonly exactUnavailable?: string;
   /** Hessian-vector products the trace used beyond the eigenvalues' Lanczos run. */
   readonly products?: number;
   /** The requested relative standard error and whether it was reached within `settings.trace.samples` probes. */

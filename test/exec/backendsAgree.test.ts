@@ -1,7 +1,9 @@
 /**
  * The whole analysis on ONNX Runtime and on tfjs (wasm) gives the same numbers: the example MLP
  * with its data set, same seed, so the same probes and start vectors; the differences are float32
- * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues and trace 1e-3, relative; accuracy equal).
+ * rounding (tolerances: loss and gradient norm 1e-5, eigenvalues 1e-3, relative; accuracy equal). The
+ * ReLU MLP's trace is exact on ONNX Runtime (src/engine/exec/onnxruntime/exactTraceGraph.ts) and an
+ * estimate on tfjs: the estimate's error bar covers it.
  * Also: the report states backend, device, threads and peak memory, and a missing CUDA provider is named.
  */
 import { test } from 'node:test';
@@ -40,8 +42,11 @@ test('ONNX Runtime and tfjs give the same analysis of the example MLP', { skip: 
   assert.ok(relative(onnx.gradientNorm, wasm.gradientNorm) <= 1e-5, `gradient norm ${onnx.gradientNorm} vs ${wasm.gradientNorm}`);
   assert.equal(onnx.accuracy, wasm.accuracy);
   onnx.hessian.topEigenvalues!.forEach((l, i) => assert.ok(relative(l, wasm.hessian.topEigenvalues![i]) <= 1e-3, `λ${i + 1} ${l} vs ${wasm.hessian.topEigenvalues![i]}`));
-  assert.ok(relative(onnx.hessian.trace!.estimate, wasm.hessian.trace!.estimate) <= 1e-3, `trace ${onnx.hessian.trace!.estimate} vs ${wasm.hessian.trace!.estimate}`);
-  assert.equal(onnx.hessian.hvps, wasm.hessian.hvps);
+  const [exact, estimate] = [onnx.hessian.trace!, wasm.hessian.trace!];
+  assert.equal(exact.method, 'exact');
+  assert.equal(estimate.method, 'deflated');
+  assert.ok(estimate.stderr > 0 && Math.abs(exact.estimate - estimate.estimate) <= 3 * estimate.stderr, `exact trace ${exact.estimate} vs estimate ${estimate.estimate} ± ${estimate.stderr}`);
+  assert.equal(onnx.hessian.hvps, wasm.hessian.hvps - estimate.products!);
 });
 
 test('--device cuda without the CUDA provider is refused, naming the way out', { skip: !onnxRuntimeAvailable() || probeDevice('cuda') === undefined }, async () => {

@@ -92,7 +92,9 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const hessianOperator = objective.hessianOperator();
   const timings: Record<string, number> = {};
   const started = performance.now();
-  const plan = costPlan(input, objective);
+  const exactTraceUnavailable = wants('trace') ? objective.exactTraceUnavailable() : undefined;
+  const exactTrace = wants('trace') && exactTraceUnavailable === undefined;
+  const plan = costPlan(input, objective, exactTrace);
   const onProgress = monotoneProgress(callbacks.onProgress);
   let completed = 0;
   const progress = (stage: AnalysisProgress['stage'], within: number, message: string, detail?: string) => {
@@ -136,7 +138,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       const perTensor = wants('eigenvalues') && settings.eigenvalues.blockMaxSteps > 0 && objective.parameters.length <= maxTensorsForBlockEigenvalues;
       await timed('eigenvalues', 'Hessian top eigenvalues (Lanczos)', async (report) => {
         const eigen = await hessianTopEigenvalues(hessianOperator, objective.parameters, {
-          ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace'),
+          ...settings.eigenvalues, count: wants('eigenvalues') || wants('trace') ? settings.eigenvalues.count : 1, keepKrylov: wants('trace') && !exactTrace,
           random: random.fork('eigenvalues'), signal: callbacks.signal, onProgress: (f) => report(perTensor ? 0.6 * f : f),
         });
         topVector = eigen.topVector;
@@ -154,7 +156,12 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         }
       });
     }
-    if (wants('trace')) {
+    if (exactTrace) {
+      const blocks = await timed('trace', 'Hessian trace (exact)', (report) =>
+        objective.exactBlockTraces((done, total) => report(done / total, countDetail('batch', done, total)), callbacks.signal));
+      hessian.trace = { estimate: blocks.reduce((a, b) => a + b, 0), stderr: 0, samples: 0, method: 'exact', products: 0 };
+      hessian.blockTraces = objective.parameters.map((p, k) => ({ layer: p.layer, weight: p.role, name: p.name, size: p.size, trace: blocks[k], stderr: 0, exact: true }));
+    } else if (wants('trace')) {
       const before = objective.hvpCount;
       const trace = await timed('trace', 'Hessian trace (deflated Hutchinson)', (report) =>
         deflatedTrace(hessianOperator, objective.parameters, krylov, { tolerance: settings.trace.tolerance, maxProbes: settings.trace.samples, minProbes: minimumTraceProbes, random: random.fork('trace'), signal: callbacks.signal, onProgress: report }))
@@ -166,6 +173,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         estimate: trace.estimate, stderr: trace.stderr, samples: trace.probes, method: 'deflated', products: objective.hvpCount - before,
         tolerance: settings.trace.tolerance, reachedTolerance: trace.reachedTolerance,
         deflation: { dimensions: trace.deflatedDimensions, trace: trace.deflatedTrace },
+        ...(exactTraceUnavailable ? { exactUnavailable: exactTraceUnavailable } : {}),
       };
       hessian.blockTraces = trace.blocks;
     }
@@ -299,7 +307,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
  * unit prices (a loss evaluation, a gradient, a Lanczos step with its reorthogonalization) are
  * timings of the example network relative to its Hessian-vector product.
  */
-function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number; invariantTraceShare: number } {
+function costPlan(input: AnalysisInput, objective: Objective, exactTrace: boolean): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number; invariantTraceShare: number } {
   const s = input.settings;
   const wants = (m: MetricName) => input.metrics.includes(m);
   const lossEval = 0.15;
@@ -315,7 +323,8 @@ function costPlan(input: AnalysisInput, objective: Objective): { cost: Partial<R
     setup: (25 * matrixValues) / Math.max(1, objective.parameters.reduce((n, p) => n + p.size, 0) * input.dataset.count),
     loss: lossEval + gradient,
     eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
-    trace: wants('trace') ? s.trace.samples / 2 : 0,
+    // The exact trace: a forward pass and one backward pass per output unit.
+    trace: wants('trace') ? (exactTrace ? 1 + 0.3 * objective.network.outputUnits : s.trace.samples / 2) : 0,
     density: wants('density') ? s.density.runs * s.density.steps * lanczosStep : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
     volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,

@@ -209,6 +209,18 @@ export class Objective {
     return products.map((p) => this.tensorsOf(p));
   }
 
+  /** Why the Hessian trace at θ₀ cannot be computed exactly here (src/engine/exec/onnxruntime/exactTraceGraph.ts), or undefined. */
+  exactTraceUnavailable(): string | undefined {
+    if (!this.executor?.exactTraceUnavailable) return 'only the ONNX Runtime engine computes it';
+    return this.executor.exactTraceUnavailable();
+  }
+
+  /** Each weight tensor's Tr H_kk at θ₀, exact; only where exactTraceUnavailable() is undefined. */
+  exactBlockTraces(onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[]> {
+    if (!this.executor?.exactBlockTraces) throw new Error('no executor computes the exact trace');
+    return this.executor.exactBlockTraces(this.weightValues(this.theta), onBatch, signal);
+  }
+
   /**
    * H = ∇²L(θ₀) on flat vectors. With an executor the directions go to it as views of the flat
    * arrays, in blocks, with no tensors in between; else each is a tfjs product.

@@ -13,6 +13,8 @@ import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, 
 import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
 import { GraphSession, defaultThreads, type Device, type RuntimeOptions, type RuntimeTensor } from './runtime';
 import { splitProductGraphs } from './productSplit';
+import { buildExactTraceGraph, seedsName, type ExactTraceGraph } from './exactTraceGraph';
+import { outputHessianFactors } from '../../model/outputHessian';
 
 /** Bytes the products' shared values of all batches may hold (activations, masks, deltas). */
 export const sharedStateBudget = 1024 * 1024 * 1024;
@@ -49,6 +51,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   /** Per batch size and number of directions: the split sessions, or null where the whole graph runs. */
   private readonly splits = new Map<string, SplitSessions | null>();
   private shared: SharedState | undefined;
+  /** Per batch size: the exact trace's graph and session, or why there is none. */
+  private readonly exactTraces = new Map<number, { graph: ExactTraceGraph; session?: GraphSession }>();
 
   constructor(
     private readonly network: NetworkFunction,
@@ -201,7 +205,46 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return sums.map((perTensor) => perTensor.map((s, i) => this.stored(s, i)));
   }
 
+  private exactTrace(count: number): { graph: ExactTraceGraph; session?: GraphSession } {
+    let built = this.exactTraces.get(count);
+    if (!built) {
+      const graph = buildExactTraceGraph(this.network, this.loss !== 'mse', count);
+      built = { graph, session: 'model' in graph ? new GraphSession(graph.model, { threads: this.threads, device: this.device }) : undefined };
+      this.exactTraces.set(count, built);
+    }
+    return built;
+  }
+
+  exactTraceUnavailable(): string | undefined {
+    for (const count of new Set(this.batches.map((b) => b.count))) {
+      const { graph } = this.exactTrace(count);
+      if ('unavailable' in graph) return graph.unavailable;
+    }
+    return undefined;
+  }
+
+  async exactBlockTraces(params: readonly Float32Array[], onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[]> {
+    const sums = this.network.parameters.map(() => 0);
+    for (const [index, batch] of this.batches.entries()) {
+      throwIfAborted(signal);
+      const { graph, session } = this.exactTrace(batch.count);
+      if ('unavailable' in graph || !session) throw new Error(`no exact trace: ${'unavailable' in graph ? graph.unavailable : 'no session'}`);
+      const feed = this.feed(batch, params);
+      const outputs = this.session(batch.count, { kind: 'gradient' }).run(feed, [outputsName])[outputsName];
+      const units = outputs.length / batch.count;
+      delete feed[targetsName];
+      feed[seedsName] = { data: outputHessianFactors(this.loss, outputs, batch.targets, batch.count, units, this.datasetCount), shape: [units, batch.count, units] };
+      const out = session.run(feed, graph.outputNames);
+      graph.outputNames.forEach((name, i) => (sums[i] += out[name][0]));
+      onBatch?.(index + 1, this.batches.length);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sums;
+  }
+
   dispose(): void {
+    for (const t of this.exactTraces.values()) t.session?.dispose();
+    this.exactTraces.clear();
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
     for (const split of this.splits.values()) {

@@ -59,7 +59,7 @@ export function unsupportedByOnnxRuntime(model: ModelSpec): string | undefined {
   return missing.length === 0 ? undefined : `the ONNX Runtime engine has no rule for ${missing.join(', ')}`;
 }
 
-function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], layouts: readonly ParameterLayout[], logits: boolean): Value {
+export function forward(t: Tape, network: NetworkFunction, x: Value, parameters: readonly Value[], layouts: readonly ParameterLayout[], logits: boolean): Value {
   const { checkpoint } = network;
   const model = checkpoint.model;
   const outputName = model.outputs[0];

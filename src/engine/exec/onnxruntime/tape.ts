@@ -23,6 +23,7 @@ type VectorJacobianProduct = (outputGradient: Value) => (Value | undefined)[];
 type JacobianVectorProduct = (tangents: (Value | undefined)[]) => Value | undefined;
 
 interface Recorded {
+  readonly op: string;
   readonly inputs: readonly Value[];
   readonly output: Value;
   readonly vjp?: VectorJacobianProduct;
@@ -68,6 +69,8 @@ export class Tape {
   private readonly masks = new Map<string, Value>();
   /** Every node output's element type and shape, by name: what a graph that outputs or takes it declares. */
   readonly ports = new Map<string, GraphPort>();
+  /** The node that computes each output, by name. */
+  private readonly producers = new Map<string, GraphNode>();
 
   private fresh(stem: string): string {
     return `${stem}_${this.counter++}`;
@@ -75,9 +78,14 @@ export class Tape {
 
   private emit(op: string, inputs: readonly string[], shape: readonly number[], variable: boolean, attributes?: Record<string, Attribute>): Value {
     const output: Value = { name: this.fresh(op.toLowerCase()), shape: [...shape], variable };
-    this.nodes.push({ op, inputs, outputs: [output.name], attributes });
+    this.push({ op, inputs, outputs: [output.name], attributes });
     this.port(output.name, shape, op === 'Greater' ? 'bool' : 'float');
     return output;
+  }
+
+  private push(node: GraphNode): void {
+    this.nodes.push(node);
+    for (const output of node.outputs) this.producers.set(output, node);
   }
 
   private port(name: string, shape: readonly number[], type: ElementType): void {
@@ -85,8 +93,18 @@ export class Tape {
   }
 
   private record(inputs: readonly Value[], output: Value, jvp: JacobianVectorProduct, vjp?: VectorJacobianProduct): Value {
-    if (output.variable) this.recorded.push({ inputs, output, jvp, vjp });
+    if (output.variable) this.recorded.push({ op: this.producers.get(output.name)?.op ?? 'unknown', inputs, output, jvp, vjp });
     return output;
+  }
+
+  /** How many differentiable primitives are recorded so far. */
+  get primitiveCount(): number {
+    return this.recorded.length;
+  }
+
+  /** The differentiable primitives recorded from index `from` on: ONNX op, inputs, output and the node's attributes. */
+  primitivesSince(from: number): { readonly op: string; readonly inputs: readonly Value[]; readonly output: Value; readonly attributes?: Record<string, Attribute> }[] {
+    return this.recorded.slice(from).map((r) => ({ op: r.op, inputs: r.inputs, output: r.output, attributes: this.producers.get(r.output.name)?.attributes }));
   }
 
   /** A graph input: a weight or direction (variable) or data (constant). */
@@ -355,7 +373,7 @@ export class Tape {
    * c input channels each, the input becomes c "samples" of G·N channels (group-major), so the same
    * grouped convolution pairs each group's filters with its own channels. Bilinear in (x, g).
    */
-  private convFilterGradient(x: Value, g: Value, attrs: ConvolutionAttributes, filterShape: readonly number[]): Value {
+  convFilterGradient(x: Value, g: Value, attrs: ConvolutionAttributes, filterShape: readonly number[]): Value {
     const [n, channels, h, w] = x.shape;
     const perGroup = channels / attrs.group;
     const grouped = this.reshape(this.transpose(this.reshape(x, [n, attrs.group, perGroup, h, w]), [2, 1, 0, 3, 4]), [perGroup, attrs.group * n, h, w]);
@@ -414,7 +432,7 @@ export class Tape {
     const shape = [n, c, outH, outW];
     const y: Value = { name: this.fresh('maxpool'), shape, variable: x.variable };
     const indices = this.fresh('argmax');
-    this.nodes.push({ op: 'MaxPool', inputs: [x.name], outputs: [y.name, indices], attributes: { kernel_shape: [...attrs.kernel], strides: [...attrs.strides], pads: [...attrs.pads] } });
+    this.push({ op: 'MaxPool', inputs: [x.name], outputs: [y.name, indices], attributes: { kernel_shape: [...attrs.kernel], strides: [...attrs.strides], pads: [...attrs.pads] } });
     this.port(y.name, shape, 'float');
     this.port(indices, shape, 'int64');
     return this.record([x], y, ([dx]) => dx && this.gatherAt(dx, indices, shape), (g) => [this.scatterAt(g, indices, x.shape)]);
@@ -430,7 +448,7 @@ export class Tape {
     const size = total(shape);
     const zeros = this.emit('ConstantOfShape', [this.int64s([size])], [size], false);
     const flatIndices = this.fresh('flatindices');
-    this.nodes.push({ op: 'Reshape', inputs: [indices, this.int64s([total(g.shape)])], outputs: [flatIndices] });
+    this.push({ op: 'Reshape', inputs: [indices, this.int64s([total(g.shape)])], outputs: [flatIndices] });
     this.port(flatIndices, [total(g.shape)], 'int64');
     const updates = this.reshape(g, [total(g.shape)]);
     const scattered = this.emit('ScatterElements', [zeros.name, flatIndices, updates.name], [size], g.variable, { axis: 0, reduction: 'add' });
