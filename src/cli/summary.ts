@@ -114,7 +114,7 @@ function formatFlatnessSummary(report: FlatnessReport): string {
 
 /** How the trace was estimated and what it cost, in words. */
 export function traceCost(trace: TraceReport): string {
-  if (trace.method === 'exact') return 'exact (piecewise-linear network: the Gauss–Newton diagonal, summed per sample and output), no Hessian-vector products';
+  if (trace.method === 'exact') return 'exact: a piecewise-linear network, whose Hessian diagonal is the Gauss–Newton one; no Hessian-vector products';
   if (trace.method !== 'deflated') return `Hutchinson, ${trace.samples} probes per ${trace.method === 'blocks' ? 'weight tensor' : 'run'}`;
   const relative = trace.estimate !== 0 ? `${((100 * trace.stderr) / Math.abs(trace.estimate)).toFixed(2)}%` : 'n/a';
   const target = trace.tolerance !== undefined ? `, target ${+(100 * trace.tolerance).toFixed(2)}%${trace.reachedTolerance === false ? ' not reached' : ''}` : '';
