@@ -19,7 +19,8 @@ export interface BlockEigenvalueOptions {
  * the spectrum), by Lanczos on v_k ↦ (H [0 … v_k … 0])_k. The start vector of tensor k is drawn
  * from a stream named by its position and size, so an α-scaled copy (H_kk → H_kk/α²) runs the same
  * recurrence scaled and reports exactly λ/α². The tensors' runs advance together, one block of
- * products per step.
+ * products per step, or one restricted product per tensor where the operator has them (the R-pass
+ * of a direction in tensor k skips every layer before k).
  */
 export async function blockTopEigenvalues(hessian: HessianInput, parameters: readonly ParameterInfo[], options: BlockEigenvalueOptions): Promise<BlockEigenvalueEntry[]> {
   const operator = hessianOperator(hessian, parameters);
@@ -27,6 +28,8 @@ export async function blockTopEigenvalues(hessian: HessianInput, parameters: rea
   const done = parameters.map(() => 0);
   const totalSteps = stepsOf.reduce((a, b) => a + b, 0) || 1;
   const restricted = (vectors: readonly Float32Array[], runs: readonly number[]): Float32Array[] => {
+    // Each run is one tensor's: an executor multiplies it by that tensor's block alone.
+    if (operator.restrictedProducts) return vectors.map((v, i) => operator.restrictedProducts!(runs[i], [v])[0]);
     const full = vectors.map((v, i) => {
       const padded = new Float32Array(operator.dimension);
       padded.set(v, parameters[runs[i]].offset);

@@ -15,6 +15,8 @@ export interface HessianOperator {
   readonly dimension: number;
   /** H vⱼ for each direction, new arrays. */
   products(directions: readonly Float32Array[]): Float32Array[];
+  /** H_kk vⱼ for directions of weight tensor k alone (each of its size), where an executor runs them cheaper than full products. */
+  restrictedProducts?(tensor: number, directions: readonly Float32Array[]): Float32Array[];
 }
 
 /** What the estimators take: an operator, or a product on tensors (converted at the boundary). */

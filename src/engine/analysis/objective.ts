@@ -250,6 +250,14 @@ export class Objective {
         }
         return out;
       },
+      ...(executor.restrictedHessianVectorProducts
+        ? {
+            restrictedProducts: (tensor: number, directions: readonly Float32Array[]) => {
+              this.hvpCounter += directions.length;
+              return executor.restrictedHessianVectorProducts!(tensor, directions, weights);
+            },
+          }
+        : {}),
     };
   }
 

@@ -13,6 +13,8 @@ export interface ObjectiveExecutor {
   /** As `gradient`, one batch at a time with a pause after each, so that progress reports and a cancel get through. */
   gradientInTurns(params: readonly Float32Array[], onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ExecutorGradient>;
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
+  /** H_kk vⱼ for directions of weight tensor k alone: cheaper than full products (no R-pass before the tensor). */
+  restrictedHessianVectorProducts?(tensor: number, directions: readonly Float32Array[], params: readonly Float32Array[]): Float32Array[];
   /** Why this executor cannot give the Hessian trace exactly for this network, or undefined when it can. */
   exactTraceUnavailable?(): string | undefined;
   /** Each weight tensor's Tr H_kk (its diagonal block's trace), exact, one batch at a time with a pause after each. */

@@ -20,15 +20,20 @@ import { outputHessianFactors } from '../../model/outputHessian';
 export const sharedStateBudget = 1024 * 1024 * 1024;
 
 interface SplitSessions {
+  readonly namespace: string;
   readonly state: GraphSession;
   readonly stateOutputs: readonly string[];
   readonly product: GraphSession;
 }
 
-/** The state graph's outputs at one weight point, per batch, by name. */
+/**
+ * The state graphs' outputs at one weight point, per namespace and batch, by name. Graphs recorded
+ * alike up to their R-passes (the full products for any number of directions, or one tensor's
+ * restricted products) name their shared values alike and share a namespace.
+ */
 interface SharedState {
   readonly params: readonly Float32Array[];
-  readonly perBatch: Record<string, RuntimeTensor>[];
+  readonly perNamespace: Map<string, Record<string, RuntimeTensor>[]>;
 }
 
 export interface BuiltGraph {
@@ -51,6 +56,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   /** Per batch size and number of directions: the split sessions, or null where the whole graph runs. */
   private readonly splits = new Map<string, SplitSessions | null>();
   private shared: SharedState | undefined;
+  /** Bytes of shared values each namespace may hold (all batches), within `stateBudget` together. */
+  private readonly committed = new Map<string, number>();
   /** Per batch size: the exact trace's graph and session, or why there is none. */
   private readonly exactTraces = new Map<number, { graph: ExactTraceGraph; session?: GraphSession }>();
 
@@ -80,7 +87,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   }
 
   private session(count: number, outputs: GraphOutputs): GraphSession {
-    const key = `${count}:${outputs.kind}:${outputs.kind === 'hvp' ? outputs.directions : 0}`;
+    const key = `${count}:${outputs.kind}:${outputs.kind === 'hvp' ? `${outputs.directions}:${outputs.tensor ?? 'all'}` : 0}`;
     let session = this.sessions.get(key);
     if (!session) {
       const graph = buildObjectiveGraph(this.network, this.loss, count, this.datasetCount, outputs);
@@ -148,25 +155,31 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     };
   }
 
-  private split(count: number, directions: number): SplitSessions | undefined {
-    const key = `${count}:${directions}`;
+  private split(count: number, directions: number, tensor?: number): SplitSessions | undefined {
+    const namespace = tensor === undefined ? 'all' : `tensor ${tensor}`;
+    const key = `${count}:${directions}:${namespace}`;
     let split = this.splits.get(key);
     if (split === undefined) {
       // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
-      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions) : undefined;
-      const fits = graphs !== undefined && graphs.state.outputs.length > 0 && graphs.stateBytes * this.batches.length <= this.stateBudget;
+      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions, tensor) : undefined;
+      const bytes = graphs ? graphs.stateBytes * this.batches.length : Infinity;
+      const others = [...this.committed].reduce((sum, [name, b]) => sum + (name === namespace ? 0 : b), 0);
+      const fits = graphs !== undefined && graphs.state.outputs.length > 0 && others + Math.max(bytes, this.committed.get(namespace) ?? 0) <= this.stateBudget;
       const options = { threads: this.threads, device: this.device };
-      split = fits ? { state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
+      split = fits ? { namespace, state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
+      if (fits) this.committed.set(namespace, Math.max(bytes, this.committed.get(namespace) ?? 0));
       this.splits.set(key, split);
-      this.built.push({ samples: count, outputs: { kind: 'hvp', directions }, reusesState: split !== null });
+      this.built.push({ samples: count, outputs: { kind: 'hvp', directions, ...(tensor === undefined ? {} : { tensor }) }, reusesState: split !== null });
     }
     return split ?? undefined;
   }
 
   /** The state graph's outputs for batch `index` at `params`, computed once per weight point. */
   private sharedValues(split: SplitSessions, index: number, params: readonly Float32Array[], feeds: () => Record<string, RuntimeTensor>): Record<string, RuntimeTensor> {
-    if (!this.shared || this.shared.params.length !== params.length || this.shared.params.some((p, i) => p !== params[i])) this.shared = { params: [...params], perBatch: [] };
-    const values = (this.shared.perBatch[index] ??= {});
+    if (!this.shared || this.shared.params.length !== params.length || this.shared.params.some((p, i) => p !== params[i])) this.shared = { params: [...params], perNamespace: new Map() };
+    let perBatch = this.shared.perNamespace.get(split.namespace);
+    if (!perBatch) this.shared.perNamespace.set(split.namespace, (perBatch = []));
+    const values = (perBatch[index] ??= {});
     if (split.stateOutputs.some((name) => !(name in values))) Object.assign(values, split.state.runTensors(feeds(), split.stateOutputs));
     return values;
   }
@@ -179,16 +192,27 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
 
   /** H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch. */
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][] {
+    const tensors = this.network.parameters.map((_, i) => i);
+    return this.products(directions, tensors, params);
+  }
+
+  /** H_kk vⱼ for directions vⱼ of weight tensor k alone (zero elsewhere): the products' part in tensor k. */
+  restrictedHessianVectorProducts(tensor: number, directions: readonly Float32Array[], params: readonly Float32Array[]): Float32Array[] {
+    return this.products(directions.map((v) => [v]), [tensor], params, tensor).map((perTensor) => perTensor[0]);
+  }
+
+  /** Products of directions given on `tensors` (one array each), summed over batches, on those tensors. */
+  private products(directions: readonly (readonly Float32Array[])[], tensors: readonly number[], params: readonly Float32Array[], restrictedTo?: number): Float32Array[][] {
     const k = directions.length;
-    const sums = directions.map(() => this.network.parameters.map((p) => new Float64Array(this.batches.length === 1 ? 0 : p.size)));
+    const sums = directions.map(() => tensors.map((i) => new Float64Array(this.batches.length === 1 ? 0 : this.network.parameters[i].size)));
     for (const [index, batch] of this.batches.entries()) {
       const feed = this.feed(batch, params);
-      const split = this.split(batch.count, k);
+      const split = this.split(batch.count, k, restrictedTo);
       const dataAndWeights = { ...feed };
       const names: string[] = [];
       directions.forEach((v, d) =>
-        this.network.parameters.forEach((_, i) => {
-          feed[directionName(d, i)] = { data: this.graphValues(v[i], i), shape: this.layouts[i].graphShape };
+        tensors.forEach((i, t) => {
+          feed[directionName(d, i)] = { data: this.graphValues(v[t], i), shape: this.layouts[i].graphShape };
           names.push(productName(d, i));
         }),
       );
@@ -197,12 +221,12 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
         const feeds = { ...this.tensorFeeds(split.product, feed), ...this.sharedValues(split, index, params, () => this.tensorFeeds(split.state, dataAndWeights)) };
         const results = split.product.runTensors(feeds, names);
         out = Object.fromEntries(names.map((name) => [name, results[name].data as Float32Array]));
-      } else out = this.session(batch.count, { kind: 'hvp', directions: k }).run(feed, names);
+      } else out = this.session(batch.count, { kind: 'hvp', directions: k, ...(restrictedTo === undefined ? {} : { tensor: restrictedTo }) }).run(feed, names);
       // One batch: its products are the sums (no float64 accumulation pass over millions of values).
-      if (this.batches.length === 1) return directions.map((_, d) => this.network.parameters.map((_, i) => this.stored(out[productName(d, i)], i)));
-      directions.forEach((_, d) => this.network.parameters.forEach((_, i) => addInto(sums[d][i], out[productName(d, i)])));
+      if (this.batches.length === 1) return directions.map((_, d) => tensors.map((i) => this.stored(out[productName(d, i)], i)));
+      directions.forEach((_, d) => tensors.forEach((i, t) => addInto(sums[d][t], out[productName(d, i)])));
     }
-    return sums.map((perTensor) => perTensor.map((s, i) => this.stored(s, i)));
+    return sums.map((perTensor) => perTensor.map((s, t) => this.stored(s, tensors[t])));
   }
 
   private exactTrace(count: number): { graph: ExactTraceGraph; session?: GraphSession } {
@@ -252,6 +276,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       split?.product.dispose();
     }
     this.splits.clear();
+    this.committed.clear();
     this.shared = undefined;
   }
 }

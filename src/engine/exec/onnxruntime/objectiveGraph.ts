@@ -14,7 +14,12 @@ import { Tape, type Value } from './tape';
 
 const inverse = (perm: readonly number[]) => perm.map((_, i) => perm.indexOf(i));
 
-export type GraphOutputs = { readonly kind: 'loss' } | { readonly kind: 'gradient' } | { readonly kind: 'hvp'; readonly directions: number };
+/**
+ * What a graph computes. Products with `tensor` take directions that are zero outside that weight
+ * tensor and give only that tensor's part of the product, (H v)_k = H_kk v_k: the R-pass then skips
+ * every layer before the tensor and every other tensor's output.
+ */
+export type GraphOutputs = { readonly kind: 'loss' } | { readonly kind: 'gradient' } | { readonly kind: 'hvp'; readonly directions: number; readonly tensor?: number };
 
 export interface ObjectiveGraph {
   readonly model: Uint8Array;
@@ -164,10 +169,12 @@ export function recordObjective(network: NetworkFunction, loss: LossKind, batchS
     }
     else {
       graphOutputs.length = 0;
+      const seeded = parameters.map((_, i) => i).filter((i) => outputs.tensor === undefined || i === outputs.tensor);
       for (let d = 0; d < outputs.directions; d++) {
-        const seeds = new Map(parameters.map((p, i) => [p.name, t.input(directionName(d, i), p.shape, true)]));
+        const seeds = new Map(seeded.map((i) => [parameters[i].name, t.input(directionName(d, i), parameters[i].shape, true)]));
         for (const [, v] of seeds) graphInputs.push({ name: v.name, shape: v.shape, type: 'float' });
-        t.tangents(seeds, gradients).forEach((hv, i) => graphOutputs.push({ name: productName(d, i), value: hv }));
+        const products = t.tangents(seeds, seeded.map((i) => gradients[i]));
+        seeded.forEach((i, k) => graphOutputs.push({ name: productName(d, i), value: products[k] }));
       }
     }
   }

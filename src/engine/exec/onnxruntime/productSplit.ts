@@ -22,10 +22,12 @@ type Dependence = 'constant' | 'weights' | 'directions';
 
 const bytesPerElement = { float: 4, int64: 8, bool: 1 } as const;
 
-export function splitProductGraphs(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, directions: number): ProductSplit {
-  const recorded = recordObjective(network, loss, batchSize, datasetCount, { kind: 'hvp', directions });
+/** `tensor`: products restricted to one weight tensor's block (see GraphOutputs). */
+export function splitProductGraphs(network: NetworkFunction, loss: LossKind, batchSize: number, datasetCount: number, directions: number, tensor?: number): ProductSplit {
+  const recorded = recordObjective(network, loss, batchSize, datasetCount, { kind: 'hvp', directions, tensor });
   const outputNames = recorded.outputs.map((o) => o.name);
-  const directionInputs = new Set(Array.from({ length: directions }, (_, d) => network.parameters.map((_, i) => directionName(d, i))).flat());
+  const seeded = network.parameters.map((_, i) => i).filter((i) => tensor === undefined || i === tensor);
+  const directionInputs = new Set(Array.from({ length: directions }, (_, d) => seeded.map((i) => directionName(d, i))).flat());
   const dependence = new Map<string, Dependence>();
   for (const input of recorded.inputs) dependence.set(input.name, directionInputs.has(input.name) ? 'directions' : 'weights');
   const live = liveNodes(recorded.nodes, outputNames);
