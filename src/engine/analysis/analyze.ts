@@ -92,8 +92,9 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const hessianOperator = objective.hessianOperator();
   const timings: Record<string, number> = {};
   const started = performance.now();
-  const exactTraceUnavailable = wants('trace') ? objective.exactTraceUnavailable() : undefined;
-  const exactTrace = wants('trace') && exactTraceUnavailable === undefined;
+  const exactTraceUnavailable = wants('trace') || wants('invariant') ? objective.exactTraceUnavailable() : undefined;
+  const exactTrace = (wants('trace') || wants('invariant')) && exactTraceUnavailable === undefined;
+  let exactBlockTraces: number[] | undefined;
   const plan = costPlan(input, objective, exactTrace);
   const onProgress = monotoneProgress(callbacks.onProgress);
   let completed = 0;
@@ -156,9 +157,10 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
         }
       });
     }
-    if (exactTrace) {
+    if (exactTrace && wants('trace')) {
       const blocks = await timed('trace', 'Hessian trace (exact)', (report) =>
         objective.exactBlockTraces((done, total) => report(done / total, countDetail('batch', done, total)), callbacks.signal));
+      exactBlockTraces = blocks;
       hessian.trace = { estimate: blocks.reduce((a, b) => a + b, 0), stderr: 0, samples: 0, method: 'exact', products: 0 };
       hessian.blockTraces = objective.parameters.map((p, k) => ({ layer: p.layer, weight: p.role, name: p.name, size: p.size, trace: blocks[k], stderr: 0, exact: true }));
     } else if (wants('trace')) {
@@ -228,8 +230,9 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
       report.invariant = await timed('invariant', 'scale-invariant measures', async (progressOf) => {
         const structure = analyzeSymmetry(input.checkpoint, 'layer');
         const traceShare = plan.invariantTraceShare;
+        if (exactTrace && !exactBlockTraces) exactBlockTraces = await objective.exactBlockTraces((done, total) => progressOf((traceShare * done) / total, `Hessian diagonal sums (exact): ${countDetail('batch', done, total)}`), callbacks.signal);
         const { terms } = await layerTraceTerms(hvp, objective.parameters, structure, {
-          samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes: settings.trace.maxBlocksForBlockProbes,
+          samples: settings.trace.blockSamples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes: settings.trace.maxBlocksForBlockProbes, exactBlockTraces,
           onProgress: (f, detail) => progressOf(traceShare * f, `Hessian diagonal sums: ${detail}`),
         });
         const unbounded = structure.freedom > 0 && terms.some((t) => t.h < 0 && t.form.length > 0);
@@ -313,8 +316,10 @@ function costPlan(input: AnalysisInput, objective: Objective, exactTrace: boolea
   const lossEval = 0.15;
   const gradient = 0.8;
   const lanczosStep = 1.5;
+  // A product restricted to one tensor skips the R-pass before it: about half a full one on average.
+  const restrictedShare = objective.hessianOperator().restrictedProducts ? 0.5 : 1;
   const ascent = ((s.sharpness.iterations + 1) * gradient + lossEval) * s.sharpness.restarts;
-  const traceProbes = objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
+  const traceProbes = exactTrace ? 1 + 0.3 * objective.network.outputUnits : objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
   const eigenvalueCount = wants('eigenvalues') ? s.eigenvalues.count : 1;
   // A spectral norm is about a hundred passes over a kernel in plain JavaScript; a product, a few
   // passes over every weight per sample in native code.
@@ -322,10 +327,11 @@ function costPlan(input: AnalysisInput, objective: Objective, exactTrace: boolea
   const cost: Partial<Record<AnalysisProgress['stage'], number>> = {
     setup: (25 * matrixValues) / Math.max(1, objective.parameters.reduce((n, p) => n + p.size, 0) * input.dataset.count),
     loss: lossEval + gradient,
-    eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 2, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
+    eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 4, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? restrictedShare * objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
     // The exact trace: a forward pass and one backward pass per output unit.
     trace: wants('trace') ? (exactTrace ? 1 + 0.3 * objective.network.outputUnits : s.trace.samples / 2) : 0,
-    density: wants('density') ? s.density.runs * s.density.steps * lanczosStep : 0,
+    // The eigenvalues' Lanczos run, where there is one, is one of the density's runs at no cost.
+    density: wants('density') ? Math.max(0, s.density.runs - (wants('eigenvalues') || wants('landscape') || wants('trace') ? 1 : 0)) * s.density.steps * lanczosStep : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,
     volume: wants('volume') ? s.volume.directions * (12 + s.volume.bisections) * lossEval : 0,
     landscape: wants('landscape') ? (2 * s.landscape.points + s.landscape.surfacePoints ** 2) * lossEval : 0,

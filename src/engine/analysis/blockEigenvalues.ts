@@ -59,6 +59,7 @@ export async function blockTopEigenvalues(hessian: HessianInput, parameters: rea
       },
     })),
     options.signal,
+    operator.projections,
   );
   return parameters.map((p, k) => {
     const top = ritzPairs(runs[k])[0];

@@ -64,10 +64,12 @@ export async function spectralDensity(hessian: HessianInput, parameters: readonl
       onStep: (step: number) => {
         done[i] = step;
         const runsNow = fresh.length === 1 ? countDetail('run', fresh[0] + 1, options.runs) : `${fresh.length} runs together`;
-        options.onProgress?.((reused.length + done.reduce((a, b) => a + b, 0) / steps) / options.runs, `${runsNow}, ${countDetail('Lanczos step', step, steps)}`);
+        // Reused runs cost nothing: the bar follows the new runs' steps.
+        options.onProgress?.(done.reduce((a, b) => a + b, 0) / (steps * fresh.length), `${runsNow}, ${countDetail('Lanczos step', step, steps)}`);
       },
     })),
     options.signal,
+    operator.projections,
   );
   for (const run of runs) {
     for (const pair of ritzPairs(run)) points.push({ node: pair.value, weight: pair.coefficients[0] ** 2 / options.runs });

@@ -1,5 +1,6 @@
 import type { ParameterInfo } from '../model/network';
 import { disposeVector, fromFlat, toFlat, type ParameterVector } from './vectors';
+import type { ProjectionRunner } from '../exec/matrixProducts';
 
 /** H v for one direction held as tensors, one per weight tensor. */
 export type HessianVectorProduct = (v: ParameterVector) => ParameterVector;
@@ -17,6 +18,8 @@ export interface HessianOperator {
   products(directions: readonly Float32Array[]): Float32Array[];
   /** H_kk vⱼ for directions of weight tensor k alone (each of its size), where an executor runs them cheaper than full products. */
   restrictedProducts?(tensor: number, directions: readonly Float32Array[]): Float32Array[];
+  /** Runs the estimators' Gram-Schmidt passes natively, where the executor offers it. */
+  readonly projections?: ProjectionRunner;
 }
 
 /** What the estimators take: an operator, or a product on tensors (converted at the boundary). */

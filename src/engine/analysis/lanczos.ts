@@ -2,6 +2,33 @@ import { throwIfAborted } from '../../protocol/errors';
 import { tridiagonalEigen } from './tridiagonal';
 import { dot, norm, norm64, scaled, subtractProjections } from './flatVectors';
 import type { HessianOperator } from './hessianOperator';
+import type { ProjectionRunner } from '../exec/matrixProducts';
+
+/** Basis rows per contiguous block: a native Gram-Schmidt pass takes a block by reference. */
+const rowsPerBlock = 8;
+
+/** Orthonormal vectors kept in contiguous blocks of `rowsPerBlock` rows, each row a view. */
+class BlockedBasis {
+  readonly rows: Float32Array[] = [];
+  private readonly blocks: Float32Array[] = [];
+
+  constructor(private readonly dimension: number, private readonly capacity: number) {}
+
+  push(values: Float32Array | Float64Array, scale: number): void {
+    const index = this.rows.length;
+    if (index % rowsPerBlock === 0) this.blocks.push(new Float32Array(Math.min(rowsPerBlock, this.capacity - index) * this.dimension));
+    const block = this.blocks[this.blocks.length - 1];
+    const start = (index % rowsPerBlock) * this.dimension;
+    const row = block.subarray(start, start + this.dimension);
+    for (let e = 0; e < this.dimension; e++) row[e] = values[e] * scale;
+    this.rows.push(row);
+  }
+
+  /** r ← r − Q(Qᵀr), natively block by block (each block's pass after the previous one's). */
+  subtractNatively(r: Float64Array, runner: ProjectionRunner): void {
+    this.blocks.forEach((block, b) => runner.subtract([r], block, Math.min(rowsPerBlock, this.rows.length - b * rowsPerBlock)));
+  }
+}
 
 export type { HessianVectorProduct } from './hessianOperator';
 
@@ -38,14 +65,24 @@ export interface LanczosOptions {
 class LanczosRecurrence {
   readonly alpha: number[] = [];
   readonly beta: number[] = [];
-  readonly basis: Float32Array[];
+  private readonly stored: BlockedBasis;
   residual: Float32Array | undefined;
   done = false;
   private readonly work: Float64Array;
 
-  constructor(start: Float32Array, private readonly options: Omit<LanczosOptions, 'signal'>) {
-    this.basis = [scaled(start, 1 / norm(start))];
+  constructor(start: Float32Array, private readonly options: Omit<LanczosOptions, 'signal'>, private readonly projections?: ProjectionRunner) {
+    this.stored = new BlockedBasis(start.length, Math.max(1, options.steps));
+    this.stored.push(start, 1 / norm(start));
     this.work = new Float64Array(start.length);
+  }
+
+  get basis(): readonly Float32Array[] {
+    return this.stored.rows;
+  }
+
+  private reorthogonalize(r: Float64Array): void {
+    if (this.projections && r.length >= smallestDimensionForNative) this.stored.subtractNatively(r, this.projections);
+    else subtractProjections([r], this.basis);
   }
 
   get next(): Float32Array {
@@ -58,22 +95,33 @@ class LanczosRecurrence {
     const a = dot(product, q);
     this.alpha.push(a);
     const r = this.work;
-    for (let e = 0; e < r.length; e++) r[e] = product[e] - a * q[e];
+    // One pass: r = Hq − αq − β q_previous, and ‖r‖² with it.
+    let squares = 0;
     if (j > 0) {
       const previous = this.basis[j - 1];
       const b0 = this.beta[j - 1];
-      for (let e = 0; e < r.length; e++) r[e] -= b0 * previous[e];
+      for (let e = 0; e < r.length; e++) {
+        const x = product[e] - a * q[e] - b0 * previous[e];
+        r[e] = x;
+        squares += x * x;
+      }
+    } else {
+      for (let e = 0; e < r.length; e++) {
+        const x = product[e] - a * q[e];
+        r[e] = x;
+        squares += x * x;
+      }
     }
     // Classical Gram-Schmidt against every basis vector in float64, a second pass when the first
     // took out much of r: then r had drifted into the basis and the first pass's rounding, relative
     // to what is left, may be large ("twice is enough", the criterion of Daniel, Gragg, Kaufman and
     // Stewart 1976). Otherwise one float64 pass leaves r orthogonal to the float32 basis as far as
     // storing it in float32 keeps anyway.
-    const local = norm64(r);
-    subtractProjections([r], this.basis);
+    const local = Math.sqrt(squares);
+    this.reorthogonalize(r);
     let b = norm64(r);
     if (b < local * Math.SQRT1_2) {
-      subtractProjections([r], this.basis);
+      this.reorthogonalize(r);
       b = norm64(r);
     }
     if (!Number.isFinite(a) || !Number.isFinite(b)) throw new NonFiniteCurvature();
@@ -86,7 +134,7 @@ class LanczosRecurrence {
       this.done = true;
       return;
     }
-    this.basis.push(scaled(r, 1 / b));
+    this.stored.push(r, 1 / b);
   }
 
   result(): LanczosRun {
@@ -105,21 +153,26 @@ class LanczosRecurrence {
  * true to stop early.
  */
 export async function lanczos(operator: HessianOperator, start: Float32Array, options: LanczosOptions): Promise<LanczosRun> {
-  const [run] = await lanczosInLockstep((vectors) => operator.products(vectors), [{ start, ...options }], options.signal);
+  const [run] = await lanczosInLockstep((vectors) => operator.products(vectors), [{ start, ...options }], options.signal, operator.projections);
   return run;
 }
 
 /**
  * Several independent Lanczos runs advanced together: each step multiplies the current vectors of
  * every unfinished run as one block. `multiply` gets those vectors and the indices of their runs (a
- * run's vectors may live in a space of its own, such as one weight tensor's).
+ * run's vectors may live in a space of its own, such as one weight tensor's). With `projections`
+ * the Gram-Schmidt passes run natively, in float32.
  */
+/** Reorthogonalization runs natively (where the operator offers it) from this dimension on. */
+const smallestDimensionForNative = 1 << 16;
+
 export async function lanczosInLockstep(
   multiply: (vectors: readonly Float32Array[], runs: readonly number[]) => Float32Array[],
   runs: readonly (Omit<LanczosOptions, 'signal'> & { readonly start: Float32Array })[],
   signal?: AbortSignal,
+  projections?: ProjectionRunner,
 ): Promise<LanczosRun[]> {
-  const recurrences = runs.map((run) => new LanczosRecurrence(run.start, run));
+  const recurrences = runs.map((run) => new LanczosRecurrence(run.start, run, projections));
   for (;;) {
     const active = recurrences.flatMap((r, i) => (r.done || runs[i].steps <= 0 ? [] : [i]));
     if (active.length === 0) break;

@@ -250,6 +250,7 @@ export class Objective {
         }
         return out;
       },
+      ...(executor.projections ? { projections: executor.projections } : {}),
       ...(executor.restrictedHessianVectorProducts
         ? {
             restrictedProducts: (tensor: number, directions: readonly Float32Array[]) => {

@@ -112,13 +112,15 @@ export interface GroupTraceOptions {
    * `hessianTrace`'s joint method): `samples` products in all instead of up to `samples` per group.
    */
   readonly maxBlocksForBlockProbes?: number;
+  /** Each weight tensor's Tr H_kk, exact (src/engine/exec/onnxruntime/exactTraceGraph.ts): used where every group is a whole tensor. */
+  readonly exactBlockTraces?: readonly number[];
 }
 
 export interface LayerTraceTerms {
   readonly terms: TraceTerm[];
   /** Standard error of Σ h over the terms. */
   readonly stderr: number;
-  readonly method: 'blocks' | 'joint';
+  readonly method: 'exact' | 'blocks' | 'joint';
   /** Joint method: terms whose estimate was negative (a diagonal sum is ≥ 0 at a minimum; the sign is noise); they, and every estimate below its standard error, are set to that standard error. */
   readonly clippedNegative: number;
   /** Joint method: the whole trace from the same probes, before any clipping (`hessianTrace`'s joint estimate for the same stream). */
@@ -134,6 +136,10 @@ export interface LayerTraceTerms {
  */
 export async function layerTraceTerms(hvp: HessianVectorProduct, parameters: readonly ParameterInfo[], structure: ScaleStructure, options: GroupTraceOptions): Promise<LayerTraceTerms> {
   const groups = groupsOf(structure, parameters);
+  const exact = options.exactBlockTraces;
+  if (exact && groups.every((g) => !g.entries)) {
+    return { terms: groups.map((g) => ({ h: exact[g.parameter], form: g.form, label: parameters[g.parameter].name })), stderr: 0, method: 'exact', clippedNegative: 0 };
+  }
   if (parameters.length > (options.maxBlocksForBlockProbes ?? Infinity)) return jointTraceTerms(hvp, parameters, groups, options);
   const terms: TraceTerm[] = [];
   let variance = 0;

@@ -11,3 +11,11 @@ export interface GramProduct {
 
 /** A Gram product for this matrix, or undefined where the executor does not take it (then JavaScript does). */
 export type GramProductFactory = (a: Float32Array, rows: number, cols: number) => GramProduct | undefined;
+
+/**
+ * One classical Gram-Schmidt pass run natively: v ← v − Qᵀ(Q v) for each vector v, Q the first
+ * `rows` rows of `basis` (row-major, float32, contiguous). Float32 accuracy.
+ */
+export interface ProjectionRunner {
+  subtract(vectors: readonly Float64Array[], basis: Float32Array, rows: number): void;
+}

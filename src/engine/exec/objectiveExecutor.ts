@@ -4,6 +4,7 @@
  */
 import type { LossKind } from '../model/loss';
 import type { NetworkFunction } from '../model/network';
+import type { ProjectionRunner } from './matrixProducts';
 
 /** Values are per weight tensor, row-major, as ParameterInfo lays them out. */
 export interface ObjectiveExecutor {
@@ -15,6 +16,8 @@ export interface ObjectiveExecutor {
   hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
   /** H_kk vⱼ for directions of weight tensor k alone: cheaper than full products (no R-pass before the tensor). */
   restrictedHessianVectorProducts?(tensor: number, directions: readonly Float32Array[], params: readonly Float32Array[]): Float32Array[];
+  /** Gram-Schmidt passes for the estimators, run where the products run. */
+  readonly projections?: ProjectionRunner;
   /** Why this executor cannot give the Hessian trace exactly for this network, or undefined when it can. */
   exactTraceUnavailable?(): string | undefined;
   /** Each weight tensor's Tr H_kk (its diagonal block's trace), exact, one batch at a time with a pause after each. */

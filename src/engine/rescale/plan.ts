@@ -80,6 +80,9 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
     objective = new Objective(network, inputs.dataset, inputs.loss, undefined, inputs.executorFactory);
     const hvp = (v: ParameterVector) => objective!.hessianVectorProduct(v);
     const parameters = objective.parameters;
+    // Piecewise-linear networks on ONNX Runtime: the block traces are exact, so the prediction is exact too.
+    const exactBlockTraces = granularity === 'layer' && objectiveKind === 'trace' && objective.exactTraceUnavailable() === undefined ? await objective.exactBlockTraces(undefined, callbacks.signal) : undefined;
+    if (exactBlockTraces) notes.push('the Hessian block traces are exact (a piecewise-linear network: its Hessian diagonal is the Gauss–Newton one)');
 
     let u: number[];
     const predicted: { trace?: number; topEigenvalue?: number } = {};
@@ -110,7 +113,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
         if (unit.clippedNegative > 0) notes.push(`${unit.clippedNegative} groups had a negative estimated Hessian diagonal sum and were treated as 0`);
         notes.push(`unit-granularity predictions use a Hutchinson estimate of the Hessian diagonal (${Math.min(samples, network.parameterCount)} products)`);
       } else {
-        const layer = await layerTraceTerms(hvp, parameters, structure, { ...termOptions, maxBlocksForBlockProbes });
+        const layer = await layerTraceTerms(hvp, parameters, structure, { ...termOptions, maxBlocksForBlockProbes, exactBlockTraces });
         terms = layer.terms;
         if (layer.method === 'joint') {
           jointTrace = layer.trace;
@@ -133,7 +136,7 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       }
     }
     if (request.mode === 'alpha' && objectiveKind === 'trace') {
-      const terms = (await layerTraceTerms(hvp, parameters, structure, { samples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes })).terms;
+      const terms = (await layerTraceTerms(hvp, parameters, structure, { samples, random: random.fork('trace'), signal: callbacks.signal, maxBlocksForBlockProbes, exactBlockTraces })).terms;
       predicted.trace = exponentialSum(terms, u);
     }
 
@@ -151,7 +154,8 @@ export async function planRescale(request: RescaleRequest, callbacks: RescaleCal
       }
       progress(0.65, 'measuring the original');
       const traceProbes = granularity === 'layer' ? samples : 30;
-      const before = await curvature(objective, traceProbes, random, callbacks.signal, (f) => progress(0.65 + 0.17 * f, 'measuring the original'), granularity === 'layer' ? jointTrace : undefined);
+      const knownTrace = exactBlockTraces ? { estimate: exactBlockTraces.reduce((a, b) => a + b, 0), stderr: 0 } : granularity === 'layer' ? jointTrace : undefined;
+      const before = await curvature(objective, traceProbes, random, callbacks.signal, (f) => progress(0.65 + 0.17 * f, 'measuring the original'), knownTrace);
       progress(0.82, 'measuring the rescaled network');
       const after = await curvature(rescaled, traceProbes, random, callbacks.signal, (f) => progress(0.82 + 0.17 * f, 'measuring the rescaled network')).catch((error: unknown) => {
         if (error instanceof NonFiniteCurvature) refuse('the rescaled network computes the same outputs, but its Hessian overflows float32: the factors are too extreme to be useful');
@@ -205,7 +209,8 @@ function outputDeviation(original: Objective, rescaled: Objective): number {
 /** Trace and top eigenvalue; `knownTrace`, when given, is the trace this call would estimate (same probes), already computed. */
 async function curvature(objective: Objective, samples: number, random: SeededRandom, signal: AbortSignal | undefined, onProgress: (f: number) => void, knownTrace?: { estimate: number; stderr: number }): Promise<CurvatureSummary> {
   const hvp = (v: ParameterVector) => objective.hessianVectorProduct(v);
-  const trace = knownTrace ?? (await hessianTrace(hvp, objective.parameters, { samples, maxBlocksForBlockProbes, random: random.fork('trace'), signal, onProgress: (f) => onProgress(0.6 * f) }));
+  const exact = knownTrace ?? (objective.exactTraceUnavailable() === undefined ? { estimate: (await objective.exactBlockTraces(undefined, signal)).reduce((a, b) => a + b, 0), stderr: 0 } : undefined);
+  const trace = exact ?? (await hessianTrace(hvp, objective.parameters, { samples, maxBlocksForBlockProbes, random: random.fork('trace'), signal, onProgress: (f) => onProgress(0.6 * f) }));
   const top = await hessianTopEigenvalues(objective.hessianOperator(), objective.parameters, { count: 1, maxSteps: 60, tolerance: 1e-4, random: random.fork('eigenvalues'), signal, onProgress: (f) => onProgress(0.6 + 0.4 * f) });
   disposeVector(top.topVector);
   return { trace: trace.estimate, traceStderr: trace.stderr, topEigenvalue: top.values[0] };

@@ -15,6 +15,7 @@ import { GraphSession, defaultThreads, type Device, type RuntimeOptions, type Ru
 import { splitProductGraphs } from './productSplit';
 import { buildExactTraceGraph, seedsName, type ExactTraceGraph } from './exactTraceGraph';
 import { outputHessianFactors } from '../../model/outputHessian';
+import { onnxProjections } from './projections';
 
 /** Bytes the products' shared values of all batches may hold (activations, masks, deltas). */
 export const sharedStateBudget = 1024 * 1024 * 1024;
@@ -58,6 +59,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   private shared: SharedState | undefined;
   /** Bytes of shared values each namespace may hold (all batches), within `stateBudget` together. */
   private readonly committed = new Map<string, number>();
+  private nativeProjections: ReturnType<typeof onnxProjections> | undefined;
   /** Per batch size: the exact trace's graph and session, or why there is none. */
   private readonly exactTraces = new Map<number, { graph: ExactTraceGraph; session?: GraphSession }>();
 
@@ -72,6 +74,12 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     this.device = options.device ?? 'cpu';
     this.threads = options.threads && options.threads > 0 ? options.threads : defaultThreads();
     this.layouts = parameterLayouts(network);
+  }
+
+  get projections(): ReturnType<typeof onnxProjections> | undefined {
+    // On CUDA the basis would cross to the device for every pass.
+    if (this.device !== 'cpu') return undefined;
+    return (this.nativeProjections ??= onnxProjections({ threads: this.threads, device: this.device }));
   }
 
   private graphValues(values: Float32Array, i: number): Float32Array {
@@ -267,6 +275,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   }
 
   dispose(): void {
+    this.nativeProjections?.dispose();
+    this.nativeProjections = undefined;
     for (const t of this.exactTraces.values()) t.session?.dispose();
     this.exactTraces.clear();
     for (const s of this.sessions.values()) s.dispose();

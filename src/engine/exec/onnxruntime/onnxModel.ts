@@ -24,6 +24,7 @@ export interface Initializer {
 
 export interface GraphPort {
   readonly name: string;
+  /** Negative entries: dimensions of any size. */
   readonly shape: readonly number[];
   readonly type: ElementType;
 }
@@ -72,8 +73,9 @@ function encodeInitializer(init: Initializer): Uint8Array {
   return concatBytes([...init.shape.map((d) => varintField(1, d)), varintField(2, elementTypeCode[type]), stringField(8, init.name), lengthDelimitedField(9, raw)]);
 }
 
+/** A negative dimension is left open (a named dim_param): the graph takes any size there. */
 function encodePort(port: GraphPort): Uint8Array {
-  const dims = port.shape.map((d) => lengthDelimitedField(1, varintField(1, d)));
+  const dims = port.shape.map((d, i) => lengthDelimitedField(1, d < 0 ? stringField(2, `${port.name}_dim${i}`) : varintField(1, d)));
   const tensorType = concatBytes([varintField(1, elementTypeCode[port.type]), lengthDelimitedField(2, concatBytes(dims))]);
   return concatBytes([stringField(1, port.name), lengthDelimitedField(2, lengthDelimitedField(1, tensorType))]);
 }
