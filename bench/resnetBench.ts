@@ -6,9 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/engine/analysis/objective';
-import { disposeVector } from '../src/engine/analysis/vectors';
 import { onnxExecutorFactory } from '../src/engine/exec/onnxruntime/executorFactory';
 import { readOnnx } from '../src/engine/formats/onnx/onnxFormat';
 import { initBackend } from '../src/engine/model/backend';
@@ -44,11 +42,13 @@ export async function measureInThisProcess(args: readonly string[]): Promise<voi
   const classes = Int32Array.from({ length: batch }, () => Math.floor(random.uniform() * 10));
   const dataset = { source: 'random', count: batch, sampleShape: [32, 32, 3], inputs, targets: { kind: 'classes' as const, classes } };
   const objective = new Objective(network, dataset, 'ce', batch, engine === 'onnxruntime' ? onnxExecutorFactory({ threads }) : undefined);
-  const v = objective.parameters.map((p) => tf.randomNormal([...p.shape]));
+  // As the estimators ask for products: a flat vector through the objective's operator.
+  const operator = objective.hessianOperator();
+  const v = random.normals(operator.dimension);
   const samples: number[] = [];
   for (let i = 0; i <= repeats; i++) {
     const t0 = performance.now();
-    disposeVector(objective.hessianVectorProduct(v));
+    operator.products([v]);
     if (i > 0) samples.push(performance.now() - t0);
   }
   const run: EngineRun = { engine: engine === 'onnxruntime' ? 'onnxruntime' : `tfjs-${engine}`, threads, hvpMs: median(samples), peakRssMb: process.resourceUsage().maxRSS / 1024 };

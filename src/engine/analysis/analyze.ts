@@ -95,7 +95,7 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const exactTraceUnavailable = wants('trace') || wants('invariant') ? objective.exactTraceUnavailable() : undefined;
   const exactTrace = (wants('trace') || wants('invariant')) && exactTraceUnavailable === undefined;
   let exactBlockTraces: number[] | undefined;
-  const plan = costPlan(input, objective, exactTrace);
+  const plan = costPlan(input, objective, { exactTrace, restrictedProducts: hessianOperator.restrictedProducts !== undefined });
   const onProgress = monotoneProgress(callbacks.onProgress);
   let completed = 0;
   const progress = (stage: AnalysisProgress['stage'], within: number, message: string, detail?: string) => {
@@ -310,16 +310,18 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
  * unit prices (a loss evaluation, a gradient, a Lanczos step with its reorthogonalization) are
  * timings of the example network relative to its Hessian-vector product.
  */
-function costPlan(input: AnalysisInput, objective: Objective, exactTrace: boolean): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number; invariantTraceShare: number } {
+function costPlan(input: AnalysisInput, objective: Objective, engine: { exactTrace: boolean; restrictedProducts: boolean }): { cost: Partial<Record<AnalysisProgress['stage'], number>>; total: number; invariantTraceShare: number } {
   const s = input.settings;
   const wants = (m: MetricName) => input.metrics.includes(m);
   const lossEval = 0.15;
   const gradient = 0.8;
   const lanczosStep = 1.5;
   // A product restricted to one tensor skips the R-pass before it: about half a full one on average.
-  const restrictedShare = objective.hessianOperator().restrictedProducts ? 0.5 : 1;
+  const restrictedShare = engine.restrictedProducts ? 0.5 : 1;
+  // The exact trace: a forward pass and one backward pass per output unit.
+  const exactTraceCost = 1 + 0.3 * objective.network.outputUnits;
   const ascent = ((s.sharpness.iterations + 1) * gradient + lossEval) * s.sharpness.restarts;
-  const traceProbes = exactTrace ? 1 + 0.3 * objective.network.outputUnits : objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
+  const traceProbes = engine.exactTrace ? exactTraceCost : objective.parameters.reduce((n, p) => n + Math.min(p.size, s.trace.blockSamples), 0);
   const eigenvalueCount = wants('eigenvalues') ? s.eigenvalues.count : 1;
   // A spectral norm is about a hundred passes over a kernel in plain JavaScript; a product, a few
   // passes over every weight per sample in native code.
@@ -328,8 +330,7 @@ function costPlan(input: AnalysisInput, objective: Objective, exactTrace: boolea
     setup: (25 * matrixValues) / Math.max(1, objective.parameters.reduce((n, p) => n + p.size, 0) * input.dataset.count),
     loss: lossEval + gradient,
     eigenvalues: ((wants('eigenvalues') || wants('landscape') || wants('trace') ? Math.max(s.eigenvalues.maxSteps / 4, eigenvalueCount + 2) + eigenvalueCount : 0) + (wants('eigenvalues') && objective.parameters.length <= maxTensorsForBlockEigenvalues ? restrictedShare * objective.parameters.reduce((n, p) => n + Math.min(p.size, s.eigenvalues.blockMaxSteps, s.eigenvalues.maxSteps) / 2, 0) : 0)) * lanczosStep,
-    // The exact trace: a forward pass and one backward pass per output unit.
-    trace: wants('trace') ? (exactTrace ? 1 + 0.3 * objective.network.outputUnits : s.trace.samples / 2) : 0,
+    trace: wants('trace') ? (engine.exactTrace ? exactTraceCost : s.trace.samples / 2) : 0,
     // The eigenvalues' Lanczos run, where there is one, is one of the density's runs at no cost.
     density: wants('density') ? Math.max(0, s.density.runs - (wants('eigenvalues') || wants('landscape') || wants('trace') ? 1 : 0)) * s.density.steps * lanczosStep : 0,
     sharpness: wants('sharpness') ? 2 * ascent : 0,

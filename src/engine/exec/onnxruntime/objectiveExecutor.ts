@@ -9,10 +9,10 @@ import type { LossKind } from '../../model/loss';
 import type { ExecutorBatch, ExecutorGradient, ObjectiveExecutor } from '../objectiveExecutor';
 import { throwIfAborted } from '../../../protocol/errors';
 import type { NetworkFunction } from '../../model/network';
-import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, outputsName, parameterName, productName, targetsName, type GraphOutputs } from './objectiveGraph';
+import { buildObjectiveGraph, directionName, gradientName, inputName, lossName, outputsName, parameterName, productName, restrictedProductName, targetsName, type GraphOutputs } from './objectiveGraph';
 import { fromGraphLayout, parameterLayouts, toGraphLayout, type ParameterLayout } from './parameterLayout';
 import { GraphSession, defaultThreads, type Device, type RuntimeOptions, type RuntimeTensor } from './runtime';
-import { splitProductGraphs } from './productSplit';
+import { splitProductGraphs, type ProductGraph } from './productSplit';
 import { buildExactTraceGraph, seedsName, type ExactTraceGraph } from './exactTraceGraph';
 import { outputHessianFactors } from '../../model/outputHessian';
 import { onnxProjections } from './projections';
@@ -24,8 +24,15 @@ interface SplitSessions {
   readonly namespace: string;
   readonly state: GraphSession;
   readonly stateOutputs: readonly string[];
-  readonly product: GraphSession;
+  /** Product graphs by group (`k1`, `k2`, `k4`: full products of that many directions; `tensor i`: restricted), sessions built on first use. */
+  readonly graphs: ReadonlyMap<string, ProductGraph>;
+  readonly sessions: Map<string, GraphSession>;
 }
+
+/** Directions per run that the main recording serves (the objective's blocks are powers of two up to 4). */
+const sharedRecordingDirections = [1, 2, 4];
+/** Up to this many weight tensors the main recording also holds each tensor's restricted products. */
+export const maxTensorsForRestrictedProducts = 40;
 
 /**
  * The state graphs' outputs at one weight point, per namespace and batch, by name. Graphs recorded
@@ -163,23 +170,52 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     };
   }
 
-  private split(count: number, directions: number, tensor?: number): SplitSessions | undefined {
-    const namespace = tensor === undefined ? 'all' : `tensor ${tensor}`;
-    const key = `${count}:${directions}:${namespace}`;
+  /** The full products' group name for k directions, or a tensor's restricted products'. */
+  private groupName(directions: number, tensor?: number): string {
+    return tensor === undefined ? `k${directions}` : `tensor ${tensor}`;
+  }
+
+  /**
+   * The split that serves a group: the main recording (1, 2 and 4 directions and every tensor's
+   * restricted products, one state graph for all) where it holds the group, else one of its own.
+   */
+  private split(count: number, directions: number, tensor?: number): { split: SplitSessions; graph: ProductGraph } | undefined {
+    const group = this.groupName(directions, tensor);
+    const tensors = this.network.parameters.length;
+    const inMain = tensor === undefined ? sharedRecordingDirections.includes(directions) : tensors <= maxTensorsForRestrictedProducts;
+    const namespace = inMain ? 'all' : group;
+    const key = `${count}:${namespace}`;
     let split = this.splits.get(key);
     if (split === undefined) {
+      const restricted = inMain && tensors <= maxTensorsForRestrictedProducts;
+      const recording = inMain ? { kind: 'hvp' as const, directions: Math.max(...sharedRecordingDirections), restricted } : { kind: 'hvp' as const, directions, tensor };
+      const groups = inMain
+        ? [
+            ...sharedRecordingDirections.map((k) => ({ name: this.groupName(k), outputs: Array.from({ length: k }, (_, d) => this.network.parameters.map((_, i) => productName(d, i))).flat() })),
+            ...(restricted ? this.network.parameters.map((_, i) => ({ name: this.groupName(1, i), outputs: [restrictedProductName(i)] })) : []),
+          ]
+        : [{ name: group, outputs: tensor === undefined ? Array.from({ length: directions }, (_, d) => this.network.parameters.map((_, i) => productName(d, i))).flat() : [productName(0, tensor)] }];
       // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
-      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, directions, tensor) : undefined;
+      const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, recording, groups) : undefined;
       const bytes = graphs ? graphs.stateBytes * this.batches.length : Infinity;
       const others = [...this.committed].reduce((sum, [name, b]) => sum + (name === namespace ? 0 : b), 0);
       const fits = graphs !== undefined && graphs.state.outputs.length > 0 && others + Math.max(bytes, this.committed.get(namespace) ?? 0) <= this.stateBudget;
-      const options = { threads: this.threads, device: this.device };
-      split = fits ? { namespace, state: new GraphSession(graphs.state.model, options), stateOutputs: graphs.state.outputs.map((o) => o.name), product: new GraphSession(graphs.product.model, options) } : null;
+      split = fits ? { namespace, state: new GraphSession(graphs.state.model, { threads: this.threads, device: this.device }), stateOutputs: graphs.state.outputs.map((o) => o.name), graphs: graphs.products, sessions: new Map() } : null;
       if (fits) this.committed.set(namespace, Math.max(bytes, this.committed.get(namespace) ?? 0));
       this.splits.set(key, split);
-      this.built.push({ samples: count, outputs: { kind: 'hvp', directions, ...(tensor === undefined ? {} : { tensor }) }, reusesState: split !== null });
     }
-    return split ?? undefined;
+    if (!split) {
+      if (!this.built.some((b) => b.samples === count && b.outputs.kind === 'hvp' && b.outputs.directions === directions && b.outputs.tensor === tensor)) {
+        this.built.push({ samples: count, outputs: { kind: 'hvp', directions, ...(tensor === undefined ? {} : { tensor }) }, reusesState: false });
+      }
+      return undefined;
+    }
+    const graph = split.graphs.get(group)!;
+    if (!split.sessions.has(group)) {
+      split.sessions.set(group, new GraphSession(graph.model, { threads: this.threads, device: this.device }));
+      this.built.push({ samples: count, outputs: { kind: 'hvp', directions, ...(tensor === undefined ? {} : { tensor }) }, reusesState: true });
+    }
+    return { split, graph };
   }
 
   /** The state graph's outputs for batch `index` at `params`, computed once per weight point. */
@@ -206,7 +242,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
 
   /** H_kk vⱼ for directions vⱼ of weight tensor k alone (zero elsewhere): the products' part in tensor k. */
   restrictedHessianVectorProducts(tensor: number, directions: readonly Float32Array[], params: readonly Float32Array[]): Float32Array[] {
-    return this.products(directions.map((v) => [v]), [tensor], params, tensor).map((perTensor) => perTensor[0]);
+    // One direction per run: the restricted graphs take one.
+    return directions.map((v) => this.products([[v]], [tensor], params, tensor)[0][0]);
   }
 
   /** Products of directions given on `tensors` (one array each), summed over batches, on those tensors. */
@@ -226,9 +263,14 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       );
       let out: Record<string, Float32Array>;
       if (split) {
-        const feeds = { ...this.tensorFeeds(split.product, feed), ...this.sharedValues(split, index, params, () => this.tensorFeeds(split.state, dataAndWeights)) };
-        const results = split.product.runTensors(feeds, names);
-        out = Object.fromEntries(names.map((name) => [name, results[name].data as Float32Array]));
+        const session = split.split.sessions.get(this.groupName(k, restrictedTo))!;
+        const shared = this.sharedValues(split.split, index, params, () => this.tensorFeeds(split.split.state, dataAndWeights));
+        // Each product graph declares only the inputs it reads: feed those.
+        const feeds: Record<string, RuntimeTensor> = {};
+        for (const name of split.graph.inputNames) feeds[name] = shared[name] ?? session.tensor(feed[name].data, feed[name].shape);
+        const results = session.runTensors(feeds, split.graph.outputNames);
+        // The graph's outputs in the order of `names` (restricted products carry their own names).
+        out = Object.fromEntries(names.map((name, n) => [name, results[split.graph.outputNames[n]].data as Float32Array]));
       } else out = this.session(batch.count, { kind: 'hvp', directions: k, ...(restrictedTo === undefined ? {} : { tensor: restrictedTo }) }).run(feed, names);
       // One batch: its products are the sums (no float64 accumulation pass over millions of values).
       if (this.batches.length === 1) return directions.map((_, d) => tensors.map((i) => this.stored(out[productName(d, i)], i)));
@@ -283,7 +325,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     this.sessions.clear();
     for (const split of this.splits.values()) {
       split?.state.dispose();
-      split?.product.dispose();
+      for (const session of split?.sessions.values() ?? []) session.dispose();
     }
     this.splits.clear();
     this.committed.clear();

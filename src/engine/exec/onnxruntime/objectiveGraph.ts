@@ -19,7 +19,16 @@ const inverse = (perm: readonly number[]) => perm.map((_, i) => perm.indexOf(i))
  * tensor and give only that tensor's part of the product, (H v)_k = H_kk v_k: the R-pass then skips
  * every layer before the tensor and every other tensor's output.
  */
-export type GraphOutputs = { readonly kind: 'loss' } | { readonly kind: 'gradient' } | { readonly kind: 'hvp'; readonly directions: number; readonly tensor?: number };
+export type GraphOutputs =
+  | { readonly kind: 'loss' }
+  | { readonly kind: 'gradient' }
+  | {
+      readonly kind: 'hvp';
+      readonly directions: number;
+      readonly tensor?: number;
+      /** Also every tensor's restricted product of direction 0's part in it (`restrictedProductName`), on the same tape. */
+      readonly restricted?: boolean;
+    };
 
 export interface ObjectiveGraph {
   readonly model: Uint8Array;
@@ -37,6 +46,8 @@ export const lossName = 'loss';
 export const outputsName = 'outputs';
 export const gradientName = (i: number) => `grad_${i}`;
 export const productName = (direction: number, i: number) => `hv${direction}_${i}`;
+/** H_ii v_i for direction 0's part v_i in tensor i alone. */
+export const restrictedProductName = (i: number) => `rhv_${i}`;
 
 /** The per-sample loss, summed over the batch: z [N, units] are logits for ce and bce, outputs for mse. */
 function summedLoss(t: Tape, loss: LossKind, z: Value, targets: Value): Value {
@@ -170,11 +181,20 @@ export function recordObjective(network: NetworkFunction, loss: LossKind, batchS
     else {
       graphOutputs.length = 0;
       const seeded = parameters.map((_, i) => i).filter((i) => outputs.tensor === undefined || i === outputs.tensor);
+      // Every R-pass runs over the forward and backward pass only, not over another direction's R-pass.
+      const backwardEnd = t.primitiveCount;
       for (let d = 0; d < outputs.directions; d++) {
         const seeds = new Map(seeded.map((i) => [parameters[i].name, t.input(directionName(d, i), parameters[i].shape, true)]));
         for (const [, v] of seeds) graphInputs.push({ name: v.name, shape: v.shape, type: 'float' });
-        const products = t.tangents(seeds, seeded.map((i) => gradients[i]));
+        const products = t.tangents(seeds, seeded.map((i) => gradients[i]), backwardEnd);
         seeded.forEach((i, k) => graphOutputs.push({ name: productName(d, i), value: products[k] }));
+      }
+      // After the full products, so that a recording with fewer directions names its values alike.
+      if (outputs.restricted) {
+        parameters.forEach((p, i) => {
+          const [product] = t.tangents(new Map([[p.name, { name: directionName(0, i), shape: p.shape, variable: true }]]), [gradients[i]], backwardEnd);
+          graphOutputs.push({ name: restrictedProductName(i), value: product });
+        });
       }
     }
   }

@@ -477,10 +477,13 @@ export class Tape {
     return wrt.map((w) => adjoints.get(w.name) ?? this.zerosLike(w));
   }
 
-  /** Forward mode: the tangent of each of `outputs` when each seed's tangent is given. */
-  tangents(seeds: ReadonlyMap<string, Value>, outputs: readonly Value[]): Value[] {
+  /**
+   * Forward mode: the tangent of each of `outputs` when each seed's tangent is given, through the
+   * first `upTo` recorded primitives (those `outputs` depend on: not the nodes of earlier tangents).
+   */
+  tangents(seeds: ReadonlyMap<string, Value>, outputs: readonly Value[], upTo = this.recorded.length): Value[] {
     const tangent = new Map(seeds);
-    const snapshot = this.recorded.length;
+    const snapshot = Math.min(upTo, this.recorded.length);
     for (let i = 0; i < snapshot; i++) {
       const node = this.recorded[i];
       const inputs = node.inputs.map((x) => tangent.get(x.name));
