@@ -10,30 +10,23 @@ import type { Dataset } from '../../src/engine/data/dataset';
 import type { Targets } from '../../src/engine/model/loss';
 import { initBackend } from '../../src/engine/model/backend';
 import { NetworkFunction } from '../../src/engine/model/network';
-import type { Checkpoint } from '../../src/engine/model/spec';
 import { Objective } from '../../src/engine/analysis/objective';
 import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
 import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { exactHessian, type LossKind } from '../reference/exactHessian';
-import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { TinyModelBuilder, randomInputs, targetsForLoss, tinyCheckpoint, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 
 const SAMPLES = 5;
 const SEED = 31;
 const available = onnxRuntimeAvailable();
 
 function targetsFor(loss: LossKind, width: number, seed: number): Targets {
-  if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
-  if (loss === 'bce') return randomValueTargets(SAMPLES, width, seed, 0, 1);
-  return randomValueTargets(SAMPLES, width, seed);
-}
-
-function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
-  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
+  return targetsForLoss(loss, SAMPLES, width, seed);
 }
 
 /** The exact trace where the network allows it (batches of 2, 2 and 1 samples), else why not. */
 async function exactOrReason(tiny: TinyCheckpoint, name: string, loss: LossKind, seed: number): Promise<{ blocks: number[]; reference: number[] } | string> {
-  const network = new NetworkFunction(toCheckpoint(tiny, name));
+  const network = new NetworkFunction(tinyCheckpoint(tiny, name));
   const inputs = randomInputs(tiny.model.inputs[0].shape, SAMPLES, seed);
   const targets = targetsFor(loss, network.outputUnits, seed + 7);
   const dataset: Dataset = { source: name, count: SAMPLES, sampleShape: tiny.model.inputs[0].shape, inputs, targets };

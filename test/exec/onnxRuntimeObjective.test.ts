@@ -18,7 +18,7 @@ import type { Targets } from '../../src/engine/model/loss';
 import { initBackend } from '../../src/engine/model/backend';
 import { supportedLayers } from '../../src/engine/model/layers';
 import { NetworkFunction } from '../../src/engine/model/network';
-import type { Checkpoint, WeightTensor } from '../../src/engine/model/spec';
+import type { WeightTensor } from '../../src/engine/model/spec';
 import { Objective } from '../../src/engine/analysis/objective';
 import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
 import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
@@ -28,7 +28,7 @@ import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime'
 import { ModelProblem } from '../../src/protocol/errors';
 import { exactGradient, exactHessianVectorProduct, referenceOutputs, type LossKind } from '../reference/exactHessian';
 import { layerVariantCases, lossesFor } from '../reference/layerVariantCases';
-import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { TinyModelBuilder, randomClassTargets, randomInputs, randomValueTargets, targetsForLoss, tinyCheckpoint, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 import { relativeError, seededNormals } from '../reference/vectorChecks';
 
 const SAMPLES = 4;
@@ -36,13 +36,7 @@ const CATALOG_SEED = 21;
 const TOLERANCE = { loss: 1e-5, gradient: 1e-5, hvp: 1e-4 };
 
 function targetsFor(loss: LossKind, width: number, seed: number): Targets {
-  if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
-  if (loss === 'bce') return randomValueTargets(SAMPLES, width, seed, 0, 1);
-  return randomValueTargets(SAMPLES, width, seed);
-}
-
-function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
-  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
+  return targetsForLoss(loss, SAMPLES, width, seed);
 }
 
 interface ModelUnderTest {
@@ -58,7 +52,7 @@ interface ModelUnderTest {
 function checkModel(m: ModelUnderTest, losses: readonly LossKind[]): void {
   const { name, engine: tiny, inputSeed } = m;
   const reference = m.reference ?? tiny;
-  const network = new NetworkFunction(toCheckpoint(tiny, name));
+  const network = new NetworkFunction(tinyCheckpoint(tiny, name));
   try {
     const raw = randomInputs(tiny.model.inputs[0].shape, SAMPLES, inputSeed);
     const inputs = m.inputScale ? raw.map((v) => v * m.inputScale!) : raw;
@@ -134,7 +128,7 @@ for (const entry of tinyModelCatalog) {
 test('a ReLU with a threshold (catalog relu6Regressor) is refused, naming the layer', { skip: !available }, async () => {
   await initBackend();
   const entry = tinyModelCatalog.find((e) => e.name === 'relu6Regressor')!;
-  const network = new NetworkFunction(toCheckpoint(entry.build(CATALOG_SEED), entry.name));
+  const network = new NetworkFunction(tinyCheckpoint(entry.build(CATALOG_SEED), entry.name));
   const dataset: Dataset = { source: 'x', count: 2, sampleShape: [4], inputs: randomInputs([4], 2, 1), targets: randomValueTargets(2, 2, 1) };
   try {
     assert.throws(() => new Objective(network, dataset, 'mse', 2, onnxExecutorFactory({ threads: 1 })).value(), (e: unknown) => e instanceof ModelProblem && /re_lu_1/.test(e.message) && /threshold/.test(e.message));
@@ -161,7 +155,7 @@ test('a kernel shared by two Dense layers is one parameter on ONNX Runtime as on
   const built = b.build();
   const firstKernel = built.weights.find((w) => w.layer === first && w.role === 'kernel')!;
   const tied: WeightTensor[] = built.weights.filter((w) => !(w.layer === second && w.role === 'kernel')).map((w) => (w === firstKernel ? { ...w, alsoUsedBy: [{ layer: second, role: 'kernel' }] } : w));
-  const network = new NetworkFunction(toCheckpoint({ model: built.model, weights: tied }, 'tied'));
+  const network = new NetworkFunction(tinyCheckpoint({ model: built.model, weights: tied }, 'tied'));
   const dataset: Dataset = { source: 'x', count: 6, sampleShape: [4], inputs: randomInputs([4], 6, 5), targets: randomClassTargets(6, 3, 6) };
   const ort = new Objective(network, dataset, 'ce', 6, onnxExecutorFactory({ threads: 1 }));
   const tfjs = new Objective(network, dataset, 'ce', 6);
@@ -246,7 +240,7 @@ for (const m of extraModels) {
 test('graphs are built per batch (at most --batch-size samples) once each, and products reuse their session', { skip: !available }, async () => {
   await initBackend();
   const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
   const inputs = randomInputs(tiny.model.inputs[0].shape, 10, 3);
   const targets = new Float32Array(10 * 3).map((_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0));
   const perSample = inputs.length / 10;
@@ -284,7 +278,7 @@ test('graphs are built per batch (at most --batch-size samples) once each, and p
 test('products reuse the state of the weights they are asked at, never a stale one', { skip: !available }, async () => {
   await initBackend();
   const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
   const count = 6;
   const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 4), targets: randomClassTargets(count, 3, 5) };
   const executors: OnnxObjectiveExecutor[] = [];
@@ -333,7 +327,7 @@ test('products reuse the state of the weights they are asked at, never a stale o
 test('loss, accuracy and gradient of the loss stage come from the executor\'s one pass, per batch, equal to tfjs', { skip: !available }, async () => {
   await initBackend();
   const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(toCheckpoint(tiny, 'cnn'));
+  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
   const count = 40;
   const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 6), targets: randomClassTargets(count, 3, 7) };
   const onOnnxRuntime = new Objective(network, dataset, 'ce', 16, onnxExecutorFactory({ threads: 1 }));

@@ -22,7 +22,7 @@ import type { Dataset } from '../../src/engine/data/dataset';
 import type { Targets } from '../../src/engine/model/loss';
 import { initBackend } from '../../src/engine/model/backend';
 import { NetworkFunction } from '../../src/engine/model/network';
-import type { Checkpoint, LayerNode, ModelSpec, WeightTensor } from '../../src/engine/model/spec';
+import type { LayerNode, ModelSpec, WeightTensor } from '../../src/engine/model/spec';
 import { Objective } from '../../src/engine/analysis/objective';
 import { disposeVector, fromFlat, toFlat } from '../../src/engine/analysis/vectors';
 import { ModelProblem } from '../../src/protocol/errors';
@@ -31,7 +31,7 @@ import { realPart } from '../reference/hyperDual';
 import { evaluateNetwork, type LayerWeightSource } from '../reference/network';
 import type { ReferenceTensor } from '../reference/referenceTensor';
 import { windowAlongAxis } from '../reference/spatialLayers';
-import { randomClassTargets, randomInputs, randomValueTargets, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { randomInputs, targetsForLoss, tinyCheckpoint, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 import { layerVariantCases, lossesFor, type LayerVariantCase } from '../reference/layerVariantCases';
 import { relativeError, seededNormals } from '../reference/vectorChecks';
 
@@ -136,17 +136,11 @@ function maxPoolGap(node: LayerNode, x: ReferenceTensor): number {
 // ---- the cases ----------------------------------------------------------------------------------
 
 function targetsFor(loss: LossKind, width: number, seed: number): Targets {
-  if (loss === 'ce') return randomClassTargets(SAMPLES, Math.max(2, width), seed);
-  if (loss === 'bce') return randomValueTargets(SAMPLES, width, seed, 0, 1);
-  return randomValueTargets(SAMPLES, width, seed);
+  return targetsForLoss(loss, SAMPLES, width, seed);
 }
 
 
 // ---- running one case ---------------------------------------------------------------------------
-
-function toCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
-  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
-}
 
 interface Comparison {
   outputs: number;
@@ -163,7 +157,7 @@ function compare(c: LayerVariantCase, loss: LossKind): Comparison {
   const margin = kinkMargin(referenceModel, refInputs, SAMPLES);
   assert.ok(margin > KINK_MARGIN, `${c.name}: inputs lie ${margin.toExponential(2)} from a kink; choose another seed`);
 
-  const network = new NetworkFunction(toCheckpoint(c.engine, c.name));
+  const network = new NetworkFunction(tinyCheckpoint(c.engine, c.name));
   const expectedOutputs = referenceOutputs(referenceModel.model, referenceModel.weights, refInputs, SAMPLES);
   const width = expectedOutputs.length / SAMPLES;
   const targets = targetsFor(loss, width, c.inputSeed + 7);
@@ -230,7 +224,7 @@ for (const entry of tinyModelCatalog) {
     // threshold 0 is among the extra cases ('relu6 above its cap ...').
     test(`${entry.name}: the engine rejects ReLU with a threshold, naming the layer`, async () => {
       await initBackend();
-      const network = new NetworkFunction(toCheckpoint(checkpoint, entry.name));
+      const network = new NetworkFunction(tinyCheckpoint(checkpoint, entry.name));
       const params = network.initialParameters();
       assert.throws(() => tf.tidy(() => network.forward(params, tf.zeros([1, 4]))), (e: unknown) =>
         e instanceof ModelProblem && /re_lu_1/.test(e.message) && /threshold/.test(e.message));
@@ -257,7 +251,7 @@ test('UpSampling2D forward (no gradient): outputs match the reference on upsampl
   const c = layerVariantCases.find((x) => x.name.startsWith('UpSampling2D'))!;
   const inputs = randomInputs(c.engine.model.inputs[0].shape, SAMPLES, c.inputSeed);
   const expected = referenceOutputs(c.reference!.model, c.reference!.weights, c.referenceInputs!(inputs, SAMPLES), SAMPLES);
-  const network = new NetworkFunction(toCheckpoint(c.engine, c.name));
+  const network = new NetworkFunction(tinyCheckpoint(c.engine, c.name));
   const params = network.initialParameters();
   const actual = tf.tidy(() => network.forward(params, tf.tensor(inputs, [SAMPLES, ...network.inputShape])).dataSync());
   tf.dispose(params);

@@ -8,7 +8,7 @@
  * smooth models where they need second differences of the loss.
  */
 import type { Targets } from '../../src/engine/model/loss';
-import type { LayerNode, ModelSpec, Shape, WeightTensor } from '../../src/engine/model/spec';
+import type { Checkpoint, LayerNode, ModelSpec, Shape, WeightTensor } from '../../src/engine/model/spec';
 import type { LossKind } from './losses';
 
 export interface TinyCheckpoint {
@@ -49,6 +49,18 @@ export function randomValueTargets(count: number, width: number, seed: number, l
     width,
     values: Float32Array.from({ length: count * width }, () => low + (high - low) * uniform()),
   };
+}
+
+/** Targets a loss takes, for `count` samples of `width` outputs: classes for ce, values in [0, 1] for bce, in [−1, 1] for mse. */
+export function targetsForLoss(loss: LossKind, count: number, width: number, seed: number): Targets {
+  if (loss === 'ce') return randomClassTargets(count, Math.max(2, width), seed);
+  if (loss === 'bce') return randomValueTargets(count, width, seed, 0, 1);
+  return randomValueTargets(count, width, seed);
+}
+
+/** A tiny model as the checkpoint the engine reads, named `<name>`. */
+export function tinyCheckpoint(tiny: TinyCheckpoint, name: string): Checkpoint {
+  return { path: `<${name}>`, format: 'test', model: tiny.model, weights: tiny.weights, notes: [], source: { kind: 'none' } };
 }
 
 /** How a weight is initialized: uniform on center ± halfWidth. */
