@@ -63,7 +63,7 @@ export function summaryRows(report: FlatnessReport): SummaryRow[] {
     add('top-eigenvalues', `Top ${eigenvalues.length} eigenvalues`, eigenvalues.map((v) => formatNumber(v)).join(', '), `Lanczos, ${h.lanczosSteps ?? '?'} steps; largest relative residual ‖Hv − λv‖/|λ| = ${formatNumber(Math.max(...(residuals.length > 0 ? residuals : [0])), 2)}`);
   }
   if (h.trace) {
-    add('trace', 'Trace Tr H', withError(h.trace.estimate, h.trace.stderr), traceDescription(h.trace));
+    add('trace', 'Trace Tr H', withError(h.trace.estimate, h.trace.method === 'exact' ? undefined : h.trace.stderr), traceDescription(h.trace));
   }
   if (h.density && h.density.nodes.length > 0) {
     add('density-support', 'Spectral density support', `[${formatNumber(Math.min(...h.density.nodes))}, ${formatNumber(Math.max(...h.density.nodes))}]`, `range of the Gauss-quadrature nodes of stochastic Lanczos quadrature, ${densityRuns(h.density)} (Ghorbani et al. 2019)`);
