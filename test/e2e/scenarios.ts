@@ -502,9 +502,10 @@ export const scenarios: Scenario[] = [
       await startAnalyze(workbench, exampleRelative);
       let frame = await reportFrame(workbench, exampleRelative, 90_000);
       await summaryValue(frame, eigenvalueRow, 90_000);
-      // A trace estimated with many probes takes some seconds, long enough to watch. On ONNX Runtime this ReLU
-      // network's trace is exact and instant, so the re-run uses the tfjs engine, which estimates it.
-      writeWorkspaceSettings(workspace.settingsFile, { 'flatnessLens.backend': 'wasm', 'flatnessLens.metrics': ['loss', 'eigenvalues', 'trace'], 'flatnessLens.traceSamples': 3000, 'flatnessLens.traceTolerance': 1e-9 });
+      // A trace estimated with many probes takes some seconds, long enough to watch, and the density after it
+      // another second or two. On ONNX Runtime this ReLU network's trace is exact and instant, so the re-run uses
+      // the tfjs engine, which estimates it.
+      writeWorkspaceSettings(workspace.settingsFile, { 'flatnessLens.backend': 'wasm', 'flatnessLens.metrics': ['loss', 'eigenvalues', 'trace', 'density'], 'flatnessLens.traceSamples': 3000, 'flatnessLens.traceTolerance': 1e-9 });
       try {
         await sleep(1500);
         frame = await reportFrame(workbench, exampleRelative, 10_000);
