@@ -14,7 +14,7 @@ import { Objective } from '../../src/engine/analysis/objective';
 import { onnxExecutorFactory } from '../../src/engine/exec/onnxruntime/executorFactory';
 import { onnxRuntimeAvailable } from '../../src/engine/exec/onnxruntime/runtime';
 import { exactHessian, type LossKind } from '../reference/exactHessian';
-import { TinyModelBuilder, randomInputs, targetsForLoss, tinyCheckpoint, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
+import { TinyModelBuilder, fanInInit, randomInputs, targetsForLoss, tinyCheckpoint, tinyModelCatalog, type TinyCheckpoint } from '../reference/tinyModels';
 
 const SAMPLES = 5;
 const SEED = 31;
@@ -93,6 +93,27 @@ test('strided and dilated convolutions with biases and max pooling: exact trace 
   const result = await exactOrReason(b.build(), 'stridedDilatedCnn', 'ce', 3);
   assert.ok(typeof result !== 'string', `refused: ${result}`);
   assertMatches('strided and dilated CNN', result);
+});
+
+test('grouped convolutions (2 groups, then 4 groups of one channel) with ReLU and global average pooling: exact trace per weight tensor', { skip: !available }, async () => {
+  const b = new TinyModelBuilder([4, 4, 4], 221);
+  b.layer('Conv2D', { filters: 4, kernel_size: [3, 3], padding: 'same', groups: 2, activation: 'relu', use_bias: true }, {
+    weights: [
+      { role: 'kernel', shape: [3, 3, 2, 4], init: fanInInit(18) },
+      { role: 'bias', shape: [4], init: { center: 0, halfWidth: 0.2 } },
+    ],
+  });
+  b.layer('Conv2D', { filters: 8, kernel_size: [2, 2], padding: 'valid', groups: 4, activation: 'relu', use_bias: true }, {
+    weights: [
+      { role: 'kernel', shape: [2, 2, 1, 8], init: fanInInit(4) },
+      { role: 'bias', shape: [8], init: { center: 0, halfWidth: 0.2 } },
+    ],
+  });
+  b.layer('GlobalAveragePooling2D');
+  b.dense(8, 3, 'softmax');
+  const result = await exactOrReason(b.build(), 'groupedCnn', 'ce', 6);
+  assert.ok(typeof result !== 'string', `refused: ${result}`);
+  assertMatches('grouped CNN', result);
 });
 
 test('a residual network (two ReLU branches added, then concatenated with the skip): exact trace per weight tensor', { skip: !available }, async () => {
