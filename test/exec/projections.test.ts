@@ -68,7 +68,7 @@ test('Lanczos with native reorthogonalization gives the float64 one\'s tridiagon
   try {
     const start = seededNormals(n, 3);
     let passes = 0;
-    const counted = { subtract: (...args: Parameters<typeof runner.subtract>) => (passes++, runner.subtract(...args)) };
+    const counted = { minimumDimension: runner.minimumDimension, subtract: (...args: Parameters<typeof runner.subtract>) => (passes++, runner.subtract(...args)) };
     const native = await lanczos(operatorWith(counted), start, { steps: 20, keepBasis: false });
     assert.ok(passes >= 19, `the native runner made ${passes} passes`);
     const plain = await lanczos(operatorWith(), start, { steps: 20, keepBasis: false });

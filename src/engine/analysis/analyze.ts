@@ -92,8 +92,10 @@ export async function analyze(input: AnalysisInput, callbacks: AnalysisCallbacks
   const hessianOperator = objective.hessianOperator();
   const timings: Record<string, number> = {};
   const started = performance.now();
-  const exactTraceUnavailable = wants('trace') || wants('invariant') ? objective.exactTraceUnavailable() : undefined;
-  const exactTrace = (wants('trace') || wants('invariant')) && exactTraceUnavailable === undefined;
+  // The trace and the α-orbit's block traces: exact where the network allows it.
+  const wantsBlockTraces = wants('trace') || wants('invariant');
+  const exactTraceUnavailable = wantsBlockTraces ? objective.exactTraceUnavailable() : undefined;
+  const exactTrace = wantsBlockTraces && exactTraceUnavailable === undefined;
   let exactBlockTraces: number[] | undefined;
   const plan = costPlan(input, objective, { exactTrace, restrictedProducts: hessianOperator.restrictedProducts !== undefined });
   const onProgress = monotoneProgress(callbacks.onProgress);

@@ -81,7 +81,7 @@ class LanczosRecurrence {
   }
 
   private reorthogonalize(r: Float64Array): void {
-    if (this.projections && r.length >= smallestDimensionForNative) this.stored.subtractNatively(r, this.projections);
+    if (this.projections && r.length >= this.projections.minimumDimension) this.stored.subtractNatively(r, this.projections);
     else subtractProjections([r], this.basis);
   }
 
@@ -163,9 +163,6 @@ export async function lanczos(operator: HessianOperator, start: Float32Array, op
  * run's vectors may live in a space of its own, such as one weight tensor's). With `projections`
  * the Gram-Schmidt passes run natively, in float32.
  */
-/** Reorthogonalization runs natively (where the operator offers it) from this dimension on. */
-const smallestDimensionForNative = 1 << 16;
-
 export async function lanczosInLockstep(
   multiply: (vectors: readonly Float32Array[], runs: readonly number[]) => Float32Array[],
   runs: readonly (Omit<LanczosOptions, 'signal'> & { readonly start: Float32Array })[],

@@ -229,6 +229,7 @@ export class Objective {
     const parameters = this.parameters;
     const executor = this.executor;
     if (!executor) return tensorProductOperator((v) => this.hessianVectorProduct(v), parameters);
+    const projections = executor.projections;
     const dimension = dimensionOf(parameters);
     const weights = this.weightValues(this.theta);
     return {
@@ -250,7 +251,7 @@ export class Objective {
         }
         return out;
       },
-      ...(executor.projections ? { projections: executor.projections } : {}),
+      ...(projections ? { projections } : {}),
       ...(executor.restrictedHessianVectorProducts
         ? {
             restrictedProducts: (tensor: number, directions: readonly Float32Array[]) => {

@@ -17,5 +17,7 @@ export type GramProductFactory = (a: Float32Array, rows: number, cols: number) =
  * `rows` rows of `basis` (row-major, float32, contiguous). Float32 accuracy.
  */
 export interface ProjectionRunner {
+  /** Below this dimension a JavaScript pass is as fast as a native run's overhead: callers keep to theirs. */
+  readonly minimumDimension: number;
   subtract(vectors: readonly Float64Array[], basis: Float32Array, rows: number): void;
 }

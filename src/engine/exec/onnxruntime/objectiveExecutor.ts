@@ -175,6 +175,11 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return tensor === undefined ? `k${directions}` : `tensor ${tensor}`;
   }
 
+  /** Every tensor's product output of directions 0 … k − 1, direction-major. */
+  private fullProductNames(directions: number): string[] {
+    return Array.from({ length: directions }, (_, d) => this.network.parameters.map((_, i) => productName(d, i))).flat();
+  }
+
   /**
    * The split that serves a group: the main recording (1, 2 and 4 directions and every tensor's
    * restricted products, one state graph for all) where it holds the group, else one of its own.
@@ -191,10 +196,10 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
       const recording = inMain ? { kind: 'hvp' as const, directions: Math.max(...sharedRecordingDirections), restricted } : { kind: 'hvp' as const, directions, tensor };
       const groups = inMain
         ? [
-            ...sharedRecordingDirections.map((k) => ({ name: this.groupName(k), outputs: Array.from({ length: k }, (_, d) => this.network.parameters.map((_, i) => productName(d, i))).flat() })),
+            ...sharedRecordingDirections.map((k) => ({ name: this.groupName(k), outputs: this.fullProductNames(k) })),
             ...(restricted ? this.network.parameters.map((_, i) => ({ name: this.groupName(1, i), outputs: [restrictedProductName(i)] })) : []),
           ]
-        : [{ name: group, outputs: tensor === undefined ? Array.from({ length: directions }, (_, d) => this.network.parameters.map((_, i) => productName(d, i))).flat() : [productName(0, tensor)] }];
+        : [{ name: group, outputs: tensor === undefined ? this.fullProductNames(directions) : [productName(0, tensor)] }];
       // On CUDA the shared values would cross to the host and back for every product: the whole graph runs there.
       const graphs = this.device === 'cpu' ? splitProductGraphs(this.network, this.loss, count, this.datasetCount, recording, groups) : undefined;
       const bytes = graphs ? graphs.stateBytes * this.batches.length : Infinity;

@@ -41,7 +41,7 @@ export function splitProductGraphs(
 ): ProductSplit {
   const recorded = recordObjective(network, loss, batchSize, datasetCount, recording);
   const wanted = groups.flatMap((g) => g.outputs);
-  const directionInputs = new Set(recorded.inputs.map((i) => i.name).filter((name) => network.parameters.some((_, i) => Array.from({ length: recording.directions }, (_, d) => directionName(d, i)).includes(name))));
+  const directionInputs = new Set(Array.from({ length: recording.directions }, (_, d) => network.parameters.map((_, i) => directionName(d, i))).flat());
   const dependence = new Map<string, Dependence>();
   for (const input of recorded.inputs) dependence.set(input.name, directionInputs.has(input.name) ? 'directions' : 'weights');
   const live = liveNodes(recorded.nodes, wanted);

@@ -7,9 +7,6 @@ import type { ProjectionRunner } from '../matrixProducts';
 import { encodeModel } from './onnxModel';
 import { GraphSession, type RuntimeOptions } from './runtime';
 
-/** Below this dimension JavaScript's float64 pass is as fast as a native run's overhead. */
-export const smallestDimensionForOnnxRuntime = 1 << 16;
-
 export function onnxProjections(options: RuntimeOptions): ProjectionRunner & { dispose(): void } {
   const sessions = new Map<number, GraphSession>();
   const session = (dimension: number) => {
@@ -36,6 +33,7 @@ export function onnxProjections(options: RuntimeOptions): ProjectionRunner & { d
     return s;
   };
   return {
+    minimumDimension: 1 << 16,
     subtract(vectors, basis, rows) {
       if (rows === 0 || vectors.length === 0) return;
       const n = vectors[0].length;

@@ -23,7 +23,6 @@ type VectorJacobianProduct = (outputGradient: Value) => (Value | undefined)[];
 type JacobianVectorProduct = (tangents: (Value | undefined)[]) => Value | undefined;
 
 interface Recorded {
-  readonly op: string;
   readonly inputs: readonly Value[];
   readonly output: Value;
   readonly vjp?: VectorJacobianProduct;
@@ -93,7 +92,7 @@ export class Tape {
   }
 
   private record(inputs: readonly Value[], output: Value, jvp: JacobianVectorProduct, vjp?: VectorJacobianProduct): Value {
-    if (output.variable) this.recorded.push({ op: this.producers.get(output.name)?.op ?? 'unknown', inputs, output, jvp, vjp });
+    if (output.variable) this.recorded.push({ inputs, output, jvp, vjp });
     return output;
   }
 
@@ -104,7 +103,10 @@ export class Tape {
 
   /** The differentiable primitives recorded from index `from` on: ONNX op, inputs, output and the node's attributes. */
   primitivesSince(from: number): { readonly op: string; readonly inputs: readonly Value[]; readonly output: Value; readonly attributes?: Record<string, Attribute> }[] {
-    return this.recorded.slice(from).map((r) => ({ op: r.op, inputs: r.inputs, output: r.output, attributes: this.producers.get(r.output.name)?.attributes }));
+    return this.recorded.slice(from).map((r) => {
+      const node = this.producers.get(r.output.name);
+      return { op: node?.op ?? 'unknown', inputs: r.inputs, output: r.output, attributes: node?.attributes };
+    });
   }
 
   /** A graph input: a weight or direction (variable) or data (constant). */
