@@ -11,12 +11,13 @@ import type { Dataset } from '../src/engine/data/dataset';
 import { tfjsLayersFormat } from '../src/engine/formats/tfjsLayers/tfjsLayersFormat';
 import type { TfjsLayersSource } from '../src/engine/formats/tfjsLayers/modelJson';
 import { initBackend } from '../src/engine/model/backend';
+import { relaunchWithReusingAllocator, runsWithReusingAllocator } from '../src/engine/exec/reusingAllocator';
 import { NetworkFunction } from '../src/engine/model/network';
 import { toolVersion } from '../src/protocol/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
 import { onnxTimings, torchPeer } from './onnxBench';
-import { analysisVsPeerTable, defaultPeerScript, python, pythonHasTorch, runPeer, type AnalysisVsPeerRow } from './defaultAnalysisBench';
+import { analysisVsPeerTable, defaultPeerScript, medianPeerRun, python, pythonHasTorch, runPeer, type AnalysisVsPeerRow } from './defaultAnalysisBench';
 import { chooseEngine } from '../src/engine/exec/onnxruntime/engineChoice';
 import { defaultThreads, onnxRuntimeAvailable } from '../src/engine/exec/onnxruntime/runtime';
 import { measureFlag, measureInThisProcess, resnetRuns } from './resnetBench';
@@ -30,13 +31,18 @@ import { execFileSync } from 'node:child_process';
  * default analysis on the benchmark networks. Writes JSON (default bench/results.json).
  * --save-models DIR also writes each network and its data as TF.js Layers + .npz, so the same work
  * can be timed in another framework. --skip-analysis times only the primitives.
- * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run;
- * PyTorch's HVP on the same network and data is timed by the peer script below (--torch-reference
- * SCRIPT names another script with the same `peer` command).
+ * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run
+ * (median of at least 9 after 2 warm-ups); PyTorch's HVP on the same network and data is timed by
+ * the peer script below, the median of 3 runs (--torch-reference SCRIPT names another script with
+ * the same `peer` command).
  * The default analysis (the Hessian metrics below, on the engine the command line picks: ONNX
  * Runtime where it runs the network) is timed at 1 thread and at every core; each is followed, back
- * to back, by the peer at the same threads: `python3 SCRIPT peer` on the saved network, once per seed
- * (--peer-seeds, default 3), and the table "default analysis vs peer" sets the times side by side.
+ * to back, by the peer at the same threads: `python3 SCRIPT peer --density` on the saved network,
+ * once per seed (--peer-seeds, default 3), and the table "default analysis vs peer" sets the times
+ * side by side: ours without the density against the peer's top eigenvalue and trace, ours with
+ * it against the peer's with its density (PyHessian's 100 Lanczos steps) added.
+ * The bench runs under the malloc settings of the command line (src/engine/exec/reusingAllocator.ts);
+ * the peers run as PyTorch does by default.
  * The peer is bench/pyhessianPeer.py (PyHessian's defaults in PyTorch) when /usr/bin/python3 has
  * torch, or --peer SCRIPT; --no-peer skips it. Each analysis also compares the trace estimators at
  * equal products (bench/traceEstimators.ts).
@@ -204,7 +210,7 @@ async function main(): Promise<void> {
           const analysisSeconds = (performance.now() - t0) / 1000;
           if (metrics === hessianMetrics) analyses.push({ threads, seconds: analysisSeconds, report });
           process.stderr.write(`${model.name}: analysis (${metrics.join(', ')}) on ${report.tool.backend}${threads ? ` at ${threads} thread(s)` : ''}: ${analysisSeconds.toFixed(1)} s, ${report.hessian.hvps} products, trace ${report.hessian.trace?.method}\n`);
-          rows.push({ model: model.name, metrics: metrics.join(', '), threads: threads ?? 1, ours: { seconds: analysisSeconds, products: report.hessian.hvps } });
+          rows.push({ model: model.name, metrics: metrics.join(', '), withDensity: (metrics as readonly string[]).includes('density'), threads: threads ?? 1, ours: { seconds: analysisSeconds, products: report.hessian.hvps } });
         }
         const peerRuns = peer && modelDir && threads !== undefined ? runPeer(peer, modelDir, threads, peerSeeds) : undefined;
         if (peerRuns) process.stderr.write(`${model.name}: peer at ${threads} thread(s): ${peerRuns.error ?? peerRuns.runs.map((r) => `${r.hvps} products ${r.seconds.toFixed(1)} s`).join('; ')}\n`);
@@ -238,7 +244,8 @@ async function main(): Promise<void> {
       for (const r of entry.traceEstimators as Awaited<ReturnType<typeof compareTraceEstimators>>) {
         process.stderr.write(`${model.name}: trace ${r.estimator}: ${r.estimate.toPrecision(5)} ± ${r.stderr.toPrecision(2)} (${(100 * r.relativeStderr).toFixed(2)}%) in ${r.products} products\n`);
       }
-      const peerAtOneThread = versusPeer.find((r) => r.model === model.name && r.threads === 1)?.peer?.median;
+      const peerRunsAtOneThread = versusPeer.find((r) => r.model === model.name && r.threads === 1)?.peer;
+      const peerAtOneThread = peerRunsAtOneThread && peerRunsAtOneThread.runs.length > 0 ? medianPeerRun(peerRunsAtOneThread, false) : undefined;
       if (peerAtOneThread) {
         entry.peer = { ...peerAtOneThread, traceRelativeError: exact ? (peerAtOneThread.trace - exact.trace) / exact.trace : undefined };
         row.peer = peerAtOneThread;
@@ -252,7 +259,7 @@ async function main(): Promise<void> {
   let resnet18: unknown;
   if (!args.includes('--skip-resnet')) {
     const batch = Number(option('--resnet-batch') ?? 32);
-    resnet18 = { model: 'resnet18-32x32', batch, ...resnetRuns(process.argv[1], fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-resnet-')), batch, Math.min(repeats, 3), Boolean(peer || torchReference)) };
+    resnet18 = { model: 'resnet18-32x32', batch, ...resnetRuns(process.argv[1], fs.mkdtempSync(path.join(os.tmpdir(), 'flatness-bench-resnet-')), batch, repeats, Boolean(peer || torchReference)) };
   }
   const summary = { tool: toolVersion, backend: backend.name, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString(), results, resnet18, extensionHostEventLoopLag: lag };
   fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -295,7 +302,11 @@ function syntheticModelJson(checkpoint: typeof benchModels[number]['checkpoint']
   };
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+// Under the malloc settings the command line and the analyzer process run with.
+if (!runsWithReusingAllocator()) void relaunchWithReusingAllocator().then((code) => process.exit(code));
+else {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}

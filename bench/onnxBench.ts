@@ -26,8 +26,11 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** Runs before the median: ONNX Runtime settles its memory in the first two. */
+const warmUps = 2;
+
 function time(repeats: number, work: () => void): number {
-  work();
+  for (let i = 0; i < warmUps; i++) work();
   const samples: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -49,23 +52,30 @@ export function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: n
     const directions = [0, 1, 2, 3].map((d) => Float32Array.from(seededNormals(operator.dimension, d)));
     const forwardMs = time(repeats, () => objective.value());
     const gradientMs = time(repeats, () => disposeVector(objective.gradient().gradient));
-    const hvpMs = time(repeats, () => operator.products(directions.slice(0, 1)));
-    const blocks = [2, 4].map((k) => ({
-      directions: k,
-      perDirectionMs: time(Math.max(2, Math.ceil(repeats / 2)), () => operator.products(directions.slice(0, k))) / k,
-    }));
+    // As the Lanczos runs ask for them: into the same arrays every time.
+    const into = directions.map((v) => new Float32Array(v.length));
+    const samples = Math.max(9, repeats);
+    const hvpMs = time(samples, () => operator.products(directions.slice(0, 1), into));
+    const blocks = [2, 4].map((k) => ({ directions: k, perDirectionMs: time(samples, () => operator.products(directions.slice(0, k), into)) / k }));
     objective.dispose();
     out.push({ threads, forwardMs, gradientMs, hvpMs, blocks: [{ directions: 1, perDirectionMs: hvpMs }, ...blocks], peakRssMb: process.resourceUsage().maxRSS / 1024 });
   }
   return out;
 }
 
-/** PyTorch's HVP time (the reference script's PyHessian-style peer) on the saved network and data. */
-export function torchPeer(script: string, modelDir: string, threads: readonly number[]): { threads: number; secondsPerHvp?: number; hvps?: number; error?: string }[] {
+/**
+ * PyTorch's HVP time (the PyHessian-style peer's mean over its products) on the saved network and
+ * data: the median of `runs` runs (seeds 0, 1, …), as this machine's timings wander between runs.
+ */
+export function torchPeer(script: string, modelDir: string, threads: readonly number[], runs = 3): { threads: number; secondsPerHvp?: number; hvps?: number; runs?: number[]; error?: string }[] {
   return threads.map((t) => {
-    const run = spawnSync('/usr/bin/python3', [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(t)], { encoding: 'utf8', timeout: 600_000 });
-    if (run.status !== 0) return { threads: t, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
-    const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { secondsPerHvp: number; hvps: number };
-    return { threads: t, secondsPerHvp: result.secondsPerHvp, hvps: result.hvps };
+    const results: { secondsPerHvp: number; hvps: number }[] = [];
+    for (let seed = 0; seed < runs; seed++) {
+      const run = spawnSync('/usr/bin/python3', [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(t), '--seed', String(seed)], { encoding: 'utf8', timeout: 600_000 });
+      if (run.status !== 0) return { threads: t, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
+      results.push(JSON.parse(run.stdout.trim().split('\n').pop()!) as { secondsPerHvp: number; hvps: number });
+    }
+    const middle = [...results].sort((a, b) => a.secondsPerHvp - b.secondsPerHvp)[Math.floor(results.length / 2)];
+    return { threads: t, secondsPerHvp: middle.secondsPerHvp, hvps: middle.hvps, runs: results.map((r) => r.secondsPerHvp) };
   });
 }

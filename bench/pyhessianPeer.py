@@ -2,13 +2,14 @@
 
 Implements, from their published description (Yao, Gholami, Keutzer & Mahoney 2020, and the
 defaults of the PyHessian package): the top eigenvalue by power iteration (maxIter 100, stop when
-the relative change of the Rayleigh quotient is below 1e-3) and the trace by Hutchinson's method
+the relative change of the Rayleigh quotient is below 1e-3), the trace by Hutchinson's method
 with Rademacher probes (maxIter 100, stop when the relative change of the running mean is below
-1e-3). float32, one batch, the gradient's graph built once and reused for every Hessian-vector
+1e-3) and the spectral density by stochastic Lanczos quadrature (100 steps from one Rademacher
+start, full reorthogonalization; timed on its own). float32, one batch, the gradient's graph built once and reused for every Hessian-vector
 product. Reads the networks the benchmark saves (TF.js Layers model.json + weights, Dense /
 Conv2D / MaxPooling2D / Flatten) and its data (.npz with x, y).
 
-  python3 bench/pyhessianPeer.py peer --model DIR --data DIR/data.npz --threads T [--seed S]
+  python3 bench/pyhessianPeer.py peer --model DIR --data DIR/data.npz --threads T [--seed S] [--density]
   python3 bench/pyhessianPeer.py exact --model DIR --data DIR/data.npz   (float64 Hessian trace)
 
 Prints one JSON line.
@@ -146,11 +147,45 @@ def peer(args):
             break
         trace = mean
     done = time.time()
+    # Spectral density (PyHessian density(iter=100, n_v=1)): stochastic Lanczos quadrature from one
+    # Rademacher start, each new vector orthogonalized against every earlier one.
+    nodes, weights, density_hvps = density(hvp, theta, steps=100) if args.density else ([], [], 0)
+    density_done = time.time()
     print(json.dumps({
         'topEigenvalue': eigenvalue, 'powerIterations': iterations, 'trace': trace, 'traceSamples': len(samples),
         'hvps': iterations + len(samples), 'seconds': done - started, 'secondsEigen': eigen_done - started,
         'secondsTrace': done - eigen_done, 'secondsPerHvp': (done - graph_done) / (iterations + len(samples)), 'threads': args.threads, 'seed': args.seed,
+        **({'densityHvps': density_hvps, 'secondsDensity': density_done - done, 'densityNodes': len(nodes)} if args.density else {}),
     }))
+
+
+def density(hvp, theta, steps):
+    """PyHessian's Lanczos for the density, on the flat parameter vector: Ritz values and weights."""
+    with torch.no_grad():
+        v = torch.randint_like(theta, high=2) * 2 - 1
+        v = v / v.norm()
+    basis, alphas, betas, hvps = [v], [], [], 0
+    w = None
+    for i in range(steps):
+        if i > 0:
+            beta = float(w.norm())
+            betas.append(beta)
+            with torch.no_grad():
+                if beta == 0.0:
+                    w = torch.randn_like(theta)
+                for q in basis:
+                    w = w - (w @ q) * q
+                v = w / w.norm()
+            basis.append(v)
+        product = hvp(v).detach()
+        hvps += 1
+        alpha = float(product @ v)
+        alphas.append(alpha)
+        with torch.no_grad():
+            w = product - alpha * v if i == 0 else product - alpha * v - betas[-1] * basis[-2]
+    tridiagonal = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+    values, vectors = np.linalg.eigh(tridiagonal)
+    return values, vectors[0, :] ** 2, hvps
 
 
 def exact(args):
@@ -166,6 +201,7 @@ def main():
     parser.add_argument('--data', required=True)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--density', action='store_true', help='also the spectral density, timed on its own')
     args = parser.parse_args()
     (peer if args.command == 'peer' else exact)(args)
 

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { withReusingAllocator } from '../engine/exec/reusingAllocator';
 import type { AnalysisRequest, RescaleRequest } from '../protocol/requests';
 import type { RescaleReport } from '../protocol/rescaleResult';
 import type { CheckpointDescription, DescribeRequest } from '../protocol/checkpointFiles';
@@ -107,7 +108,7 @@ export class AnalyzerClient {
   private ensureProcess(): ChildProcess {
     if (this.child && this.child.connected) return this.child;
     const execArgv = this.options.memoryLimitMb ? [`--max-old-space-size=${this.options.memoryLimitMb}`] : [];
-    const child = fork(this.options.script, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(this.options.script, [], { execArgv, env: withReusingAllocator(process.env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.options.log(`analyzer process started (pid ${child.pid})`);
     child.stdout?.on('data', (d: Buffer) => this.options.log(escapeControlCharacters(d.toString().trimEnd())));
     child.stderr?.on('data', (d: Buffer) => this.options.log(escapeControlCharacters(d.toString().trimEnd())));

@@ -324,6 +324,43 @@ test('products reuse the state of the weights they are asked at, never a stale o
   }
 });
 
+/**
+ * The estimators hand the same arrays back for every product (src/engine/analysis/lanczos.ts), and
+ * the executor lays each direction out in memory kept per slot: products written into the caller's
+ * arrays equal new ones, on one batch and on two, through permuted convolution kernels, and a
+ * block with its directions swapped gives its products swapped (no slot keeps an old direction).
+ */
+test('products written into the caller\'s arrays equal new ones, block after block', { skip: !available }, async () => {
+  await initBackend();
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
+  const count = 6;
+  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 4), targets: randomClassTargets(count, 3, 5) };
+  try {
+    for (const batchSize of [6, 3]) {
+      const objective = new Objective(network, dataset, 'ce', batchSize, onnxExecutorFactory({ threads: 1 }));
+      try {
+        const operator = objective.hessianOperator();
+        const [v, w] = [8, 9].map((seed) => seededNormals(operator.dimension, seed));
+        const fresh = operator.products([v, w]);
+        const into = [0, 1].map(() => new Float32Array(operator.dimension).fill(Number.NaN));
+        const written = operator.products([v, w], into);
+        written.forEach((product, j) => {
+          assert.equal(product, into[j], 'the product is the array handed in');
+          assert.deepEqual(Array.from(product), Array.from(fresh[j]), `batches of ${batchSize}: direction ${j}`);
+        });
+        const swapped = operator.products([w, v], into);
+        assert.deepEqual(Array.from(swapped[0]), Array.from(fresh[1]), `batches of ${batchSize}: swapped block, first`);
+        assert.deepEqual(Array.from(swapped[1]), Array.from(fresh[0]), `batches of ${batchSize}: swapped block, second`);
+      } finally {
+        objective.dispose();
+      }
+    }
+  } finally {
+    network.dispose();
+  }
+});
+
 test('loss, accuracy and gradient of the loss stage come from the executor\'s one pass, per batch, equal to tfjs', { skip: !available }, async () => {
   await initBackend();
   const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);

@@ -42,3 +42,17 @@ test('a Conv2D kernel (HWIO) becomes the filter [O, I, kh, kw], a depthwise one 
   const filters = toGraphLayout(conv, shape, x);
   assert.equal(filters[((7 * 37 + 5) * 3 + 2) * 2 + 1], x[((2 * 2 + 1) * 37 + 5) * 45 + 7]);
 });
+
+test('both ways write into the array handed in, with the values of a new one', () => {
+  const conv = filterLayout('Conv2D', 'kernel', shape)!;
+  const into = new Float32Array(x.length).fill(Number.NaN);
+  const laid = toGraphLayout(conv, shape, x, into);
+  assert.equal(laid, into);
+  assert.deepEqual(Array.from(laid), Array.from(toGraphLayout(conv, shape, x)));
+  const back = new Float32Array(x.length).fill(Number.NaN);
+  assert.equal(fromGraphLayout(conv, shape, laid, back), back);
+  assert.deepEqual(Array.from(back), Array.from(x));
+  const plain = new Float32Array(x.length);
+  assert.equal(fromGraphLayout({ graphShape: shape }, shape, Float64Array.from(x), plain), plain);
+  assert.deepEqual(Array.from(plain), Array.from(x));
+});

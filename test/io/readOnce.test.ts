@@ -54,8 +54,16 @@ const wrapCopy = (owner, name) => {
 wrapCopy(fs, 'copyFile');
 wrapCopy(fs, 'copyFileSync');
 wrapCopy(fs.promises, 'copyFile');
+// The command line may restart itself (src/engine/exec/reusingAllocator.ts), and both processes
+// load this counter: each adds its counts to the file's.
 const write = fs.writeFileSync;
-process.on('exit', () => write(process.env.FLATNESS_TEST_OPEN_COUNTS, JSON.stringify(counts)));
+const read = fs.readFileSync;
+process.on('exit', () => {
+  const file = process.env.FLATNESS_TEST_OPEN_COUNTS;
+  const total = fs.existsSync(file) ? JSON.parse(read(file, 'utf8')) : {};
+  for (const [key, n] of Object.entries(counts)) total[key] = (total[key] || 0) + n;
+  write(file, JSON.stringify(total));
+});
 `;
 
 function freshDir(): string {

@@ -56,7 +56,7 @@ export async function spectralDensity(hessian: HessianInput, parameters: readonl
   const fresh = Array.from({ length: Math.max(0, options.runs - reused.length) }, (_, i) => reused.length + i);
   const done = fresh.map(() => 0);
   const runs = await lanczosInLockstep(
-    (vectors) => operator.products(vectors),
+    (vectors, _runs, into) => operator.products(vectors, into),
     fresh.map((r, i) => ({
       start: options.random.fork(`density:${r}`).normals(dimension),
       steps,

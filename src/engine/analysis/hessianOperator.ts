@@ -14,8 +14,12 @@ export type HessianVectorProduct = (v: ParameterVector) => ParameterVector;
 export interface HessianOperator {
   readonly parameters: readonly ParameterInfo[];
   readonly dimension: number;
-  /** H vⱼ for each direction, new arrays. */
-  products(directions: readonly Float32Array[]): Float32Array[];
+  /**
+   * H vⱼ for each direction: new arrays, or `into[j]` (of the operator's dimension) when given. A
+   * caller that multiplies many times can hand the same arrays back each time: on large networks
+   * fresh memory for every product costs more than the arithmetic that fills it.
+   */
+  products(directions: readonly Float32Array[], into?: readonly Float32Array[]): Float32Array[];
   /** H_kk vⱼ for directions of weight tensor k alone (each of its size), where an executor runs them cheaper than full products. */
   restrictedProducts?(tensor: number, directions: readonly Float32Array[]): Float32Array[];
   /** Runs the estimators' Gram-Schmidt passes natively, where the executor offers it. */
@@ -34,14 +38,16 @@ export function tensorProductOperator(hvp: HessianVectorProduct, parameters: rea
   return {
     parameters,
     dimension: dimensionOf(parameters),
-    products: (directions) =>
-      directions.map((v) => {
+    products: (directions, into) =>
+      directions.map((v, j) => {
         const vector = fromFlat(v, parameters);
         try {
           const product = hvp(vector);
           const flat = toFlat(product);
           disposeVector(product);
-          return flat;
+          if (!into) return flat;
+          into[j].set(flat);
+          return into[j];
         } finally {
           disposeVector(vector);
         }

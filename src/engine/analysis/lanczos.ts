@@ -69,11 +69,14 @@ class LanczosRecurrence {
   residual: Float32Array | undefined;
   done = false;
   private readonly work: Float64Array;
+  /** Where the products of this run's vectors may be written: each is read only by the next `advance`. */
+  readonly productMemory: Float32Array;
 
   constructor(start: Float32Array, private readonly options: Omit<LanczosOptions, 'signal'>, private readonly projections?: ProjectionRunner) {
     this.stored = new BlockedBasis(start.length, Math.max(1, options.steps));
     this.stored.push(start, 1 / norm(start));
     this.work = new Float64Array(start.length);
+    this.productMemory = new Float32Array(start.length);
   }
 
   get basis(): readonly Float32Array[] {
@@ -153,18 +156,19 @@ class LanczosRecurrence {
  * true to stop early.
  */
 export async function lanczos(operator: HessianOperator, start: Float32Array, options: LanczosOptions): Promise<LanczosRun> {
-  const [run] = await lanczosInLockstep((vectors) => operator.products(vectors), [{ start, ...options }], options.signal, operator.projections);
+  const [run] = await lanczosInLockstep((vectors, _runs, into) => operator.products(vectors, into), [{ start, ...options }], options.signal, operator.projections);
   return run;
 }
 
 /**
  * Several independent Lanczos runs advanced together: each step multiplies the current vectors of
- * every unfinished run as one block. `multiply` gets those vectors and the indices of their runs (a
- * run's vectors may live in a space of its own, such as one weight tensor's). With `projections`
- * the Gram-Schmidt passes run natively, in float32.
+ * every unfinished run as one block. `multiply` gets those vectors, the indices of their runs (a
+ * run's vectors may live in a space of its own, such as one weight tensor's) and one array per
+ * vector that it may write the products into (each run's own, the same at every step). With
+ * `projections` the Gram-Schmidt passes run natively, in float32.
  */
 export async function lanczosInLockstep(
-  multiply: (vectors: readonly Float32Array[], runs: readonly number[]) => Float32Array[],
+  multiply: (vectors: readonly Float32Array[], runs: readonly number[], into: readonly Float32Array[]) => Float32Array[],
   runs: readonly (Omit<LanczosOptions, 'signal'> & { readonly start: Float32Array })[],
   signal?: AbortSignal,
   projections?: ProjectionRunner,
@@ -174,7 +178,7 @@ export async function lanczosInLockstep(
     const active = recurrences.flatMap((r, i) => (r.done || runs[i].steps <= 0 ? [] : [i]));
     if (active.length === 0) break;
     throwIfAborted(signal);
-    const products = multiply(active.map((i) => recurrences[i].next), active);
+    const products = multiply(active.map((i) => recurrences[i].next), active, active.map((i) => recurrences[i].productMemory));
     active.forEach((i, k) => recurrences[i].advance(products[k]));
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -235,18 +235,17 @@ export class Objective {
     return {
       parameters,
       dimension,
-      products: (directions) => {
+      products: (directions, into) => {
         const out: Float32Array[] = [];
         for (let start = 0; start < directions.length; ) {
           const size = Math.min(executorBlock, 2 ** Math.floor(Math.log2(directions.length - start)));
           const block = directions.slice(start, start + size);
           this.hvpCounter += size;
-          const products = executor.hessianVectorProducts(block.map((v) => parameters.map((p) => v.subarray(p.offset, p.offset + p.size))), weights);
-          for (const perTensor of products) {
-            const flat = new Float32Array(dimension);
-            perTensor.forEach((values, i) => flat.set(values, parameters[i].offset));
-            out.push(flat);
-          }
+          // Each product lands in its flat array directly, tensor by tensor.
+          const flats = block.map((_, j) => into?.[start + j] ?? new Float32Array(dimension));
+          const views = (flat: Float32Array) => parameters.map((p) => flat.subarray(p.offset, p.offset + p.size));
+          executor.hessianVectorProducts(block.map(views), weights, flats.map(views));
+          out.push(...flats);
           start += size;
         }
         return out;

@@ -13,7 +13,8 @@ export interface ObjectiveExecutor {
   gradient(params: readonly Float32Array[]): ExecutorGradient;
   /** As `gradient`, one batch at a time with a pause after each, so that progress reports and a cancel get through. */
   gradientInTurns(params: readonly Float32Array[], onBatch?: (done: number, total: number) => void, signal?: AbortSignal): Promise<ExecutorGradient>;
-  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][];
+  /** H vⱼ per direction and weight tensor; written into `into[j]` (one array per tensor) and returned, when given. */
+  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[], into?: readonly (readonly Float32Array[])[]): Float32Array[][];
   /** H_kk vⱼ for directions of weight tensor k alone: cheaper than full products (no R-pass before the tensor). */
   restrictedHessianVectorProducts?(tensor: number, directions: readonly Float32Array[], params: readonly Float32Array[]): Float32Array[];
   /** Gram-Schmidt passes for the estimators, run where the products run. */

@@ -61,6 +61,8 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   private readonly layouts: readonly ParameterLayout[];
   /** Weights and directions in the graph's layout, by the caller's array (weights repeat across products). */
   private readonly inGraphLayout = new WeakMap<Float32Array, Float32Array>();
+  /** Directions in the graph's layout, by tensor and slot in the block (see `directionValues`). */
+  private readonly directionScratch = new Map<string, Float32Array>();
   /** Per batch size and number of directions: the split sessions, or null where the whole graph runs. */
   private readonly splits = new Map<string, SplitSessions | null>();
   private shared: SharedState | undefined;
@@ -96,9 +98,9 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return laid;
   }
 
-  /** A sum over batches (graph layout) in the caller's layout, in float32. */
-  private stored(sum: Float64Array | Float32Array, i: number): Float32Array {
-    return fromGraphLayout(this.layouts[i], this.network.parameters[i].shape, sum);
+  /** A sum over batches (graph layout) in the caller's layout, in float32 (into `into` when given). */
+  private stored(sum: Float64Array | Float32Array, i: number, into?: Float32Array): Float32Array {
+    return fromGraphLayout(this.layouts[i], this.network.parameters[i].shape, sum, into);
   }
 
   private session(count: number, outputs: GraphOutputs): GraphSession {
@@ -239,10 +241,13 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return tensors;
   }
 
-  /** H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch. */
-  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[]): Float32Array[][] {
+  /**
+   * H vⱼ for each direction vⱼ (one array per weight tensor), in one run per batch; into `into[j]`
+   * (one array per tensor) when given, which spares allocating and touching fresh memory per product.
+   */
+  hessianVectorProducts(directions: readonly (readonly Float32Array[])[], params: readonly Float32Array[], into?: readonly (readonly Float32Array[])[]): Float32Array[][] {
     const tensors = this.network.parameters.map((_, i) => i);
-    return this.products(directions, tensors, params);
+    return this.products(directions, tensors, params, undefined, into);
   }
 
   /** H_kk vⱼ for directions vⱼ of weight tensor k alone (zero elsewhere): the products' part in tensor k. */
@@ -251,21 +256,38 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     return directions.map((v) => this.products([[v]], [tensor], params, tensor)[0][0]);
   }
 
+  /**
+   * Direction `slot` of weight tensor i in the graph's layout: permuted into memory kept for that
+   * slot (a direction is used for one run, so the same memory serves every product), or as given.
+   */
+  private directionValues(values: Float32Array, i: number, slot: number): Float32Array {
+    const layout = this.layouts[i];
+    if (!layout.permutation) return values;
+    const key = `${i}:${slot}`;
+    let scratch = this.directionScratch.get(key);
+    if (!scratch) this.directionScratch.set(key, (scratch = new Float32Array(values.length)));
+    return toGraphLayout(layout, this.network.parameters[i].shape, values, scratch);
+  }
+
   /** Products of directions given on `tensors` (one array each), summed over batches, on those tensors. */
-  private products(directions: readonly (readonly Float32Array[])[], tensors: readonly number[], params: readonly Float32Array[], restrictedTo?: number): Float32Array[][] {
+  private products(directions: readonly (readonly Float32Array[])[], tensors: readonly number[], params: readonly Float32Array[], restrictedTo?: number, into?: readonly (readonly Float32Array[])[]): Float32Array[][] {
     const k = directions.length;
-    const sums = directions.map(() => tensors.map((i) => new Float64Array(this.batches.length === 1 ? 0 : this.network.parameters[i].size)));
+    const single = this.batches.length === 1;
+    const sums = directions.map(() => tensors.map((i) => new Float64Array(single ? 0 : this.network.parameters[i].size)));
+    const directionFeed: Feed = {};
+    const names: string[] = [];
+    directions.forEach((v, d) =>
+      tensors.forEach((i, t) => {
+        directionFeed[directionName(d, i)] = { data: this.directionValues(v[t], i, d), shape: this.layouts[i].graphShape };
+        names.push(productName(d, i));
+      }),
+    );
+    const result = (values: (d: number, t: number) => Float32Array | Float64Array) =>
+      directions.map((_, d) => tensors.map((i, t) => this.stored(values(d, t), i, into?.[d][t])));
     for (const [index, batch] of this.batches.entries()) {
-      const feed = this.feed(batch, params);
+      const dataAndWeights = this.feed(batch, params);
+      const feed = { ...dataAndWeights, ...directionFeed };
       const split = this.split(batch.count, k, restrictedTo);
-      const dataAndWeights = { ...feed };
-      const names: string[] = [];
-      directions.forEach((v, d) =>
-        tensors.forEach((i, t) => {
-          feed[directionName(d, i)] = { data: this.graphValues(v[t], i), shape: this.layouts[i].graphShape };
-          names.push(productName(d, i));
-        }),
-      );
       let out: Record<string, Float32Array>;
       if (split) {
         const session = split.split.sessions.get(this.groupName(k, restrictedTo))!;
@@ -278,10 +300,10 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
         out = Object.fromEntries(names.map((name, n) => [name, results[split.graph.outputNames[n]].data as Float32Array]));
       } else out = this.session(batch.count, { kind: 'hvp', directions: k, ...(restrictedTo === undefined ? {} : { tensor: restrictedTo }) }).run(feed, names);
       // One batch: its products are the sums (no float64 accumulation pass over millions of values).
-      if (this.batches.length === 1) return directions.map((_, d) => tensors.map((i) => this.stored(out[productName(d, i)], i)));
+      if (single) return result((d, t) => out[productName(d, tensors[t])]);
       directions.forEach((_, d) => tensors.forEach((i, t) => addInto(sums[d][t], out[productName(d, i)])));
     }
-    return sums.map((perTensor) => perTensor.map((s, t) => this.stored(s, tensors[t])));
+    return result((d, t) => sums[d][t]);
   }
 
   private exactTrace(count: number): { graph: ExactTraceGraph; session?: GraphSession } {
@@ -334,6 +356,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
     }
     this.splits.clear();
     this.committed.clear();
+    this.directionScratch.clear();
     this.shared = undefined;
   }
 }

@@ -58,6 +58,9 @@ function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
+/** Samples × output positions of a convolution above which its tangent filters are turned too (see `convInputGradient`). */
+const positionsForTurningTangentFilters = 256;
+
 export class Tape {
   readonly nodes: GraphNode[] = [];
   readonly initializers: Initializer[] = [];
@@ -66,6 +69,8 @@ export class Tape {
   private readonly int64Constants = new Map<string, string>();
   private readonly scalarConstants = new Map<number, Value>();
   private readonly masks = new Map<string, Value>();
+  /** Each filter turned for conv's input gradient, by the filter's name (the R-passes reuse it). */
+  private readonly turnedFilters = new Map<string, Value>();
   /** Every node output's element type and shape, by name: what a graph that outputs or takes it declares. */
   readonly ports = new Map<string, GraphPort>();
   /** The node that computes each output, by name. */
@@ -335,7 +340,7 @@ export class Tape {
   }
 
   /** The adjoint of conv in its input: ConvTranspose with the same geometry. Bilinear in (g, w). */
-  private convInputGradient(g: Value, w: Value, attrs: ConvolutionAttributes, inputShape: readonly number[]): Value {
+  private convInputGradient(g: Value, w: Value, attrs: ConvolutionAttributes, inputShape: readonly number[], turnFilter = true): Value {
     const [, , kh, kw] = w.shape;
     const outputPadding = [0, 1].map((axis) => {
       const covered = (g.shape[2 + axis] - 1) * attrs.strides[axis] - attrs.pads[axis] - attrs.pads[axis + 2] + ((axis === 0 ? kh : kw) - 1) * attrs.dilations[axis] + 1;
@@ -344,29 +349,39 @@ export class Tape {
     // At stride 1 the adjoint is a convolution with the filter turned, which ONNX Runtime runs about
     // twice as fast as ConvTranspose.
     const turnedPads = [kh - 1 - attrs.pads[0], kw - 1 - attrs.pads[1], kh - 1 - attrs.pads[2], kw - 1 - attrs.pads[3]] as const;
-    const plain = [...attrs.strides, ...attrs.dilations, attrs.group].every((v) => v === 1) && outputPadding.every((p) => p === 0) && turnedPads.every((p) => p >= 0);
-    if (plain) return this.conv(g, this.turnedFilter(w), { strides: [1, 1], dilations: [1, 1], pads: turnedPads, group: 1 });
-    const y = this.emit('ConvTranspose', [g.name, w.name], inputShape, g.variable || w.variable, { ...convAttributes(attrs, [kh, kw]), output_padding: outputPadding });
+    const plain = turnFilter && [...attrs.strides, ...attrs.dilations, attrs.group].every((v) => v === 1) && outputPadding.every((p) => p === 0) && turnedPads.every((p) => p >= 0);
+    // The turned filter's own nodes are not recorded: a tangent filter is new for every product, and
+    // turning it (a Transpose and a reversing Slice) costs in proportion to the filter while
+    // ConvTranspose's slower loop costs in proportion to the samples × positions that g holds. With
+    // few of those (a ResNet's deep stages: 512 × 512 filters on 2 × 2 maps) the tangent takes
+    // ConvTranspose on the tangent filter as it is.
+    const turnTangentFilter = g.shape[0] * g.shape[2] * g.shape[3] > positionsForTurningTangentFilters;
+    const y = plain
+      ? this.emit('Conv', [g.name, this.turnedFilterNodes(w).name], inputShape, g.variable || w.variable, convAttributes({ strides: [1, 1], dilations: [1, 1], pads: turnedPads, group: 1 }, [kh, kw]))
+      : this.emit('ConvTranspose', [g.name, w.name], inputShape, g.variable || w.variable, { ...convAttributes(attrs, [kh, kw]), output_padding: outputPadding });
     return this.record(
       [g, w],
       y,
-      ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape), inputShape),
+      ([dg, dw]) => this.sumOfTangents(dg && this.convInputGradient(dg, w, attrs, inputShape), dw && this.convInputGradient(g, dw, attrs, inputShape, turnTangentFilter), inputShape),
       // Reverse mode, for a ConvTranspose in the network itself: the conv forward, and conv's filter gradient.
       (upstream) => [g.variable ? this.conv(upstream, w, attrs) : undefined, w.variable ? this.convFilterGradient(upstream, g, attrs, w.shape) : undefined],
     );
   }
 
-  /** w [O, I, kh, kw] as [I, O, kh, kw] turned by 180° in space. */
-  private turnedFilter(w: Value): Value {
-    return this.turnSpatially(this.transpose(w, [1, 0, 2, 3]));
+  /** w [O, I, kh, kw] as [I, O, kh, kw] turned by 180° in space, as plain nodes (not recorded), once per filter. */
+  private turnedFilterNodes(w: Value): Value {
+    const made = this.turnedFilters.get(w.name);
+    if (made) return made;
+    const turned = this.turnFilter(w);
+    this.turnedFilters.set(w.name, turned);
+    return turned;
   }
 
-  /** x [N, C, H, W] reversed along H and W: linear, and its own adjoint. */
-  private turnSpatially(x: Value): Value {
-    const [, , h, w] = x.shape;
+  private turnFilter(w: Value): Value {
+    const [o, i, h, wd] = w.shape;
+    const swapped = this.emit('Transpose', [w.name], [i, o, h, wd], w.variable, { perm: [1, 0, 2, 3] });
     // Steps of -1 from the last position through the first (an end of -(size + 1) is before index 0).
-    const y = this.emit('Slice', [x.name, this.int64s([-1, -1]), this.int64s([-(h + 1), -(w + 1)]), this.int64s([2, 3]), this.int64s([-1, -1])], x.shape, x.variable);
-    return this.record([x], y, ([dx]) => dx && this.turnSpatially(dx), (g) => [this.turnSpatially(g)]);
+    return this.emit('Slice', [swapped.name, this.int64s([-1, -1]), this.int64s([-(h + 1), -(wd + 1)]), this.int64s([2, 3]), this.int64s([-1, -1])], swapped.shape, w.variable);
   }
 
   /**
