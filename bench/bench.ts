@@ -1,3 +1,4 @@
+import { peakResidentMemoryBytes } from '../src/engine/analysis/peakMemory';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,8 +17,8 @@ import { NetworkFunction } from '../src/engine/model/network';
 import { toolVersion } from '../src/protocol/version';
 import { benchModels } from './benchModels';
 import { measureEventLoopLag } from './eventLoopLag';
-import { onnxTimings, torchPeer } from './onnxBench';
-import { analysisVsPeerTable, defaultPeerScript, medianPeerRun, python, pythonHasTorch, runPeer, type AnalysisVsPeerRow } from './defaultAnalysisBench';
+import { productTimings } from './onnxBench';
+import { analysisVsPeerTable, defaultPeerScript, medianPeerRun, peerEnvironment, python, pythonHasTorch, runPeer, type AnalysisVsPeerRow } from './defaultAnalysisBench';
 import { chooseEngine } from '../src/engine/exec/onnxruntime/engineChoice';
 import { defaultThreads, onnxRuntimeAvailable } from '../src/engine/exec/onnxruntime/runtime';
 import { measureFlag, measureInThisProcess, resnetRuns } from './resnetBench';
@@ -33,8 +34,8 @@ import { execFileSync } from 'node:child_process';
  * can be timed in another framework. --skip-analysis times only the primitives.
  * ONNX Runtime's HVP is timed at 1 thread and at every core, with blocks of k directions per run
  * (median of at least 9 after 2 warm-ups); PyTorch's HVP on the same network and data is timed by
- * the peer script below, the median of 3 runs (--torch-reference SCRIPT names another script with
- * the same `peer` command).
+ * the peer script below (--torch-reference SCRIPT names another script with the same `peer`
+ * command); the two alternate over 3 rounds and each gives its median.
  * The default analysis (the Hessian metrics below, on the engine the command line picks: ONNX
  * Runtime where it runs the network) is timed at 1 thread and at every core; each is followed, back
  * to back, by the peer at the same threads: `python3 SCRIPT peer --density` on the saved network,
@@ -160,9 +161,8 @@ async function main(): Promise<void> {
       }));
     }
     const modelDir = saveModels ? path.join(saveModels, model.name) : undefined;
-    const onnx = onnxTimings(network, dataset, model.batch, repeats);
-    const torch = torchReference && modelDir ? torchPeer(torchReference, modelDir, onnx.map((o) => o.threads)) : undefined;
-    const tfjsRssMb = process.resourceUsage().maxRSS / 1024;
+    const { onnx, torch } = productTimings(network, dataset, model.batch, repeats, torchReference && modelDir ? { script: torchReference, modelDir } : undefined);
+    const tfjsRssMb = peakResidentMemoryBytes() / 2 ** 20;
     const objective = new Objective(network, dataset, 'ce', model.batch);
     const v = objective.parameters.map((p) => tf.randomNormal([...p.shape]));
     const forward = time(repeats, () => objective.value());
@@ -181,10 +181,10 @@ async function main(): Promise<void> {
       onnxruntime: onnx,
       torch,
       peakRssMbBeforeTfjs: tfjsRssMb,
-      peakRssMbAfterTfjs: process.resourceUsage().maxRSS / 1024,
+      peakRssMbAfterTfjs: peakResidentMemoryBytes() / 2 ** 20,
     };
     for (const o of onnx) process.stderr.write(`${model.name}: onnxruntime ${o.threads} thread(s): HVP ${o.hvpMs.toFixed(1)} ms; per direction in blocks ${o.blocks.map((b) => `k=${b.directions} ${b.perDirectionMs.toFixed(1)}`).join(', ')} ms\n`);
-    if (torch) for (const t of torch) process.stderr.write(`${model.name}: torch ${t.threads} thread(s): ${t.secondsPerHvp === undefined ? t.error : `${(t.secondsPerHvp * 1000).toFixed(1)} ms per HVP`}\n`);
+    if (torch) for (const t of torch) process.stderr.write(`${model.name}: torch ${t.threads} thread(s): ${t.secondsPerHvp === undefined ? t.error : `${(t.secondsPerHvp * 1000).toFixed(1)} ms per HVP (with our malloc settings ${(t.secondsPerHvpSameMalloc! * 1000).toFixed(1)} ms)`}\n`);
     process.stderr.write(`${model.name}: forward ${forward.medianMs.toFixed(1)} ms, gradient ${gradient.medianMs.toFixed(1)} ms, HVP ${hvp.medianMs.toFixed(1)} ms\n`);
     if (!skipAnalysis) {
       const exact = network.parameterCount <= exactTraceLimit ? exactTrace(network, dataset, model.batch, peer && modelDir ? { script: peer, modelDir } : undefined) : undefined;
@@ -276,7 +276,7 @@ const peerMetrics = ['loss', 'eigenvalues', 'trace'] as const;
 function exactTrace(network: NetworkFunction, dataset: Dataset, batch: number, reference?: { script: string; modelDir: string }): { trace: number; source: string; seconds: number } {
   const t0 = performance.now();
   if (reference) {
-    const output = execFileSync(python, [reference.script, 'exact', '--model', reference.modelDir, '--data', path.join(reference.modelDir, 'data.npz')], { encoding: 'utf8' });
+    const output = execFileSync(python, [reference.script, 'exact', '--model', reference.modelDir, '--data', path.join(reference.modelDir, 'data.npz')], { encoding: 'utf8', env: peerEnvironment() });
     const { trace } = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { trace: number };
     return { trace, source: 'float64 Hessian, PyTorch', seconds: (performance.now() - t0) / 1000 };
   }

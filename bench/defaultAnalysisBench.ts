@@ -1,8 +1,21 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { reusingAllocatorEnvironment, withReusingAllocator } from '../src/engine/exec/reusingAllocator';
 
 /** The Python the peers run in (Debian's, where python3-torch installs). */
 export const python = '/usr/bin/python3';
+
+/**
+ * The environment a PyTorch peer runs in: PyTorch's defaults (this process runs with the malloc
+ * settings of src/engine/exec/reusingAllocator.ts, which its children would inherit), or with
+ * those settings too (`sameMalloc`), to show what they do for PyTorch.
+ */
+export function peerEnvironment(sameMalloc = false): NodeJS.ProcessEnv {
+  if (sameMalloc) return withReusingAllocator(process.env);
+  const env = { ...process.env };
+  for (const [name, value] of Object.entries(reusingAllocatorEnvironment)) if (env[name] === value) delete env[name];
+  return env;
+}
 
 /** The bench's own PyHessian peer, beside this bundle's sources. */
 export function defaultPeerScript(benchDir: string): string {
@@ -10,7 +23,7 @@ export function defaultPeerScript(benchDir: string): string {
 }
 
 export function pythonHasTorch(): boolean {
-  return spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 }).status === 0;
+  return spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000, env: peerEnvironment() }).status === 0;
 }
 
 export interface PeerRun {
@@ -40,7 +53,7 @@ export interface PeerRuns {
 export function runPeer(script: string, modelDir: string, threads: number, seeds: number): PeerRuns {
   const runs: PeerRun[] = [];
   for (let seed = 0; seed < seeds; seed++) {
-    const run = spawnSync(python, [script, 'peer', '--density', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(threads), '--seed', String(seed)], { encoding: 'utf8', timeout: 1_200_000 });
+    const run = spawnSync(python, [script, 'peer', '--density', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(threads), '--seed', String(seed)], { encoding: 'utf8', timeout: 1_200_000, env: peerEnvironment() });
     if (run.status !== 0) return { threads, runs, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
     runs.push(JSON.parse(run.stdout.trim().split('\n').pop()!) as PeerRun);
   }

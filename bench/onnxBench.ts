@@ -1,3 +1,4 @@
+import { peakResidentMemoryBytes } from '../src/engine/analysis/peakMemory';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Objective } from '../src/engine/analysis/objective';
@@ -7,6 +8,7 @@ import { onnxExecutorFactory } from '../src/engine/exec/onnxruntime/executorFact
 import { defaultThreads, onnxRuntimeAvailable } from '../src/engine/exec/onnxruntime/runtime';
 import type { NetworkFunction } from '../src/engine/model/network';
 import { SeededRandom } from '../src/engine/numeric/random';
+import { peerEnvironment, python } from './defaultAnalysisBench';
 
 const seededNormals = (n: number, seed: number) => new SeededRandom(seed).normals(n);
 
@@ -41,7 +43,7 @@ function time(repeats: number, work: () => void): number {
 }
 
 /** ONNX Runtime's forward, gradient and HVP times at one thread and at every core. */
-export function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: number, repeats: number): OnnxTiming[] {
+function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: number, repeats: number): OnnxTiming[] {
   if (!onnxRuntimeAvailable()) return [];
   const out: OnnxTiming[] = [];
   for (const threads of [...new Set([1, defaultThreads()])]) {
@@ -58,24 +60,69 @@ export function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: n
     const hvpMs = time(samples, () => operator.products(directions.slice(0, 1), into));
     const blocks = [2, 4].map((k) => ({ directions: k, perDirectionMs: time(samples, () => operator.products(directions.slice(0, k), into)) / k }));
     objective.dispose();
-    out.push({ threads, forwardMs, gradientMs, hvpMs, blocks: [{ directions: 1, perDirectionMs: hvpMs }, ...blocks], peakRssMb: process.resourceUsage().maxRSS / 1024 });
+    out.push({ threads, forwardMs, gradientMs, hvpMs, blocks: [{ directions: 1, perDirectionMs: hvpMs }, ...blocks], peakRssMb: peakResidentMemoryBytes() / 2 ** 20 });
   }
   return out;
 }
 
+export interface TorchTiming {
+  readonly threads: number;
+  readonly secondsPerHvp?: number;
+  readonly hvps?: number;
+  /** Each round's time per HVP. */
+  readonly runs?: number[];
+  /** The median with the malloc settings this bench runs with (peerEnvironment(true)). */
+  readonly secondsPerHvpSameMalloc?: number;
+  readonly error?: string;
+}
+
+type TorchRun = { secondsPerHvp: number; hvps: number } | { error: string };
+
+/** PyTorch's HVP time: the PyHessian-style peer's mean over its products, one run with `seed`. */
+function torchRun(script: string, modelDir: string, threads: number, seed: number, sameMalloc: boolean): TorchRun {
+  const run = spawnSync(python, [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(threads), '--seed', String(seed)], { encoding: 'utf8', timeout: 600_000, env: peerEnvironment(sameMalloc) });
+  if (run.status !== 0) return { error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() ?? 'failed' };
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as { secondsPerHvp: number; hvps: number };
+}
+
 /**
- * PyTorch's HVP time (the PyHessian-style peer's mean over its products) on the saved network and
- * data: the median of `runs` runs (seeds 0, 1, …), as this machine's timings wander between runs.
+ * ONNX Runtime's timings and PyTorch's (when `torch` names the peer script and the saved network)
+ * in `rounds` alternating rounds, each side's median over them: this machine's speed wanders over
+ * minutes, and rounds side by side see the same wander.
  */
-export function torchPeer(script: string, modelDir: string, threads: readonly number[], runs = 3): { threads: number; secondsPerHvp?: number; hvps?: number; runs?: number[]; error?: string }[] {
-  return threads.map((t) => {
-    const results: { secondsPerHvp: number; hvps: number }[] = [];
-    for (let seed = 0; seed < runs; seed++) {
-      const run = spawnSync('/usr/bin/python3', [script, 'peer', '--model', modelDir, '--data', path.join(modelDir, 'data.npz'), '--threads', String(t), '--seed', String(seed)], { encoding: 'utf8', timeout: 600_000 });
-      if (run.status !== 0) return { threads: t, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
-      results.push(JSON.parse(run.stdout.trim().split('\n').pop()!) as { secondsPerHvp: number; hvps: number });
+export function productTimings(network: NetworkFunction, dataset: Dataset, batch: number, repeats: number, torch?: { script: string; modelDir: string }, rounds = 3): { onnx: OnnxTiming[]; torch?: TorchTiming[] } {
+  const onnxRounds: OnnxTiming[][] = [];
+  const torchRounds = new Map<number, { plain: TorchRun[]; sameMalloc: TorchRun[] }>();
+  for (let round = 0; round < rounds; round++) {
+    const timings = onnxTimings(network, dataset, batch, repeats);
+    onnxRounds.push(timings);
+    if (!torch) continue;
+    for (const t of timings) {
+      const runs = torchRounds.get(t.threads) ?? { plain: [], sameMalloc: [] };
+      runs.plain.push(torchRun(torch.script, torch.modelDir, t.threads, round, false));
+      runs.sameMalloc.push(torchRun(torch.script, torch.modelDir, t.threads, round, true));
+      torchRounds.set(t.threads, runs);
     }
-    const middle = [...results].sort((a, b) => a.secondsPerHvp - b.secondsPerHvp)[Math.floor(results.length / 2)];
-    return { threads: t, secondsPerHvp: middle.secondsPerHvp, hvps: middle.hvps, runs: results.map((r) => r.secondsPerHvp) };
+  }
+  const onnx = (onnxRounds[0] ?? []).map((first, i) => {
+    const of = (pick: (t: OnnxTiming) => number) => median(onnxRounds.map((r) => pick(r[i])));
+    return {
+      threads: first.threads,
+      forwardMs: of((t) => t.forwardMs),
+      gradientMs: of((t) => t.gradientMs),
+      hvpMs: of((t) => t.hvpMs),
+      blocks: first.blocks.map((b, k) => ({ directions: b.directions, perDirectionMs: of((t) => t.blocks[k].perDirectionMs) })),
+      peakRssMb: Math.max(...onnxRounds.map((r) => r[i].peakRssMb)),
+    };
   });
+  if (!torch) return { onnx };
+  const torchTimings = [...torchRounds].map(([threads, { plain, sameMalloc }]): TorchTiming => {
+    const failed = [...plain, ...sameMalloc].find((r): r is { error: string } => 'error' in r);
+    if (failed) return { threads, error: failed.error };
+    const ok = plain as { secondsPerHvp: number; hvps: number }[];
+    const middle = [...ok].sort((a, b) => a.secondsPerHvp - b.secondsPerHvp)[Math.floor(ok.length / 2)];
+    const withSettings = median((sameMalloc as { secondsPerHvp: number }[]).map((r) => r.secondsPerHvp));
+    return { threads, secondsPerHvp: middle.secondsPerHvp, hvps: middle.hvps, runs: ok.map((r) => r.secondsPerHvp), secondsPerHvpSameMalloc: withSettings };
+  });
+  return { onnx, torch: torchTimings };
 }

@@ -3,6 +3,7 @@
  * peak resident memory on ONNX Runtime (1 thread and 2), tfjs and PyTorch. Each engine runs in its
  * own process, so each peak memory is that engine's alone (a process's peak never goes down).
  */
+import { peakResidentMemoryBytes } from '../src/engine/analysis/peakMemory';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { readOnnx } from '../src/engine/formats/onnx/onnxFormat';
 import { initBackend } from '../src/engine/model/backend';
 import { NetworkFunction } from '../src/engine/model/network';
 import { SeededRandom } from '../src/engine/numeric/random';
+import { peerEnvironment, python } from './defaultAnalysisBench';
 
 export interface EngineRun {
   readonly engine: string;
@@ -26,7 +28,6 @@ export interface EngineRun {
 export const measureFlag = '--measure-resnet';
 /** Products timed before the median, as bench/torchvisionPeer.py does: both engines settle their memory in the first two. */
 const warmUps = 2;
-const python = '/usr/bin/python3';
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -55,7 +56,7 @@ export async function measureInThisProcess(args: readonly string[]): Promise<voi
     operator.products([v], into);
     if (i >= warmUps) samples.push(performance.now() - t0);
   }
-  const run: EngineRun = { engine: engine === 'onnxruntime' ? 'onnxruntime' : `tfjs-${engine}`, threads, hvpMs: median(samples), peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  const run: EngineRun = { engine: engine === 'onnxruntime' ? 'onnxruntime' : `tfjs-${engine}`, threads, hvpMs: median(samples), peakRssMb: peakResidentMemoryBytes() / 2 ** 20 };
   process.stdout.write(JSON.stringify(run) + '\n');
 }
 
@@ -71,18 +72,22 @@ export function resnetRuns(benchScript: string, workDir: string, batch: number, 
   const peerScript = path.join(path.dirname(benchScript), '..', 'bench', 'torchvisionPeer.py');
   const file = path.join(workDir, 'resnet18-opset17.onnx');
   fs.mkdirSync(workDir, { recursive: true });
-  const exported = spawnSync(python, [peerScript, 'export', '--out', file], { encoding: 'utf8', timeout: 300_000 });
+  const exported = spawnSync(python, [peerScript, 'export', '--out', file], { encoding: 'utf8', timeout: 300_000, env: peerEnvironment() });
   if (exported.status !== 0) return { runs: [{ engine: 'export', threads: 0, error: (exported.stderr || exported.error?.message || 'failed').trim().split('\n').pop() }] };
   const parameters = lastJsonLine<{ parameters: number }>(exported.stdout).parameters;
   const runs: EngineRun[] = [];
-  const child = (command: string, args: string[], engine: string, threads: number) => {
-    const run = spawnSync(command, args, { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 });
+  const child = (command: string, args: string[], engine: string, threads: number, env: NodeJS.ProcessEnv = process.env) => {
+    const run = spawnSync(command, args, { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024, env });
     const result: EngineRun = run.status === 0 ? lastJsonLine<EngineRun>(run.stdout) : { engine, threads, error: (run.stderr || run.error?.message || 'failed').trim().split('\n').pop() };
     runs.push({ ...result, engine });
     process.stderr.write(`resnet18 (batch ${batch}): ${engine} ${threads} thread(s): ${result.error ?? `HVP ${result.hvpMs!.toFixed(0)} ms, peak ${result.peakRssMb!.toFixed(0)} MB`}\n`);
   };
   for (const threads of [1, 2]) child(process.execPath, [benchScript, measureFlag, file, 'onnxruntime', String(threads), String(batch), String(repeats)], 'onnxruntime', threads);
   child(process.execPath, [benchScript, measureFlag, file, 'wasm', '1', String(batch), '1'], 'tfjs-wasm', 1);
-  if (withTorch) for (const threads of [1, 2]) child(python, [peerScript, 'hvp', '--batch', String(batch), '--threads', String(threads), '--repeats', String(repeats)], 'pytorch', threads);
+  if (withTorch) {
+    const hvp = (threads: number) => [peerScript, 'hvp', '--batch', String(batch), '--threads', String(threads), '--repeats', String(repeats)];
+    for (const threads of [1, 2]) child(python, hvp(threads), 'pytorch', threads, peerEnvironment());
+    for (const threads of [1, 2]) child(python, hvp(threads), 'pytorch, same malloc settings', threads, peerEnvironment(true));
+  }
   return { parameters, runs };
 }

@@ -228,6 +228,21 @@ const extraModels: { name: string; build: () => TinyCheckpoint; losses: LossKind
     losses: ['ce', 'mse'],
     inputSeed: 52,
   },
+  {
+    // 4 samples × 9 × 9 positions, more than src/engine/exec/onnxruntime/tape.ts's 256: the second
+    // convolution's input gradient turns its tangent filters too (on smaller maps they take ConvTranspose).
+    name: 'stride-1 convolutions on maps large enough that tangent filters are turned',
+    build: () => {
+      const b = new TinyModelBuilder([9, 9, 1], 61);
+      b.conv2d(1, 2, [3, 3], { activation: 'tanh', padding: 'same' });
+      b.conv2d(2, 2, [3, 3], { activation: 'tanh', padding: 'same' });
+      b.layer('Flatten');
+      b.dense(162, 3, 'softmax');
+      return b.build();
+    },
+    losses: ['ce', 'mse'],
+    inputSeed: 62,
+  },
 ];
 
 for (const m of extraModels) {
