@@ -56,9 +56,19 @@ function onnxTimings(network: NetworkFunction, dataset: Dataset, batch: number, 
     const gradientMs = time(repeats, () => disposeVector(objective.gradient().gradient));
     // As the Lanczos runs ask for them: into the same arrays every time.
     const into = directions.map((v) => new Float32Array(v.length));
-    const samples = Math.max(9, repeats);
-    const hvpMs = time(samples, () => operator.products(directions.slice(0, 1), into));
-    const blocks = [2, 4].map((k) => ({ directions: k, perDirectionMs: time(samples, () => operator.products(directions.slice(0, k), into)) / k }));
+    // Blocks of 1, 2 and 4 take turns, so that no block size alone sees the first products' slower
+    // runs (they settle over the first few rounds) or a slow spell of the machine.
+    const sizes = [1, 2, 4];
+    const perDirection = sizes.map(() => [] as number[]);
+    for (let round = -warmUps; round < Math.max(9, repeats); round++) {
+      sizes.forEach((k, i) => {
+        const t0 = performance.now();
+        operator.products(directions.slice(0, k), into);
+        if (round >= 0) perDirection[i].push((performance.now() - t0) / k);
+      });
+    }
+    const [hvpMs, ...blockMs] = perDirection.map(median);
+    const blocks = blockMs.map((perDirectionMs, i) => ({ directions: sizes[i + 1], perDirectionMs }));
     objective.dispose();
     out.push({ threads, forwardMs, gradientMs, hvpMs, blocks: [{ directions: 1, perDirectionMs: hvpMs }, ...blocks], peakRssMb: peakResidentMemoryBytes() / 2 ** 20 });
   }

@@ -5,7 +5,9 @@
  * each output into a new one) lands on pages the kernel must fault in one by one. On a virtual
  * machine that costs about 3 ms per MB: more than the arithmetic that fills the array. With
  * mappings off and a trim threshold of 1 GB, freed blocks stay in the heap and are handed out
- * again; at most 1 GB of freed memory is kept. Other C libraries ignore these variables.
+ * again; at most 1 GB of freed memory is kept. Other C libraries ignore these variables. Under
+ * these settings ONNX Runtime's sessions go without their own memory arenas
+ * (src/engine/exec/onnxruntime/runtime.ts).
  */
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';

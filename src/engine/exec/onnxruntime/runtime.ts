@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeModel } from './onnxModel';
+import { runsWithReusingAllocator } from '../reusingAllocator';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -114,6 +115,10 @@ export class GraphSession {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads && options.threads > 0 ? options.threads : defaultThreads(),
       interOpNumThreads: 1,
+      // Under the reusing malloc settings freed tensors come back from the heap already: ONNX
+      // Runtime's arena would be a second pool per session, which each of a dozen sessions grows
+      // and keeps (on the bench CNN it doubled the peak memory and slowed each session's first runs).
+      enableCpuMemArena: !(process.platform === 'linux' && runsWithReusingAllocator()),
       executionMode: 'sequential',
       executionProviders: device === 'cuda' ? [{ name: 'cuda' }] : [{ name: 'cpu' }],
       // Pool threads that spin between operators take a core from Node's thread, which runs the
