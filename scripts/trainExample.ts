@@ -4,7 +4,6 @@
  * engine's own gradient, fixed seed. Writes model.json + model.weights.bin next to the data
  * (refusing to overwrite: delete them first to retrain). `npm run train-example`.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Objective } from '../src/engine/analysis/objective';

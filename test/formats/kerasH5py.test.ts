@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { describeKerasH5, readKerasH5 } from '../../src/engine/formats/keras/kerasH5Format';
 import { PROVENANCE_ATTRIBUTE } from '../../src/engine/formats/keras/h5Writer';
 import { describeKerasV3, readKerasV3 } from '../../src/engine/formats/keras/kerasV3Format';
-import { readCheckpoint } from '../../src/engine/formats/registry';
 import { sourceOfKind } from '../../src/engine/formats/checkpointFormat';
 import type { KerasH5Source } from '../../src/engine/formats/keras/h5Writer';
 import type { KerasV3Source } from '../../src/engine/formats/keras/kerasV3Writer';

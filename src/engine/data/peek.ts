@@ -1,7 +1,6 @@
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import type { Shape } from '../model/spec';
 import type { LoadDatasetOptions } from '../../protocol/requests';
-import { FileProblem } from '../../protocol/errors';
 import { gunzipBounded, isGzip } from '../io/boundedGzip';
 import { readJobFileHead } from '../io/jobFiles';
 import { requireRegularFile } from '../io/regularFile';

@@ -16,7 +16,7 @@ import { pytorchFile } from './weights/pytorch';
 import { npzWeightsFile } from './weights/npzWeights';
 import { safetensorsFile } from './weights/safetensors';
 import type { TensorFile } from './weights/tensorFile';
-import type { CheckpointFormat, CheckpointSummary, ReadOptions } from './checkpointFormat';
+import type { CheckpointFormat, ReadOptions } from './checkpointFormat';
 import type { CheckpointSource, FormatCheckpoint } from './checkpointSource';
 
 /** Formats in the order they are tried. Add new formats here. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { prepareInputs } from '../analysis/analyzeFile';
-import type { InputRequest, Granularity, RescaleRequest } from '../../protocol/requests';
+import type { RescaleRequest } from '../../protocol/requests';
 import { hessianTopEigenvalues } from '../analysis/eigenvalues';
 import { NonFiniteCurvature } from '../analysis/lanczos';
 import { Objective } from '../analysis/objective';
