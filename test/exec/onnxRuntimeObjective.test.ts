@@ -284,6 +284,14 @@ test('graphs are built per batch (at most --batch-size samples) once each, and p
   }
 });
 
+/** The catalog's ReLU CNN and `count` random samples with class targets (seeded inputs and targets). */
+function catalogCnn(count: number, inputSeed: number, targetSeed: number): { network: NetworkFunction; dataset: Dataset } {
+  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
+  const shape = tiny.model.inputs[0].shape;
+  const dataset: Dataset = { source: 'x', count, sampleShape: shape, inputs: randomInputs(shape, count, inputSeed), targets: randomClassTargets(count, 3, targetSeed) };
+  return { network: new NetworkFunction(tinyCheckpoint(tiny, 'cnn')), dataset };
+}
+
 /**
  * Products reuse the state graph's outputs (activations, ReLU masks, max-pool indices, deltas) only
  * at the weights they were computed at: products at θ₀, at a perturbed θ (as sharpness and the
@@ -292,10 +300,7 @@ test('graphs are built per batch (at most --batch-size samples) once each, and p
  */
 test('products reuse the state of the weights they are asked at, never a stale one', { skip: !available }, async () => {
   await initBackend();
-  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
-  const count = 6;
-  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 4), targets: randomClassTargets(count, 3, 5) };
+  const { network, dataset } = catalogCnn(6, 4, 5);
   const executors: OnnxObjectiveExecutor[] = [];
   const factory = (budget?: number) => (...args: ConstructorParameters<typeof OnnxObjectiveExecutor>) => {
     const executor = new OnnxObjectiveExecutor(args[0], args[1], args[2], args[3], { threads: 1 }, budget);
@@ -347,10 +352,7 @@ test('products reuse the state of the weights they are asked at, never a stale o
  */
 test('products written into the caller\'s arrays equal new ones, block after block', { skip: !available }, async () => {
   await initBackend();
-  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
-  const count = 6;
-  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 4), targets: randomClassTargets(count, 3, 5) };
+  const { network, dataset } = catalogCnn(6, 4, 5);
   try {
     for (const batchSize of [6, 3]) {
       const objective = new Objective(network, dataset, 'ce', batchSize, onnxExecutorFactory({ threads: 1 }));
@@ -378,10 +380,7 @@ test('products written into the caller\'s arrays equal new ones, block after blo
 
 test('loss, accuracy and gradient of the loss stage come from the executor\'s one pass, per batch, equal to tfjs', { skip: !available }, async () => {
   await initBackend();
-  const tiny = tinyModelCatalog.find((e) => e.name === 'cnnRelu')!.build(CATALOG_SEED);
-  const network = new NetworkFunction(tinyCheckpoint(tiny, 'cnn'));
-  const count = 40;
-  const dataset: Dataset = { source: 'x', count, sampleShape: tiny.model.inputs[0].shape, inputs: randomInputs(tiny.model.inputs[0].shape, count, 6), targets: randomClassTargets(count, 3, 7) };
+  const { network, dataset } = catalogCnn(40, 6, 7);
   const onOnnxRuntime = new Objective(network, dataset, 'ce', 16, onnxExecutorFactory({ threads: 1 }));
   const onTfjs = new Objective(network, dataset, 'ce', 16);
   try {

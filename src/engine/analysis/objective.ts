@@ -236,6 +236,7 @@ export class Objective {
       parameters,
       dimension,
       products: (directions, into) => {
+        const views = (flat: Float32Array) => parameters.map((p) => flat.subarray(p.offset, p.offset + p.size));
         const out: Float32Array[] = [];
         for (let start = 0; start < directions.length; ) {
           const size = Math.min(executorBlock, 2 ** Math.floor(Math.log2(directions.length - start)));
@@ -243,7 +244,6 @@ export class Objective {
           this.hvpCounter += size;
           // Each product lands in its flat array directly, tensor by tensor.
           const flats = block.map((_, j) => into?.[start + j] ?? new Float32Array(dimension));
-          const views = (flat: Float32Array) => parameters.map((p) => flat.subarray(p.offset, p.offset + p.size));
           executor.hessianVectorProducts(block.map(views), weights, flats.map(views));
           out.push(...flats);
           start += size;

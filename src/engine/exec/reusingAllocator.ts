@@ -22,9 +22,14 @@ export function withReusingAllocator(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
   return process.platform === 'linux' ? { ...reusingAllocatorEnvironment, ...env } : env;
 }
 
-/** Whether this process started with the settings (or runs where they do not apply). */
+/** Whether this process's malloc keeps freed blocks: on Linux, started with the settings. */
+export function mallocReusesFreedBlocks(env: NodeJS.ProcessEnv = process.env): boolean {
+  return process.platform === 'linux' && Object.keys(reusingAllocatorEnvironment).every((name) => name in env);
+}
+
+/** Whether this process started with the settings, or runs where they do not apply. */
 export function runsWithReusingAllocator(env: NodeJS.ProcessEnv = process.env): boolean {
-  return process.platform !== 'linux' || Object.keys(reusingAllocatorEnvironment).every((name) => name in env);
+  return process.platform !== 'linux' || mallocReusesFreedBlocks(env);
 }
 
 /**

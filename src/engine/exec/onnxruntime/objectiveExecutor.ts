@@ -59,7 +59,7 @@ export class OnnxObjectiveExecutor implements ObjectiveExecutor {
   private readonly sessions = new Map<string, GraphSession>();
   private readonly built: BuiltGraph[] = [];
   private readonly layouts: readonly ParameterLayout[];
-  /** Weights and directions in the graph's layout, by the caller's array (weights repeat across products). */
+  /** Weights in the graph's layout, by the caller's array (they repeat across products). */
   private readonly inGraphLayout = new WeakMap<Float32Array, Float32Array>();
   /** Directions in the graph's layout, by tensor and slot in the block (see `directionValues`). */
   private readonly directionScratch = new Map<string, Float32Array>();

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeModel } from './onnxModel';
-import { runsWithReusingAllocator } from '../reusingAllocator';
+import { mallocReusesFreedBlocks } from '../reusingAllocator';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -118,7 +118,7 @@ export class GraphSession {
       // Under the reusing malloc settings freed tensors come back from the heap already: ONNX
       // Runtime's arena would be a second pool per session, which each of a dozen sessions grows
       // and keeps (on the bench CNN it doubled the peak memory and slowed each session's first runs).
-      enableCpuMemArena: !(process.platform === 'linux' && runsWithReusingAllocator()),
+      enableCpuMemArena: !mallocReusesFreedBlocks(),
       executionMode: 'sequential',
       executionProviders: device === 'cuda' ? [{ name: 'cuda' }] : [{ name: 'cpu' }],
       // Pool threads that spin between operators take a core from Node's thread, which runs the

@@ -370,18 +370,15 @@ export class Tape {
 
   /** w [O, I, kh, kw] as [I, O, kh, kw] turned by 180° in space, as plain nodes (not recorded), once per filter. */
   private turnedFilterNodes(w: Value): Value {
-    const made = this.turnedFilters.get(w.name);
-    if (made) return made;
-    const turned = this.turnFilter(w);
-    this.turnedFilters.set(w.name, turned);
+    let turned = this.turnedFilters.get(w.name);
+    if (!turned) {
+      const [o, i, h, wd] = w.shape;
+      const swapped = this.emit('Transpose', [w.name], [i, o, h, wd], w.variable, { perm: [1, 0, 2, 3] });
+      // Steps of -1 from the last position through the first (an end of -(size + 1) is before index 0).
+      turned = this.emit('Slice', [swapped.name, this.int64s([-1, -1]), this.int64s([-(h + 1), -(wd + 1)]), this.int64s([2, 3]), this.int64s([-1, -1])], swapped.shape, w.variable);
+      this.turnedFilters.set(w.name, turned);
+    }
     return turned;
-  }
-
-  private turnFilter(w: Value): Value {
-    const [o, i, h, wd] = w.shape;
-    const swapped = this.emit('Transpose', [w.name], [i, o, h, wd], w.variable, { perm: [1, 0, 2, 3] });
-    // Steps of -1 from the last position through the first (an end of -(size + 1) is before index 0).
-    return this.emit('Slice', [swapped.name, this.int64s([-1, -1]), this.int64s([-(h + 1), -(wd + 1)]), this.int64s([2, 3]), this.int64s([-1, -1])], swapped.shape, w.variable);
   }
 
   /**
